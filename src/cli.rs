@@ -1,0 +1,273 @@
+//! The command line, as clap types only: doc comments are the help text, and the
+//! completions and man pages are generated from these same definitions.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::clock::parse_duration;
+
+/// Deploy Docker images on this host, keep every deployment in a local history, and roll
+/// an environment back to an earlier deployment's image in seconds, without rebuilding.
+#[derive(Debug, Parser)]
+#[command(name = "temps", version, max_term_width = 100)]
+pub struct Cli {
+    /// The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]
+    #[arg(long, env = "TEMPS_DB", global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// How to print results: a table for people, one JSON document for scripts
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
+
+    /// Answer yes to confirmations (needed when there is no terminal)
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// Print nothing but results and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register and configure projects
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Deploy an image (docker preset) or a directory (static preset)
+    Deploy(DeployArgs),
+    /// Show a project's deployment history, newest first
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Show one deployment in full
+    Show(ShowArgs),
+    /// Show what each environment serves, and any drift between the history and Docker
+    Status(StatusArgs),
+    /// Run an earlier deployment's image again, without rebuilding
+    Rollback(RollbackArgs),
+    /// Make a deployment serve and leave the rolled-back state
+    Promote(PromoteArgs),
+    /// Manage an environment's variables
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Register a project
+    Create(ProjectCreateArgs),
+    /// Change a project's settings
+    Update(ProjectUpdateArgs),
+    /// List projects
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show a project's settings and environments
+    Show(ProjectNameArg),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// Containers from Docker images
+    Docker,
+    /// A directory of files behind a `current` symlink
+    Static,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectNameArg {
+    /// Project name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectCreateArgs {
+    /// Project name: lowercase letters, digits and `-`
+    pub name: String,
+    /// What a deployment is
+    #[arg(long, value_enum, default_value_t = Preset::Docker)]
+    pub preset: Preset,
+    #[command(flatten)]
+    pub settings: ProjectSettings,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectUpdateArgs {
+    /// Project name
+    pub name: String,
+    #[command(flatten)]
+    pub settings: ProjectSettings,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectSettings {
+    /// The port the app listens on inside its container [default: the image's first EXPOSE]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub container_port: Option<u16>,
+    /// Health check: HTTP GET this path and expect 2xx or 3xx (`""` to unset)
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
+    /// How long a new version may take to become healthy [default: 30s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub health_timeout: Option<Duration>,
+    /// Time between health probes [default: 50ms]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub health_interval: Option<Duration>,
+    /// How long a stopping container gets before it is killed [default: 10s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub stop_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvironmentArg {
+    /// Environment name
+    #[arg(short, long, default_value = "production", value_name = "E")]
+    pub environment: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Project name
+    pub project: String,
+    /// Image to deploy (docker preset); pulled when not on the host
+    #[arg(long, value_name = "REF", conflicts_with = "dir", required_unless_present = "dir")]
+    pub image: Option<String>,
+    /// Directory to release (static preset)
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+    /// Publish the container port on this host port; remembered by the environment
+    #[arg(long, value_name = "[IP:]HOST_PORT")]
+    pub publish: Option<String>,
+    /// Why this deployment is made, for the history
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Project name
+    pub project: String,
+    /// Only this environment
+    #[arg(short, long, value_name = "E")]
+    pub environment: Option<String>,
+    /// How many deployments, newest first (0 for all)
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Deployment id
+    pub deployment: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Project name [default: every project]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The deployment whose image to run again [default: pick one]
+    pub deployment: Option<i64>,
+    /// Project, when no deployment id is given
+    #[arg(short, long, value_name = "P")]
+    pub project: Option<String>,
+    /// Environment, when no deployment id is given
+    #[arg(short, long, value_name = "E")]
+    pub environment: Option<String>,
+    /// Validate and print the plan; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Why, for the history
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Override the project's health timeout for this rollback
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub health_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The deployment to make serve
+    pub deployment: i64,
+    /// Why, for the history
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Set variables (applied to containers created from now on)
+    Set(EnvSetArgs),
+    /// Remove variables
+    Unset(EnvUnsetArgs),
+    /// List variables, values masked
+    #[command(visible_alias = "ls")]
+    List(EnvListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvSetArgs {
+    /// Project name
+    pub project: String,
+    /// KEY=VALUE pairs
+    #[arg(required = true, value_name = "KEY=VALUE")]
+    pub pairs: Vec<String>,
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvUnsetArgs {
+    /// Project name
+    pub project: String,
+    /// Variable names
+    #[arg(required = true, value_name = "KEY")]
+    pub keys: Vec<String>,
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvListArgs {
+    /// Project name
+    pub project: String,
+    /// Print values instead of masking them
+    #[arg(long)]
+    pub reveal: bool,
+    #[command(flatten)]
+    pub environment: EnvironmentArg,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

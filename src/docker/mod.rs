@@ -1,0 +1,348 @@
+//! The Docker engine: the only module that imports bollard.
+//!
+//! The rest of temps sees plain facts (`ImageFacts`, `ContainerFacts`) and errors that
+//! already say what was being done. An engine that cannot be reached at all becomes a
+//! [`Failure`] with exit code 6, whichever call found out.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+
+use anyhow::Result;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, HealthStatusEnum, HostConfig, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    StopContainerOptionsBuilder, TagImageOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use crate::error::{ExitStatus, Failure};
+use crate::store::Publish;
+
+pub const LABEL_PROJECT: &str = "dev.temps.project";
+pub const LABEL_ENVIRONMENT: &str = "dev.temps.environment";
+pub const LABEL_DEPLOYMENT: &str = "dev.temps.deployment";
+
+pub struct Engine {
+    docker: Docker,
+}
+
+/// What temps needs to know of an image.
+#[derive(Debug, Clone)]
+pub struct ImageFacts {
+    pub id: String,
+    /// The first TCP port the image EXPOSEs.
+    pub exposed_port: Option<u16>,
+    /// The image defines a Docker HEALTHCHECK (not `NONE`).
+    pub has_healthcheck: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// No Docker HEALTHCHECK.
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// What temps needs to know of a container.
+#[derive(Debug, Clone)]
+pub struct ContainerFacts {
+    pub name: String,
+    pub running: bool,
+    /// `running`, `exited`, `created`, …
+    pub state: String,
+    pub exit_code: i64,
+    pub health: Health,
+    /// Its address on its first network, for probing when no port is published.
+    pub ip: Option<String>,
+    pub deployment_id: Option<i64>,
+    pub environment: Option<String>,
+}
+
+/// A container to create.
+pub struct ContainerSpec<'a> {
+    pub name: &'a str,
+    pub image_id: &'a str,
+    pub project: &'a str,
+    pub environment: &'a str,
+    pub deployment_id: i64,
+    pub env: Vec<String>,
+    pub container_port: Option<u16>,
+    pub publish: Option<&'a Publish>,
+}
+
+fn unreachable(err: &DockerError) -> anyhow::Error {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    Failure::new(
+        ExitStatus::DockerUnreachable,
+        format!("the Docker engine at `{host}` does not answer: {err}"),
+    )
+    .hint("start Docker (`systemctl start docker`) or point DOCKER_HOST at a running engine, then try again")
+    .into()
+}
+
+/// Turn a bollard error into one that says what was being done.
+fn engine_error(err: DockerError, doing: impl Display) -> anyhow::Error {
+    match &err {
+        DockerError::DockerResponseServerError { message, .. } => {
+            anyhow::anyhow!("{doing}: {message}")
+        }
+        DockerError::DockerStreamError { error } => anyhow::anyhow!("{doing}: {error}"),
+        DockerError::JsonDataError { .. }
+        | DockerError::JsonSerdeError { .. }
+        | DockerError::APIVersionParseError {} => anyhow::Error::new(err).context(doing.to_string()),
+        _ => unreachable(&err).context(doing.to_string()),
+    }
+}
+
+fn status_of(err: &DockerError) -> Option<u16> {
+    match err {
+        DockerError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+impl Engine {
+    /// Connect as the Docker CLI would (`DOCKER_HOST`, else the local socket) and agree on
+    /// an API version; this round trip is also the check that the engine answers.
+    pub async fn connect() -> Result<Engine> {
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(&e))?;
+        let docker = docker.negotiate_version().await.map_err(|e| unreachable(&e))?;
+        Ok(Engine { docker })
+    }
+
+    /// The image, by reference or id; `None` when it is not on this host.
+    pub async fn image(&self, reference: &str) -> Result<Option<ImageFacts>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(image) => {
+                let config = image.config.unwrap_or_default();
+                let exposed_port = config
+                    .exposed_ports
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|p| p.strip_suffix("/tcp").or(Some(p.as_str())))
+                    .filter_map(|p| p.parse::<u16>().ok())
+                    .min();
+                let has_healthcheck = config
+                    .healthcheck
+                    .and_then(|h| h.test)
+                    .is_some_and(|test| test.first().is_some_and(|t| t != "NONE") && !test.is_empty());
+                Ok(Some(ImageFacts {
+                    id: image.id.unwrap_or_default(),
+                    exposed_port,
+                    has_healthcheck,
+                }))
+            }
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(engine_error(e, format!("inspecting image `{reference}`"))),
+        }
+    }
+
+    /// Pull an image from its registry.
+    pub async fn pull(&self, reference: &str) -> Result<()> {
+        let options = CreateImageOptionsBuilder::new().from_image(reference).build();
+        let mut progress = self.docker.create_image(Some(options), None, None);
+        while let Some(step) = progress.next().await {
+            step.map_err(|e| engine_error(e, format!("pulling image `{reference}`")))?;
+        }
+        Ok(())
+    }
+
+    /// Tag an image (by id) as `repo:tag`.
+    pub async fn tag(&self, image_id: &str, repo: &str, tag: &str) -> Result<()> {
+        let options = TagImageOptionsBuilder::new().repo(repo).tag(tag).build();
+        self.docker
+            .tag_image(image_id, Some(options))
+            .await
+            .map_err(|e| engine_error(e, format!("tagging image {image_id} as `{repo}:{tag}`")))
+    }
+
+    /// Remove a tag; the image itself goes only when nothing else holds it.
+    pub async fn untag(&self, reference: &str) -> Result<()> {
+        let options = RemoveImageOptionsBuilder::new().noprune(false).build();
+        match self.docker.remove_image(reference, Some(options), None).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(engine_error(e, format!("removing tag `{reference}`"))),
+        }
+    }
+
+    pub async fn create_container(&self, spec: &ContainerSpec<'_>) -> Result<()> {
+        let labels = HashMap::from([
+            (LABEL_PROJECT.to_string(), spec.project.to_string()),
+            (LABEL_ENVIRONMENT.to_string(), spec.environment.to_string()),
+            (LABEL_DEPLOYMENT.to_string(), spec.deployment_id.to_string()),
+        ]);
+        let port_key = spec.container_port.map(|p| format!("{p}/tcp"));
+        let port_bindings = match (&port_key, spec.publish) {
+            (Some(key), Some(publish)) => Some(HashMap::from([(
+                key.clone(),
+                Some(vec![PortBinding {
+                    host_ip: publish.ip.clone(),
+                    host_port: Some(publish.port.to_string()),
+                }]),
+            )])),
+            _ => None,
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image_id.to_string()),
+            env: Some(spec.env.clone()),
+            labels: Some(labels),
+            exposed_ports: port_key.map(|k| vec![k]),
+            host_config: Some(HostConfig {
+                port_bindings,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(spec.name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| engine_error(e, format!("creating container {}", spec.name)))?;
+        Ok(())
+    }
+
+    pub async fn start(&self, name: &str) -> Result<()> {
+        match self.docker.start_container(name, None).await {
+            Ok(()) => Ok(()),
+            // Already running.
+            Err(e) if status_of(&e) == Some(304) => Ok(()),
+            Err(e) => Err(engine_error(e, format!("starting container {name}"))),
+        }
+    }
+
+    /// Stop a container, giving it `timeout_secs` before it is killed. A container that is
+    /// already stopped (304) or gone (404) is done.
+    pub async fn stop(&self, name: &str, timeout_secs: i32) -> Result<()> {
+        let options = StopContainerOptionsBuilder::new().t(timeout_secs).build();
+        match self.docker.stop_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(status_of(&e), Some(304 | 404)) => Ok(()),
+            Err(e) => Err(engine_error(e, format!("stopping container {name}"))),
+        }
+    }
+
+    /// Remove a container, running or not; a missing one is done.
+    pub async fn remove(&self, name: &str) -> Result<()> {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        match self.docker.remove_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(engine_error(e, format!("removing container {name}"))),
+        }
+    }
+
+    /// The container, or `None` when it does not exist.
+    pub async fn container(&self, name: &str) -> Result<Option<ContainerFacts>> {
+        let inspect = match self.docker.inspect_container(name, None).await {
+            Ok(inspect) => inspect,
+            Err(e) if status_of(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(engine_error(e, format!("inspecting container {name}"))),
+        };
+        let state = inspect.state.unwrap_or_default();
+        let health = match state.health.and_then(|h| h.status) {
+            Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
+            Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
+            Some(HealthStatusEnum::STARTING) => Health::Starting,
+            _ => Health::None,
+        };
+        let ip = inspect
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|nets| nets.into_values().find_map(|n| n.ip_address.filter(|ip| !ip.is_empty())));
+        let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
+        Ok(Some(ContainerFacts {
+            name: name.to_string(),
+            running: state.running.unwrap_or(false),
+            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            exit_code: state.exit_code.unwrap_or(0),
+            health,
+            ip,
+            deployment_id: labels.get(LABEL_DEPLOYMENT).and_then(|d| d.parse().ok()),
+            environment: labels.get(LABEL_ENVIRONMENT).cloned(),
+        }))
+    }
+
+    /// Resolves when the container is not running, with its exit code.
+    pub async fn wait_exit(&self, name: &str) -> Result<i64> {
+        let options = WaitContainerOptionsBuilder::new().condition("not-running").build();
+        let mut wait = self.docker.wait_container(name, Some(options));
+        match wait.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(engine_error(e, format!("watching container {name}"))),
+            None => Ok(0),
+        }
+    }
+
+    /// The container's last `lines` lines of output, stdout and stderr together.
+    pub async fn last_logs(&self, name: &str, lines: usize) -> String {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut logs = self.docker.logs(name, Some(options));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = logs.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        text.trim_end().to_string()
+    }
+
+    /// Every container temps made for a project, running or not.
+    pub async fn project_containers(&self, project: &str) -> Result<Vec<ContainerFacts>> {
+        let filters = HashMap::from([("label", vec![format!("{LABEL_PROJECT}={project}")])]);
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| engine_error(e, format!("listing the containers of `{project}`")))?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+                let status = c.status.unwrap_or_default();
+                ContainerFacts {
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default(),
+                    running: state == "running",
+                    health: if status.contains("(healthy)") {
+                        Health::Healthy
+                    } else if status.contains("(unhealthy)") {
+                        Health::Unhealthy
+                    } else if status.contains("(health: starting)") {
+                        Health::Starting
+                    } else {
+                        Health::None
+                    },
+                    state,
+                    exit_code: 0,
+                    ip: None,
+                    deployment_id: labels.get(LABEL_DEPLOYMENT).and_then(|d| d.parse().ok()),
+                    environment: labels.get(LABEL_ENVIRONMENT).cloned(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// `temps-<project>-<environment>-<deployment id>`.
+pub fn container_name(project: &str, environment: &str, deployment_id: i64) -> String {
+    format!("temps-{project}-{environment}-{deployment_id}")
+}
+
+/// `temps/<project>`: the repository every deployed image is also tagged in.
+pub fn pin_repository(project: &str) -> String {
+    format!("temps/{project}")
+}

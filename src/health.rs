@@ -1,0 +1,304 @@
+//! Health checks: how temps decides that a freshly started container serves.
+//!
+//! In order of preference: an HTTP GET on the project's health path (2xx/3xx); else the
+//! image's own Docker HEALTHCHECK; else the container must keep running and, with a port,
+//! hold a TCP connection open. Docker's userland proxy accepts a connection on a published
+//! port before the app listens and then drops it, so a bare `connect()` proves nothing:
+//! the TCP probe waits a moment for that drop.
+//!
+//! Every strategy races the engine's own "container exited" notice, so a container that
+//! dies fails the check at once rather than at the timeout.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::clock::format_duration;
+use crate::docker::{Engine, Health};
+use crate::store::Publish;
+
+/// Where and how to probe a container.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    Http { target: Target, path: String },
+    DockerHealthcheck,
+    Tcp { target: Target },
+    /// No port, no health check: it must still be running after `RUNNING_GRACE`.
+    Running,
+}
+
+/// The address a probe connects to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The published host port: what users reach.
+    Published(SocketAddr),
+    /// Nothing published: the container's own address on its network.
+    Container(u16),
+}
+
+/// How long a container without a port or health check must stay up to count as healthy.
+const RUNNING_GRACE: Duration = Duration::from_secs(1);
+/// How long the TCP probe waits for Docker's proxy to drop a connection nobody accepts.
+const TCP_SETTLE: Duration = Duration::from_millis(25);
+
+impl Probe {
+    pub fn choose(
+        health_path: Option<&str>,
+        has_healthcheck: bool,
+        container_port: Option<u16>,
+        publish: Option<&Publish>,
+    ) -> Probe {
+        let target = container_port.map(|port| match publish {
+            Some(publish) => {
+                let ip = publish
+                    .ip
+                    .as_deref()
+                    .and_then(|ip| ip.parse::<IpAddr>().ok())
+                    .filter(|ip| !ip.is_unspecified())
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+                Target::Published(SocketAddr::new(ip, publish.port))
+            }
+            None => Target::Container(port),
+        });
+        match (health_path, target) {
+            (Some(path), Some(target)) => Probe::Http {
+                target,
+                path: path.to_string(),
+            },
+            _ if has_healthcheck => Probe::DockerHealthcheck,
+            (_, Some(target)) => Probe::Tcp { target },
+            _ => Probe::Running,
+        }
+    }
+
+    /// What the spinner says while this probe waits.
+    pub fn describe(&self) -> String {
+        match self {
+            Probe::Http { target, path } => format!("GET {path} on {}", target.describe()),
+            Probe::DockerHealthcheck => "the image's HEALTHCHECK".to_string(),
+            Probe::Tcp { target } => format!("a TCP connection on {}", target.describe()),
+            Probe::Running => "the container to stay up".to_string(),
+        }
+    }
+}
+
+impl Target {
+    fn describe(&self) -> String {
+        match self {
+            Target::Published(addr) => addr.to_string(),
+            Target::Container(port) => format!("container port {port}"),
+        }
+    }
+}
+
+/// Wait until `container` passes `probe`, fails it for good, exits, or `timeout` passes.
+/// The error says why, with the container's last log lines when it exited.
+pub async fn wait_healthy(
+    engine: &Engine,
+    container: &str,
+    probe: &Probe,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<(), String> {
+    let exited = engine.wait_exit(container);
+    let probing = probe_until_healthy(engine, container, probe, timeout, interval);
+    tokio::pin!(exited, probing);
+    tokio::select! {
+        result = &mut probing => result,
+        code = &mut exited => {
+            let code = code.map_err(|e| format!("{e:#}"))?;
+            // A probe that already succeeded wins a tie.
+            if let Some(Ok(())) = futures_util::FutureExt::now_or_never(&mut probing) {
+                return Ok(());
+            }
+            let logs = engine.last_logs(container, 10).await;
+            let mut reason = format!("container {container} exited with status {code}");
+            if !logs.is_empty() {
+                reason.push_str("; its last output:\n");
+                reason.push_str(&logs);
+            }
+            Err(reason)
+        }
+    }
+}
+
+async fn probe_until_healthy(
+    engine: &Engine,
+    container: &str,
+    probe: &Probe,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let interval = interval.max(Duration::from_millis(5));
+    // Looked up once: the published address, or the container's own (known once started).
+    let addr = match probe {
+        Probe::Http { target, .. } | Probe::Tcp { target } => Some(resolve(engine, container, target).await?),
+        Probe::DockerHealthcheck => None,
+        Probe::Running => {
+            tokio::time::sleep(RUNNING_GRACE.min(timeout)).await;
+            return Ok(());
+        }
+    };
+    loop {
+        let attempt_timeout = deadline
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(100), Duration::from_secs(2));
+        let outcome = match (probe, addr) {
+            (Probe::Http { path, .. }, Some(addr)) => {
+                tokio::time::timeout(attempt_timeout, http_get(addr, path))
+                    .await
+                    .unwrap_or_else(|_| Err(format!("GET {path} timed out")))
+            }
+            (Probe::Tcp { .. }, Some(addr)) => tokio::time::timeout(attempt_timeout, tcp_holds(addr))
+                .await
+                .unwrap_or_else(|_| Err("connecting timed out".to_string())),
+            _ => match engine.container(container).await {
+                Ok(Some(facts)) => match facts.health {
+                    Health::Healthy => Ok(()),
+                    Health::Unhealthy => {
+                        return Err(format!("Docker reports container {container} unhealthy"))
+                    }
+                    Health::Starting | Health::None => Err("health: starting".to_string()),
+                },
+                Ok(None) => return Err(format!("container {container} disappeared")),
+                Err(e) => return Err(format!("{e:#}")),
+            },
+        };
+        let last = match outcome {
+            Ok(()) => return Ok(()),
+            Err(why) => why,
+        };
+        if Instant::now() + interval >= deadline {
+            return Err(format!(
+                "not healthy within {} (waited for {}; last attempt: {last})",
+                format_duration(timeout),
+                probe.describe()
+            ));
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+async fn resolve(engine: &Engine, container: &str, target: &Target) -> Result<SocketAddr, String> {
+    match target {
+        Target::Published(addr) => Ok(*addr),
+        Target::Container(port) => {
+            let facts = engine
+                .container(container)
+                .await
+                .map_err(|e| format!("{e:#}"))?
+                .ok_or_else(|| format!("container {container} disappeared"))?;
+            let ip: IpAddr = facts
+                .ip
+                .as_deref()
+                .and_then(|ip| ip.parse().ok())
+                .ok_or_else(|| format!("container {container} has no network address yet"))?;
+            Ok(SocketAddr::new(ip, *port))
+        }
+    }
+}
+
+/// One HTTP/1.0 GET; healthy on a 2xx or 3xx status.
+async fn http_get(addr: SocketAddr, path: &str) -> Result<(), String> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connecting to {addr}: {e}"))?;
+    let request =
+        format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: temps\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("sending GET {path}: {e}"))?;
+    let mut head = [0u8; 64];
+    let mut filled = 0;
+    while filled < 12 {
+        let n = stream
+            .read(&mut head[filled..])
+            .await
+            .map_err(|e| format!("reading the answer to GET {path}: {e}"))?;
+        if n == 0 {
+            return Err(format!("connection closed before an answer to GET {path}"));
+        }
+        filled += n;
+    }
+    let line = String::from_utf8_lossy(&head[..filled]);
+    let code: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer to GET {path}"))?;
+    if (200..400).contains(&code) {
+        Ok(())
+    } else {
+        Err(format!("GET {path} answered HTTP {code}"))
+    }
+}
+
+/// Connect and make sure the connection is held, not dropped by a proxy with nobody behind it.
+async fn tcp_holds(addr: SocketAddr) -> Result<(), String> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connecting to {addr}: {e}"))?;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(TCP_SETTLE, stream.read(&mut byte)).await {
+        Err(_) => Ok(()),
+        Ok(Ok(0)) => Err(format!("{addr} accepted and closed the connection: nothing listens yet")),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("{addr} dropped the connection: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chooses_the_strongest_probe_available() {
+        let publish: Publish = "8080".parse().unwrap();
+        let http = Probe::choose(Some("/healthz"), true, Some(80), Some(&publish));
+        assert!(matches!(http, Probe::Http { target: Target::Published(a), .. } if a.port() == 8080));
+        assert!(matches!(Probe::choose(None, true, Some(80), None), Probe::DockerHealthcheck));
+        assert!(matches!(
+            Probe::choose(None, false, Some(80), None),
+            Probe::Tcp { target: Target::Container(80) }
+        ));
+        assert!(matches!(Probe::choose(Some("/h"), false, None, None), Probe::Running));
+    }
+
+    #[tokio::test]
+    async fn http_probe_reads_the_status() {
+        use tokio::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for answer in ["HTTP/1.0 204 No Content\r\n\r\n", "HTTP/1.1 503 Busy\r\n\r\n"] {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 256];
+                let _ = s.read(&mut buf).await;
+                s.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        assert_eq!(http_get(addr, "/healthz").await, Ok(()));
+        let err = http_get(addr, "/healthz").await.unwrap_err();
+        assert!(err.contains("503"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn tcp_probe_rejects_a_connection_dropped_at_once() {
+        use tokio::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            drop(s);
+            let (s, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(s);
+        });
+        assert!(tcp_holds(addr).await.is_err());
+        assert_eq!(tcp_holds(addr).await, Ok(()));
+    }
+}

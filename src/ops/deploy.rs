@@ -1,0 +1,142 @@
+//! `temps deploy --image`: pin the image, record the deployment, and swap to it; or,
+//! while the environment is rolled back, record it `ready` without routing it.
+
+use anyhow::Result;
+
+use super::swap::{self, Swap};
+use super::{clean_reason, Progress};
+use crate::docker::{pin_repository, Engine, ImageFacts};
+use crate::error::{check_name, Failure};
+use crate::store::{Deployment, EnvState, NewDeployment, Preset, Project, Publish, PublishChange, Status, Store};
+
+pub struct DeployRequest {
+    pub project: String,
+    pub environment: String,
+    pub image: String,
+    pub publish: Option<Publish>,
+    pub reason: Option<String>,
+    pub created_by: String,
+}
+
+pub enum DeployOutcome {
+    /// The new deployment serves its environment.
+    Serving(Deployment),
+    /// Recorded `ready` and not routed: the environment is rolled back.
+    Ready(Deployment),
+}
+
+pub async fn deploy_image(store: &mut Store, request: DeployRequest, progress: &dyn Progress) -> Result<DeployOutcome> {
+    check_name("environment", &request.environment)?;
+    let reason = clean_reason(request.reason)?;
+    let project = store.project(&request.project)?;
+    require_preset(&project, Preset::Docker)?;
+
+    let engine = Engine::connect().await?;
+    progress.step(&format!("resolving image {}", request.image));
+    let image = resolve_image(&engine, &request.image, progress).await?;
+    let remembered = store.environment(project.id, &request.environment)?;
+    let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
+    check_port(&project, &image, publishing)?;
+
+    let publish = match request.publish {
+        Some(p) => PublishChange::Set(p),
+        None => PublishChange::Keep,
+    };
+    let (deployment, env) = store.record(project.id, &request.environment, publish, |env| {
+        Ok(NewDeployment {
+            project_id: project.id,
+            environment_id: env.id,
+            image: Some(request.image.clone()),
+            image_id: Some(image.id.clone()),
+            status: Status::Pending,
+            is_rollback: false,
+            rolled_back_from_id: None,
+            rolled_back_to_id: None,
+            is_promote: false,
+            promoted_id: None,
+            created_by: request.created_by.clone(),
+            reason: reason.clone(),
+        })
+    })?;
+
+    // Pin the image under a tag of our own, so it survives its own tag moving on.
+    if let Err(err) = engine.tag(&image.id, &pin_repository(&project.name), &deployment.id.to_string()).await {
+        store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
+        return Err(err);
+    }
+
+    if env.state == EnvState::RolledBack {
+        store.set_status(deployment.id, Status::Ready)?;
+        return Ok(DeployOutcome::Ready(store.expect_deployment(deployment.id)?));
+    }
+    let previous = match env.current_deployment_id {
+        Some(id) => store.deployment(id)?,
+        None => None,
+    };
+    let health_timeout = project.health_timeout;
+    let deployed = swap::run(
+        &engine,
+        store,
+        Swap {
+            project: &project,
+            environment: &env,
+            deployment,
+            image: &image,
+            previous,
+            health_timeout,
+            state_after: EnvState::Normal,
+        },
+        progress,
+    )
+    .await?;
+    Ok(DeployOutcome::Serving(deployed))
+}
+
+/// The image on this host (pulled when absent), by id.
+async fn resolve_image(engine: &Engine, reference: &str, progress: &dyn Progress) -> Result<ImageFacts> {
+    if let Some(image) = engine.image(reference).await? {
+        return Ok(image);
+    }
+    progress.step(&format!("pulling {reference}"));
+    if let Err(err) = engine.pull(reference).await {
+        if crate::error::exit_status_of(&err) == crate::error::ExitStatus::DockerUnreachable {
+            return Err(err);
+        }
+        return Err(Failure::refused(format!(
+            "image `{reference}` is not on this host and could not be pulled: {err:#}"
+        ))
+        .hint(format!("build or load it first (`docker build -t {reference} .`), then deploy again"))
+        .into());
+    }
+    engine.image(reference).await?.ok_or_else(|| {
+        Failure::refused(format!("image `{reference}` was pulled but cannot be found")).into()
+    })
+}
+
+/// A published port needs a container port to map to.
+fn check_port(project: &Project, image: &ImageFacts, publishing: bool) -> Result<(), Failure> {
+    if publishing && project.container_port.is_none() && image.exposed_port.is_none() {
+        return Err(Failure::usage(format!(
+            "project `{}` has no container port and its image exposes none, so there is nothing to publish",
+            project.name
+        ))
+        .hint(format!("set it: `temps project update {} --container-port 8080`", project.name)));
+    }
+    Ok(())
+}
+
+pub fn require_preset(project: &Project, preset: Preset) -> Result<(), Failure> {
+    if project.preset == preset {
+        return Ok(());
+    }
+    let how = match project.preset {
+        Preset::Docker => "deploy an image with `--image REF`",
+        Preset::Static => "deploy a directory with `--dir PATH`",
+    };
+    Err(Failure::usage(format!(
+        "project `{}` uses the {} preset",
+        project.name,
+        project.preset.as_str()
+    ))
+    .hint(how))
+}

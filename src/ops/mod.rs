@@ -1,0 +1,38 @@
+//! The operations (deploy, rollback, promote) as plain functions over the history and the
+//! engine. They never print or prompt: they report progress through [`Progress`], so the
+//! command line and any later API run the very same code.
+
+pub mod deploy;
+pub mod redeploy;
+pub mod static_site;
+pub mod swap;
+
+/// Where an operation says what it is doing.
+pub trait Progress {
+    /// A new step: `stopping temps-web-production-43`.
+    fn step(&self, message: &str);
+    /// Something the user should know that does not stop the operation.
+    fn warn(&self, message: &str);
+}
+
+/// Who is making a change, for the history: `$USER`, else the numeric uid.
+pub fn current_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        // SAFETY: getuid cannot fail and touches no memory.
+        .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
+}
+
+/// Free text the user gives (`--reason`): one line, at most 500 characters.
+pub fn clean_reason(reason: Option<String>) -> Result<Option<String>, crate::error::Failure> {
+    match reason {
+        None => Ok(None),
+        Some(text) if text.trim().is_empty() => Ok(None),
+        Some(text) if text.chars().count() > 500 => Err(crate::error::Failure::usage(
+            "the reason is longer than 500 characters",
+        )
+        .hint("say it in a sentence; longer notes belong in the incident document")),
+        Some(text) => Ok(Some(text.split_whitespace().collect::<Vec<_>>().join(" "))),
+    }
+}

@@ -1,0 +1,280 @@
+//! Rollback and promote: run an earlier deployment's image (or release) again.
+//!
+//! Both validate everything before changing anything, record a new deployment, and swap
+//! exactly as a deploy does. A rollback leaves the environment `rolled_back`, so that new
+//! deploys are recorded `ready` instead of undoing it; a promote returns it to `normal`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::swap::{self, Swap};
+use super::{clean_reason, static_site, Progress};
+use crate::docker::{pin_repository, Engine, ImageFacts};
+use crate::error::Failure;
+use crate::store::{
+    digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, PublishChange, Status, Store,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Rollback,
+    Promote,
+}
+
+impl Kind {
+    fn verb(self) -> &'static str {
+        match self {
+            Kind::Rollback => "roll back to",
+            Kind::Promote => "promote",
+        }
+    }
+}
+
+/// A validated rollback or promote, ready to confirm and execute.
+pub struct Plan {
+    pub kind: Kind,
+    pub project: Project,
+    pub environment: Environment,
+    pub current: Option<Deployment>,
+    pub target: Deployment,
+    /// Variables whose current value differs from what the target ran with (names only).
+    pub changed_variables: Vec<String>,
+    /// Promote of the deployment that serves already: only the state changes.
+    pub only_clears_state: bool,
+    image: Option<ImageFacts>,
+    engine: Option<Engine>,
+}
+
+/// Validate a rollback or promote to deployment `target_id`, changing nothing.
+pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
+    let target = store.deployment(target_id)?.ok_or_else(|| {
+        Failure::not_found(format!("deployment #{target_id} does not exist"))
+            .hint("`temps list PROJECT` shows the deployments and their ids")
+    })?;
+    let project = store.project(&target.project)?;
+    let environment = store.environment_by_id(target.environment_id)?;
+    let allowed = match kind {
+        Kind::Rollback => target.status.is_rollback_target(),
+        Kind::Promote => target.status.is_promote_target(),
+    };
+    let list = format!("`temps list {} --environment {}`", project.name, environment.name);
+    if !allowed {
+        let statuses = match kind {
+            Kind::Rollback => "deployed or completed",
+            Kind::Promote => "ready, completed or deployed",
+        };
+        return Err(Failure::refused(format!(
+            "cannot {} #{target_id}: it is {}, and only {statuses} deployments can be",
+            kind.verb(),
+            target.status
+        ))
+        .hint(format!("pick another deployment from {list}"))
+        .into());
+    }
+    let is_current = environment.current_deployment_id == Some(target_id);
+    if is_current && kind == Kind::Rollback {
+        return Err(Failure::refused(format!(
+            "#{target_id} is what {} serves already",
+            environment.name
+        ))
+        .hint(format!("roll back to an earlier deployment: {list}"))
+        .into());
+    }
+    let current = match environment.current_deployment_id {
+        Some(id) => store.deployment(id)?,
+        None => None,
+    };
+    let changed_variables = changed_variables(&store.variables(environment.id)?, &target);
+    let mut plan = Plan {
+        kind,
+        project,
+        environment,
+        current,
+        target,
+        changed_variables,
+        only_clears_state: is_current,
+        image: None,
+        engine: None,
+    };
+    if plan.only_clears_state {
+        return Ok(plan);
+    }
+    match plan.project.preset {
+        Preset::Static => check_release(&plan)?,
+        Preset::Docker => {
+            let engine = Engine::connect().await?;
+            plan.image = Some(check_image(&engine, &plan).await?);
+            plan.engine = Some(engine);
+        }
+    }
+    Ok(plan)
+}
+
+/// The rollback targets of an environment, newest first.
+pub fn rollback_targets(store: &Store, project: &str, environment: &str) -> Result<(Environment, Vec<Deployment>)> {
+    let project = store.project(project)?;
+    let env = store.environment(project.id, environment)?.ok_or_else(|| {
+        Failure::not_found(format!("project `{}` has no environment `{environment}`", project.name))
+            .hint(format!("`temps status {}` shows its environments", project.name))
+    })?;
+    let targets = store.rollback_targets(env.id, env.current_deployment_id)?;
+    Ok((env, targets))
+}
+
+fn check_release(plan: &Plan) -> Result<(), Failure> {
+    let release = plan.target.artifact.as_deref().map(Path::new);
+    if release.is_some_and(Path::is_dir) {
+        return Ok(());
+    }
+    Err(Failure::refused(format!(
+        "the release of #{} (`{}`) is gone",
+        plan.target.id,
+        release.map_or("?".into(), |r| r.display().to_string())
+    ))
+    .hint(format!(
+        "deploy the files again: `temps deploy {} --dir PATH{}`",
+        plan.project.name,
+        env_flag(&plan.environment)
+    )))
+}
+
+/// The target's image, by the id recorded at deploy time: never re-resolve the tag.
+async fn check_image(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
+    let target = &plan.target;
+    let image_id = target.image_id.as_deref().unwrap_or_default();
+    match engine.image(image_id).await? {
+        Some(image) if !image_id.is_empty() => Ok(image),
+        _ => {
+            let reference = target.image.as_deref().unwrap_or("IMAGE");
+            Err(Failure::refused(format!(
+                "the image of #{} ({reference}, {}) is no longer on this host",
+                target.id,
+                short_id(image_id)
+            ))
+            .hint(format!(
+                "redeploy from source: `temps deploy {} --image {reference}{}` (after building or pulling it)",
+                plan.project.name,
+                env_flag(&plan.environment)
+            ))
+            .into())
+        }
+    }
+}
+
+fn env_flag(env: &Environment) -> String {
+    if env.name == "production" {
+        String::new()
+    } else {
+        format!(" --environment {}", env.name)
+    }
+}
+
+/// `sha256:0123456789ab` → `0123456789ab`.
+pub fn short_id(image_id: &str) -> &str {
+    let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
+    &hex[..hex.len().min(12)]
+}
+
+fn changed_variables(
+    now: &std::collections::BTreeMap<String, String>,
+    target: &Deployment,
+) -> Vec<String> {
+    let then = &target.variables_digest;
+    let mut names: Vec<String> = now
+        .iter()
+        .filter(|(k, v)| then.get(*k) != Some(&digest(k, v)))
+        .map(|(k, _)| k.clone())
+        .chain(then.keys().filter(|k| !now.contains_key(*k)).cloned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Carry out a validated plan.
+pub async fn execute(
+    store: &mut Store,
+    plan: Plan,
+    reason: Option<String>,
+    created_by: String,
+    health_timeout: Option<Duration>,
+    progress: &dyn Progress,
+) -> Result<Deployment> {
+    let reason = clean_reason(reason)?;
+    let Plan {
+        kind,
+        project,
+        target,
+        image,
+        engine,
+        only_clears_state,
+        ..
+    } = plan;
+    if only_clears_state {
+        store.set_state(target.environment_id, EnvState::Normal)?;
+        return store.expect_deployment(target.id);
+    }
+    let (deployment, env) = store.record(project.id, &target.environment, PublishChange::Keep, |env| {
+        if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
+            return Err(Failure::refused(format!("#{} started serving meanwhile", target.id)).into());
+        }
+        Ok(NewDeployment {
+            project_id: project.id,
+            environment_id: env.id,
+            image: target.image.clone(),
+            image_id: target.image_id.clone(),
+            status: Status::Pending,
+            is_rollback: kind == Kind::Rollback,
+            rolled_back_from_id: (kind == Kind::Rollback).then_some(env.current_deployment_id).flatten(),
+            rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
+            is_promote: kind == Kind::Promote,
+            promoted_id: (kind == Kind::Promote).then_some(target.id),
+            created_by: created_by.clone(),
+            reason: reason.clone(),
+        })
+    })?;
+    let state_after = match kind {
+        Kind::Rollback => EnvState::RolledBack,
+        Kind::Promote => EnvState::Normal,
+    };
+    let previous = match env.current_deployment_id {
+        Some(id) => store.deployment(id)?,
+        None => None,
+    };
+    match (project.preset, engine, image) {
+        (Preset::Docker, Some(engine), Some(image)) => {
+            let pin = engine.tag(&image.id, &pin_repository(&project.name), &deployment.id.to_string()).await;
+            if let Err(err) = pin {
+                store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
+                return Err(err);
+            }
+            swap::run(
+                &engine,
+                store,
+                Swap {
+                    project: &project,
+                    environment: &env,
+                    deployment,
+                    image: &image,
+                    previous,
+                    health_timeout: health_timeout.unwrap_or(project.health_timeout),
+                    state_after,
+                },
+                progress,
+            )
+            .await
+        }
+        _ => {
+            let release = target.artifact.clone().unwrap_or_default();
+            store.set_artifact(deployment.id, &release)?;
+            progress.step(&format!("pointing {} at release #{}", env.name, target.id));
+            let root = store.static_root();
+            if let Err(err) = static_site::point(&root, &project.name, &env.name, Path::new(&release)) {
+                store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
+                return Err(err);
+            }
+            store.route(deployment.id, env.id, state_after)
+        }
+    }
+}

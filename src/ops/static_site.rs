@@ -1,0 +1,120 @@
+//! The static preset: a deployment is a directory copied into
+//! `static/<project>/releases/<id>/` beside the database, and an environment serves the
+//! release its `static/<project>/<environment>/current` symlink points at. Switching is a
+//! new link renamed over the old one: atomic, and no Docker involved.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::clean_reason;
+use super::deploy::{require_preset, DeployOutcome};
+use crate::error::{check_name, Failure};
+use crate::store::{EnvState, NewDeployment, Preset, PublishChange, Status, Store};
+
+pub struct DirRequest {
+    pub project: String,
+    pub environment: String,
+    pub dir: PathBuf,
+    pub reason: Option<String>,
+    pub created_by: String,
+}
+
+pub fn release_dir(root: &Path, project: &str, id: i64) -> PathBuf {
+    root.join(project).join("releases").join(id.to_string())
+}
+
+pub fn pointer(root: &Path, project: &str, environment: &str) -> PathBuf {
+    root.join(project).join(environment).join("current")
+}
+
+pub fn deploy_dir(store: &mut Store, request: DirRequest) -> Result<DeployOutcome> {
+    check_name("environment", &request.environment)?;
+    let reason = clean_reason(request.reason)?;
+    let project = store.project(&request.project)?;
+    require_preset(&project, Preset::Static)?;
+    if !request.dir.is_dir() {
+        return Err(Failure::usage(format!("`{}` is not a directory", request.dir.display()))
+            .hint("pass the folder your build wrote, like `--dir ./dist`")
+            .into());
+    }
+    let (deployment, env) = store.record(project.id, &request.environment, PublishChange::Keep, |env| {
+        Ok(NewDeployment {
+            project_id: project.id,
+            environment_id: env.id,
+            image: None,
+            image_id: None,
+            status: Status::Pending,
+            is_rollback: false,
+            rolled_back_from_id: None,
+            rolled_back_to_id: None,
+            is_promote: false,
+            promoted_id: None,
+            created_by: request.created_by.clone(),
+            reason: reason.clone(),
+        })
+    })?;
+    let root = store.static_root();
+    let release = release_dir(&root, &project.name, deployment.id);
+    if let Err(err) = copy_release(&request.dir, &release) {
+        store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
+        return Err(err);
+    }
+    store.set_artifact(deployment.id, &release.to_string_lossy())?;
+    if env.state == EnvState::RolledBack {
+        store.set_status(deployment.id, Status::Ready)?;
+        return Ok(DeployOutcome::Ready(store.expect_deployment(deployment.id)?));
+    }
+    point(&root, &project.name, &env.name, &release)?;
+    Ok(DeployOutcome::Serving(store.route(deployment.id, env.id, EnvState::Normal)?))
+}
+
+/// Copy into a hidden folder first, then rename: a release is whole or absent.
+fn copy_release(source: &Path, release: &Path) -> Result<()> {
+    let parent = release.parent().context("a release has a parent folder")?;
+    fs::create_dir_all(parent).with_context(|| format!("creating `{}`", parent.display()))?;
+    let staging = parent.join(format!(
+        ".incoming-{}",
+        release.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ));
+    let _ = fs::remove_dir_all(&staging);
+    copy_tree(source, &staging)
+        .with_context(|| format!("copying `{}` into a release", source.display()))?;
+    fs::rename(&staging, release).with_context(|| format!("moving the release to `{}`", release.display()))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_symlink() {
+            symlink(fs::read_link(entry.path())?, &target)?;
+        } else {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Point the environment's `current` link at `release`, atomically.
+pub fn point(root: &Path, project: &str, environment: &str, release: &Path) -> Result<()> {
+    let link = pointer(root, project, environment);
+    let dir = link.parent().context("the pointer has a parent folder")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+    let staging = dir.join(format!(".current-{}", std::process::id()));
+    let _ = fs::remove_file(&staging);
+    symlink(release, &staging).with_context(|| format!("linking `{}`", staging.display()))?;
+    fs::rename(&staging, &link).with_context(|| format!("switching `{}`", link.display()))
+}
+
+/// Where the `current` link points now, if anywhere.
+pub fn pointed(root: &Path, project: &str, environment: &str) -> Option<PathBuf> {
+    fs::read_link(pointer(root, project, environment)).ok()
+}

@@ -1,0 +1,223 @@
+//! Deployment rows: recording, status changes, routing, history queries.
+
+use anyhow::{Context, Result};
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::projects::{ensure_environment, variables_digest};
+use super::{Deployment, EnvState, Environment, NewDeployment, Publish, Status, Store};
+use crate::clock::now_ms;
+
+const DEPLOYMENT_SELECT: &str = "SELECT d.id, p.name, e.name, d.environment_id, d.image, d.image_id, \
+     d.artifact, d.status, d.is_rollback, d.rolled_back_from_id, d.rolled_back_to_id, d.is_promote, \
+     d.promoted_id, d.created_at, d.finished_at, d.created_by, d.reason, d.error, d.containers, \
+     d.variables_digest \
+     FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id";
+
+fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
+    let status: String = row.get(7)?;
+    let containers: String = row.get(18)?;
+    let digest: String = row.get(19)?;
+    Ok(Deployment {
+        id: row.get(0)?,
+        project: row.get(1)?,
+        environment: row.get(2)?,
+        environment_id: row.get(3)?,
+        image: row.get(4)?,
+        image_id: row.get(5)?,
+        artifact: row.get(6)?,
+        status: status.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, e.into())
+        })?,
+        is_rollback: row.get(8)?,
+        rolled_back_from_id: row.get(9)?,
+        rolled_back_to_id: row.get(10)?,
+        is_promote: row.get(11)?,
+        promoted_id: row.get(12)?,
+        created_at: row.get(13)?,
+        finished_at: row.get(14)?,
+        created_by: row.get(15)?,
+        reason: row.get(16)?,
+        error: row.get(17)?,
+        containers: serde_json::from_str(&containers).unwrap_or_default(),
+        variables_digest: serde_json::from_str(&digest).unwrap_or_default(),
+    })
+}
+
+/// Where `record` should leave the environment's published port.
+pub enum PublishChange {
+    Keep,
+    Set(Publish),
+}
+
+impl Store {
+    /// Record a new deployment in one transaction with reading the environment it goes to
+    /// (created when missing), so the decision `build` makes from the environment's state
+    /// cannot race another writer. The variables' digests are taken in the same instant.
+    pub fn record(
+        &mut self,
+        project_id: i64,
+        environment: &str,
+        publish: PublishChange,
+        build: impl FnOnce(&Environment) -> Result<NewDeployment>,
+    ) -> Result<(Deployment, Environment)> {
+        let id = self.write(|tx| {
+            let mut env = ensure_environment(tx, project_id, environment)?;
+            if let PublishChange::Set(publish) = publish {
+                tx.execute(
+                    "UPDATE environments SET publish = ?2 WHERE id = ?1",
+                    params![env.id, publish.to_string()],
+                )
+                .context("remembering the published port")?;
+                env.publish = Some(publish);
+            }
+            let new = build(&env)?;
+            let digest = serde_json::to_string(&variables_digest(tx, env.id)?)?;
+            tx.execute(
+                "INSERT INTO deployments (project_id, environment_id, image, image_id, status, \
+                 is_rollback, rolled_back_from_id, rolled_back_to_id, is_promote, promoted_id, \
+                 created_at, created_by, reason, variables_digest) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    new.project_id,
+                    new.environment_id,
+                    new.image,
+                    new.image_id,
+                    new.status.as_str(),
+                    new.is_rollback,
+                    new.rolled_back_from_id,
+                    new.rolled_back_to_id,
+                    new.is_promote,
+                    new.promoted_id,
+                    now_ms(),
+                    new.created_by,
+                    new.reason,
+                    digest,
+                ],
+            )
+            .context("recording the deployment")?;
+            Ok(tx.last_insert_rowid())
+        })?;
+        let deployment = self.expect_deployment(id)?;
+        let env = self.environment_by_id(deployment.environment_id)?;
+        Ok((deployment, env))
+    }
+
+    pub fn deployment(&self, id: i64) -> Result<Option<Deployment>> {
+        self.conn
+            .prepare_cached(&format!("{DEPLOYMENT_SELECT} WHERE d.id = ?1"))?
+            .query_row([id], deployment_from_row)
+            .optional()
+            .with_context(|| format!("reading deployment #{id}"))
+    }
+
+    pub fn expect_deployment(&self, id: i64) -> Result<Deployment> {
+        self.deployment(id)?
+            .with_context(|| format!("deployment #{id} vanished from the history"))
+    }
+
+    pub fn set_status(&mut self, id: i64, status: Status) -> Result<()> {
+        let finished = matches!(status, Status::Ready).then(now_ms);
+        self.conn
+            .execute(
+                "UPDATE deployments SET status = ?2, finished_at = COALESCE(?3, finished_at) WHERE id = ?1",
+                params![id, status.as_str(), finished],
+            )
+            .with_context(|| format!("marking deployment #{id} {status}"))?;
+        Ok(())
+    }
+
+    pub fn set_artifact(&mut self, id: i64, artifact: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE deployments SET artifact = ?2 WHERE id = ?1", params![id, artifact])
+            .with_context(|| format!("recording the release of deployment #{id}"))?;
+        Ok(())
+    }
+
+    pub fn set_containers(&mut self, id: i64, containers: &[String]) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE deployments SET containers = ?2 WHERE id = ?1",
+                params![id, serde_json::to_string(containers)?],
+            )
+            .with_context(|| format!("recording the containers of deployment #{id}"))?;
+        Ok(())
+    }
+
+    /// Make `id` the environment's serving deployment, in one transaction: it becomes
+    /// `deployed`, the one it replaces `completed`, and the environment takes `state`.
+    pub fn route(&mut self, id: i64, environment_id: i64, state: EnvState) -> Result<Deployment> {
+        self.write(|tx| {
+            let now = now_ms();
+            tx.execute(
+                "UPDATE deployments SET status = 'completed' \
+                 WHERE environment_id = ?1 AND status = 'deployed' AND id != ?2",
+                params![environment_id, id],
+            )?;
+            tx.execute(
+                "UPDATE deployments SET status = 'deployed', finished_at = ?2, error = NULL WHERE id = ?1",
+                params![id, now],
+            )?;
+            tx.execute(
+                "UPDATE environments SET current_deployment_id = ?2, state = ?3 WHERE id = ?1",
+                params![environment_id, id, state.as_str()],
+            )?;
+            Ok(())
+        })
+        .with_context(|| format!("routing the environment to deployment #{id}"))?;
+        self.expect_deployment(id)
+    }
+
+    /// End a deployment that did not make it (`failed` or `cancelled`), saying why.
+    pub fn finish_unsuccessful(&mut self, id: i64, status: Status, error: &str) -> Result<Deployment> {
+        self.conn
+            .execute(
+                "UPDATE deployments SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+                params![id, status.as_str(), error, now_ms()],
+            )
+            .with_context(|| format!("marking deployment #{id} {status}"))?;
+        self.expect_deployment(id)
+    }
+
+    pub fn set_state(&mut self, environment_id: i64, state: EnvState) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE environments SET state = ?2 WHERE id = ?1",
+                params![environment_id, state.as_str()],
+            )
+            .context("changing the environment's state")?;
+        Ok(())
+    }
+
+    /// Call `each` for a project's deployments, newest first, without holding them all.
+    /// `limit` 0 means all of them.
+    pub fn each_deployment(
+        &self,
+        project_id: i64,
+        environment_id: Option<i64>,
+        limit: u64,
+        mut each: impl FnMut(Deployment) -> Result<()>,
+    ) -> Result<()> {
+        let limit = if limit == 0 { -1 } else { limit as i64 };
+        let sql = match environment_id {
+            Some(_) => format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 ORDER BY d.id DESC LIMIT ?2"),
+            None => format!("{DEPLOYMENT_SELECT} WHERE d.project_id = ?1 ORDER BY d.id DESC LIMIT ?2"),
+        };
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params![environment_id.unwrap_or(project_id), limit])?;
+        while let Some(row) = rows.next().context("reading the history")? {
+            each(deployment_from_row(row)?)?;
+        }
+        Ok(())
+    }
+
+    /// The deployments of an environment a rollback may target, newest first.
+    pub fn rollback_targets(&self, environment_id: i64, current: Option<i64>) -> Result<Vec<Deployment>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.status IN ('deployed', 'completed') \
+             AND d.id IS NOT ?2 ORDER BY d.id DESC LIMIT 50"
+        ))?;
+        let rows = stmt.query_map(params![environment_id, current], deployment_from_row)?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading rollback targets")
+    }
+}

@@ -1,0 +1,267 @@
+//! The history's records, as the rest of temps sees them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::ser::{SerializeStruct, Serializer};
+use serde::Serialize;
+
+use crate::clock::rfc3339;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    Docker,
+    Static,
+}
+
+impl Preset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Docker => "docker",
+            Preset::Static => "static",
+        }
+    }
+}
+
+impl FromStr for Preset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "docker" => Ok(Preset::Docker),
+            "static" => Ok(Preset::Static),
+            other => Err(format!("unknown preset `{other}`")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub preset: Preset,
+    pub container_port: Option<u16>,
+    pub health_path: Option<String>,
+    pub health_timeout: Duration,
+    pub health_interval: Duration,
+    pub stop_timeout: Duration,
+    pub created_at: i64,
+}
+
+/// The settings a project is created with, and the changes `project update` makes.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectChanges {
+    pub container_port: Option<u16>,
+    /// `Some("")` clears the health path.
+    pub health_path: Option<String>,
+    pub health_timeout: Option<Duration>,
+    pub health_interval: Option<Duration>,
+    pub stop_timeout: Option<Duration>,
+}
+
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_millis(50);
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvState {
+    Normal,
+    RolledBack,
+}
+
+impl EnvState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvState::Normal => "normal",
+            EnvState::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// Where an environment's containers publish their port: `[IP:]HOST_PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub ip: Option<String>,
+    pub port: u16,
+}
+
+impl FromStr for Publish {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (ip, port) = match s.rsplit_once(':') {
+            Some((ip, port)) => {
+                let ip = ip.trim_start_matches('[').trim_end_matches(']');
+                ip.parse::<std::net::IpAddr>()
+                    .map_err(|_| format!("`{ip}` in `{s}` is not an IP address"))?;
+                (Some(ip.to_string()), port)
+            }
+            None => (None, s),
+        };
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("`{port}` in `{s}` is not a port number (1-65535)"))?;
+        Ok(Publish { ip, port })
+    }
+}
+
+impl fmt::Display for Publish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.ip {
+            Some(ip) if ip.contains(':') => write!(f, "[{ip}]:{}", self.port),
+            Some(ip) => write!(f, "{ip}:{}", self.port),
+            None => write!(f, "{}", self.port),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub publish: Option<Publish>,
+    pub current_deployment_id: Option<i64>,
+    pub state: EnvState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Deploying,
+    Deployed,
+    Completed,
+    Ready,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Deploying => "deploying",
+            Status::Deployed => "deployed",
+            Status::Completed => "completed",
+            Status::Ready => "ready",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Served successfully: a rollback may run this deployment's image again.
+    pub fn is_rollback_target(self) -> bool {
+        matches!(self, Status::Deployed | Status::Completed)
+    }
+
+    pub fn is_promote_target(self) -> bool {
+        matches!(self, Status::Deployed | Status::Completed | Status::Ready)
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "pending" => Status::Pending,
+            "deploying" => Status::Deploying,
+            "deployed" => Status::Deployed,
+            "completed" => Status::Completed,
+            "ready" => Status::Ready,
+            "failed" => Status::Failed,
+            "cancelled" => Status::Cancelled,
+            other => return Err(format!("unknown deployment status `{other}`")),
+        })
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: i64,
+    pub project: String,
+    pub environment: String,
+    pub environment_id: i64,
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    /// Static preset: the release directory.
+    pub artifact: Option<String>,
+    pub status: Status,
+    pub is_rollback: bool,
+    pub rolled_back_from_id: Option<i64>,
+    pub rolled_back_to_id: Option<i64>,
+    pub is_promote: bool,
+    pub promoted_id: Option<i64>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub created_by: String,
+    pub reason: Option<String>,
+    pub error: Option<String>,
+    pub containers: Vec<String>,
+    /// Variable name → digest of the value it ran with; never the values themselves.
+    pub variables_digest: BTreeMap<String, String>,
+}
+
+impl Deployment {
+    /// `rollback of #41`, `promote of #45`, or nothing.
+    pub fn note(&self) -> String {
+        if let (true, Some(to)) = (self.is_rollback, self.rolled_back_to_id) {
+            format!("rollback of #{to}")
+        } else if let (true, Some(id)) = (self.is_promote, self.promoted_id) {
+            format!("promote of #{id}")
+        } else {
+            String::new()
+        }
+    }
+}
+
+impl Serialize for Deployment {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Deployment", 18)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("project", &self.project)?;
+        s.serialize_field("environment", &self.environment)?;
+        s.serialize_field("image", &self.image)?;
+        s.serialize_field("image_id", &self.image_id)?;
+        if self.artifact.is_some() {
+            s.serialize_field("artifact", &self.artifact)?;
+        }
+        s.serialize_field("status", &self.status.as_str())?;
+        s.serialize_field("is_rollback", &self.is_rollback)?;
+        s.serialize_field("rolled_back_from_id", &self.rolled_back_from_id)?;
+        s.serialize_field("rolled_back_to_id", &self.rolled_back_to_id)?;
+        s.serialize_field("is_promote", &self.is_promote)?;
+        s.serialize_field("promoted_id", &self.promoted_id)?;
+        s.serialize_field("created_at", &rfc3339(self.created_at))?;
+        s.serialize_field("finished_at", &self.finished_at.map(rfc3339))?;
+        s.serialize_field("created_by", &self.created_by)?;
+        s.serialize_field("reason", &self.reason)?;
+        s.serialize_field("error", &self.error)?;
+        s.serialize_field("containers", &self.containers)?;
+        s.end()
+    }
+}
+
+/// What a new deployment row starts with.
+#[derive(Debug, Clone)]
+pub struct NewDeployment {
+    pub project_id: i64,
+    pub environment_id: i64,
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    pub status: Status,
+    pub is_rollback: bool,
+    pub rolled_back_from_id: Option<i64>,
+    pub rolled_back_to_id: Option<i64>,
+    pub is_promote: bool,
+    pub promoted_id: Option<i64>,
+    pub created_by: String,
+    pub reason: Option<String>,
+}

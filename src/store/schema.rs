@@ -1,0 +1,102 @@
+//! Versioned migrations, applied in order and tracked in `PRAGMA user_version`.
+//!
+//! A migration is appended, never edited: a database written by a newer temps (a higher
+//! version than we know) is refused rather than guessed at.
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::Failure;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: projects, environments, variables, deployments.
+    r#"
+    CREATE TABLE projects (
+        id                 INTEGER PRIMARY KEY,
+        name               TEXT NOT NULL UNIQUE,
+        preset             TEXT NOT NULL CHECK (preset IN ('docker', 'static')),
+        container_port     INTEGER,
+        health_path        TEXT,
+        health_timeout_ms  INTEGER NOT NULL,
+        health_interval_ms INTEGER NOT NULL,
+        stop_timeout_ms    INTEGER NOT NULL,
+        created_at         INTEGER NOT NULL
+    );
+    CREATE TABLE environments (
+        id                    INTEGER PRIMARY KEY,
+        project_id            INTEGER NOT NULL REFERENCES projects(id),
+        name                  TEXT NOT NULL,
+        publish               TEXT,
+        current_deployment_id INTEGER REFERENCES deployments(id),
+        state                 TEXT NOT NULL DEFAULT 'normal' CHECK (state IN ('normal', 'rolled_back')),
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE variables (
+        environment_id INTEGER NOT NULL REFERENCES environments(id),
+        key            TEXT NOT NULL,
+        value          TEXT NOT NULL,
+        PRIMARY KEY (environment_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE deployments (
+        id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id          INTEGER NOT NULL REFERENCES projects(id),
+        environment_id      INTEGER NOT NULL REFERENCES environments(id),
+        image               TEXT,
+        image_id            TEXT,
+        artifact            TEXT,
+        status              TEXT NOT NULL CHECK (status IN
+                              ('pending', 'deploying', 'deployed', 'completed', 'ready', 'failed', 'cancelled')),
+        is_rollback         INTEGER NOT NULL DEFAULT 0,
+        rolled_back_from_id INTEGER REFERENCES deployments(id),
+        rolled_back_to_id   INTEGER REFERENCES deployments(id),
+        is_promote          INTEGER NOT NULL DEFAULT 0,
+        promoted_id         INTEGER REFERENCES deployments(id),
+        created_at          INTEGER NOT NULL,
+        finished_at         INTEGER,
+        created_by          TEXT NOT NULL,
+        reason              TEXT,
+        error               TEXT,
+        containers          TEXT NOT NULL DEFAULT '[]',
+        variables_digest    TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX deployments_by_project ON deployments (project_id, id DESC);
+    CREATE INDEX deployments_by_environment ON deployments (environment_id, id DESC);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let version = user_version(conn)?;
+    if version == CURRENT_VERSION {
+        return Ok(());
+    }
+    if version > CURRENT_VERSION {
+        return Err(Failure::new(
+            crate::error::ExitStatus::Unexpected,
+            format!(
+                "the history database has schema version {version}, newer than this temps knows ({CURRENT_VERSION})"
+            ),
+        )
+        .hint("upgrade temps; the database was left untouched")
+        .into());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("locking the database to upgrade its schema")?;
+    // Another process may have migrated while we waited for the lock.
+    let version = user_version(&tx)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)
+            .with_context(|| format!("applying schema migration {}", index + 1))?;
+    }
+    tx.pragma_update(None, "user_version", CURRENT_VERSION)
+        .context("recording the schema version")?;
+    tx.commit().context("committing the schema upgrade")
+}
+
+fn user_version(conn: &Connection) -> Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+        .context("reading the schema version")
+}
