@@ -141,7 +141,12 @@ pub struct DeployArgs {
     /// Project name
     pub project: String,
     /// Image to deploy (docker preset); pulled when not on the host
-    #[arg(long, value_name = "REF", conflicts_with = "dir", required_unless_present = "dir")]
+    #[arg(
+        long,
+        value_name = "REF",
+        conflicts_with = "dir",
+        required_unless_present = "dir"
+    )]
     pub image: Option<String>,
     /// Directory to release (static preset)
     #[arg(long, value_name = "PATH")]

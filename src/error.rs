@@ -75,7 +75,8 @@ impl std::error::Error for Failure {}
 
 /// The failure that decides the exit code, if any error in the chain is one.
 pub fn failure_of(err: &anyhow::Error) -> Option<&Failure> {
-    err.chain().find_map(|cause| cause.downcast_ref::<Failure>())
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<Failure>())
 }
 
 /// The exit status an error ends the program with.
@@ -96,9 +97,11 @@ pub fn check_name(what: &str, name: &str) -> Result<(), Failure> {
         Ok(())
     } else {
         let shown: String = name.chars().take(70).collect();
-        Err(Failure::usage(format!("invalid {what} name `{shown}`")).hint(
-            "names are 1 to 63 characters of a-z, 0-9 and `-`, starting with a letter or digit",
-        ))
+        Err(
+            Failure::usage(format!("invalid {what} name `{shown}`")).hint(
+                "names are 1 to 63 characters of a-z, 0-9 and `-`, starting with a letter or digit",
+            ),
+        )
     }
 }
 
@@ -111,7 +114,15 @@ mod tests {
         for good in ["web", "a", "0", "my-app-2", &"a".repeat(63)] {
             assert!(check_name("project", good).is_ok(), "{good}");
         }
-        for bad in ["", "-web", "Web", "web_1", "web.app", &"a".repeat(64), "wéb"] {
+        for bad in [
+            "",
+            "-web",
+            "Web",
+            "web_1",
+            "web.app",
+            &"a".repeat(64),
+            "wéb",
+        ] {
             let err = check_name("project", bad).unwrap_err();
             assert_eq!(err.status, ExitStatus::Usage, "{bad}");
         }
@@ -121,6 +132,9 @@ mod tests {
     fn the_failure_is_found_under_context() {
         let err = anyhow::Error::new(Failure::refused("no")).context("rolling back");
         assert_eq!(exit_status_of(&err), ExitStatus::Refused);
-        assert_eq!(exit_status_of(&anyhow::anyhow!("x")), ExitStatus::Unexpected);
+        assert_eq!(
+            exit_status_of(&anyhow::anyhow!("x")),
+            ExitStatus::Unexpected
+        );
     }
 }

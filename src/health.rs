@@ -22,9 +22,14 @@ use crate::store::Publish;
 /// Where and how to probe a container.
 #[derive(Debug, Clone)]
 pub enum Probe {
-    Http { target: Target, path: String },
+    Http {
+        target: Target,
+        path: String,
+    },
     DockerHealthcheck,
-    Tcp { target: Target },
+    Tcp {
+        target: Target,
+    },
     /// No port, no health check: it must still be running after `RUNNING_GRACE`.
     Running,
 }
@@ -135,7 +140,9 @@ async fn probe_until_healthy(
     let interval = interval.max(Duration::from_millis(5));
     // Looked up once: the published address, or the container's own (known once started).
     let addr = match probe {
-        Probe::Http { target, .. } | Probe::Tcp { target } => Some(resolve(engine, container, target).await?),
+        Probe::Http { target, .. } | Probe::Tcp { target } => {
+            Some(resolve(engine, container, target).await?)
+        }
         Probe::DockerHealthcheck => None,
         Probe::Running => {
             tokio::time::sleep(RUNNING_GRACE.min(timeout)).await;
@@ -152,9 +159,11 @@ async fn probe_until_healthy(
                     .await
                     .unwrap_or_else(|_| Err(format!("GET {path} timed out")))
             }
-            (Probe::Tcp { .. }, Some(addr)) => tokio::time::timeout(attempt_timeout, tcp_holds(addr))
-                .await
-                .unwrap_or_else(|_| Err("connecting timed out".to_string())),
+            (Probe::Tcp { .. }, Some(addr)) => {
+                tokio::time::timeout(attempt_timeout, tcp_holds(addr))
+                    .await
+                    .unwrap_or_else(|_| Err("connecting timed out".to_string()))
+            }
             _ => match engine.container(container).await {
                 Ok(Some(facts)) => match facts.health {
                     Health::Healthy => Ok(()),
@@ -206,8 +215,9 @@ async fn http_get(addr: SocketAddr, path: &str) -> Result<(), String> {
     let mut stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connecting to {addr}: {e}"))?;
-    let request =
-        format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: temps\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: temps\r\nConnection: close\r\n\r\n"
+    );
     stream
         .write_all(request.as_bytes())
         .await
@@ -245,7 +255,9 @@ async fn tcp_holds(addr: SocketAddr) -> Result<(), String> {
     let mut byte = [0u8; 1];
     match tokio::time::timeout(TCP_SETTLE, stream.read(&mut byte)).await {
         Err(_) => Ok(()),
-        Ok(Ok(0)) => Err(format!("{addr} accepted and closed the connection: nothing listens yet")),
+        Ok(Ok(0)) => Err(format!(
+            "{addr} accepted and closed the connection: nothing listens yet"
+        )),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!("{addr} dropped the connection: {e}")),
     }
@@ -259,13 +271,23 @@ mod tests {
     fn chooses_the_strongest_probe_available() {
         let publish: Publish = "8080".parse().unwrap();
         let http = Probe::choose(Some("/healthz"), true, Some(80), Some(&publish));
-        assert!(matches!(http, Probe::Http { target: Target::Published(a), .. } if a.port() == 8080));
-        assert!(matches!(Probe::choose(None, true, Some(80), None), Probe::DockerHealthcheck));
+        assert!(
+            matches!(http, Probe::Http { target: Target::Published(a), .. } if a.port() == 8080)
+        );
+        assert!(matches!(
+            Probe::choose(None, true, Some(80), None),
+            Probe::DockerHealthcheck
+        ));
         assert!(matches!(
             Probe::choose(None, false, Some(80), None),
-            Probe::Tcp { target: Target::Container(80) }
+            Probe::Tcp {
+                target: Target::Container(80)
+            }
         ));
-        assert!(matches!(Probe::choose(Some("/h"), false, None, None), Probe::Running));
+        assert!(matches!(
+            Probe::choose(Some("/h"), false, None, None),
+            Probe::Running
+        ));
     }
 
     #[tokio::test]
@@ -274,7 +296,10 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            for answer in ["HTTP/1.0 204 No Content\r\n\r\n", "HTTP/1.1 503 Busy\r\n\r\n"] {
+            for answer in [
+                "HTTP/1.0 204 No Content\r\n\r\n",
+                "HTTP/1.1 503 Busy\r\n\r\n",
+            ] {
                 let (mut s, _) = listener.accept().await.unwrap();
                 let mut buf = [0u8; 256];
                 let _ = s.read(&mut buf).await;

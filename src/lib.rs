@@ -3,8 +3,36 @@
 
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod docker;
 pub mod error;
 pub mod health;
 pub mod ops;
+pub mod output;
 pub mod store;
+
+use anyhow::Result;
+
+use cli::{Cli, Command};
+use commands::Context;
+use output::Output;
+
+/// Run one command line.
+pub fn run(cli: Cli, out: &Output) -> Result<()> {
+    let ctx = Context {
+        out,
+        db: cli.db,
+        yes: cli.yes,
+    };
+    match cli.command {
+        Command::Project(command) => commands::project::cmd_project(&ctx, command),
+        Command::Deploy(args) => commands::deploy::cmd_deploy(&ctx, args),
+        Command::List(args) => commands::history::cmd_list(&ctx, args),
+        Command::Show(args) => commands::history::cmd_show(&ctx, args),
+        Command::Status(args) => commands::status::cmd_status(&ctx, args),
+        Command::Rollback(args) => commands::rollback::cmd_rollback(&ctx, args),
+        Command::Promote(args) => commands::rollback::cmd_promote(&ctx, args),
+        Command::Env(command) => commands::env::cmd_env(&ctx, command),
+        Command::Completions(args) => commands::completions::cmd_completions(args),
+    }
+}

@@ -76,7 +76,8 @@ pub struct ContainerSpec<'a> {
 }
 
 fn unreachable(err: &DockerError) -> anyhow::Error {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     Failure::new(
         ExitStatus::DockerUnreachable,
         format!("the Docker engine at `{host}` does not answer: {err}"),
@@ -94,7 +95,9 @@ fn engine_error(err: DockerError, doing: impl Display) -> anyhow::Error {
         DockerError::DockerStreamError { error } => anyhow::anyhow!("{doing}: {error}"),
         DockerError::JsonDataError { .. }
         | DockerError::JsonSerdeError { .. }
-        | DockerError::APIVersionParseError {} => anyhow::Error::new(err).context(doing.to_string()),
+        | DockerError::APIVersionParseError {} => {
+            anyhow::Error::new(err).context(doing.to_string())
+        }
         _ => unreachable(&err).context(doing.to_string()),
     }
 }
@@ -111,7 +114,10 @@ impl Engine {
     /// an API version; this round trip is also the check that the engine answers.
     pub async fn connect() -> Result<Engine> {
         let docker = Docker::connect_with_defaults().map_err(|e| unreachable(&e))?;
-        let docker = docker.negotiate_version().await.map_err(|e| unreachable(&e))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(&e))?;
         Ok(Engine { docker })
     }
 
@@ -127,10 +133,9 @@ impl Engine {
                     .filter_map(|p| p.strip_suffix("/tcp").or(Some(p.as_str())))
                     .filter_map(|p| p.parse::<u16>().ok())
                     .min();
-                let has_healthcheck = config
-                    .healthcheck
-                    .and_then(|h| h.test)
-                    .is_some_and(|test| test.first().is_some_and(|t| t != "NONE") && !test.is_empty());
+                let has_healthcheck = config.healthcheck.and_then(|h| h.test).is_some_and(|test| {
+                    test.first().is_some_and(|t| t != "NONE") && !test.is_empty()
+                });
                 Ok(Some(ImageFacts {
                     id: image.id.unwrap_or_default(),
                     exposed_port,
@@ -144,7 +149,9 @@ impl Engine {
 
     /// Pull an image from its registry.
     pub async fn pull(&self, reference: &str) -> Result<()> {
-        let options = CreateImageOptionsBuilder::new().from_image(reference).build();
+        let options = CreateImageOptionsBuilder::new()
+            .from_image(reference)
+            .build();
         let mut progress = self.docker.create_image(Some(options), None, None);
         while let Some(step) = progress.next().await {
             step.map_err(|e| engine_error(e, format!("pulling image `{reference}`")))?;
@@ -164,7 +171,11 @@ impl Engine {
     /// Remove a tag; the image itself goes only when nothing else holds it.
     pub async fn untag(&self, reference: &str) -> Result<()> {
         let options = RemoveImageOptionsBuilder::new().noprune(false).build();
-        match self.docker.remove_image(reference, Some(options), None).await {
+        match self
+            .docker
+            .remove_image(reference, Some(options), None)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if status_of(&e) == Some(404) => Ok(()),
             Err(e) => Err(engine_error(e, format!("removing tag `{reference}`"))),
@@ -254,7 +265,10 @@ impl Engine {
         let ip = inspect
             .network_settings
             .and_then(|n| n.networks)
-            .and_then(|nets| nets.into_values().find_map(|n| n.ip_address.filter(|ip| !ip.is_empty())));
+            .and_then(|nets| {
+                nets.into_values()
+                    .find_map(|n| n.ip_address.filter(|ip| !ip.is_empty()))
+            });
         let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
         Ok(Some(ContainerFacts {
             name: name.to_string(),
@@ -270,7 +284,9 @@ impl Engine {
 
     /// Resolves when the container is not running, with its exit code.
     pub async fn wait_exit(&self, name: &str) -> Result<i64> {
-        let options = WaitContainerOptionsBuilder::new().condition("not-running").build();
+        let options = WaitContainerOptionsBuilder::new()
+            .condition("not-running")
+            .build();
         let mut wait = self.docker.wait_container(name, Some(options));
         match wait.next().await {
             Some(Ok(response)) => Ok(response.status_code),
@@ -298,7 +314,10 @@ impl Engine {
     /// Every container temps made for a project, running or not.
     pub async fn project_containers(&self, project: &str) -> Result<Vec<ContainerFacts>> {
         let filters = HashMap::from([("label", vec![format!("{LABEL_PROJECT}={project}")])]);
-        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
         let list = self
             .docker
             .list_containers(Some(options))

@@ -7,7 +7,9 @@ use super::swap::{self, Swap};
 use super::{clean_reason, Progress};
 use crate::docker::{pin_repository, Engine, ImageFacts};
 use crate::error::{check_name, Failure};
-use crate::store::{Deployment, EnvState, NewDeployment, Preset, Project, Publish, PublishChange, Status, Store};
+use crate::store::{
+    Deployment, EnvState, NewDeployment, Preset, Project, Publish, PublishChange, Status, Store,
+};
 
 pub struct DeployRequest {
     pub project: String,
@@ -25,7 +27,11 @@ pub enum DeployOutcome {
     Ready(Deployment),
 }
 
-pub async fn deploy_image(store: &mut Store, request: DeployRequest, progress: &dyn Progress) -> Result<DeployOutcome> {
+pub async fn deploy_image(
+    store: &mut Store,
+    request: DeployRequest,
+    progress: &dyn Progress,
+) -> Result<DeployOutcome> {
     check_name("environment", &request.environment)?;
     let reason = clean_reason(request.reason)?;
     let project = store.project(&request.project)?;
@@ -60,14 +66,23 @@ pub async fn deploy_image(store: &mut Store, request: DeployRequest, progress: &
     })?;
 
     // Pin the image under a tag of our own, so it survives its own tag moving on.
-    if let Err(err) = engine.tag(&image.id, &pin_repository(&project.name), &deployment.id.to_string()).await {
+    if let Err(err) = engine
+        .tag(
+            &image.id,
+            &pin_repository(&project.name),
+            &deployment.id.to_string(),
+        )
+        .await
+    {
         store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
         return Err(err);
     }
 
     if env.state == EnvState::RolledBack {
         store.set_status(deployment.id, Status::Ready)?;
-        return Ok(DeployOutcome::Ready(store.expect_deployment(deployment.id)?));
+        return Ok(DeployOutcome::Ready(
+            store.expect_deployment(deployment.id)?,
+        ));
     }
     let previous = match env.current_deployment_id {
         Some(id) => store.deployment(id)?,
@@ -93,7 +108,11 @@ pub async fn deploy_image(store: &mut Store, request: DeployRequest, progress: &
 }
 
 /// The image on this host (pulled when absent), by id.
-async fn resolve_image(engine: &Engine, reference: &str, progress: &dyn Progress) -> Result<ImageFacts> {
+async fn resolve_image(
+    engine: &Engine,
+    reference: &str,
+    progress: &dyn Progress,
+) -> Result<ImageFacts> {
     if let Some(image) = engine.image(reference).await? {
         return Ok(image);
     }
@@ -105,11 +124,16 @@ async fn resolve_image(engine: &Engine, reference: &str, progress: &dyn Progress
         return Err(Failure::refused(format!(
             "image `{reference}` is not on this host and could not be pulled: {err:#}"
         ))
-        .hint(format!("build or load it first (`docker build -t {reference} .`), then deploy again"))
+        .hint(format!(
+            "build or load it first (`docker build -t {reference} .`), then deploy again"
+        ))
         .into());
     }
     engine.image(reference).await?.ok_or_else(|| {
-        Failure::refused(format!("image `{reference}` was pulled but cannot be found")).into()
+        Failure::refused(format!(
+            "image `{reference}` was pulled but cannot be found"
+        ))
+        .into()
     })
 }
 

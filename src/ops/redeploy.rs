@@ -14,7 +14,8 @@ use super::{clean_reason, static_site, Progress};
 use crate::docker::{pin_repository, Engine, ImageFacts};
 use crate::error::Failure;
 use crate::store::{
-    digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, PublishChange, Status, Store,
+    digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, PublishChange,
+    Status, Store,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +60,10 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         Kind::Rollback => target.status.is_rollback_target(),
         Kind::Promote => target.status.is_promote_target(),
     };
-    let list = format!("`temps list {} --environment {}`", project.name, environment.name);
+    let list = format!(
+        "`temps list {} --environment {}`",
+        project.name, environment.name
+    );
     if !allowed {
         let statuses = match kind {
             Kind::Rollback => "deployed or completed",
@@ -113,11 +117,21 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
 }
 
 /// The rollback targets of an environment, newest first.
-pub fn rollback_targets(store: &Store, project: &str, environment: &str) -> Result<(Environment, Vec<Deployment>)> {
+pub fn rollback_targets(
+    store: &Store,
+    project: &str,
+    environment: &str,
+) -> Result<(Environment, Vec<Deployment>)> {
     let project = store.project(project)?;
     let env = store.environment(project.id, environment)?.ok_or_else(|| {
-        Failure::not_found(format!("project `{}` has no environment `{environment}`", project.name))
-            .hint(format!("`temps status {}` shows its environments", project.name))
+        Failure::not_found(format!(
+            "project `{}` has no environment `{environment}`",
+            project.name
+        ))
+        .hint(format!(
+            "`temps status {}` shows its environments",
+            project.name
+        ))
     })?;
     let targets = store.rollback_targets(env.id, env.current_deployment_id)?;
     Ok((env, targets))
@@ -215,25 +229,34 @@ pub async fn execute(
         store.set_state(target.environment_id, EnvState::Normal)?;
         return store.expect_deployment(target.id);
     }
-    let (deployment, env) = store.record(project.id, &target.environment, PublishChange::Keep, |env| {
-        if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
-            return Err(Failure::refused(format!("#{} started serving meanwhile", target.id)).into());
-        }
-        Ok(NewDeployment {
-            project_id: project.id,
-            environment_id: env.id,
-            image: target.image.clone(),
-            image_id: target.image_id.clone(),
-            status: Status::Pending,
-            is_rollback: kind == Kind::Rollback,
-            rolled_back_from_id: (kind == Kind::Rollback).then_some(env.current_deployment_id).flatten(),
-            rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
-            is_promote: kind == Kind::Promote,
-            promoted_id: (kind == Kind::Promote).then_some(target.id),
-            created_by: created_by.clone(),
-            reason: reason.clone(),
-        })
-    })?;
+    let (deployment, env) = store.record(
+        project.id,
+        &target.environment,
+        PublishChange::Keep,
+        |env| {
+            if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
+                return Err(
+                    Failure::refused(format!("#{} started serving meanwhile", target.id)).into(),
+                );
+            }
+            Ok(NewDeployment {
+                project_id: project.id,
+                environment_id: env.id,
+                image: target.image.clone(),
+                image_id: target.image_id.clone(),
+                status: Status::Pending,
+                is_rollback: kind == Kind::Rollback,
+                rolled_back_from_id: (kind == Kind::Rollback)
+                    .then_some(env.current_deployment_id)
+                    .flatten(),
+                rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
+                is_promote: kind == Kind::Promote,
+                promoted_id: (kind == Kind::Promote).then_some(target.id),
+                created_by: created_by.clone(),
+                reason: reason.clone(),
+            })
+        },
+    )?;
     let state_after = match kind {
         Kind::Rollback => EnvState::RolledBack,
         Kind::Promote => EnvState::Normal,
@@ -244,7 +267,13 @@ pub async fn execute(
     };
     match (project.preset, engine, image) {
         (Preset::Docker, Some(engine), Some(image)) => {
-            let pin = engine.tag(&image.id, &pin_repository(&project.name), &deployment.id.to_string()).await;
+            let pin = engine
+                .tag(
+                    &image.id,
+                    &pin_repository(&project.name),
+                    &deployment.id.to_string(),
+                )
+                .await;
             if let Err(err) = pin {
                 store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
                 return Err(err);
@@ -270,7 +299,9 @@ pub async fn execute(
             store.set_artifact(deployment.id, &release)?;
             progress.step(&format!("pointing {} at release #{}", env.name, target.id));
             let root = store.static_root();
-            if let Err(err) = static_site::point(&root, &project.name, &env.name, Path::new(&release)) {
+            if let Err(err) =
+                static_site::point(&root, &project.name, &env.name, Path::new(&release))
+            {
                 store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
                 return Err(err);
             }

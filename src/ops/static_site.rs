@@ -37,26 +37,33 @@ pub fn deploy_dir(store: &mut Store, request: DirRequest) -> Result<DeployOutcom
     let project = store.project(&request.project)?;
     require_preset(&project, Preset::Static)?;
     if !request.dir.is_dir() {
-        return Err(Failure::usage(format!("`{}` is not a directory", request.dir.display()))
-            .hint("pass the folder your build wrote, like `--dir ./dist`")
-            .into());
+        return Err(
+            Failure::usage(format!("`{}` is not a directory", request.dir.display()))
+                .hint("pass the folder your build wrote, like `--dir ./dist`")
+                .into(),
+        );
     }
-    let (deployment, env) = store.record(project.id, &request.environment, PublishChange::Keep, |env| {
-        Ok(NewDeployment {
-            project_id: project.id,
-            environment_id: env.id,
-            image: None,
-            image_id: None,
-            status: Status::Pending,
-            is_rollback: false,
-            rolled_back_from_id: None,
-            rolled_back_to_id: None,
-            is_promote: false,
-            promoted_id: None,
-            created_by: request.created_by.clone(),
-            reason: reason.clone(),
-        })
-    })?;
+    let (deployment, env) = store.record(
+        project.id,
+        &request.environment,
+        PublishChange::Keep,
+        |env| {
+            Ok(NewDeployment {
+                project_id: project.id,
+                environment_id: env.id,
+                image: None,
+                image_id: None,
+                status: Status::Pending,
+                is_rollback: false,
+                rolled_back_from_id: None,
+                rolled_back_to_id: None,
+                is_promote: false,
+                promoted_id: None,
+                created_by: request.created_by.clone(),
+                reason: reason.clone(),
+            })
+        },
+    )?;
     let root = store.static_root();
     let release = release_dir(&root, &project.name, deployment.id);
     if let Err(err) = copy_release(&request.dir, &release) {
@@ -66,10 +73,16 @@ pub fn deploy_dir(store: &mut Store, request: DirRequest) -> Result<DeployOutcom
     store.set_artifact(deployment.id, &release.to_string_lossy())?;
     if env.state == EnvState::RolledBack {
         store.set_status(deployment.id, Status::Ready)?;
-        return Ok(DeployOutcome::Ready(store.expect_deployment(deployment.id)?));
+        return Ok(DeployOutcome::Ready(
+            store.expect_deployment(deployment.id)?,
+        ));
     }
     point(&root, &project.name, &env.name, &release)?;
-    Ok(DeployOutcome::Serving(store.route(deployment.id, env.id, EnvState::Normal)?))
+    Ok(DeployOutcome::Serving(store.route(
+        deployment.id,
+        env.id,
+        EnvState::Normal,
+    )?))
 }
 
 /// Copy into a hidden folder first, then rename: a release is whole or absent.
@@ -78,12 +91,16 @@ fn copy_release(source: &Path, release: &Path) -> Result<()> {
     fs::create_dir_all(parent).with_context(|| format!("creating `{}`", parent.display()))?;
     let staging = parent.join(format!(
         ".incoming-{}",
-        release.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        release
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     let _ = fs::remove_dir_all(&staging);
     copy_tree(source, &staging)
         .with_context(|| format!("copying `{}` into a release", source.display()))?;
-    fs::rename(&staging, release).with_context(|| format!("moving the release to `{}`", release.display()))
+    fs::rename(&staging, release)
+        .with_context(|| format!("moving the release to `{}`", release.display()))
 }
 
 fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {

@@ -30,7 +30,12 @@ pub struct Swap<'a> {
 }
 
 /// Run the swap; on success the new deployment is `deployed` and returned.
-pub async fn run(engine: &Engine, store: &mut Store, swap: Swap<'_>, progress: &dyn Progress) -> Result<Deployment> {
+pub async fn run(
+    engine: &Engine,
+    store: &mut Store,
+    swap: Swap<'_>,
+    progress: &dyn Progress,
+) -> Result<Deployment> {
     let Swap {
         project,
         environment: env,
@@ -77,7 +82,16 @@ pub async fn run(engine: &Engine, store: &mut Store, swap: Swap<'_>, progress: &
         return Err(err.context(format!("deployment #{id} failed; nothing was changed")));
     }
 
-    let outcome = switch_over(engine, project, previous.as_ref(), &name, &probe, health_timeout, progress).await;
+    let outcome = switch_over(
+        engine,
+        project,
+        previous.as_ref(),
+        &name,
+        &probe,
+        health_timeout,
+        progress,
+    )
+    .await;
     match outcome {
         Ok(()) => store.route(id, env.id, state_after),
         Err(err) => {
@@ -100,7 +114,10 @@ async fn switch_over(
     progress: &dyn Progress,
 ) -> Result<()> {
     let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
-    for old in previous.map(|p| p.containers.as_slice()).unwrap_or_default() {
+    for old in previous
+        .map(|p| p.containers.as_slice())
+        .unwrap_or_default()
+    {
         progress.step(&format!("stopping {old}"));
         engine.stop(old, stop_secs).await?;
     }
@@ -136,7 +153,9 @@ async fn restore(
         Some(id) => engine.image(id).await.map_err(|e| format!("{e:#}"))?,
         None => None,
     };
-    let container_port = project.container_port.or(image.as_ref().and_then(|i| i.exposed_port));
+    let container_port = project
+        .container_port
+        .or(image.as_ref().and_then(|i| i.exposed_port));
     let probe = Probe::choose(
         project.health_path.as_deref(),
         image.as_ref().is_some_and(|i| i.has_healthcheck),
@@ -149,9 +168,15 @@ async fn restore(
             .start(old)
             .await
             .map_err(|e| format!("could not start {old} again: {e:#}"))?;
-        wait_healthy(engine, old, &probe, project.health_timeout, project.health_interval)
-            .await
-            .map_err(|e| format!("#{} did not become healthy again: {e}", previous.id))?;
+        wait_healthy(
+            engine,
+            old,
+            &probe,
+            project.health_timeout,
+            project.health_interval,
+        )
+        .await
+        .map_err(|e| format!("#{} did not become healthy again: {e}", previous.id))?;
     }
     Ok(Some(previous.id))
 }

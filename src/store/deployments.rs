@@ -128,7 +128,10 @@ impl Store {
 
     pub fn set_artifact(&mut self, id: i64, artifact: &str) -> Result<()> {
         self.conn
-            .execute("UPDATE deployments SET artifact = ?2 WHERE id = ?1", params![id, artifact])
+            .execute(
+                "UPDATE deployments SET artifact = ?2 WHERE id = ?1",
+                params![id, artifact],
+            )
             .with_context(|| format!("recording the release of deployment #{id}"))?;
         Ok(())
     }
@@ -168,7 +171,12 @@ impl Store {
     }
 
     /// End a deployment that did not make it (`failed` or `cancelled`), saying why.
-    pub fn finish_unsuccessful(&mut self, id: i64, status: Status, error: &str) -> Result<Deployment> {
+    pub fn finish_unsuccessful(
+        &mut self,
+        id: i64,
+        status: Status,
+        error: &str,
+    ) -> Result<Deployment> {
         self.conn
             .execute(
                 "UPDATE deployments SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
@@ -199,8 +207,12 @@ impl Store {
     ) -> Result<()> {
         let limit = if limit == 0 { -1 } else { limit as i64 };
         let sql = match environment_id {
-            Some(_) => format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 ORDER BY d.id DESC LIMIT ?2"),
-            None => format!("{DEPLOYMENT_SELECT} WHERE d.project_id = ?1 ORDER BY d.id DESC LIMIT ?2"),
+            Some(_) => format!(
+                "{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 ORDER BY d.id DESC LIMIT ?2"
+            ),
+            None => {
+                format!("{DEPLOYMENT_SELECT} WHERE d.project_id = ?1 ORDER BY d.id DESC LIMIT ?2")
+            }
         };
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params![environment_id.unwrap_or(project_id), limit])?;
@@ -211,7 +223,11 @@ impl Store {
     }
 
     /// The deployments of an environment a rollback may target, newest first.
-    pub fn rollback_targets(&self, environment_id: i64, current: Option<i64>) -> Result<Vec<Deployment>> {
+    pub fn rollback_targets(
+        &self,
+        environment_id: i64,
+        current: Option<i64>,
+    ) -> Result<Vec<Deployment>> {
         let mut stmt = self.conn.prepare(&format!(
             "{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.status IN ('deployed', 'completed') \
              AND d.id IS NOT ?2 ORDER BY d.id DESC LIMIT 50"

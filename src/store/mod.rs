@@ -33,10 +33,12 @@ pub fn default_path() -> Result<PathBuf> {
     if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(data).join("temps/temps.db"));
     }
-    let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).ok_or_else(|| {
-        Failure::usage("neither XDG_DATA_HOME nor HOME is set, so there is no default database")
-            .hint("pass `--db PATH` or set `TEMPS_DB`")
-    })?;
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            Failure::usage("neither XDG_DATA_HOME nor HOME is set, so there is no default database")
+                .hint("pass `--db PATH` or set `TEMPS_DB`")
+        })?;
     Ok(PathBuf::from(home).join(".local/share/temps/temps.db"))
 }
 
@@ -108,7 +110,10 @@ impl Store {
 fn unwritable(path: &Path, err: &std::io::Error) -> anyhow::Error {
     Failure::new(
         ExitStatus::Unexpected,
-        format!("cannot create the history database `{}`: {err}", path.display()),
+        format!(
+            "cannot create the history database `{}`: {err}",
+            path.display()
+        ),
     )
     .hint("choose a writable place with `--db PATH` or `TEMPS_DB`")
     .into()
@@ -117,9 +122,14 @@ fn unwritable(path: &Path, err: &std::io::Error) -> anyhow::Error {
 fn unreadable(path: &Path, err: &str) -> anyhow::Error {
     Failure::new(
         ExitStatus::Unexpected,
-        format!("cannot use `{}` as the history database: {err}", path.display()),
+        format!(
+            "cannot use `{}` as the history database: {err}",
+            path.display()
+        ),
     )
-    .hint("the file was left untouched; point `--db` at the right file, or restore it from a backup")
+    .hint(
+        "the file was left untouched; point `--db` at the right file, or restore it from a backup",
+    )
     .into()
 }
 

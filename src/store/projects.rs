@@ -18,7 +18,10 @@ const PROJECT_COLUMNS: &str = "id, name, preset, container_port, health_path, he
 
 fn project_from_row(row: &Row) -> rusqlite::Result<Project> {
     let preset: String = row.get(2)?;
-    let ms = |i| row.get::<_, i64>(i).map(|v| Duration::from_millis(v as u64));
+    let ms = |i| {
+        row.get::<_, i64>(i)
+            .map(|v| Duration::from_millis(v as u64))
+    };
     Ok(Project {
         id: row.get(0)?,
         name: row.get(1)?,
@@ -97,15 +100,23 @@ impl Store {
     pub fn update_project(&mut self, name: &str, changes: &ProjectChanges) -> Result<Project> {
         self.write(|tx| {
             let id: i64 = tx
-                .query_row("SELECT id FROM projects WHERE name = ?1", [name], |r| r.get(0))
+                .query_row("SELECT id FROM projects WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
                 .optional()?
                 .ok_or_else(|| project_not_found(name))?;
             if let Some(port) = changes.container_port {
-                tx.execute("UPDATE projects SET container_port = ?2 WHERE id = ?1", params![id, port])?;
+                tx.execute(
+                    "UPDATE projects SET container_port = ?2 WHERE id = ?1",
+                    params![id, port],
+                )?;
             }
             if let Some(path) = &changes.health_path {
                 let path = Some(path.as_str()).filter(|p| !p.is_empty());
-                tx.execute("UPDATE projects SET health_path = ?2 WHERE id = ?1", params![id, path])?;
+                tx.execute(
+                    "UPDATE projects SET health_path = ?2 WHERE id = ?1",
+                    params![id, path],
+                )?;
             }
             for (column, value) in [
                 ("health_timeout_ms", changes.health_timeout),
@@ -149,11 +160,12 @@ impl Store {
     }
 
     pub fn projects(&self) -> Result<Vec<Project>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name"))?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name"
+        ))?;
         let rows = stmt.query_map([], project_from_row)?;
-        rows.collect::<rusqlite::Result<_>>().context("reading projects")
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading projects")
     }
 
     pub fn environment(&self, project_id: i64, name: &str) -> Result<Option<Environment>> {
@@ -265,7 +277,9 @@ pub(super) fn ensure_environment(
     )
     .context("creating the environment")?;
     tx.query_row(
-        &format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE project_id = ?1 AND name = ?2"),
+        &format!(
+            "SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE project_id = ?1 AND name = ?2"
+        ),
         params![project_id, name],
         environment_from_row,
     )

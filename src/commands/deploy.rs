@@ -1,0 +1,109 @@
+//! `temps deploy PROJECT --image REF` or `--dir PATH`.
+
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::{block_on, Context};
+use crate::cli::DeployArgs;
+use crate::clock::format_elapsed;
+use crate::error::Failure;
+use crate::ops::current_user;
+use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
+use crate::ops::static_site::{deploy_dir, DirRequest};
+use crate::store::{Deployment, Publish};
+
+pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
+    let started = Instant::now();
+    let environment = args.environment.environment;
+    let mut store = ctx.store()?;
+    let outcome = match (args.image, args.dir) {
+        (Some(image), _) => {
+            let publish = args
+                .publish
+                .as_deref()
+                .map(|p| p.parse::<Publish>())
+                .transpose()
+                .map_err(|e| {
+                    Failure::usage(format!("--publish: {e}"))
+                        .hint("like `--publish 8080` or `--publish 127.0.0.1:8080`")
+                })?;
+            let spinner = ctx.out.progress(&format!("deploying {}", args.project));
+            let request = DeployRequest {
+                project: args.project,
+                environment,
+                image,
+                publish,
+                reason: args.reason,
+                created_by: current_user(),
+            };
+            block_on(deploy_image(&mut store, request, &spinner))??
+        }
+        (None, Some(dir)) => {
+            if args.publish.is_some() {
+                return Err(Failure::usage("--publish applies to docker projects")
+                    .hint("a static release is served by your web server from its `current` link")
+                    .into());
+            }
+            deploy_dir(
+                &mut store,
+                DirRequest {
+                    project: args.project,
+                    environment,
+                    dir,
+                    reason: args.reason,
+                    created_by: current_user(),
+                },
+            )?
+        }
+        (None, None) => {
+            return Err(Failure::usage("deploy needs `--image REF` or `--dir PATH`").into())
+        }
+    };
+    let took = format_elapsed(started.elapsed());
+    match outcome {
+        DeployOutcome::Serving(d) => {
+            if ctx.out.is_json() {
+                return ctx.out.json(&d);
+            }
+            ctx.out.line(format!(
+                "deployed #{} ({}) to {}/{} in {took}",
+                d.id,
+                what(&d),
+                d.project,
+                d.environment
+            ));
+            if let Some(env) = store.environment(store.project(&d.project)?.id, &d.environment)? {
+                if let Some(publish) = env.publish {
+                    ctx.out.note(format!("serving on port {publish}"));
+                }
+            }
+        }
+        DeployOutcome::Ready(d) => {
+            if ctx.out.is_json() {
+                return ctx.out.json(&d);
+            }
+            ctx.out.line(format!(
+                "recorded #{} ({}) as {}: {}/{} is rolled back, so it does not serve",
+                d.id,
+                what(&d),
+                ctx.out.loud("ready"),
+                d.project,
+                d.environment
+            ));
+            ctx.out.note(format!(
+                "hint: `temps promote {}` makes it serve and ends the rolled-back state",
+                d.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The image reference, or the release folder of a static deployment.
+pub fn what(d: &Deployment) -> String {
+    d.image
+        .clone()
+        .or_else(|| d.artifact.clone())
+        .unwrap_or_else(|| "-".into())
+}

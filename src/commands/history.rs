@@ -1,0 +1,204 @@
+//! `temps list` and `temps show`: the history.
+//!
+//! `list` streams: rows are printed as SQLite yields them, in fixed columns, so
+//! `--limit 0` over a long history holds one row at a time.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+
+use super::Context;
+use crate::cli::{ListArgs, ShowArgs};
+use crate::clock::{ago, now_ms, rfc3339};
+use crate::commands::deploy::what;
+use crate::error::Failure;
+use crate::store::{Deployment, Status};
+
+pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
+    let store = ctx.store()?;
+    let project = store.project(&args.project)?;
+    let environment = match &args.environment {
+        Some(name) => Some(store.environment(project.id, name)?.ok_or_else(|| {
+            Failure::not_found(format!(
+                "project `{}` has no environment `{name}`",
+                project.name
+            ))
+            .hint(format!(
+                "`temps project show {}` lists its environments",
+                project.name
+            ))
+        })?),
+        None => None,
+    };
+    let env_id = environment.as_ref().map(|e| e.id);
+    let out = ctx.out;
+    if out.is_json() {
+        let mut first = true;
+        out.raw(b"[");
+        store.each_deployment(project.id, env_id, args.limit, |d| {
+            let mut text = if first {
+                String::from("\n")
+            } else {
+                String::from(",\n")
+            };
+            first = false;
+            text.push_str(&serde_json::to_string(&d)?);
+            out.raw(text.as_bytes());
+            Ok(())
+        })?;
+        out.raw(if first { b"]\n" } else { b"\n]\n" });
+        return Ok(());
+    }
+    if let Some(env) = environment
+        .as_ref()
+        .filter(|e| e.state == crate::store::EnvState::RolledBack)
+    {
+        out.note(out.loud(&format!(
+            "{} is ROLLED BACK: new deploys are recorded `ready` until `temps promote`",
+            env.name
+        )));
+    }
+    let now = now_ms();
+    let show_env = environment.is_none() && store.environments(project.id)?.len() > 1;
+    let mut header_done = false;
+    let mut count = 0u64;
+    store.each_deployment(project.id, env_id, args.limit, |d| {
+        if !header_done {
+            let mut header = format!("{:<6} {:<10} ", "ID", "STATUS");
+            if show_env {
+                let _ = write!(header, "{:<12} ", "ENV");
+            }
+            let _ = write!(header, "{:<26} {:<9} {:<10} NOTE", "IMAGE", "CREATED", "BY");
+            out.line(out.bold(&header));
+            header_done = true;
+        }
+        count += 1;
+        out.line(row(&d, show_env, now, ctx));
+        Ok(())
+    })?;
+    if count == 0 {
+        out.note(format!(
+            "no deployments yet: `temps deploy {}` makes the first",
+            project.name
+        ));
+    }
+    Ok(())
+}
+
+fn row(d: &Deployment, show_env: bool, now: i64, ctx: &Context) -> String {
+    let status = format!("{:<10}", d.status.as_str());
+    let status = match d.status {
+        Status::Deployed => ctx.out.good(&status),
+        Status::Failed | Status::Cancelled => ctx.out.bad(&status),
+        Status::Ready => ctx.out.loud(&status),
+        _ => status,
+    };
+    let mut line = format!("{:<6} {status} ", d.id);
+    if show_env {
+        let _ = write!(line, "{:<12} ", clip(&d.environment, 12));
+    }
+    let mut note = d.note();
+    if let (Status::Failed | Status::Cancelled, Some(error)) = (d.status, &d.error) {
+        if note.is_empty() {
+            note = clip(error.lines().next().unwrap_or_default(), 40);
+        }
+    }
+    let _ = write!(
+        line,
+        "{:<26} {:<9} {:<10} {note}",
+        clip(&what(d), 26),
+        ago(d.created_at, now),
+        clip(&d.created_by, 10)
+    );
+    line.trim_end().to_string()
+}
+
+/// At most `width` characters, with `…` when cut.
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(width - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+pub fn cmd_show(ctx: &Context, args: ShowArgs) -> Result<()> {
+    let store = ctx.store()?;
+    let d = store.deployment(args.deployment)?.ok_or_else(|| {
+        Failure::not_found(format!("deployment #{} does not exist", args.deployment))
+            .hint("`temps list PROJECT` shows the deployments and their ids")
+    })?;
+    if ctx.out.is_json() {
+        return ctx.out.json(&d);
+    }
+    let out = ctx.out;
+    let note = d.note();
+    out.line(format!(
+        "{}  {}/{}  {}{}",
+        out.bold(&format!("#{}", d.id)),
+        d.project,
+        d.environment,
+        d.status,
+        if note.is_empty() {
+            String::new()
+        } else {
+            format!("  ({note})")
+        }
+    ));
+    let field = |name: &str, value: String| out.line(format!("  {name:<13}{value}"));
+    if let Some(image) = &d.image {
+        field("image", image.clone());
+    }
+    if let Some(id) = &d.image_id {
+        field("image id", id.clone());
+    }
+    if let Some(artifact) = &d.artifact {
+        field("release", artifact.clone());
+    }
+    let now = now_ms();
+    field(
+        "created",
+        format!(
+            "{} ({}) by {}",
+            rfc3339(d.created_at),
+            ago(d.created_at, now),
+            d.created_by
+        ),
+    );
+    if let Some(finished) = d.finished_at {
+        field(
+            "finished",
+            format!(
+                "{} (took {}s)",
+                rfc3339(finished),
+                (finished - d.created_at) as f64 / 1000.0
+            ),
+        );
+    }
+    if let Some(from) = d.rolled_back_from_id {
+        field("rolled back", format!("from #{from}"));
+    }
+    if let Some(reason) = &d.reason {
+        field("reason", reason.clone());
+    }
+    if !d.containers.is_empty() {
+        field("containers", d.containers.join(", "));
+    }
+    if let Some(error) = &d.error {
+        field("error", error.replace('\n', "\n               "));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn clips_long_text() {
+        assert_eq!(clip("web:1.2", 10), "web:1.2");
+        assert_eq!(clip("registry.example/web:1.2", 10), "registry.…");
+    }
+}

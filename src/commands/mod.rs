@@ -1,0 +1,41 @@
+//! One file per subcommand: read the arguments, call the operations, print.
+
+pub mod completions;
+pub mod deploy;
+pub mod env;
+pub mod history;
+pub mod project;
+pub mod rollback;
+pub mod status;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::output::Output;
+use crate::store::{self, Store};
+
+/// What every command gets: where the history is, how to print, and the global answers.
+pub struct Context<'a> {
+    pub out: &'a Output,
+    pub db: Option<PathBuf>,
+    pub yes: bool,
+}
+
+impl Context<'_> {
+    pub fn store(&self) -> Result<Store> {
+        let path = match &self.db {
+            Some(path) => path.clone(),
+            None => store::default_path()?,
+        };
+        Store::open(&path)
+    }
+}
+
+/// A current-thread runtime: temps does one thing at a time, and starts fast.
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(future))
+}

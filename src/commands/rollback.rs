@@ -1,0 +1,327 @@
+//! `temps rollback` and `temps promote`: validate, show the plan, confirm, swap.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::{block_on, Context};
+use crate::cli::{PromoteArgs, RollbackArgs};
+use crate::clock::{ago, format_elapsed, now_ms};
+use crate::commands::deploy::what;
+use crate::error::Failure;
+use crate::ops::current_user;
+use crate::ops::redeploy::{self, short_id, Kind, Plan};
+use crate::store::{Deployment, EnvState};
+
+pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
+    let mut store = ctx.store()?;
+    let target_id = match args.deployment {
+        Some(id) => {
+            if args.project.is_some() || args.environment.is_some() {
+                return Err(Failure::usage(
+                    "give a deployment id, or `--project` (and `--environment`), not both",
+                )
+                .hint("the id alone names the project and environment: `temps rollback 41`")
+                .into());
+            }
+            id
+        }
+        None => {
+            let project = args.project.as_deref().ok_or_else(|| {
+                Failure::usage("which deployment? give its id, or `--project P` to choose").hint(
+                    "`temps list PROJECT` shows the ids; `temps rollback --project web` picks",
+                )
+            })?;
+            let environment = args.environment.as_deref().unwrap_or("production");
+            pick_target(ctx, &store, project, environment)?
+        }
+    };
+    let plan = block_on(redeploy::plan(&store, Kind::Rollback, target_id))??;
+    if args.dry_run {
+        return print_plan(ctx, &plan, true);
+    }
+    confirm(ctx, &plan)?;
+    let started = Instant::now();
+    let spinner = ctx.out.progress(&format!(
+        "rolling back {}/{}",
+        plan.project.name, plan.environment.name
+    ));
+    let done = block_on(redeploy::execute(
+        &mut store,
+        plan,
+        args.reason,
+        current_user(),
+        args.health_timeout,
+        &spinner,
+    ))??;
+    spinner.finish();
+    if ctx.out.is_json() {
+        return ctx.out.json(&done);
+    }
+    ctx.out.line(format!(
+        "rolled back {}/{} to #{} ({}) in {}: #{} serves",
+        done.project,
+        done.environment,
+        done.rolled_back_to_id.unwrap_or_default(),
+        what(&done),
+        format_elapsed(started.elapsed()),
+        done.id
+    ));
+    if let Some(from) = done.rolled_back_from_id {
+        ctx.out
+            .note(format!("#{from} is stopped and kept as standby"));
+    }
+    ctx.out.note(ctx.out.loud(&format!(
+        "{} is now ROLLED BACK: new deploys are recorded `ready`; `temps promote ID` ends this",
+        done.environment
+    )));
+    Ok(())
+}
+
+pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
+    let mut store = ctx.store()?;
+    let plan = block_on(redeploy::plan(&store, Kind::Promote, args.deployment))??;
+    if plan.only_clears_state {
+        let was = plan.environment.state;
+        let done = block_on(redeploy::execute(
+            &mut store,
+            plan,
+            None,
+            current_user(),
+            None,
+            &ctx.out.progress(""),
+        ))??;
+        if ctx.out.is_json() {
+            return ctx.out.json(&done);
+        }
+        match was {
+            EnvState::RolledBack => ctx.out.line(format!(
+                "#{} serves {}/{} already; the environment is back to normal: new deploys serve again",
+                done.id, done.project, done.environment
+            )),
+            EnvState::Normal => ctx.out.line(format!(
+                "#{} serves {}/{} already, and the environment is normal: nothing to do",
+                done.id, done.project, done.environment
+            )),
+        }
+        return Ok(());
+    }
+    confirm(ctx, &plan)?;
+    let started = Instant::now();
+    let spinner = ctx.out.progress(&format!("promoting #{}", args.deployment));
+    let done = block_on(redeploy::execute(
+        &mut store,
+        plan,
+        args.reason,
+        current_user(),
+        None,
+        &spinner,
+    ))??;
+    spinner.finish();
+    if ctx.out.is_json() {
+        return ctx.out.json(&done);
+    }
+    ctx.out.line(format!(
+        "promoted #{} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
+        args.deployment,
+        what(&done),
+        done.project,
+        done.environment,
+        format_elapsed(started.elapsed()),
+        done.id
+    ));
+    Ok(())
+}
+
+/// `rollback --project P`: a picker on a terminal, else the most recent target that runs
+/// a different image from the current one (else simply the most recent).
+fn pick_target(
+    ctx: &Context,
+    store: &crate::store::Store,
+    project: &str,
+    environment: &str,
+) -> Result<i64> {
+    let (env, targets) = redeploy::rollback_targets(store, project, environment)?;
+    let current_image = match env.current_deployment_id {
+        Some(id) => store
+            .deployment(id)?
+            .and_then(|d| d.image_id.or(d.artifact)),
+        None => None,
+    };
+    let same_as_current = |d: &Deployment| {
+        current_image.is_some()
+            && d.image_id.clone().or_else(|| d.artifact.clone()) == current_image
+    };
+    let Some(first) = targets.first() else {
+        return Err(Failure::refused(format!(
+            "{project}/{environment} has no earlier deployment to roll back to"
+        ))
+        .hint(format!("`temps list {project}` shows its history"))
+        .into());
+    };
+    let preferred = targets
+        .iter()
+        .position(|d| !same_as_current(d))
+        .unwrap_or(0);
+    if !ctx.out.can_prompt() || ctx.yes {
+        return Ok(targets.get(preferred).unwrap_or(first).id);
+    }
+    let now = now_ms();
+    let items: Vec<String> = targets
+        .iter()
+        .map(|d| {
+            let mut item = format!(
+                "#{:<5} {:<26} {:<9} {:<9} by {}",
+                d.id,
+                what(d),
+                d.status.as_str(),
+                ago(d.created_at, now),
+                d.created_by
+            );
+            if same_as_current(d) {
+                item.push_str("  (same image as now)");
+            }
+            item
+        })
+        .collect();
+    let chosen = dialoguer::Select::new()
+        .with_prompt(format!("Roll back {project}/{environment} to"))
+        .items(&items)
+        .default(preferred)
+        .interact_opt()?;
+    match chosen {
+        Some(index) => Ok(targets[index].id),
+        None => Err(Failure::new(
+            crate::error::ExitStatus::Usage,
+            "no deployment chosen; nothing was changed",
+        )
+        .into()),
+    }
+}
+
+/// Ask on a terminal (default No); `--yes` skips; no terminal and no `--yes` refuses.
+fn confirm(ctx: &Context, plan: &Plan) -> Result<()> {
+    if ctx.yes {
+        return Ok(());
+    }
+    let verb = match plan.kind {
+        Kind::Rollback => "rollback",
+        Kind::Promote => "promote",
+    };
+    if !ctx.out.can_prompt() {
+        return Err(Failure::usage(format!(
+            "the {verb} needs confirmation, and there is no terminal to ask on"
+        ))
+        .hint("pass `--yes` to confirm (and `--dry-run` first to see the plan)")
+        .into());
+    }
+    print_plan(ctx, plan, false)?;
+    let question = match plan.kind {
+        Kind::Rollback => format!(
+            "Roll back {} to #{}?",
+            plan.environment.name, plan.target.id
+        ),
+        Kind::Promote => format!("Promote #{} on {}?", plan.target.id, plan.environment.name),
+    };
+    let yes = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact_opt()?
+        .unwrap_or(false);
+    if yes {
+        Ok(())
+    } else {
+        Err(Failure::usage(format!("{verb} not confirmed; nothing was changed")).into())
+    }
+}
+
+/// The plan, for `--dry-run` (stdout) and before the prompt (stderr).
+fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
+    let action = match plan.kind {
+        Kind::Rollback => "rollback",
+        Kind::Promote => "promote",
+    };
+    if dry_run && ctx.out.is_json() {
+        return ctx.out.json(&json!({
+            "dry_run": true,
+            "action": action,
+            "project": plan.project.name,
+            "environment": plan.environment.name,
+            "state": plan.environment.state.as_str(),
+            "current": plan.current,
+            "target": plan.target,
+            "changed_variables": plan.changed_variables,
+        }));
+    }
+    let now = now_ms();
+    let describe = |d: &Deployment| {
+        let id = d
+            .image_id
+            .as_deref()
+            .map(|i| format!(" ({})", short_id(i)))
+            .unwrap_or_default();
+        format!(
+            "#{:<5} {}{id}, deployed {} by {}",
+            d.id,
+            what(d),
+            ago(d.created_at, now),
+            d.created_by
+        )
+    };
+    let mut lines = vec![format!(
+        "{} {}/{}{}",
+        if plan.kind == Kind::Rollback {
+            "Roll back"
+        } else {
+            "Promote on"
+        },
+        plan.project.name,
+        plan.environment.name,
+        if plan.environment.state == EnvState::RolledBack {
+            "  (rolled back now)"
+        } else {
+            ""
+        }
+    )];
+    lines.push(format!(
+        "  current  {}",
+        plan.current
+            .as_ref()
+            .map_or("nothing serves".to_string(), describe)
+    ));
+    lines.push(format!("  target   {}", describe(&plan.target)));
+    if plan.changed_variables.is_empty() {
+        lines.push(format!(
+            "  variables: unchanged since #{} ran",
+            plan.target.id
+        ));
+    } else {
+        lines.push(format!(
+            "  variables changed since #{} ran: {} (the current values are used)",
+            plan.target.id,
+            plan.changed_variables.join(", ")
+        ));
+    }
+    lines.push(
+        "  not reverted: database migrations and external state (queues, storage, other services)"
+            .into(),
+    );
+    if plan.kind == Kind::Rollback {
+        lines.push(format!(
+            "  afterwards {} stays rolled back: new deploys are recorded `ready` until `temps promote`",
+            plan.environment.name
+        ));
+    }
+    if dry_run {
+        lines.push("dry run: nothing was changed".into());
+        for line in lines {
+            ctx.out.line(line);
+        }
+    } else {
+        for line in lines {
+            ctx.out.aside(line);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Everything temps prints: results on stdout (a table or plain lines for people, exactly
+//! one JSON document for scripts), progress, notes, warnings and errors on stderr.
+//! Colour and spinners only on a terminal, never with `NO_COLOR`; `--quiet` leaves only
+//! results and errors.
+
+use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
+
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use console::style;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::error::{failure_of, Failure};
+use crate::ops::Progress;
+
+pub struct Output {
+    format: OutputFormat,
+    quiet: bool,
+    stderr_tty: bool,
+    stdin_tty: bool,
+}
+
+impl Output {
+    pub fn new(format: OutputFormat, quiet: bool) -> Output {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let stdout_tty = io::stdout().is_terminal();
+        let stderr_tty = io::stderr().is_terminal();
+        console::set_colors_enabled(stdout_tty && !no_color);
+        console::set_colors_enabled_stderr(stderr_tty && !no_color);
+        Output {
+            format,
+            quiet,
+            stderr_tty,
+            stdin_tty: io::stdin().is_terminal(),
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// A person is there to answer a prompt.
+    pub fn can_prompt(&self) -> bool {
+        self.stdin_tty && self.stderr_tty
+    }
+
+    /// Print the one JSON document of this command.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(value)?;
+        text.push('\n');
+        write_stdout(text.as_bytes());
+        Ok(())
+    }
+
+    /// A result line for people (not printed in JSON mode).
+    pub fn line(&self, text: impl AsRef<str>) {
+        if !self.is_json() {
+            let mut text = text.as_ref().to_string();
+            text.push('\n');
+            write_stdout(text.as_bytes());
+        }
+    }
+
+    /// Raw bytes to stdout, whatever the format: for streamed documents.
+    pub fn raw(&self, bytes: &[u8]) {
+        write_stdout(bytes);
+    }
+
+    /// Commentary on stderr, silenced by `--quiet`.
+    pub fn note(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", text.as_ref());
+        }
+    }
+
+    /// Text on stderr that `--quiet` does not silence: what a prompt asks about.
+    pub fn aside(&self, text: impl AsRef<str>) {
+        eprintln!("{}", text.as_ref());
+    }
+
+    pub fn warn(&self, text: impl AsRef<str>) {
+        eprintln!("{} {}", style("warning:").yellow().bold(), text.as_ref());
+    }
+
+    /// Print an error and its hint; in JSON mode also the failure's document on stdout.
+    pub fn error(&self, err: &anyhow::Error) {
+        let failure: Option<&Failure> = failure_of(err);
+        eprintln!("{} {err:#}", style("error:").red().bold());
+        if let Some(hint) = failure.and_then(|f| f.hint.as_deref()) {
+            eprintln!("{} {hint}", style("hint:").cyan().bold());
+        }
+        if let (true, Some(document)) = (self.is_json(), failure.and_then(|f| f.document.as_ref()))
+        {
+            let _ = self.json(document);
+        }
+    }
+
+    pub fn table(&self, header: &[&str], rows: Vec<Vec<String>>) {
+        let mut table = Table::new();
+        table
+            .load_preset(presets::NOTHING)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(
+                header
+                    .iter()
+                    .map(|h| Cell::new(h).add_attribute(comfy_table::Attribute::Bold)),
+            );
+        if !io::stdout().is_terminal() {
+            table.set_width(100);
+        }
+        for row in rows {
+            table.add_row(row);
+        }
+        for column in table.column_iter_mut() {
+            column.set_padding((0, 2));
+            column.set_cell_alignment(CellAlignment::Left);
+        }
+        self.line(table.trim_fmt());
+    }
+
+    /// Progress for an operation: a spinner on a terminal, nothing otherwise.
+    pub fn progress(&self, title: &str) -> Spinner {
+        let bar = if self.stderr_tty && !self.quiet {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner:.cyan} {prefix}: {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(title.to_string());
+            bar.enable_steady_tick(Duration::from_millis(80));
+            Some(bar)
+        } else {
+            None
+        };
+        Spinner { bar }
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        style(text).bold().to_string()
+    }
+
+    /// Loud, for what an on-call engineer must not miss (a rolled-back environment).
+    pub fn loud(&self, text: &str) -> String {
+        style(text).yellow().bold().to_string()
+    }
+
+    pub fn good(&self, text: &str) -> String {
+        style(text).green().to_string()
+    }
+
+    pub fn bad(&self, text: &str) -> String {
+        style(text).red().to_string()
+    }
+}
+
+/// Write to stdout; a reader that went away (`temps list | head`) ends us quietly.
+fn write_stdout(bytes: &[u8]) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+pub struct Spinner {
+    bar: Option<ProgressBar>,
+}
+
+impl Spinner {
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl Progress for Spinner {
+    fn step(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.to_string());
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        let line = format!("{} {message}", style("warning:").yellow().bold());
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+}

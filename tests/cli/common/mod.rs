@@ -1,0 +1,318 @@
+//! The test environment: a private history database, a pinned user and a clean process
+//! environment for every test, helpers to reach what a deployment serves, and cleanup of
+//! the Docker objects a test made.
+//!
+//! Tests that need Docker call `require_docker!()`: without an engine they skip with a
+//! visible message, except on CI (`CI` set), where they fail.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use tempfile::TempDir;
+
+pub const WEB_V1: &str = "temps-test/web:v1";
+pub const WEB_V2: &str = "temps-test/web:v2";
+pub const CRASH: &str = "temps-test/crash:v1";
+pub const NOHEALTH: &str = "temps-test/nohealth:v1";
+pub const CHECKED: &str = "temps-test/checked:v1";
+pub const SICK: &str = "temps-test/sick:v1";
+pub const QUIET: &str = "temps-test/quiet:v1";
+
+/// True when a Docker engine answers and the fixture images exist (building them once if
+/// needed). Without an engine: false (skip) locally, a panic on CI.
+pub fn docker_ready() -> bool {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    let ready = READY.get_or_init(|| {
+        let info = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output();
+        match info {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => return Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+            Err(e) => return Err(format!("no docker client: {e}")),
+        }
+        let have = Command::new("docker")
+            .args([
+                "image", "inspect", WEB_V1, WEB_V2, CRASH, NOHEALTH, CHECKED, SICK, QUIET,
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build.sh");
+            let built = Command::new("bash").arg(script).status();
+            if !built.is_ok_and(|s| s.success()) {
+                return Err("building the fixture images failed (tests/fixtures/build.sh)".into());
+            }
+        }
+        Ok(())
+    });
+    match ready {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("CI needs a Docker engine, and none is usable: {why}; run `bash tests/docker-up.sh`")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED: no usable Docker engine ({why}); run `bash tests/docker-up.sh` to test against one");
+            false
+        }
+    }
+}
+
+/// Skip (locally) or fail (on CI) a test that needs Docker.
+#[macro_export]
+macro_rules! require_docker {
+    () => {
+        if !$crate::common::docker_ready() {
+            return;
+        }
+    };
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// One test's world: a temporary folder holding the history, and the projects it made.
+pub struct TestEnv {
+    pub dir: TempDir,
+    projects: std::sync::Mutex<Vec<String>>,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        TestEnv {
+            dir: tempfile::Builder::new()
+                .prefix("temps-test-")
+                .tempdir()
+                .expect("temp dir"),
+            projects: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("data/temps.db")
+    }
+
+    /// A project name no other test (or test run) uses, so container names never clash.
+    /// It is cleaned up (containers and pinned tags) when the environment drops.
+    pub fn project_name(&self, hint: &str) -> String {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("{hint}-{}-{n}", std::process::id());
+        self.projects.lock().unwrap().push(name.clone());
+        name
+    }
+
+    /// `temps` with a clean environment: the test's database, a pinned user, no colour.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("temps").expect("temps binary");
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("USER", "alice")
+            .env("TEMPS_DB", self.db())
+            .env("NO_COLOR", "1");
+        if let Some(host) = std::env::var_os("DOCKER_HOST") {
+            cmd.env("DOCKER_HOST", host);
+        }
+        cmd
+    }
+
+    /// Run `temps ARGS` to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd().args(args).output().expect("run temps"))
+    }
+
+    /// Run `temps ARGS` and expect exit 0.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        self.run(args).code(0)
+    }
+
+    /// Create a docker-preset project with a health path, named after `hint`.
+    pub fn web_project(&self, hint: &str) -> String {
+        let name = self.project_name(hint);
+        self.ok(&[
+            "project",
+            "create",
+            &name,
+            "--health-path",
+            "/healthz",
+            "--health-timeout",
+            "10s",
+        ]);
+        name
+    }
+
+    /// The JSON document a command printed on stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["--output", "json"];
+        full.extend_from_slice(args);
+        self.ok(&full).json()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let projects = self.projects.lock().map(|p| p.clone()).unwrap_or_default();
+        for project in projects {
+            remove_project_objects(&project);
+        }
+    }
+}
+
+/// Remove the containers and pinned tags temps made for a project.
+pub fn remove_project_objects(project: &str) {
+    let filter = format!("label=dev.temps.project={project}");
+    if let Ok(out) = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &filter])
+        .output()
+    {
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .output();
+        }
+    }
+    if let Ok(out) = Command::new("docker")
+        .args([
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            &format!("temps/{project}"),
+        ])
+        .output()
+    {
+        let tags: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        if !tags.is_empty() {
+            let _ = Command::new("docker").arg("rmi").args(&tags).output();
+        }
+    }
+}
+
+/// What a finished `temps` run left: exit code, stdout, stderr.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Assert the exit code, showing both streams when it differs.
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Run {
+        assert_eq!(
+            self.status, expected,
+            "exit code {} (expected {expected})\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, text: &str) -> Run {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}:\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, text: &str) -> Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\n--- stderr\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The body of `GET path` on 127.0.0.1:port, or `None` when nothing answers with 200.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200")
+        .then(|| body.to_string())
+        .or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_string()))
+}
+
+/// What the app on `port` says at `/`, trimmed: `v1`, `v2`, …
+pub fn serving(port: u16) -> Option<String> {
+    http_get(port, "/").map(|b| b.trim().to_string())
+}
+
+/// `docker inspect -f FORMAT NAME`, trimmed; `None` when it does not exist.
+pub fn docker_inspect(name: &str, format: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", format, name])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Run a docker CLI command in a test (temps itself never does).
+pub fn docker(args: &[&str]) -> Run {
+    Run::from(
+        Command::new("docker")
+            .args(args)
+            .output()
+            .expect("docker client"),
+    )
+}
