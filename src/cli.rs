@@ -159,6 +159,15 @@ pub struct DeployArgs {
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    #[command(flatten)]
+    pub lock: WaitLockArg,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitLockArg {
+    /// When another operation holds the environment, wait up to this long instead of failing
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub wait_lock: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +213,8 @@ pub struct RollbackArgs {
     /// Override the project's health timeout for this rollback
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub health_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub lock: WaitLockArg,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +224,8 @@ pub struct PromoteArgs {
     /// Why, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    #[command(flatten)]
+    pub lock: WaitLockArg,
 }
 
 #[derive(Debug, Subcommand)]

@@ -170,6 +170,14 @@ pub struct Spinner {
 }
 
 impl Spinner {
+    /// Run `f` (a prompt) with the spinner out of the way.
+    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

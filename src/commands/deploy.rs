@@ -29,6 +29,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                         .hint("like `--publish 8080` or `--publish 127.0.0.1:8080`")
                 })?;
             let spinner = ctx.out.progress(&format!("deploying {}", args.project));
+            let (request_project, request_image) = (args.project.clone(), image.clone());
             let request = DeployRequest {
                 project: args.project,
                 environment,
@@ -36,6 +37,12 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 publish,
                 reason: args.reason,
                 created_by: current_user(),
+                command: format!(
+                    "deploy {project} --image {image}",
+                    project = request_project,
+                    image = request_image
+                ),
+                wait_lock: args.lock.wait_lock,
             };
             block_on(deploy_image(&mut store, request, &spinner))??
         }
@@ -45,16 +52,18 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                     .hint("a static release is served by your web server from its `current` link")
                     .into());
             }
-            deploy_dir(
-                &mut store,
-                DirRequest {
-                    project: args.project,
-                    environment,
-                    dir,
-                    reason: args.reason,
-                    created_by: current_user(),
-                },
-            )?
+            let command = format!("deploy {} --dir {}", args.project, dir.display());
+            let spinner = ctx.out.progress(&format!("deploying {}", args.project));
+            let request = DirRequest {
+                project: args.project,
+                environment,
+                dir,
+                reason: args.reason,
+                created_by: current_user(),
+                command,
+                wait_lock: args.lock.wait_lock,
+            };
+            block_on(deploy_dir(&mut store, request, &spinner))??
         }
         (None, None) => {
             return Err(Failure::usage("deploy needs `--image REF` or `--dir PATH`").into())

@@ -11,8 +11,10 @@ use crate::clock::{ago, format_elapsed, now_ms};
 use crate::commands::deploy::what;
 use crate::error::Failure;
 use crate::ops::current_user;
+use crate::ops::lock::{lock_environment, EnvLock};
+use crate::ops::recover::recover;
 use crate::ops::redeploy::{self, short_id, Kind, Plan};
-use crate::store::{Deployment, EnvState};
+use crate::store::{Deployment, EnvState, Store};
 
 pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
     let mut store = ctx.store()?;
@@ -37,101 +39,143 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             pick_target(ctx, &store, project, environment)?
         }
     };
-    let plan = block_on(redeploy::plan(&store, Kind::Rollback, target_id))??;
-    if args.dry_run {
-        return print_plan(ctx, &plan, true);
-    }
-    confirm(ctx, &plan)?;
-    let started = Instant::now();
-    let spinner = ctx.out.progress(&format!(
-        "rolling back {}/{}",
-        plan.project.name, plan.environment.name
-    ));
-    let done = block_on(redeploy::execute(
-        &mut store,
-        plan,
-        args.reason,
-        current_user(),
-        args.health_timeout,
-        &spinner,
-    ))??;
-    spinner.finish();
-    if ctx.out.is_json() {
-        return ctx.out.json(&done);
-    }
-    ctx.out.line(format!(
-        "rolled back {}/{} to #{} ({}) in {}: #{} serves",
-        done.project,
-        done.environment,
-        done.rolled_back_to_id.unwrap_or_default(),
-        what(&done),
-        format_elapsed(started.elapsed()),
-        done.id
-    ));
-    if let Some(from) = done.rolled_back_from_id {
-        ctx.out
-            .note(format!("#{from} is stopped and kept as standby"));
-    }
-    ctx.out.note(ctx.out.loud(&format!(
-        "{} is now ROLLED BACK: new deploys are recorded `ready`; `temps promote ID` ends this",
-        done.environment
-    )));
-    Ok(())
+    block_on(async {
+        if args.dry_run {
+            let plan = redeploy::plan(&store, Kind::Rollback, target_id).await?;
+            return print_plan(ctx, &plan, true);
+        }
+        let spinner = ctx.out.progress(&format!("rolling back to #{target_id}"));
+        let command = format!("rollback {target_id}");
+        let (plan, _lock) = prepare(
+            &mut store,
+            Kind::Rollback,
+            target_id,
+            &command,
+            args.lock.wait_lock,
+            &spinner,
+        )
+        .await?;
+        spinner.suspend(|| confirm(ctx, &plan))?;
+        let started = Instant::now();
+        let done = redeploy::execute(
+            &mut store,
+            plan,
+            args.reason,
+            current_user(),
+            args.health_timeout,
+            &spinner,
+        )
+        .await?;
+        spinner.finish();
+        if ctx.out.is_json() {
+            return ctx.out.json(&done);
+        }
+        ctx.out.line(format!(
+            "rolled back {}/{} to #{} ({}) in {}: #{} serves",
+            done.project,
+            done.environment,
+            done.rolled_back_to_id.unwrap_or_default(),
+            what(&done),
+            format_elapsed(started.elapsed()),
+            done.id
+        ));
+        if let Some(from) = done.rolled_back_from_id {
+            ctx.out
+                .note(format!("#{from} is stopped and kept as standby"));
+        }
+        ctx.out.note(ctx.out.loud(&format!(
+            "{} is now ROLLED BACK: new deploys are recorded `ready`; `temps promote ID` ends this",
+            done.environment
+        )));
+        Ok(())
+    })?
 }
 
 pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
     let mut store = ctx.store()?;
-    let plan = block_on(redeploy::plan(&store, Kind::Promote, args.deployment))??;
-    if plan.only_clears_state {
-        let was = plan.environment.state;
-        let done = block_on(redeploy::execute(
+    let target_id = args.deployment;
+    block_on(async {
+        let spinner = ctx.out.progress(&format!("promoting #{target_id}"));
+        let command = format!("promote {target_id}");
+        let (plan, _lock) = prepare(
+            &mut store,
+            Kind::Promote,
+            target_id,
+            &command,
+            args.lock.wait_lock,
+            &spinner,
+        )
+        .await?;
+        if plan.only_clears_state {
+            let was = plan.environment.state;
+            let done =
+                redeploy::execute(&mut store, plan, None, current_user(), None, &spinner).await?;
+            spinner.finish();
+            if ctx.out.is_json() {
+                return ctx.out.json(&done);
+            }
+            ctx.out.line(match was {
+                EnvState::RolledBack => format!(
+                    "#{} serves {}/{} already; the environment is back to normal: new deploys serve again",
+                    done.id, done.project, done.environment
+                ),
+                EnvState::Normal => format!(
+                    "#{} serves {}/{} already, and the environment is normal: nothing to do",
+                    done.id, done.project, done.environment
+                ),
+            });
+            return Ok(());
+        }
+        spinner.suspend(|| confirm(ctx, &plan))?;
+        let started = Instant::now();
+        let done = redeploy::execute(
             &mut store,
             plan,
-            None,
+            args.reason,
             current_user(),
             None,
-            &ctx.out.progress(""),
-        ))??;
+            &spinner,
+        )
+        .await?;
+        spinner.finish();
         if ctx.out.is_json() {
             return ctx.out.json(&done);
         }
-        match was {
-            EnvState::RolledBack => ctx.out.line(format!(
-                "#{} serves {}/{} already; the environment is back to normal: new deploys serve again",
-                done.id, done.project, done.environment
-            )),
-            EnvState::Normal => ctx.out.line(format!(
-                "#{} serves {}/{} already, and the environment is normal: nothing to do",
-                done.id, done.project, done.environment
-            )),
-        }
-        return Ok(());
-    }
-    confirm(ctx, &plan)?;
-    let started = Instant::now();
-    let spinner = ctx.out.progress(&format!("promoting #{}", args.deployment));
-    let done = block_on(redeploy::execute(
-        &mut store,
-        plan,
-        args.reason,
-        current_user(),
-        None,
-        &spinner,
-    ))??;
-    spinner.finish();
-    if ctx.out.is_json() {
-        return ctx.out.json(&done);
-    }
-    ctx.out.line(format!(
-        "promoted #{} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
-        args.deployment,
-        what(&done),
-        done.project,
-        done.environment,
-        format_elapsed(started.elapsed()),
-        done.id
-    ));
-    Ok(())
+        ctx.out.line(format!(
+            "promoted #{target_id} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
+            what(&done),
+            done.project,
+            done.environment,
+            format_elapsed(started.elapsed()),
+            done.id
+        ));
+        Ok(())
+    })?
+}
+
+/// Lock the target's environment, validate, and recover what an interrupted operation
+/// left there, in that order: what is confirmed is what runs.
+async fn prepare(
+    store: &mut Store,
+    kind: Kind,
+    target_id: i64,
+    command: &str,
+    wait: Option<std::time::Duration>,
+    progress: &dyn crate::ops::Progress,
+) -> Result<(Plan, EnvLock)> {
+    let (project, environment) = redeploy::locate(store, target_id)?;
+    let lock = lock_environment(
+        store,
+        project.id,
+        &project.name,
+        &environment,
+        command,
+        wait,
+        progress,
+    )?;
+    let plan = redeploy::plan(store, kind, target_id).await?;
+    recover(store, plan.engine(), &project, &environment, progress).await?;
+    Ok((plan, lock))
 }
 
 /// `rollback --project P`: a picker on a terminal, else the most recent target that runs

@@ -1,8 +1,11 @@
 //! `temps deploy --image`: pin the image, record the deployment, and swap to it; or,
 //! while the environment is rolled back, record it `ready` without routing it.
 
+use std::time::Duration;
+
 use anyhow::Result;
 
+use super::recover::take_environment;
 use super::swap::{self, Swap};
 use super::{clean_reason, Progress};
 use crate::docker::{pin_repository, Engine, ImageFacts};
@@ -18,6 +21,9 @@ pub struct DeployRequest {
     pub publish: Option<Publish>,
     pub reason: Option<String>,
     pub created_by: String,
+    /// How the command was invoked, for whoever finds the environment busy.
+    pub command: String,
+    pub wait_lock: Option<Duration>,
 }
 
 pub enum DeployOutcome {
@@ -44,6 +50,16 @@ pub async fn deploy_image(
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
     check_port(&project, &image, publishing)?;
 
+    let _lock = take_environment(
+        store,
+        Some(&engine),
+        &project,
+        &request.environment,
+        &request.command,
+        request.wait_lock,
+        progress,
+    )
+    .await?;
     let publish = match request.publish {
         Some(p) => PublishChange::Set(p),
         None => PublishChange::Keep,

@@ -3,6 +3,8 @@
 //! command line and any later API run the very same code.
 
 pub mod deploy;
+pub mod lock;
+pub mod recover;
 pub mod redeploy;
 pub mod static_site;
 pub mod swap;
@@ -14,6 +16,23 @@ pub trait Progress {
     /// Something the user should know that does not stop the operation.
     fn warn(&self, message: &str);
 }
+
+/// A place where the crash tests kill the process (`TEMPS_FAULT=<point>`), to prove
+/// that the next operation recovers. Compiled only with the `fault-points` feature: the
+/// product build has none.
+#[cfg(feature = "fault-points")]
+pub fn fault_point(point: &str) {
+    if std::env::var("TEMPS_FAULT").is_ok_and(|wanted| wanted == point) {
+        // SAFETY: sending ourselves SIGKILL touches no memory.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(not(feature = "fault-points"))]
+#[inline(always)]
+pub fn fault_point(_point: &str) {}
 
 /// Who is making a change, for the history: `$USER`, else the numeric uid.
 pub fn current_user() -> String {

@@ -48,12 +48,31 @@ pub struct Plan {
     engine: Option<Engine>,
 }
 
+impl Plan {
+    /// The engine the validation connected to (docker preset).
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
+    }
+}
+
+/// The project and environment of a deployment, or exit 3.
+pub fn locate(store: &Store, target_id: i64) -> Result<(Project, String)> {
+    let target = store
+        .deployment(target_id)?
+        .ok_or_else(|| not_found(target_id))?;
+    Ok((store.project(&target.project)?, target.environment))
+}
+
+fn not_found(target_id: i64) -> Failure {
+    Failure::not_found(format!("deployment #{target_id} does not exist"))
+        .hint("`temps list PROJECT` shows the deployments and their ids")
+}
+
 /// Validate a rollback or promote to deployment `target_id`, changing nothing.
 pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
-    let target = store.deployment(target_id)?.ok_or_else(|| {
-        Failure::not_found(format!("deployment #{target_id} does not exist"))
-            .hint("`temps list PROJECT` shows the deployments and their ids")
-    })?;
+    let target = store
+        .deployment(target_id)?
+        .ok_or_else(|| not_found(target_id))?;
     let project = store.project(&target.project)?;
     let environment = store.environment_by_id(target.environment_id)?;
     let allowed = match kind {

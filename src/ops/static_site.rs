@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 
 use super::clean_reason;
 use super::deploy::{require_preset, DeployOutcome};
+use super::recover::take_environment;
 use crate::error::{check_name, Failure};
 use crate::store::{EnvState, NewDeployment, Preset, PublishChange, Status, Store};
 
@@ -21,6 +22,8 @@ pub struct DirRequest {
     pub dir: PathBuf,
     pub reason: Option<String>,
     pub created_by: String,
+    pub command: String,
+    pub wait_lock: Option<std::time::Duration>,
 }
 
 pub fn release_dir(root: &Path, project: &str, id: i64) -> PathBuf {
@@ -31,7 +34,11 @@ pub fn pointer(root: &Path, project: &str, environment: &str) -> PathBuf {
     root.join(project).join(environment).join("current")
 }
 
-pub fn deploy_dir(store: &mut Store, request: DirRequest) -> Result<DeployOutcome> {
+pub async fn deploy_dir(
+    store: &mut Store,
+    request: DirRequest,
+    progress: &dyn super::Progress,
+) -> Result<DeployOutcome> {
     check_name("environment", &request.environment)?;
     let reason = clean_reason(request.reason)?;
     let project = store.project(&request.project)?;
@@ -43,6 +50,16 @@ pub fn deploy_dir(store: &mut Store, request: DirRequest) -> Result<DeployOutcom
                 .into(),
         );
     }
+    let _lock = take_environment(
+        store,
+        None,
+        &project,
+        &request.environment,
+        &request.command,
+        request.wait_lock,
+        progress,
+    )
+    .await?;
     let (deployment, env) = store.record(
         project.id,
         &request.environment,
@@ -134,4 +151,14 @@ pub fn point(root: &Path, project: &str, environment: &str, release: &Path) -> R
 /// Where the `current` link points now, if anywhere.
 pub fn pointed(root: &Path, project: &str, environment: &str) -> Option<PathBuf> {
     fs::read_link(pointer(root, project, environment)).ok()
+}
+
+/// Remove what an interrupted static deployment may have left: its staging folder, and
+/// its release folder (no deployment that served ever points at it).
+pub fn discard_partial(root: &Path, project: &str, id: i64) {
+    let release = release_dir(root, project, id);
+    if let Some(parent) = release.parent() {
+        let _ = fs::remove_dir_all(parent.join(format!(".incoming-{id}")));
+    }
+    let _ = fs::remove_dir_all(release);
 }

@@ -1,15 +1,18 @@
 //! The swap every docker-preset change goes through (deploy, rollback, promote):
 //! create the new container, stop the serving one (kept, stopped), start the new one,
-//! health-check it, and route. Any failure on the way removes what was made and starts
-//! the previous version again, so the environment is never left half-switched.
+//! health-check it, and route. Any failure on the way — an error, a failed health check,
+//! Ctrl-C or SIGTERM — removes what was made and starts the previous version again, so
+//! the environment is never left half-switched. A `kill -9` cannot be caught: the next
+//! operation on the environment finds the unfinished deployment and does the same
+//! (see `recover`).
 
 use std::time::Duration;
 
 use anyhow::Result;
 
-use super::Progress;
+use super::{fault_point, Progress};
 use crate::clock::format_duration;
-use crate::docker::{container_name, ContainerSpec, Engine};
+use crate::docker::{container_name, ContainerSpec, Engine, ImageFacts};
 use crate::error::{exit_status_of, ExitStatus, Failure};
 use crate::health::{wait_healthy, Probe};
 use crate::store::{Deployment, EnvState, Environment, Project, Status, Store};
@@ -21,12 +24,18 @@ pub struct Swap<'a> {
     /// The new deployment, already recorded.
     pub deployment: Deployment,
     /// The image to run, by id, and what it says of its port and health check.
-    pub image: &'a crate::docker::ImageFacts,
+    pub image: &'a ImageFacts,
     /// What serves now, if anything.
     pub previous: Option<Deployment>,
     pub health_timeout: Duration,
     /// The environment's state once the new deployment serves.
     pub state_after: EnvState,
+}
+
+/// Why a swap stopped short.
+enum Stop {
+    Failed(anyhow::Error),
+    Interrupted(&'static str),
 }
 
 /// Run the swap; on success the new deployment is `deployed` and returned.
@@ -45,6 +54,8 @@ pub async fn run(
         health_timeout,
         state_after,
     } = swap;
+    // From here on Ctrl-C and SIGTERM restore instead of killing us mid-swap.
+    let mut signals = Signals::new()?;
     let id = deployment.id;
     let name = container_name(&project.name, &env.name, id);
     store.set_status(id, Status::Deploying)?;
@@ -73,64 +84,48 @@ pub async fn run(
         env.publish.as_ref(),
     );
 
-    // Create before stopping anything: a bad configuration fails while the old version
-    // still serves, and the outage is only stop + start.
-    progress.step(&format!("creating container {name}"));
-    if let Err(err) = engine.create_container(&spec).await {
-        let reason = format!("{err:#}");
-        store.finish_unsuccessful(id, Status::Failed, &reason)?;
-        return Err(err.context(format!("deployment #{id} failed; nothing was changed")));
-    }
-
-    let outcome = switch_over(
-        engine,
-        project,
-        previous.as_ref(),
-        &name,
-        &probe,
-        health_timeout,
-        progress,
-    )
-    .await;
-    match outcome {
-        Ok(()) => store.route(id, env.id, state_after),
-        Err(err) => {
-            let reason = format!("{err:#}");
-            progress.step("restoring the previous version");
-            let restored = restore(engine, project, env, &name, previous.as_ref(), progress).await;
-            fail(store, id, previous.as_ref(), err, &reason, restored)
+    let switching = async {
+        // Create before stopping anything: a bad configuration fails while the old version
+        // still serves, and the outage is only stop + start.
+        progress.step(&format!("creating container {name}"));
+        engine.create_container(&spec).await?;
+        fault_point("created");
+        let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
+        for old in previous.iter().flat_map(|p| &p.containers) {
+            progress.step(&format!("stopping {old}"));
+            engine.stop(old, stop_secs).await?;
         }
-    }
-}
-
-/// Stop the previous containers, start the new one, wait until it is healthy.
-async fn switch_over(
-    engine: &Engine,
-    project: &Project,
-    previous: Option<&Deployment>,
-    name: &str,
-    probe: &Probe,
-    health_timeout: Duration,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
-    for old in previous
-        .map(|p| p.containers.as_slice())
-        .unwrap_or_default()
-    {
-        progress.step(&format!("stopping {old}"));
-        engine.stop(old, stop_secs).await?;
-    }
-    progress.step(&format!("starting {name}"));
-    engine.start(name).await?;
-    progress.step(&format!(
-        "waiting for {} (up to {})",
-        probe.describe(),
-        format_duration(health_timeout)
-    ));
-    wait_healthy(engine, name, probe, health_timeout, project.health_interval)
+        fault_point("stopped");
+        progress.step(&format!("starting {name}"));
+        engine.start(&name).await?;
+        fault_point("started");
+        progress.step(&format!(
+            "waiting for {} (up to {})",
+            probe.describe(),
+            format_duration(health_timeout)
+        ));
+        wait_healthy(
+            engine,
+            &name,
+            &probe,
+            health_timeout,
+            project.health_interval,
+        )
         .await
-        .map_err(anyhow::Error::msg)
+        .map_err(anyhow::Error::msg)?;
+        fault_point("healthy");
+        anyhow::Ok(())
+    };
+    let stop = tokio::select! {
+        result = switching => match result {
+            Ok(()) => return store.route(id, env.id, state_after),
+            Err(err) => Stop::Failed(err),
+        },
+        signal = signals.next() => Stop::Interrupted(signal),
+    };
+    progress.step("restoring the previous version");
+    let restored = restore(engine, project, env, &name, previous.as_ref(), progress).await;
+    finish(store, id, previous.as_ref(), stop, restored)
 }
 
 /// Remove the new container and bring the previous deployment back; says what happened.
@@ -146,10 +141,23 @@ async fn restore(
         .remove(new_container)
         .await
         .map_err(|e| format!("could not remove {new_container}: {e:#}"))?;
-    let Some(previous) = previous else {
-        return Ok(None);
-    };
-    let image = match &previous.image_id {
+    match previous {
+        Some(previous) => start_again(engine, project, env, previous, progress)
+            .await
+            .map(|()| Some(previous.id)),
+        None => Ok(None),
+    }
+}
+
+/// Start a deployment's stopped containers again and wait until they are healthy.
+pub async fn start_again(
+    engine: &Engine,
+    project: &Project,
+    env: &Environment,
+    deployment: &Deployment,
+    progress: &dyn Progress,
+) -> Result<(), String> {
+    let image = match &deployment.image_id {
         Some(id) => engine.image(id).await.map_err(|e| format!("{e:#}"))?,
         None => None,
     };
@@ -162,65 +170,106 @@ async fn restore(
         container_port,
         env.publish.as_ref(),
     );
-    for old in &previous.containers {
-        progress.step(&format!("starting {old} again"));
+    for container in &deployment.containers {
+        progress.step(&format!("starting {container} again"));
         engine
-            .start(old)
+            .start(container)
             .await
-            .map_err(|e| format!("could not start {old} again: {e:#}"))?;
+            .map_err(|e| format!("could not start {container} again: {e:#}"))?;
         wait_healthy(
             engine,
-            old,
+            container,
             &probe,
             project.health_timeout,
             project.health_interval,
         )
         .await
-        .map_err(|e| format!("#{} did not become healthy again: {e}", previous.id))?;
+        .map_err(|e| format!("#{} did not become healthy again: {e}", deployment.id))?;
     }
-    Ok(Some(previous.id))
+    Ok(())
 }
 
-/// Record the failure and build the error the user sees.
-fn fail(
+/// Record how the swap ended and build the error the user sees.
+fn finish(
     store: &mut Store,
     id: i64,
     previous: Option<&Deployment>,
-    err: anyhow::Error,
-    reason: &str,
+    stop: Stop,
     restored: Result<Option<i64>, String>,
 ) -> Result<Deployment> {
-    let (status, message, hint) = match &restored {
+    let (status, reason, base_exit) = match &stop {
+        Stop::Failed(err) => (
+            Status::Failed,
+            format!("{err:#}"),
+            match exit_status_of(err) {
+                ExitStatus::DockerUnreachable => ExitStatus::DockerUnreachable,
+                _ => ExitStatus::HealthFailed,
+            },
+        ),
+        Stop::Interrupted(signal) => (
+            Status::Cancelled,
+            format!("interrupted by {signal}"),
+            ExitStatus::Interrupted,
+        ),
+    };
+    let record_error = match &restored {
+        Ok(Some(prev)) => format!("{reason}; #{prev} restored"),
+        Ok(None) => format!("{reason}; nothing was serving before"),
+        Err(why) => format!("{reason}; restoring the previous version failed: {why}"),
+    };
+    let record = store.finish_unsuccessful(id, status, &record_error)?;
+    let verb = if status == Status::Cancelled {
+        "was cancelled"
+    } else {
+        "failed"
+    };
+    let (exit, message, hint) = match &restored {
         Ok(Some(prev)) => (
-            ExitStatus::HealthFailed,
-            format!("deployment #{id} failed: {reason}\n#{prev} is serving again"),
-            format!("see `temps show {id}`; fix the cause and deploy again, or roll back with `temps rollback`"),
+            // Docker went away yet the restore worked: it came back; the previous version serves.
+            if base_exit == ExitStatus::DockerUnreachable { ExitStatus::HealthFailed } else { base_exit },
+            format!("deployment #{id} {verb}: {reason}\n#{prev} is serving again"),
+            format!("see `temps show {id}`; fix the cause and deploy again"),
         ),
         Ok(None) => (
-            ExitStatus::HealthFailed,
-            format!("deployment #{id} failed: {reason}\nnothing was serving before, and nothing serves now"),
+            if base_exit == ExitStatus::DockerUnreachable { ExitStatus::HealthFailed } else { base_exit },
+            format!("deployment #{id} {verb}: {reason}\nnothing was serving before, and nothing serves now"),
             format!("see `temps show {id}`; fix the cause and deploy again"),
         ),
         Err(why) => {
-            let status = match exit_status_of(&err) {
-                ExitStatus::DockerUnreachable => ExitStatus::DockerUnreachable,
-                _ => ExitStatus::Unexpected,
-            };
             let prev = previous.map_or(String::from("the previous version"), |p| format!("#{}", p.id));
             (
-                status,
-                format!("deployment #{id} failed: {reason}\nrestoring {prev} failed too: {why}"),
-                "the environment may serve nothing: check `temps status` and `docker ps -a`, then deploy or roll back".to_string(),
+                if base_exit == ExitStatus::DockerUnreachable { base_exit } else { ExitStatus::Unexpected },
+                format!("deployment #{id} {verb}: {reason}\nrestoring {prev} failed too: {why}"),
+                "the environment may serve nothing: once Docker answers, `temps status` shows what runs; \
+                 deploy or roll back to put it in a known state"
+                    .to_string(),
             )
         }
     };
-    let error_text = match &restored {
-        Ok(Some(prev)) => format!("{reason} (#{prev} restored)"),
-        Ok(None) => reason.to_string(),
-        Err(why) => format!("{reason} (restore failed: {why})"),
-    };
-    let record = store.finish_unsuccessful(id, Status::Failed, &error_text)?;
-    let mut failure = Failure::new(status, message).hint(hint);
+    let mut failure = Failure::new(exit, message).hint(hint);
     failure.document = Some(serde_json::to_value(&record)?);
     Err(failure.into())
+}
+
+/// SIGINT and SIGTERM, caught for the length of a swap.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
 }

@@ -237,3 +237,17 @@ impl Store {
             .context("reading rollback targets")
     }
 }
+
+impl Store {
+    /// Deployments of an environment that never finished: `pending` or `deploying`, left
+    /// by a process that was killed. Oldest first.
+    pub fn unfinished(&self, project_id: i64, environment: &str) -> Result<Vec<Deployment>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{DEPLOYMENT_SELECT} WHERE d.project_id = ?1 AND e.name = ?2 \
+             AND d.status IN ('pending', 'deploying') ORDER BY d.id"
+        ))?;
+        let rows = stmt.query_map(params![project_id, environment], deployment_from_row)?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading unfinished deployments")
+    }
+}

@@ -5,6 +5,7 @@
 //! read-then-write; every multi-step change of the history is one transaction.
 
 mod deployments;
+mod locks;
 mod model;
 mod projects;
 mod schema;
@@ -19,6 +20,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use deployments::PublishChange;
+pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
 
 use crate::error::{ExitStatus, Failure};

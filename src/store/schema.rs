@@ -62,6 +62,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deployments_by_project ON deployments (project_id, id DESC);
     CREATE INDEX deployments_by_environment ON deployments (environment_id, id DESC);
     "#,
+    // 2: one operation per environment at a time. Keyed by name, not id, so that a first
+    // deploy can lock an environment before it exists.
+    r#"
+    CREATE TABLE locks (
+        project_id  INTEGER NOT NULL REFERENCES projects(id),
+        environment TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        pid_start   INTEGER,
+        host        TEXT NOT NULL,
+        user        TEXT NOT NULL,
+        command     TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,
+        PRIMARY KEY (project_id, environment)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

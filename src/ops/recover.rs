@@ -1,0 +1,156 @@
+//! Crash recovery, and the start of every change to an environment.
+//!
+//! A process killed mid-operation (`kill -9`, a reboot) leaves a deployment `pending` or
+//! `deploying`, maybe a half-made container, maybe the serving container stopped. The
+//! next operation on that environment takes its lock and then reconciles the history with
+//! what Docker runs: it removes what the dead operation made, starts the current
+//! deployment again if it was stopped, stops any other temps container running there, and
+//! marks the interrupted deployment `cancelled` with what it did.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::lock::{lock_environment, EnvLock};
+use super::{static_site, swap, Progress};
+use crate::docker::Engine;
+use crate::store::{Preset, Project, Status, Store};
+
+/// Lock `project/environment` for `command` and recover what an earlier operation left.
+pub async fn take_environment(
+    store: &mut Store,
+    engine: Option<&Engine>,
+    project: &Project,
+    environment: &str,
+    command: &str,
+    wait: Option<Duration>,
+    progress: &dyn Progress,
+) -> Result<EnvLock> {
+    let lock = lock_environment(
+        store,
+        project.id,
+        &project.name,
+        environment,
+        command,
+        wait,
+        progress,
+    )?;
+    recover(store, engine, project, environment, progress).await?;
+    Ok(lock)
+}
+
+/// Reconcile the unfinished deployments of an environment; says what it did.
+pub async fn recover(
+    store: &mut Store,
+    engine: Option<&Engine>,
+    project: &Project,
+    environment: &str,
+    progress: &dyn Progress,
+) -> Result<Vec<String>> {
+    let unfinished = store.unfinished(project.id, environment)?;
+    if unfinished.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(env) = store.environment(project.id, environment)? else {
+        return Ok(Vec::new());
+    };
+    let current = match env.current_deployment_id {
+        Some(id) => store.deployment(id)?,
+        None => None,
+    };
+    let mut done = Vec::new();
+    match (project.preset, engine) {
+        (Preset::Docker, Some(engine)) => {
+            for d in &unfinished {
+                for container in &d.containers {
+                    engine.remove(container).await?;
+                    done.push(format!("removed {container}"));
+                }
+            }
+            if let Some(current) = &current {
+                let mut stopped = false;
+                for container in &current.containers {
+                    let running = engine
+                        .container(container)
+                        .await?
+                        .is_some_and(|c| c.running);
+                    stopped |= !running;
+                }
+                if stopped {
+                    swap::start_again(engine, project, &env, current, progress)
+                        .await
+                        .map_err(anyhow::Error::msg)?;
+                    done.push(format!("started #{} again", current.id));
+                }
+            }
+            // Nothing the history does not know as current may run.
+            let wanted: &[String] = current
+                .as_ref()
+                .map(|c| c.containers.as_slice())
+                .unwrap_or_default();
+            let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
+            for c in engine.project_containers(&project.name).await? {
+                if c.running
+                    && c.environment.as_deref() == Some(environment)
+                    && !wanted.contains(&c.name)
+                {
+                    engine.stop(&c.name, stop_secs).await?;
+                    done.push(format!("stopped {}", c.name));
+                }
+            }
+        }
+        (Preset::Static, _) => {
+            let root = store.static_root();
+            let pointed = static_site::pointed(&root, &project.name, environment);
+            match current
+                .as_ref()
+                .and_then(|c| c.artifact.as_deref().map(|a| (c.id, a)))
+            {
+                Some((id, release))
+                    if pointed.as_deref() != Some(std::path::Path::new(release)) =>
+                {
+                    static_site::point(
+                        &root,
+                        &project.name,
+                        environment,
+                        std::path::Path::new(release),
+                    )?;
+                    done.push(format!("pointed `current` at #{id} again"));
+                }
+                None if pointed.is_some() => {
+                    let _ = std::fs::remove_file(static_site::pointer(
+                        &root,
+                        &project.name,
+                        environment,
+                    ));
+                    done.push("removed a `current` link that nothing served".to_string());
+                }
+                _ => {}
+            }
+            for d in &unfinished {
+                static_site::discard_partial(&root, &project.name, d.id);
+            }
+        }
+        // A docker project without an engine: the caller connects first; nothing to do.
+        (Preset::Docker, None) => return Ok(Vec::new()),
+    }
+    let what = if done.is_empty() {
+        "nothing had changed".to_string()
+    } else {
+        done.join(", ")
+    };
+    for d in &unfinished {
+        store.finish_unsuccessful(
+            d.id,
+            Status::Cancelled,
+            &format!(
+                "interrupted: the process running it stopped before it finished; recovery {what}"
+            ),
+        )?;
+        progress.warn(&format!(
+            "deployment #{} on {}/{environment} was interrupted and is now cancelled; recovery {what}",
+            d.id, project.name
+        ));
+    }
+    Ok(done)
+}
