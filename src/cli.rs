@@ -45,6 +45,12 @@ pub enum Command {
     #[command(subcommand)]
     Project(ProjectCommand),
     /// Deploy an image (docker preset) or a directory (static preset)
+    ///
+    /// The image is resolved to its id (pulled when absent), tagged temps/PROJECT:ID, and
+    /// swapped in: the new container is created, the serving one stopped and kept, the new
+    /// one started and health-checked. If it fails, the previous version is started again
+    /// and temps exits 5. While the environment is rolled back, the deployment is recorded
+    /// `ready` and does not serve until `temps promote`.
     Deploy(DeployArgs),
     /// Show a project's deployment history, newest first
     #[command(visible_alias = "ls")]
@@ -54,8 +60,20 @@ pub enum Command {
     /// Show what each environment serves, and any drift between the history and Docker
     Status(StatusArgs),
     /// Run an earlier deployment's image again, without rebuilding
+    ///
+    /// Validates first (exit 3 or 4, nothing written), asks on a terminal (default No;
+    /// `--yes` skips, no terminal and no `--yes` exits 2), records a new deployment, swaps
+    /// to the target's image id with the environment's current variables, and leaves the
+    /// environment rolled back. A failed health check restores the previous version and
+    /// exits 5. Database migrations and external state are not reverted. With `--project`
+    /// and no id, a picker of valid targets (newest first) on a terminal, else the most
+    /// recent target running a different image.
     Rollback(RollbackArgs),
     /// Make a deployment serve and leave the rolled-back state
+    ///
+    /// Swaps to the deployment (ready, completed or deployed) exactly as a rollback does,
+    /// records it with is_promote, and returns the environment to normal, so new deploys
+    /// serve again. Promoting the deployment that serves already only clears the state.
     Promote(PromoteArgs),
     /// Manage an environment's variables
     #[command(subcommand)]

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod commands;
 pub mod docker;
 pub mod error;
+pub mod generate;
 pub mod health;
 pub mod ops;
 pub mod output;

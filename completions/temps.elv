@@ -1,0 +1,394 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[temps] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'temps'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'temps'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand project 'Register and configure projects'
+            cand deploy 'Deploy an image (docker preset) or a directory (static preset)'
+            cand list 'Show a project''s deployment history, newest first'
+            cand ls 'Show a project''s deployment history, newest first'
+            cand show 'Show one deployment in full'
+            cand status 'Show what each environment serves, and any drift between the history and Docker'
+            cand rollback 'Run an earlier deployment''s image again, without rebuilding'
+            cand promote 'Make a deployment serve and leave the rolled-back state'
+            cand env 'Manage an environment''s variables'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;project'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand create 'Register a project'
+            cand update 'Change a project''s settings'
+            cand list 'List projects'
+            cand ls 'List projects'
+            cand show 'Show a project''s settings and environments'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;project;create'= {
+            cand --preset 'What a deployment is'
+            cand --container-port 'The port the app listens on inside its container [default: the image''s first EXPOSE]'
+            cand --health-path 'Health check: HTTP GET this path and expect 2xx or 3xx (`""` to unset)'
+            cand --health-timeout 'How long a new version may take to become healthy [default: 30s]'
+            cand --health-interval 'Time between health probes [default: 50ms]'
+            cand --stop-timeout 'How long a stopping container gets before it is killed [default: 10s]'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'temps;project;update'= {
+            cand --container-port 'The port the app listens on inside its container [default: the image''s first EXPOSE]'
+            cand --health-path 'Health check: HTTP GET this path and expect 2xx or 3xx (`""` to unset)'
+            cand --health-timeout 'How long a new version may take to become healthy [default: 30s]'
+            cand --health-interval 'Time between health probes [default: 50ms]'
+            cand --stop-timeout 'How long a stopping container gets before it is killed [default: 10s]'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;project;list'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;project;ls'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;project;show'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;project;help'= {
+            cand create 'Register a project'
+            cand update 'Change a project''s settings'
+            cand list 'List projects'
+            cand show 'Show a project''s settings and environments'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;project;help;create'= {
+        }
+        &'temps;project;help;update'= {
+        }
+        &'temps;project;help;list'= {
+        }
+        &'temps;project;help;show'= {
+        }
+        &'temps;project;help;help'= {
+        }
+        &'temps;deploy'= {
+            cand --image 'Image to deploy (docker preset); pulled when not on the host'
+            cand --dir 'Directory to release (static preset)'
+            cand -e 'Environment name'
+            cand --environment 'Environment name'
+            cand --publish 'Publish the container port on this host port; remembered by the environment'
+            cand --reason 'Why this deployment is made, for the history'
+            cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'temps;list'= {
+            cand -e 'Only this environment'
+            cand --environment 'Only this environment'
+            cand --limit 'How many deployments, newest first (0 for all)'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;ls'= {
+            cand -e 'Only this environment'
+            cand --environment 'Only this environment'
+            cand --limit 'How many deployments, newest first (0 for all)'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;show'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;status'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;rollback'= {
+            cand -p 'Project, when no deployment id is given'
+            cand --project 'Project, when no deployment id is given'
+            cand -e 'Environment, when no deployment id is given'
+            cand --environment 'Environment, when no deployment id is given'
+            cand --reason 'Why, for the history'
+            cand --health-timeout 'Override the project''s health timeout for this rollback'
+            cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand --dry-run 'Validate and print the plan; change nothing'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'temps;promote'= {
+            cand --reason 'Why, for the history'
+            cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'temps;env'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand set 'Set variables (applied to containers created from now on)'
+            cand unset 'Remove variables'
+            cand list 'List variables, values masked'
+            cand ls 'List variables, values masked'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;env;set'= {
+            cand -e 'Environment name'
+            cand --environment 'Environment name'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;env;unset'= {
+            cand -e 'Environment name'
+            cand --environment 'Environment name'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;env;list'= {
+            cand -e 'Environment name'
+            cand --environment 'Environment name'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand --reveal 'Print values instead of masking them'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;env;ls'= {
+            cand -e 'Environment name'
+            cand --environment 'Environment name'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand --reveal 'Print values instead of masking them'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;env;help'= {
+            cand set 'Set variables (applied to containers created from now on)'
+            cand unset 'Remove variables'
+            cand list 'List variables, values masked'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;env;help;set'= {
+        }
+        &'temps;env;help;unset'= {
+        }
+        &'temps;env;help;list'= {
+        }
+        &'temps;env;help;help'= {
+        }
+        &'temps;completions'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;help'= {
+            cand project 'Register and configure projects'
+            cand deploy 'Deploy an image (docker preset) or a directory (static preset)'
+            cand list 'Show a project''s deployment history, newest first'
+            cand show 'Show one deployment in full'
+            cand status 'Show what each environment serves, and any drift between the history and Docker'
+            cand rollback 'Run an earlier deployment''s image again, without rebuilding'
+            cand promote 'Make a deployment serve and leave the rolled-back state'
+            cand env 'Manage an environment''s variables'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;help;project'= {
+            cand create 'Register a project'
+            cand update 'Change a project''s settings'
+            cand list 'List projects'
+            cand show 'Show a project''s settings and environments'
+        }
+        &'temps;help;project;create'= {
+        }
+        &'temps;help;project;update'= {
+        }
+        &'temps;help;project;list'= {
+        }
+        &'temps;help;project;show'= {
+        }
+        &'temps;help;deploy'= {
+        }
+        &'temps;help;list'= {
+        }
+        &'temps;help;show'= {
+        }
+        &'temps;help;status'= {
+        }
+        &'temps;help;rollback'= {
+        }
+        &'temps;help;promote'= {
+        }
+        &'temps;help;env'= {
+            cand set 'Set variables (applied to containers created from now on)'
+            cand unset 'Remove variables'
+            cand list 'List variables, values masked'
+        }
+        &'temps;help;env;set'= {
+        }
+        &'temps;help;env;unset'= {
+        }
+        &'temps;help;env;list'= {
+        }
+        &'temps;help;completions'= {
+        }
+        &'temps;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

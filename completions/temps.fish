@@ -1,0 +1,231 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_temps_global_optspecs
+    string join \n db= o/output= y/yes q/quiet h/help V/version
+end
+
+function __fish_temps_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_temps_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_temps_using_subcommand
+    set -l cmd (__fish_temps_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c temps -n "__fish_temps_needs_command" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_needs_command" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_needs_command" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_needs_command" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_needs_command" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_needs_command" -s V -l version -d 'Print version'
+complete -c temps -n "__fish_temps_needs_command" -f -a "project" -d 'Register and configure projects'
+complete -c temps -n "__fish_temps_needs_command" -f -a "deploy" -d 'Deploy an image (docker preset) or a directory (static preset)'
+complete -c temps -n "__fish_temps_needs_command" -f -a "list" -d 'Show a project\'s deployment history, newest first'
+complete -c temps -n "__fish_temps_needs_command" -f -a "ls" -d 'Show a project\'s deployment history, newest first'
+complete -c temps -n "__fish_temps_needs_command" -f -a "show" -d 'Show one deployment in full'
+complete -c temps -n "__fish_temps_needs_command" -f -a "status" -d 'Show what each environment serves, and any drift between the history and Docker'
+complete -c temps -n "__fish_temps_needs_command" -f -a "rollback" -d 'Run an earlier deployment\'s image again, without rebuilding'
+complete -c temps -n "__fish_temps_needs_command" -f -a "promote" -d 'Make a deployment serve and leave the rolled-back state'
+complete -c temps -n "__fish_temps_needs_command" -f -a "env" -d 'Manage an environment\'s variables'
+complete -c temps -n "__fish_temps_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c temps -n "__fish_temps_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -f -a "create" -d 'Register a project'
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -f -a "update" -d 'Change a project\'s settings'
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -f -a "list" -d 'List projects'
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -f -a "ls" -d 'List projects'
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -f -a "show" -d 'Show a project\'s settings and environments'
+complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l preset -d 'What a deployment is' -r -f -a "docker\t'Containers from Docker images'
+static\t'A directory of files behind a `current` symlink'"
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l container-port -d 'The port the app listens on inside its container [default: the image\'s first EXPOSE]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-path -d 'Health check: HTTP GET this path and expect 2xx or 3xx (`""` to unset)' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-timeout -d 'How long a new version may take to become healthy [default: 30s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-interval -d 'Time between health probes [default: 50ms]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l container-port -d 'The port the app listens on inside its container [default: the image\'s first EXPOSE]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-path -d 'Health check: HTTP GET this path and expect 2xx or 3xx (`""` to unset)' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-timeout -d 'How long a new version may take to become healthy [default: 30s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-interval -d 'Time between health probes [default: 50ms]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from list" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from ls" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from ls" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from show" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from show" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from help" -f -a "create" -d 'Register a project'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a project\'s settings'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from help" -f -a "list" -d 'List projects'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a project\'s settings and environments'
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l image -d 'Image to deploy (docker preset); pulled when not on the host' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l dir -d 'Directory to release (static preset)' -r -F
+complete -c temps -n "__fish_temps_using_subcommand deploy" -s e -l environment -d 'Environment name' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l publish -d 'Publish the container port on this host port; remembered by the environment' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l reason -d 'Why this deployment is made, for the history' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand deploy" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand deploy" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand deploy" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c temps -n "__fish_temps_using_subcommand list" -s e -l environment -d 'Only this environment' -r
+complete -c temps -n "__fish_temps_using_subcommand list" -l limit -d 'How many deployments, newest first (0 for all)' -r
+complete -c temps -n "__fish_temps_using_subcommand list" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand list" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand list" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand list" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand ls" -s e -l environment -d 'Only this environment' -r
+complete -c temps -n "__fish_temps_using_subcommand ls" -l limit -d 'How many deployments, newest first (0 for all)' -r
+complete -c temps -n "__fish_temps_using_subcommand ls" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand ls" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand ls" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand ls" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand ls" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand show" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand show" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand show" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand show" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand show" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand status" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand status" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand status" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand status" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand status" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand rollback" -s p -l project -d 'Project, when no deployment id is given' -r
+complete -c temps -n "__fish_temps_using_subcommand rollback" -s e -l environment -d 'Environment, when no deployment id is given' -r
+complete -c temps -n "__fish_temps_using_subcommand rollback" -l reason -d 'Why, for the history' -r
+complete -c temps -n "__fish_temps_using_subcommand rollback" -l health-timeout -d 'Override the project\'s health timeout for this rollback' -r
+complete -c temps -n "__fish_temps_using_subcommand rollback" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
+complete -c temps -n "__fish_temps_using_subcommand rollback" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand rollback" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand rollback" -l dry-run -d 'Validate and print the plan; change nothing'
+complete -c temps -n "__fish_temps_using_subcommand rollback" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand rollback" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c temps -n "__fish_temps_using_subcommand promote" -l reason -d 'Why, for the history' -r
+complete -c temps -n "__fish_temps_using_subcommand promote" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
+complete -c temps -n "__fish_temps_using_subcommand promote" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand promote" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand promote" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand promote" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand promote" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -f -a "set" -d 'Set variables (applied to containers created from now on)'
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -f -a "unset" -d 'Remove variables'
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -f -a "list" -d 'List variables, values masked'
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -f -a "ls" -d 'List variables, values masked'
+complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -s e -l environment -d 'Environment name' -r
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -s e -l environment -d 'Environment name' -r
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from list" -s e -l environment -d 'Environment name' -r
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from list" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from list" -l reveal -d 'Print values instead of masking them'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from ls" -s e -l environment -d 'Environment name' -r
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from ls" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from ls" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from ls" -l reveal -d 'Print values instead of masking them'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set variables (applied to containers created from now on)'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "unset" -d 'Remove variables'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "list" -d 'List variables, values masked'
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand completions" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand completions" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand completions" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand completions" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "project" -d 'Register and configure projects'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "deploy" -d 'Deploy an image (docker preset) or a directory (static preset)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "list" -d 'Show a project\'s deployment history, newest first'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "show" -d 'Show one deployment in full'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "status" -d 'Show what each environment serves, and any drift between the history and Docker'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "rollback" -d 'Run an earlier deployment\'s image again, without rebuilding'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "promote" -d 'Make a deployment serve and leave the rolled-back state'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "env" -d 'Manage an environment\'s variables'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "create" -d 'Register a project'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "update" -d 'Change a project\'s settings'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "list" -d 'List projects'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "show" -d 'Show a project\'s settings and environments'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "set" -d 'Set variables (applied to containers created from now on)'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "unset" -d 'Remove variables'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "list" -d 'List variables, values masked'

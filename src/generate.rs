@@ -1,0 +1,180 @@
+//! The generated files, committed under `completions/` and `man/`: shell completion
+//! scripts and man pages, made from the clap definition in `cli.rs`.
+//!
+//! `cargo run --example generate` rewrites them; a test fails, naming that command, when
+//! the committed copies are stale.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+use clap_mangen::roff::{bold, roman, Roff};
+use clap_mangen::Man;
+
+use crate::cli::Cli;
+
+pub const REGENERATE: &str = "cargo run --example generate";
+
+/// Every generated file: its path relative to the repository, and its contents.
+pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for (shell, name) in [
+        (Shell::Bash, "temps.bash"),
+        (Shell::Zsh, "_temps"),
+        (Shell::Fish, "temps.fish"),
+        (Shell::Elvish, "temps.elv"),
+        (Shell::PowerShell, "_temps.ps1"),
+    ] {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "temps", &mut script);
+        files.push((PathBuf::from("completions").join(name), script));
+    }
+    let mut command = Cli::command();
+    command.build();
+    man_pages(&command, "temps", &mut files);
+    files
+}
+
+/// A page for `command` (named `name`, like `temps-project-create`) and its subcommands.
+fn man_pages(command: &clap::Command, name: &str, files: &mut Vec<(PathBuf, Vec<u8>)>) {
+    let page_command = command
+        .clone()
+        .name(name.to_string())
+        .version(env!("CARGO_PKG_VERSION"));
+    let man = Man::new(page_command)
+        .date("")
+        .source(format!("temps {}", env!("CARGO_PKG_VERSION")));
+    let mut page = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = man.render_title(&mut page);
+    let _ = man.render_name_section(&mut page);
+    let _ = man.render_synopsis_section(&mut page);
+    let _ = man.render_description_section(&mut page);
+    let _ = man.render_options_section(&mut page);
+    if command.has_subcommands() {
+        let _ = man.render_subcommands_section(&mut page);
+    }
+    if name == "temps" {
+        let _ = page.write_all(behaviour().render().as_bytes());
+    }
+    let _ = page.write_all(common_sections().render().as_bytes());
+    let _ = man.render_version_section(&mut page);
+    files.push((PathBuf::from("man").join(format!("{name}.1")), page));
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        man_pages(sub, &format!("{name}-{}", sub.get_name()), files);
+    }
+}
+
+fn paragraph(roff: &mut Roff, text: &str) {
+    roff.control("PP", []).text([roman(text)]);
+}
+
+fn item(roff: &mut Roff, term: &str, text: &str) {
+    roff.control("TP", [])
+        .text([bold(term)])
+        .text([roman(text)]);
+}
+
+/// What temps does that the options alone do not say: on the main page.
+fn behaviour() -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["ROLLING BACK"]);
+    paragraph(&mut roff, "temps rollback ID validates before changing anything: the deployment exists (exit 3); it is deployed or completed and is not what the environment serves (exit 4); its image, by the image id recorded when it was deployed and never by its tag, is still on the host (exit 4, with the command to redeploy from source); Docker answers (exit 6). A static target's release folder must still exist.");
+    paragraph(&mut roff, "On a terminal it then shows the environment, the current and the target deployment, the environment variables whose values differ from those the target ran with (names only), and that database migrations and external state are not reverted, and asks; the default answer is No. --yes skips the question; with no terminal and no --yes, temps refuses with exit 2. --dry-run validates and prints the plan only.");
+    paragraph(&mut roff, "It records a new deployment (is_rollback, rolled_back_from_id, rolled_back_to_id), creates the new container from the target's image id with the environment's current variables, stops the serving container (kept, stopped, as standby), starts the new one and health-checks it. On success the environment is rolled back: new deploys are recorded ready and do not serve until temps promote ID. On failure the new container is removed, the previous one started again and waited for, the rollback marked failed, and temps exits 5. Ctrl-C or SIGTERM during the swap restores the same way and exits 130.");
+    roff.control("SH", ["HEALTH CHECKS"]);
+    paragraph(&mut roff, "The first that applies: an HTTP GET on the project's health path (2xx or 3xx) on the published port, or on the container's address when nothing is published; the image's Docker HEALTHCHECK; a TCP connection to the container port that stays open (Docker's proxy accepts and drops connections before the app listens); without a port, the container still running after one second. A container that exits fails the check at once.");
+    roff.control("SH", ["LOCKS AND RECOVERY"]);
+    paragraph(&mut roff, "deploy, rollback and promote hold a lock on their environment; a second operation exits 7 naming the holder, or waits with --wait-lock DUR. A lock whose process is gone (same host) is taken over. An operation killed mid-swap leaves its deployment pending or deploying; the next operation on that environment removes what it made, starts the current deployment again if it was stopped, and marks it cancelled.");
+    roff
+}
+
+/// EXIT STATUS, ENVIRONMENT and FILES: on every page.
+fn common_sections() -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["EXIT STATUS"]);
+    for (code, meaning) in [
+        ("0", "done"),
+        ("1", "unexpected error (also: the history database is unusable, or restoring the previous version failed)"),
+        ("2", "usage error, or confirmation needed and none possible, or declined"),
+        ("3", "project, environment or deployment not found"),
+        ("4", "refused by validation: wrong status, target is current, image or release gone"),
+        ("5", "health check failed; the previous version was restored"),
+        ("6", "Docker engine unreachable"),
+        ("7", "the environment is busy with another operation"),
+        ("130", "interrupted; the previous version was restored"),
+    ] {
+        item(&mut roff, code, meaning);
+    }
+    roff.control("SH", ["ENVIRONMENT"]);
+    item(&mut roff, "TEMPS_DB", "The history database, as --db.");
+    item(
+        &mut roff,
+        "DOCKER_HOST",
+        "The Docker engine to use, as the Docker CLI reads it (unix://PATH or tcp://HOST:PORT).",
+    );
+    item(
+        &mut roff,
+        "NO_COLOR",
+        "When set and not empty, no colour even on a terminal.",
+    );
+    item(
+        &mut roff,
+        "XDG_DATA_HOME",
+        "Where the default database lives.",
+    );
+    item(&mut roff, "USER", "Recorded as created_by.");
+    roff.control("SH", ["FILES"]);
+    item(
+        &mut roff,
+        "$XDG_DATA_HOME/temps/temps.db, ~/.local/share/temps/temps.db",
+        "The default history database (SQLite, created 0600 in a 0700 folder).",
+    );
+    item(
+        &mut roff,
+        "static/PROJECT/releases/ID/",
+        "Static releases, beside the database file.",
+    );
+    item(
+        &mut roff,
+        "static/PROJECT/ENVIRONMENT/current",
+        "The symlink a web server serves for a static environment.",
+    );
+    roff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_files_are_fresh() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut stale = Vec::new();
+        let mut expected = std::collections::BTreeSet::new();
+        for (path, contents) in files() {
+            expected.insert(path.clone());
+            if std::fs::read(root.join(&path)).ok().as_deref() != Some(contents.as_slice()) {
+                stale.push(path.display().to_string());
+            }
+        }
+        for dir in ["completions", "man"] {
+            for entry in std::fs::read_dir(root.join(dir))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let path = PathBuf::from(dir).join(entry.file_name());
+                if !expected.contains(&path) {
+                    stale.push(format!("{} (no longer generated)", path.display()));
+                }
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "generated files changed: {}; please run `{REGENERATE}`",
+            stale.join(", ")
+        );
+    }
+}
