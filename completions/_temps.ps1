@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Run an earlier deployment''s image again, without rebuilding')
             [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Make a deployment serve and leave the rolled-back state')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Manage an environment''s variables')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove old deployments'' containers, pinned tags and releases')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -358,6 +359,21 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
         'temps;env;help;help' {
             break
         }
+        'temps;prune' {
+            [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'How many successful deployments to keep per environment, besides the current one')
+            [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'When another operation holds the environment, wait up to this long instead of failing')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'List what would be removed; remove nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations (needed when there is no terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations (needed when there is no terminal)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but results and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but results and errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'temps;completions' {
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')
@@ -379,6 +395,7 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Run an earlier deployment''s image again, without rebuilding')
             [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Make a deployment serve and leave the rolled-back state')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Manage an environment''s variables')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove old deployments'' containers, pinned tags and releases')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -433,6 +450,9 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
             break
         }
         'temps;help;env;list' {
+            break
+        }
+        'temps;help;prune' {
             break
         }
         'temps;help;completions' {

@@ -40,6 +40,9 @@ _temps() {
             temps,promote)
                 cmd="temps__subcmd__promote"
                 ;;
+            temps,prune)
+                cmd="temps__subcmd__prune"
+                ;;
             temps,rollback)
                 cmd="temps__subcmd__rollback"
                 ;;
@@ -96,6 +99,9 @@ _temps() {
                 ;;
             temps__subcmd__help,promote)
                 cmd="temps__subcmd__help__subcmd__promote"
+                ;;
+            temps__subcmd__help,prune)
+                cmd="temps__subcmd__help__subcmd__prune"
                 ;;
             temps__subcmd__help,rollback)
                 cmd="temps__subcmd__help__subcmd__rollback"
@@ -167,7 +173,7 @@ _temps() {
 
     case "${cmd}" in
         temps)
-            opts="-o -y -q -h -V --db --output --yes --quiet --help --version project deploy list ls show status rollback promote env completions help"
+            opts="-o -y -q -h -V --db --output --yes --quiet --help --version project deploy list ls show status rollback promote env prune completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -471,7 +477,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__help)
-            opts="project deploy list show status rollback promote env completions help"
+            opts="project deploy list show status rollback promote env prune completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -667,6 +673,20 @@ _temps() {
             return 0
             ;;
         temps__subcmd__help__subcmd__promote)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__help__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1026,6 +1046,40 @@ _temps() {
             fi
             case "${prev}" in
                 --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__prune)
+            opts="-o -y -q -h --keep --dry-run --wait-lock --db --output --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --keep)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -38,6 +38,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand rollback 'Run an earlier deployment''s image again, without rebuilding'
             cand promote 'Make a deployment serve and leave the rolled-back state'
             cand env 'Manage an environment''s variables'
+            cand prune 'Remove old deployments'' containers, pinned tags and releases'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -325,6 +326,20 @@ set edit:completion:arg-completer[temps] = {|@words|
         }
         &'temps;env;help;help'= {
         }
+        &'temps;prune'= {
+            cand --keep 'How many successful deployments to keep per environment, besides the current one'
+            cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand --dry-run 'List what would be removed; remove nothing'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'temps;completions'= {
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
             cand -o 'How to print results: a table for people, one JSON document for scripts'
@@ -345,6 +360,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand rollback 'Run an earlier deployment''s image again, without rebuilding'
             cand promote 'Make a deployment serve and leave the rolled-back state'
             cand env 'Manage an environment''s variables'
+            cand prune 'Remove old deployments'' containers, pinned tags and releases'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -384,6 +400,8 @@ set edit:completion:arg-completer[temps] = {|@words|
         &'temps;help;env;unset'= {
         }
         &'temps;help;env;list'= {
+        }
+        &'temps;help;prune'= {
         }
         &'temps;help;completions'= {
         }

@@ -78,6 +78,14 @@ pub enum Command {
     /// Manage an environment's variables
     #[command(subcommand)]
     Env(EnvCommand),
+    /// Remove old deployments' containers, pinned tags and releases
+    ///
+    /// Per environment, keeps the current deployment and the newest N successful ones
+    /// (deployed, completed or ready); for the others, removes their stopped containers,
+    /// their temps/PROJECT:ID tags and their static releases, so Docker can reclaim the
+    /// space. The history keeps every row; a pruned deployment can no longer be rolled
+    /// back to.
+    Prune(PruneArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -242,6 +250,20 @@ pub struct PromoteArgs {
     /// Why, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    #[command(flatten)]
+    pub lock: WaitLockArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Project name
+    pub project: String,
+    /// How many successful deployments to keep per environment, besides the current one
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub keep: usize,
+    /// List what would be removed; remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub lock: WaitLockArg,
 }

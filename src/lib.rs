@@ -34,6 +34,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Rollback(args) => commands::rollback::cmd_rollback(&ctx, args),
         Command::Promote(args) => commands::rollback::cmd_promote(&ctx, args),
         Command::Env(command) => commands::env::cmd_env(&ctx, command),
+        Command::Prune(args) => commands::prune::cmd_prune(&ctx, args),
         Command::Completions(args) => commands::completions::cmd_completions(args),
     }
 }

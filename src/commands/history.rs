@@ -3,16 +3,20 @@
 //! `list` streams: rows are printed as SQLite yields them, in fixed columns, so
 //! `--limit 0` over a long history holds one row at a time.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Result;
 
-use super::Context;
+use super::{block_on, Context};
 use crate::cli::{ListArgs, ShowArgs};
 use crate::clock::{ago, now_ms, rfc3339};
 use crate::commands::deploy::what;
+use crate::docker::Engine;
 use crate::error::Failure;
-use crate::store::{Deployment, Status};
+use crate::store::{Deployment, Preset, Project, Status};
 
 pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     let store = ctx.store()?;
@@ -32,6 +36,7 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     };
     let env_id = environment.as_ref().map(|e| e.id);
     let out = ctx.out;
+    let availability = Availability::probe(&project, &store)?;
     if out.is_json() {
         let mut first = true;
         out.raw(b"[");
@@ -42,7 +47,9 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
                 String::from(",\n")
             };
             first = false;
-            text.push_str(&serde_json::to_string(&d)?);
+            let mut value = serde_json::to_value(&d)?;
+            value["can_roll_back"] = serde_json::json!(availability.can_roll_back(&d));
+            text.push_str(&serde_json::to_string(&value)?);
             out.raw(text.as_bytes());
             Ok(())
         })?;
@@ -68,12 +75,12 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
             if show_env {
                 let _ = write!(header, "{:<12} ", "ENV");
             }
-            let _ = write!(header, "{:<26} {:<9} {:<10} NOTE", "IMAGE", "CREATED", "BY");
+            let _ = write!(header, "{:<24} {:<9} {:<10} NOTE", "IMAGE", "CREATED", "BY");
             out.line(out.bold(&header));
             header_done = true;
         }
         count += 1;
-        out.line(row(&d, show_env, now, ctx));
+        out.line(row(&d, show_env, now, ctx, &availability));
         Ok(())
     })?;
     if count == 0 {
@@ -85,7 +92,75 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     Ok(())
 }
 
-fn row(d: &Deployment, show_env: bool, now: i64, ctx: &Context) -> String {
+/// Which deployments can still be rolled back to: their image (by id) or release is
+/// still there. Asking Docker is one call; without an answer, nothing is claimed.
+struct Availability {
+    /// Image ids on the host; `None` when Docker did not answer (or is not needed).
+    images: Option<HashSet<String>>,
+    preset: Preset,
+    /// The current deployment of every environment: never a rollback target.
+    current: HashSet<i64>,
+}
+
+impl Availability {
+    fn probe(project: &Project, store: &crate::store::Store) -> Result<Availability> {
+        let images = match project.preset {
+            Preset::Docker => block_on(async {
+                let ask = async { Engine::connect().await?.images().await };
+                tokio::time::timeout(Duration::from_millis(500), ask)
+                    .await
+                    .ok()?
+                    .ok()
+                    .map(|(ids, _)| ids)
+            })?,
+            Preset::Static => None,
+        };
+        let current = store
+            .environments(project.id)?
+            .iter()
+            .filter_map(|e| e.current_deployment_id)
+            .collect();
+        Ok(Availability {
+            images,
+            preset: project.preset,
+            current,
+        })
+    }
+
+    /// `Some(true)`: a valid rollback target whose image or release is there;
+    /// `Some(false)`: not a target, or its image or release is gone; `None`: Docker did
+    /// not say.
+    fn can_roll_back(&self, d: &Deployment) -> Option<bool> {
+        if !d.status.is_rollback_target() || self.current.contains(&d.id) {
+            return Some(false);
+        }
+        match self.preset {
+            Preset::Static => Some(d.artifact.as_deref().is_some_and(|a| Path::new(a).is_dir())),
+            Preset::Docker => {
+                let images = self.images.as_ref()?;
+                Some(d.image_id.as_ref().is_some_and(|id| images.contains(id)))
+            }
+        }
+    }
+
+    /// Said in the NOTE column of a target that can no longer be rolled back to.
+    fn gone(&self, d: &Deployment) -> Option<&'static str> {
+        let target = d.status.is_rollback_target() && !self.current.contains(&d.id);
+        match (target, self.can_roll_back(d)) {
+            (true, Some(false)) if self.preset == Preset::Static => Some("release gone"),
+            (true, Some(false)) => Some("image gone"),
+            _ => None,
+        }
+    }
+}
+
+fn row(
+    d: &Deployment,
+    show_env: bool,
+    now: i64,
+    ctx: &Context,
+    availability: &Availability,
+) -> String {
     let status = format!("{:<10}", d.status.as_str());
     let status = match d.status {
         Status::Deployed => ctx.out.good(&status),
@@ -98,6 +173,13 @@ fn row(d: &Deployment, show_env: bool, now: i64, ctx: &Context) -> String {
         let _ = write!(line, "{:<12} ", clip(&d.environment, 12));
     }
     let mut note = d.note();
+    if let Some(gone) = availability.gone(d) {
+        note = if note.is_empty() {
+            gone.to_string()
+        } else {
+            format!("{note}, {gone}")
+        };
+    }
     if let (Status::Failed | Status::Cancelled, Some(error)) = (d.status, &d.error) {
         if note.is_empty() {
             note = clip(error.lines().next().unwrap_or_default(), 40);
@@ -105,8 +187,8 @@ fn row(d: &Deployment, show_env: bool, now: i64, ctx: &Context) -> String {
     }
     let _ = write!(
         line,
-        "{:<26} {:<9} {:<10} {note}",
-        clip(&what(d), 26),
+        "{:<24} {:<9} {:<10} {note}",
+        clip(&what(d), 24),
         ago(d.created_at, now),
         clip(&d.created_by, 10)
     );

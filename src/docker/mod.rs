@@ -12,8 +12,9 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HealthStatusEnum, HostConfig, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
-    StopContainerOptionsBuilder, TagImageOptionsBuilder, WaitContainerOptionsBuilder,
+    ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder, StopContainerOptionsBuilder, TagImageOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -177,7 +178,8 @@ impl Engine {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            // 404: gone already; 409: a container still uses an image known only by this tag.
+            Err(e) if matches!(status_of(&e), Some(404 | 409)) => Ok(()),
             Err(e) => Err(engine_error(e, format!("removing tag `{reference}`"))),
         }
     }
@@ -353,6 +355,30 @@ impl Engine {
                 }
             })
             .collect())
+    }
+}
+
+impl Engine {
+    /// The ids of every image on the host, and every tag: one call, for `list`.
+    pub async fn images(
+        &self,
+    ) -> Result<(
+        std::collections::HashSet<String>,
+        std::collections::HashSet<String>,
+    )> {
+        let options = ListImagesOptionsBuilder::new().all(false).build();
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(|e| engine_error(e, "listing images"))?;
+        let mut ids = std::collections::HashSet::new();
+        let mut tags = std::collections::HashSet::new();
+        for image in images {
+            ids.insert(image.id);
+            tags.extend(image.repo_tags);
+        }
+        Ok((ids, tags))
     }
 }
 

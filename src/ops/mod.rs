@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod lock;
+pub mod prune;
 pub mod recover;
 pub mod redeploy;
 pub mod static_site;
