@@ -807,7 +807,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__project__subcmd__create)
-            opts="-o -y -q -h --preset --container-port --health-path --health-timeout --health-interval --stop-timeout --db --output --yes --quiet --help"
+            opts="-o -y -q -h --preset --container-port --health-path --health-timeout --health-interval --stop-timeout --hooks --hook-timeout --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -834,6 +834,14 @@ _temps() {
                     return 0
                     ;;
                 --stop-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hooks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hook-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -993,7 +1001,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__project__subcmd__update)
-            opts="-o -y -q -h --container-port --health-path --health-timeout --health-interval --stop-timeout --db --output --yes --quiet --help"
+            opts="-o -y -q -h --container-port --health-path --health-timeout --health-interval --stop-timeout --hooks --hook-timeout --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1016,6 +1024,14 @@ _temps() {
                     return 0
                     ;;
                 --stop-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hooks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hook-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

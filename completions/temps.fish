@@ -62,6 +62,8 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-timeout -d 'How long a new version may take to become healthy [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-interval -d 'Time between health probes [default: 50ms]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l hook-timeout -d 'How long a hook may run before it is killed and counts as failed [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
@@ -73,6 +75,8 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-timeout -d 'How long a new version may take to become healthy [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-interval -d 'Time between health probes [default: 50ms]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l hook-timeout -d 'How long a hook may run before it is killed and counts as failed [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"

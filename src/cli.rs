@@ -153,6 +153,13 @@ pub struct ProjectSettings {
     /// How long a stopping container gets before it is killed [default: 10s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub stop_timeout: Option<Duration>,
+    /// A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback,
+    /// post-rollback, pre-promote, post-promote (`""` to unset)
+    #[arg(long, value_name = "DIR")]
+    pub hooks: Option<PathBuf>,
+    /// How long a hook may run before it is killed and counts as failed [default: 30s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub hook_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -96,6 +96,23 @@ fn changes(settings: ProjectSettings) -> Result<ProjectChanges> {
         health_timeout: settings.health_timeout,
         health_interval: settings.health_interval,
         stop_timeout: settings.stop_timeout,
+        hooks_dir: match settings.hooks {
+            Some(dir) if dir.as_os_str().is_empty() => Some(String::new()),
+            Some(dir) => {
+                let dir = std::path::absolute(&dir)?;
+                if !dir.is_dir() {
+                    return Err(Failure::usage(format!(
+                        "hooks folder `{}` is not a directory",
+                        dir.display()
+                    ))
+                    .hint("create it and put executables named like `pre-rollback` in it")
+                    .into());
+                }
+                Some(dir.to_string_lossy().into_owned())
+            }
+            None => None,
+        },
+        hook_timeout: settings.hook_timeout,
     })
 }
 
@@ -108,6 +125,8 @@ fn project_json(project: &Project, envs: &[Environment]) -> serde_json::Value {
         "health_timeout": format_duration(project.health_timeout),
         "health_interval": format_duration(project.health_interval),
         "stop_timeout": format_duration(project.stop_timeout),
+        "hooks": project.hooks_dir,
+        "hook_timeout": format_duration(project.hook_timeout),
         "created_at": rfc3339(project.created_at),
         "environments": envs.iter().map(|e| json!({
             "name": e.name,
@@ -150,6 +169,12 @@ fn print_project(ctx: &Context, project: &Project, envs: &[Environment]) -> Resu
         out.line(format!(
             "  stop timeout     {}",
             format_duration(project.stop_timeout)
+        ));
+    }
+    if let Some(dir) = &project.hooks_dir {
+        out.line(format!(
+            "  hooks            {dir} (timeout {})",
+            format_duration(project.hook_timeout)
         ));
     }
     for env in envs {

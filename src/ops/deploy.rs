@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use super::hooks::{self, HookEnv};
 use super::recover::take_environment;
 use super::swap::{self, Swap};
 use super::{clean_reason, Progress};
@@ -60,67 +61,87 @@ pub async fn deploy_image(
         progress,
     )
     .await?;
-    let publish = match request.publish {
-        Some(p) => PublishChange::Set(p),
-        None => PublishChange::Keep,
+    let mut hook_env = HookEnv {
+        project: project.name.clone(),
+        environment: request.environment.clone(),
+        image: Some(request.image.clone()),
+        reason: reason.clone(),
+        user: request.created_by.clone(),
+        ..HookEnv::default()
     };
-    let (deployment, env) = store.record(project.id, &request.environment, publish, |env| {
-        Ok(NewDeployment {
-            project_id: project.id,
-            environment_id: env.id,
-            image: Some(request.image.clone()),
-            image_id: Some(image.id.clone()),
-            status: Status::Pending,
-            is_rollback: false,
-            rolled_back_from_id: None,
-            rolled_back_to_id: None,
-            is_promote: false,
-            promoted_id: None,
-            created_by: request.created_by.clone(),
-            reason: reason.clone(),
-        })
-    })?;
+    hooks::pre(&project, "deploy", &hook_env, progress)?;
+    let result = async {
+        let publish = match request.publish {
+            Some(p) => PublishChange::Set(p),
+            None => PublishChange::Keep,
+        };
+        let (deployment, env) = store.record(project.id, &request.environment, publish, |env| {
+            Ok(NewDeployment {
+                project_id: project.id,
+                environment_id: env.id,
+                image: Some(request.image.clone()),
+                image_id: Some(image.id.clone()),
+                status: Status::Pending,
+                is_rollback: false,
+                rolled_back_from_id: None,
+                rolled_back_to_id: None,
+                is_promote: false,
+                promoted_id: None,
+                created_by: request.created_by.clone(),
+                reason: reason.clone(),
+            })
+        })?;
+        hook_env.deployment_id = Some(deployment.id);
 
-    // Pin the image under a tag of our own, so it survives its own tag moving on.
-    if let Err(err) = engine
-        .tag(
-            &image.id,
-            &pin_repository(&project.name),
-            &deployment.id.to_string(),
+        // Pin the image under a tag of our own, so it survives its own tag moving on.
+        if let Err(err) = engine
+            .tag(
+                &image.id,
+                &pin_repository(&project.name),
+                &deployment.id.to_string(),
+            )
+            .await
+        {
+            store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
+            return Err(err);
+        }
+
+        if env.state == EnvState::RolledBack {
+            store.set_status(deployment.id, Status::Ready)?;
+            return Ok(DeployOutcome::Ready(
+                store.expect_deployment(deployment.id)?,
+            ));
+        }
+        let previous = match env.current_deployment_id {
+            Some(id) => store.deployment(id)?,
+            None => None,
+        };
+        let health_timeout = project.health_timeout;
+        let deployed = swap::run(
+            &engine,
+            store,
+            Swap {
+                project: &project,
+                environment: &env,
+                deployment,
+                image: &image,
+                previous,
+                health_timeout,
+                state_after: EnvState::Normal,
+            },
+            progress,
         )
-        .await
-    {
-        store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
-        return Err(err);
+        .await?;
+        Ok(DeployOutcome::Serving(deployed))
     }
-
-    if env.state == EnvState::RolledBack {
-        store.set_status(deployment.id, Status::Ready)?;
-        return Ok(DeployOutcome::Ready(
-            store.expect_deployment(deployment.id)?,
-        ));
-    }
-    let previous = match env.current_deployment_id {
-        Some(id) => store.deployment(id)?,
-        None => None,
+    .await;
+    let outcome = match &result {
+        Ok(DeployOutcome::Serving(_)) => "deployed",
+        Ok(DeployOutcome::Ready(_)) => "ready",
+        Err(err) => hooks::outcome_of_error(err),
     };
-    let health_timeout = project.health_timeout;
-    let deployed = swap::run(
-        &engine,
-        store,
-        Swap {
-            project: &project,
-            environment: &env,
-            deployment,
-            image: &image,
-            previous,
-            health_timeout,
-            state_after: EnvState::Normal,
-        },
-        progress,
-    )
-    .await?;
-    Ok(DeployOutcome::Serving(deployed))
+    hooks::post(&project, "deploy", &hook_env, outcome, progress);
+    result
 }
 
 /// The image on this host (pulled when absent), by id.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use super::hooks::{self, HookEnv};
 use super::swap::{self, Swap};
 use super::{clean_reason, static_site, Progress};
 use crate::docker::{pin_repository, Engine, ImageFacts};
@@ -242,89 +243,128 @@ pub async fn execute(
         image,
         engine,
         only_clears_state,
+        current,
         ..
     } = plan;
     if only_clears_state {
         store.set_state(target.environment_id, EnvState::Normal)?;
         return store.expect_deployment(target.id);
     }
-    let (deployment, env) = store.record(
-        project.id,
-        &target.environment,
-        PublishChange::Keep,
-        |env| {
-            if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
-                return Err(
-                    Failure::refused(format!("#{} started serving meanwhile", target.id)).into(),
-                );
-            }
-            Ok(NewDeployment {
-                project_id: project.id,
-                environment_id: env.id,
-                image: target.image.clone(),
-                image_id: target.image_id.clone(),
-                status: Status::Pending,
-                is_rollback: kind == Kind::Rollback,
-                rolled_back_from_id: (kind == Kind::Rollback)
-                    .then_some(env.current_deployment_id)
-                    .flatten(),
-                rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
-                is_promote: kind == Kind::Promote,
-                promoted_id: (kind == Kind::Promote).then_some(target.id),
-                created_by: created_by.clone(),
-                reason: reason.clone(),
-            })
-        },
-    )?;
-    let state_after = match kind {
-        Kind::Rollback => EnvState::RolledBack,
-        Kind::Promote => EnvState::Normal,
+    let action = match kind {
+        Kind::Rollback => "rollback",
+        Kind::Promote => "promote",
     };
-    let previous = match env.current_deployment_id {
-        Some(id) => store.deployment(id)?,
-        None => None,
+    let mut hook_env = HookEnv {
+        project: project.name.clone(),
+        environment: target.environment.clone(),
+        image: target.image.clone().or_else(|| target.artifact.clone()),
+        rolled_back_from_id: (kind == Kind::Rollback)
+            .then(|| current.as_ref().map(|c| c.id))
+            .flatten(),
+        rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
+        promoted_id: (kind == Kind::Promote).then_some(target.id),
+        reason: reason.clone(),
+        user: created_by.clone(),
+        ..HookEnv::default()
     };
-    match (project.preset, engine, image) {
-        (Preset::Docker, Some(engine), Some(image)) => {
-            let pin = engine
-                .tag(
-                    &image.id,
-                    &pin_repository(&project.name),
-                    &deployment.id.to_string(),
+    hooks::pre(&project, action, &hook_env, progress)?;
+    let result = async {
+        let (deployment, env) = store.record(
+            project.id,
+            &target.environment,
+            PublishChange::Keep,
+            |env| {
+                if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
+                    return Err(Failure::refused(format!(
+                        "#{} started serving meanwhile",
+                        target.id
+                    ))
+                    .into());
+                }
+                Ok(NewDeployment {
+                    project_id: project.id,
+                    environment_id: env.id,
+                    image: target.image.clone(),
+                    image_id: target.image_id.clone(),
+                    status: Status::Pending,
+                    is_rollback: kind == Kind::Rollback,
+                    rolled_back_from_id: (kind == Kind::Rollback)
+                        .then_some(env.current_deployment_id)
+                        .flatten(),
+                    rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
+                    is_promote: kind == Kind::Promote,
+                    promoted_id: (kind == Kind::Promote).then_some(target.id),
+                    created_by: created_by.clone(),
+                    reason: reason.clone(),
+                })
+            },
+        )?;
+        hook_env.deployment_id = Some(deployment.id);
+        let state_after = match kind {
+            Kind::Rollback => EnvState::RolledBack,
+            Kind::Promote => EnvState::Normal,
+        };
+        let previous = match env.current_deployment_id {
+            Some(id) => store.deployment(id)?,
+            None => None,
+        };
+        match (project.preset, engine, image) {
+            (Preset::Docker, Some(engine), Some(image)) => {
+                let pin = engine
+                    .tag(
+                        &image.id,
+                        &pin_repository(&project.name),
+                        &deployment.id.to_string(),
+                    )
+                    .await;
+                if let Err(err) = pin {
+                    store.finish_unsuccessful(
+                        deployment.id,
+                        Status::Failed,
+                        &format!("{err:#}"),
+                    )?;
+                    return Err(err);
+                }
+                swap::run(
+                    &engine,
+                    store,
+                    Swap {
+                        project: &project,
+                        environment: &env,
+                        deployment,
+                        image: &image,
+                        previous,
+                        health_timeout: health_timeout.unwrap_or(project.health_timeout),
+                        state_after,
+                    },
+                    progress,
                 )
-                .await;
-            if let Err(err) = pin {
-                store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
-                return Err(err);
+                .await
             }
-            swap::run(
-                &engine,
-                store,
-                Swap {
-                    project: &project,
-                    environment: &env,
-                    deployment,
-                    image: &image,
-                    previous,
-                    health_timeout: health_timeout.unwrap_or(project.health_timeout),
-                    state_after,
-                },
-                progress,
-            )
-            .await
-        }
-        _ => {
-            let release = target.artifact.clone().unwrap_or_default();
-            store.set_artifact(deployment.id, &release)?;
-            progress.step(&format!("pointing {} at release #{}", env.name, target.id));
-            let root = store.static_root();
-            if let Err(err) =
-                static_site::point(&root, &project.name, &env.name, Path::new(&release))
-            {
-                store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
-                return Err(err);
+            _ => {
+                let release = target.artifact.clone().unwrap_or_default();
+                store.set_artifact(deployment.id, &release)?;
+                progress.step(&format!("pointing {} at release #{}", env.name, target.id));
+                let root = store.static_root();
+                if let Err(err) =
+                    static_site::point(&root, &project.name, &env.name, Path::new(&release))
+                {
+                    store.finish_unsuccessful(
+                        deployment.id,
+                        Status::Failed,
+                        &format!("{err:#}"),
+                    )?;
+                    return Err(err);
+                }
+                store.route(deployment.id, env.id, state_after)
             }
-            store.route(deployment.id, env.id, state_after)
         }
     }
+    .await;
+    let outcome = match &result {
+        Ok(_) => "deployed",
+        Err(err) => hooks::outcome_of_error(err),
+    };
+    hooks::post(&project, action, &hook_env, outcome, progress);
+    result
 }

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 
 use super::clean_reason;
 use super::deploy::{require_preset, DeployOutcome};
+use super::hooks::{self, HookEnv};
 use super::recover::take_environment;
 use crate::error::{check_name, Failure};
 use crate::store::{EnvState, NewDeployment, Preset, PublishChange, Status, Store};
@@ -60,46 +61,66 @@ pub async fn deploy_dir(
         progress,
     )
     .await?;
-    let (deployment, env) = store.record(
-        project.id,
-        &request.environment,
-        PublishChange::Keep,
-        |env| {
-            Ok(NewDeployment {
-                project_id: project.id,
-                environment_id: env.id,
-                image: None,
-                image_id: None,
-                status: Status::Pending,
-                is_rollback: false,
-                rolled_back_from_id: None,
-                rolled_back_to_id: None,
-                is_promote: false,
-                promoted_id: None,
-                created_by: request.created_by.clone(),
-                reason: reason.clone(),
-            })
-        },
-    )?;
-    let root = store.static_root();
-    let release = release_dir(&root, &project.name, deployment.id);
-    if let Err(err) = copy_release(&request.dir, &release) {
-        store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
-        return Err(err);
+    let mut hook_env = HookEnv {
+        project: project.name.clone(),
+        environment: request.environment.clone(),
+        image: Some(request.dir.display().to_string()),
+        reason: reason.clone(),
+        user: request.created_by.clone(),
+        ..HookEnv::default()
+    };
+    hooks::pre(&project, "deploy", &hook_env, progress)?;
+    let result = async {
+        let (deployment, env) = store.record(
+            project.id,
+            &request.environment,
+            PublishChange::Keep,
+            |env| {
+                Ok(NewDeployment {
+                    project_id: project.id,
+                    environment_id: env.id,
+                    image: None,
+                    image_id: None,
+                    status: Status::Pending,
+                    is_rollback: false,
+                    rolled_back_from_id: None,
+                    rolled_back_to_id: None,
+                    is_promote: false,
+                    promoted_id: None,
+                    created_by: request.created_by.clone(),
+                    reason: reason.clone(),
+                })
+            },
+        )?;
+        hook_env.deployment_id = Some(deployment.id);
+        let root = store.static_root();
+        let release = release_dir(&root, &project.name, deployment.id);
+        if let Err(err) = copy_release(&request.dir, &release) {
+            store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
+            return Err(err);
+        }
+        store.set_artifact(deployment.id, &release.to_string_lossy())?;
+        if env.state == EnvState::RolledBack {
+            store.set_status(deployment.id, Status::Ready)?;
+            return Ok(DeployOutcome::Ready(
+                store.expect_deployment(deployment.id)?,
+            ));
+        }
+        point(&root, &project.name, &env.name, &release)?;
+        Ok(DeployOutcome::Serving(store.route(
+            deployment.id,
+            env.id,
+            EnvState::Normal,
+        )?))
     }
-    store.set_artifact(deployment.id, &release.to_string_lossy())?;
-    if env.state == EnvState::RolledBack {
-        store.set_status(deployment.id, Status::Ready)?;
-        return Ok(DeployOutcome::Ready(
-            store.expect_deployment(deployment.id)?,
-        ));
-    }
-    point(&root, &project.name, &env.name, &release)?;
-    Ok(DeployOutcome::Serving(store.route(
-        deployment.id,
-        env.id,
-        EnvState::Normal,
-    )?))
+    .await;
+    let outcome = match &result {
+        Ok(DeployOutcome::Serving(_)) => "deployed",
+        Ok(DeployOutcome::Ready(_)) => "ready",
+        Err(err) => hooks::outcome_of_error(err),
+    };
+    hooks::post(&project, "deploy", &hook_env, outcome, progress);
+    result
 }
 
 /// Copy into a hidden folder first, then rename: a release is whole or absent.

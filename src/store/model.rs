@@ -47,6 +47,9 @@ pub struct Project {
     pub health_interval: Duration,
     pub stop_timeout: Duration,
     pub created_at: i64,
+    /// Where the project's hooks (`pre-deploy`, `post-rollback`, …) live.
+    pub hooks_dir: Option<String>,
+    pub hook_timeout: Duration,
 }
 
 /// The settings a project is created with, and the changes `project update` makes.
@@ -58,11 +61,15 @@ pub struct ProjectChanges {
     pub health_timeout: Option<Duration>,
     pub health_interval: Option<Duration>,
     pub stop_timeout: Option<Duration>,
+    /// `Some("")` clears the hooks folder.
+    pub hooks_dir: Option<String>,
+    pub hook_timeout: Option<Duration>,
 }
 
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_millis(50);
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvState {

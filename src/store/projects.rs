@@ -8,13 +8,13 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{
     digest, EnvState, Environment, Preset, Project, ProjectChanges, Publish, Store,
-    DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_STOP_TIMEOUT,
+    DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOOK_TIMEOUT, DEFAULT_STOP_TIMEOUT,
 };
 use crate::clock::now_ms;
 use crate::error::Failure;
 
 const PROJECT_COLUMNS: &str = "id, name, preset, container_port, health_path, health_timeout_ms, \
-     health_interval_ms, stop_timeout_ms, created_at";
+     health_interval_ms, stop_timeout_ms, created_at, hooks_dir, hook_timeout_ms";
 
 fn project_from_row(row: &Row) -> rusqlite::Result<Project> {
     let preset: String = row.get(2)?;
@@ -32,6 +32,8 @@ fn project_from_row(row: &Row) -> rusqlite::Result<Project> {
         health_interval: ms(6)?,
         stop_timeout: ms(7)?,
         created_at: row.get(8)?,
+        hooks_dir: row.get(9)?,
+        hook_timeout: ms(10)?,
     })
 }
 
@@ -79,7 +81,8 @@ impl Store {
             let ms = |d: Option<Duration>, default: Duration| d.unwrap_or(default).as_millis() as i64;
             tx.execute(
                 "INSERT INTO projects (name, preset, container_port, health_path, health_timeout_ms, \
-                 health_interval_ms, stop_timeout_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 health_interval_ms, stop_timeout_ms, created_at, hooks_dir, hook_timeout_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     name,
                     preset.as_str(),
@@ -89,6 +92,8 @@ impl Store {
                     ms(settings.health_interval, DEFAULT_HEALTH_INTERVAL),
                     ms(settings.stop_timeout, DEFAULT_STOP_TIMEOUT),
                     now_ms(),
+                    settings.hooks_dir.as_deref().filter(|d| !d.is_empty()),
+                    ms(settings.hook_timeout, DEFAULT_HOOK_TIMEOUT),
                 ],
             )
             .context("recording the project")?;
@@ -111,6 +116,13 @@ impl Store {
                     params![id, port],
                 )?;
             }
+            if let Some(dir) = &changes.hooks_dir {
+                let dir = Some(dir.as_str()).filter(|d| !d.is_empty());
+                tx.execute(
+                    "UPDATE projects SET hooks_dir = ?2 WHERE id = ?1",
+                    params![id, dir],
+                )?;
+            }
             if let Some(path) = &changes.health_path {
                 let path = Some(path.as_str()).filter(|p| !p.is_empty());
                 tx.execute(
@@ -122,6 +134,7 @@ impl Store {
                 ("health_timeout_ms", changes.health_timeout),
                 ("health_interval_ms", changes.health_interval),
                 ("stop_timeout_ms", changes.stop_timeout),
+                ("hook_timeout_ms", changes.hook_timeout),
             ] {
                 if let Some(d) = value {
                     tx.execute(

@@ -77,6 +77,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project_id, environment)
     );
     "#,
+    // 3: hooks for runbooks.
+    r#"
+    ALTER TABLE projects ADD COLUMN hooks_dir TEXT;
+    ALTER TABLE projects ADD COLUMN hook_timeout_ms INTEGER NOT NULL DEFAULT 30000;
+    "#,
 ];
 
 /// The schema version this build writes.
