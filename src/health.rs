@@ -111,22 +111,34 @@ pub async fn wait_healthy(
     let probing = probe_until_healthy(engine, container, probe, timeout, interval);
     tokio::pin!(exited, probing);
     tokio::select! {
-        result = &mut probing => result,
+        result = &mut probing => match result {
+            Ok(()) => Ok(()),
+            // A container that died meanwhile is the better reason.
+            Err(why) => match engine.container(container).await {
+                Ok(Some(facts)) if !facts.running => Err(exit_reason(engine, container, facts.exit_code).await),
+                _ => Err(why),
+            },
+        },
         code = &mut exited => {
             let code = code.map_err(|e| format!("{e:#}"))?;
             // A probe that already succeeded wins a tie.
             if let Some(Ok(())) = futures_util::FutureExt::now_or_never(&mut probing) {
                 return Ok(());
             }
-            let logs = engine.last_logs(container, 10).await;
-            let mut reason = format!("container {container} exited with status {code}");
-            if !logs.is_empty() {
-                reason.push_str("; its last output:\n");
-                reason.push_str(&logs);
-            }
-            Err(reason)
+            Err(exit_reason(engine, container, code).await)
         }
     }
+}
+
+/// "container … exited with status 3; its last output: …"
+async fn exit_reason(engine: &Engine, container: &str, code: i64) -> String {
+    let logs = engine.last_logs(container, 10).await;
+    let mut reason = format!("container {container} exited with status {code}");
+    if !logs.is_empty() {
+        reason.push_str("; its last output:\n");
+        reason.push_str(&logs);
+    }
+    reason
 }
 
 async fn probe_until_healthy(
@@ -138,21 +150,28 @@ async fn probe_until_healthy(
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let interval = interval.max(Duration::from_millis(5));
+    if let Probe::Running = probe {
+        tokio::time::sleep(RUNNING_GRACE.min(timeout)).await;
+        return Ok(());
+    }
     // Looked up once: the published address, or the container's own (known once started).
-    let addr = match probe {
-        Probe::Http { target, .. } | Probe::Tcp { target } => {
-            Some(resolve(engine, container, target).await?)
-        }
-        Probe::DockerHealthcheck => None,
-        Probe::Running => {
-            tokio::time::sleep(RUNNING_GRACE.min(timeout)).await;
-            return Ok(());
-        }
-    };
+    let mut addr: Option<SocketAddr> = None;
     loop {
         let attempt_timeout = deadline
             .saturating_duration_since(Instant::now())
             .clamp(Duration::from_millis(100), Duration::from_secs(2));
+        if let (Probe::Http { target, .. } | Probe::Tcp { target }, None) = (probe, addr) {
+            match resolve(engine, container, target).await {
+                Ok(found) => addr = Some(found),
+                Err(why) => {
+                    if Instant::now() + interval >= deadline {
+                        return Err(why);
+                    }
+                    tokio::time::sleep(interval).await;
+                    continue;
+                }
+            }
+        }
         let outcome = match (probe, addr) {
             (Probe::Http { path, .. }, Some(addr)) => {
                 tokio::time::timeout(attempt_timeout, http_get(addr, path))

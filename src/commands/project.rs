@@ -88,7 +88,11 @@ fn changes(settings: ProjectSettings) -> Result<ProjectChanges> {
     if settings.health_interval.is_some_and(|d| d.is_zero())
         || settings.health_timeout.is_some_and(|d| d.is_zero())
     {
-        return Err(Failure::usage("health timeout and interval must be longer than 0").into());
+        return Err(
+            Failure::usage("health timeout and interval must be longer than 0")
+                .hint("like `--health-timeout 30s --health-interval 50ms`")
+                .into(),
+        );
     }
     Ok(ProjectChanges {
         container_port: settings.container_port,

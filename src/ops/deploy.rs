@@ -11,9 +11,7 @@ use super::swap::{self, Swap};
 use super::{clean_reason, Progress};
 use crate::docker::{pin_repository, Engine, ImageFacts};
 use crate::error::{check_name, Failure};
-use crate::store::{
-    Deployment, EnvState, NewDeployment, Preset, Project, Publish, PublishChange, Status, Store,
-};
+use crate::store::{Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store};
 
 pub struct DeployRequest {
     pub project: String,
@@ -71,11 +69,7 @@ pub async fn deploy_image(
     };
     hooks::pre(&project, "deploy", &hook_env, progress)?;
     let result = async {
-        let publish = match request.publish {
-            Some(p) => PublishChange::Set(p),
-            None => PublishChange::Keep,
-        };
-        let (deployment, env) = store.record(project.id, &request.environment, publish, |env| {
+        let (deployment, env) = store.record(project.id, &request.environment, |env| {
             Ok(NewDeployment {
                 project_id: project.id,
                 environment_id: env.id,
@@ -107,6 +101,9 @@ pub async fn deploy_image(
         }
 
         if env.state == EnvState::RolledBack {
+            if request.publish.as_ref().is_some_and(|p| env.publish.as_ref() != Some(p)) {
+                progress.warn("the environment is rolled back, so --publish is not applied: it keeps its port until a promote");
+            }
             store.set_status(deployment.id, Status::Ready)?;
             return Ok(DeployOutcome::Ready(
                 store.expect_deployment(deployment.id)?,
@@ -126,6 +123,7 @@ pub async fn deploy_image(
                 deployment,
                 image: &image,
                 previous,
+                publish: request.publish.as_ref().or(env.publish.as_ref()),
                 health_timeout,
                 state_after: EnvState::Normal,
             },

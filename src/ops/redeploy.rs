@@ -15,8 +15,7 @@ use super::{clean_reason, static_site, Progress};
 use crate::docker::{pin_repository, Engine, ImageFacts};
 use crate::error::Failure;
 use crate::store::{
-    digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, PublishChange,
-    Status, Store,
+    digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, Status, Store,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,36 +268,29 @@ pub async fn execute(
     };
     hooks::pre(&project, action, &hook_env, progress)?;
     let result = async {
-        let (deployment, env) = store.record(
-            project.id,
-            &target.environment,
-            PublishChange::Keep,
-            |env| {
-                if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
-                    return Err(Failure::refused(format!(
-                        "#{} started serving meanwhile",
-                        target.id
-                    ))
-                    .into());
-                }
-                Ok(NewDeployment {
-                    project_id: project.id,
-                    environment_id: env.id,
-                    image: target.image.clone(),
-                    image_id: target.image_id.clone(),
-                    status: Status::Pending,
-                    is_rollback: kind == Kind::Rollback,
-                    rolled_back_from_id: (kind == Kind::Rollback)
-                        .then_some(env.current_deployment_id)
-                        .flatten(),
-                    rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
-                    is_promote: kind == Kind::Promote,
-                    promoted_id: (kind == Kind::Promote).then_some(target.id),
-                    created_by: created_by.clone(),
-                    reason: reason.clone(),
-                })
-            },
-        )?;
+        let (deployment, env) = store.record(project.id, &target.environment, |env| {
+            if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
+                return Err(
+                    Failure::refused(format!("#{} started serving meanwhile", target.id)).into(),
+                );
+            }
+            Ok(NewDeployment {
+                project_id: project.id,
+                environment_id: env.id,
+                image: target.image.clone(),
+                image_id: target.image_id.clone(),
+                status: Status::Pending,
+                is_rollback: kind == Kind::Rollback,
+                rolled_back_from_id: (kind == Kind::Rollback)
+                    .then_some(env.current_deployment_id)
+                    .flatten(),
+                rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
+                is_promote: kind == Kind::Promote,
+                promoted_id: (kind == Kind::Promote).then_some(target.id),
+                created_by: created_by.clone(),
+                reason: reason.clone(),
+            })
+        })?;
         hook_env.deployment_id = Some(deployment.id);
         let state_after = match kind {
             Kind::Rollback => EnvState::RolledBack,
@@ -334,6 +326,7 @@ pub async fn execute(
                         deployment,
                         image: &image,
                         previous,
+                        publish: env.publish.as_ref(),
                         health_timeout: health_timeout.unwrap_or(project.health_timeout),
                         state_after,
                     },
@@ -356,7 +349,7 @@ pub async fn execute(
                     )?;
                     return Err(err);
                 }
-                store.route(deployment.id, env.id, state_after)
+                store.route(deployment.id, env.id, state_after, None)
             }
         }
     }

@@ -15,7 +15,7 @@ use super::deploy::{require_preset, DeployOutcome};
 use super::hooks::{self, HookEnv};
 use super::recover::take_environment;
 use crate::error::{check_name, Failure};
-use crate::store::{EnvState, NewDeployment, Preset, PublishChange, Status, Store};
+use crate::store::{EnvState, NewDeployment, Preset, Status, Store};
 
 pub struct DirRequest {
     pub project: String,
@@ -71,27 +71,22 @@ pub async fn deploy_dir(
     };
     hooks::pre(&project, "deploy", &hook_env, progress)?;
     let result = async {
-        let (deployment, env) = store.record(
-            project.id,
-            &request.environment,
-            PublishChange::Keep,
-            |env| {
-                Ok(NewDeployment {
-                    project_id: project.id,
-                    environment_id: env.id,
-                    image: None,
-                    image_id: None,
-                    status: Status::Pending,
-                    is_rollback: false,
-                    rolled_back_from_id: None,
-                    rolled_back_to_id: None,
-                    is_promote: false,
-                    promoted_id: None,
-                    created_by: request.created_by.clone(),
-                    reason: reason.clone(),
-                })
-            },
-        )?;
+        let (deployment, env) = store.record(project.id, &request.environment, |env| {
+            Ok(NewDeployment {
+                project_id: project.id,
+                environment_id: env.id,
+                image: None,
+                image_id: None,
+                status: Status::Pending,
+                is_rollback: false,
+                rolled_back_from_id: None,
+                rolled_back_to_id: None,
+                is_promote: false,
+                promoted_id: None,
+                created_by: request.created_by.clone(),
+                reason: reason.clone(),
+            })
+        })?;
         hook_env.deployment_id = Some(deployment.id);
         let root = store.static_root();
         let release = release_dir(&root, &project.name, deployment.id);
@@ -111,6 +106,7 @@ pub async fn deploy_dir(
             deployment.id,
             env.id,
             EnvState::Normal,
+            None,
         )?))
     }
     .await;

@@ -15,7 +15,7 @@ use crate::clock::format_duration;
 use crate::docker::{container_name, ContainerSpec, Engine, ImageFacts};
 use crate::error::{exit_status_of, ExitStatus, Failure};
 use crate::health::{wait_healthy, Probe};
-use crate::store::{Deployment, EnvState, Environment, Project, Status, Store};
+use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
 
 /// A change of what serves an environment.
 pub struct Swap<'a> {
@@ -27,6 +27,10 @@ pub struct Swap<'a> {
     pub image: &'a ImageFacts,
     /// What serves now, if anything.
     pub previous: Option<Deployment>,
+    /// Where the new containers publish their port: the environment's remembered one, or
+    /// a new `--publish`, which is remembered only once the new deployment serves (the
+    /// previous containers, if restored, still publish on the old one).
+    pub publish: Option<&'a Publish>,
     pub health_timeout: Duration,
     /// The environment's state once the new deployment serves.
     pub state_after: EnvState,
@@ -51,6 +55,7 @@ pub async fn run(
         deployment,
         image,
         previous,
+        publish,
         health_timeout,
         state_after,
     } = swap;
@@ -75,13 +80,13 @@ pub async fn run(
         deployment_id: id,
         env: env_pairs,
         container_port,
-        publish: env.publish.as_ref(),
+        publish,
     };
     let probe = Probe::choose(
         project.health_path.as_deref(),
         image.has_healthcheck,
         container_port,
-        env.publish.as_ref(),
+        publish,
     );
 
     let switching = async {
@@ -118,7 +123,10 @@ pub async fn run(
     };
     let stop = tokio::select! {
         result = switching => match result {
-            Ok(()) => return store.route(id, env.id, state_after),
+            Ok(()) => {
+                let changed = publish.filter(|p| env.publish.as_ref() != Some(*p));
+                return store.route(id, env.id, state_after, changed);
+            }
             Err(err) => Stop::Failed(err),
         },
         signal = signals.next() => Stop::Interrupted(signal),

@@ -43,12 +43,6 @@ fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
     })
 }
 
-/// Where `record` should leave the environment's published port.
-pub enum PublishChange {
-    Keep,
-    Set(Publish),
-}
-
 impl Store {
     /// Record a new deployment in one transaction with reading the environment it goes to
     /// (created when missing), so the decision `build` makes from the environment's state
@@ -57,19 +51,10 @@ impl Store {
         &mut self,
         project_id: i64,
         environment: &str,
-        publish: PublishChange,
         build: impl FnOnce(&Environment) -> Result<NewDeployment>,
     ) -> Result<(Deployment, Environment)> {
         let id = self.write(|tx| {
-            let mut env = ensure_environment(tx, project_id, environment)?;
-            if let PublishChange::Set(publish) = publish {
-                tx.execute(
-                    "UPDATE environments SET publish = ?2 WHERE id = ?1",
-                    params![env.id, publish.to_string()],
-                )
-                .context("remembering the published port")?;
-                env.publish = Some(publish);
-            }
+            let env = ensure_environment(tx, project_id, environment)?;
             let new = build(&env)?;
             let digest = serde_json::to_string(&variables_digest(tx, env.id)?)?;
             tx.execute(
@@ -147,8 +132,15 @@ impl Store {
     }
 
     /// Make `id` the environment's serving deployment, in one transaction: it becomes
-    /// `deployed`, the one it replaces `completed`, and the environment takes `state`.
-    pub fn route(&mut self, id: i64, environment_id: i64, state: EnvState) -> Result<Deployment> {
+    /// `deployed`, the one it replaces `completed`, and the environment takes `state`
+    /// and, when given, the port the new deployment publishes on.
+    pub fn route(
+        &mut self,
+        id: i64,
+        environment_id: i64,
+        state: EnvState,
+        publish: Option<&Publish>,
+    ) -> Result<Deployment> {
         self.write(|tx| {
             let now = now_ms();
             tx.execute(
@@ -164,6 +156,12 @@ impl Store {
                 "UPDATE environments SET current_deployment_id = ?2, state = ?3 WHERE id = ?1",
                 params![environment_id, id, state.as_str()],
             )?;
+            if let Some(publish) = publish {
+                tx.execute(
+                    "UPDATE environments SET publish = ?2 WHERE id = ?1",
+                    params![environment_id, publish.to_string()],
+                )?;
+            }
             Ok(())
         })
         .with_context(|| format!("routing the environment to deployment #{id}"))?;

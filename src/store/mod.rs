@@ -19,7 +19,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-pub use deployments::PublishChange;
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
 
@@ -73,6 +72,9 @@ impl Store {
         // before anything is written to it.
         conn.query_row("PRAGMA schema_version", [], |_| Ok(()))
             .map_err(|e| unreadable(path, &e.to_string()))?;
+        // Refuse a database we cannot use before any pragma writes to it.
+        schema::check(&conn)
+            .with_context(|| format!("opening the history at `{}`", path.display()))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )

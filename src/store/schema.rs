@@ -87,10 +87,26 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub fn migrate(conn: &mut Connection) -> Result<()> {
+/// Refuse, changing nothing, a database from a newer temps or one that belongs to
+/// another program (tables, but no temps schema version).
+pub fn check(conn: &Connection) -> Result<()> {
     let version = user_version(conn)?;
-    if version == CURRENT_VERSION {
-        return Ok(());
+    if version == 0 {
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .context("reading the database's tables")?;
+        if tables > 0 {
+            return Err(Failure::new(
+                crate::error::ExitStatus::Unexpected,
+                "this SQLite database is not a temps history: it has tables but no temps schema version",
+            )
+            .hint("the file was left untouched; point `--db` at a temps history or a new file")
+            .into());
+        }
     }
     if version > CURRENT_VERSION {
         return Err(Failure::new(
@@ -101,6 +117,14 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         )
         .hint("upgrade temps; the database was left untouched")
         .into());
+    }
+    Ok(())
+}
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let version = user_version(conn)?;
+    if version >= CURRENT_VERSION {
+        return Ok(());
     }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)

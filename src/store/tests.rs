@@ -50,7 +50,7 @@ fn new_deployment(project: &Project, env: &Environment, image: &str) -> NewDeplo
 /// Record a deployment of `image` to `environment`.
 fn record(store: &mut Store, project: &Project, environment: &str, image: &str) -> Deployment {
     let (deployment, _) = store
-        .record(project.id, environment, PublishChange::Keep, |env| {
+        .record(project.id, environment, |env| {
             Ok(new_deployment(project, env, image))
         })
         .expect("record");
@@ -61,7 +61,7 @@ fn record(store: &mut Store, project: &Project, environment: &str, image: &str) 
 fn deploy(store: &mut Store, project: &Project, environment: &str, image: &str) -> Deployment {
     let d = record(store, project, environment, image);
     store
-        .route(d.id, d.environment_id, EnvState::Normal)
+        .route(d.id, d.environment_id, EnvState::Normal, None)
         .expect("route")
 }
 
@@ -261,12 +261,9 @@ fn recording_creates_the_environment_and_a_pending_deployment() {
     let mut store = open(&path);
     let project = web(&mut store);
     let (d, env) = store
-        .record(
-            project.id,
-            "production",
-            PublishChange::Set("127.0.0.1:8080".parse().unwrap()),
-            |env| Ok(new_deployment(&project, env, "web:1")),
-        )
+        .record(project.id, "production", |env| {
+            Ok(new_deployment(&project, env, "web:1"))
+        })
         .unwrap();
     assert_eq!(d.status, Status::Pending);
     assert_eq!(
@@ -280,18 +277,22 @@ fn recording_creates_the_environment_and_a_pending_deployment() {
     assert!(d.containers.is_empty());
     assert_eq!(env.state, EnvState::Normal);
     assert_eq!(env.current_deployment_id, None, "recording does not route");
-    assert_eq!(
-        env.publish.as_ref().map(|p| p.to_string()).as_deref(),
-        Some("127.0.0.1:8080")
-    );
+    assert_eq!(env.publish, None);
 
-    // The published port is remembered: a later record that keeps it still has it.
+    // A new published port is remembered once the deployment serves, not before.
+    let publish: Publish = "127.0.0.1:8080".parse().unwrap();
+    store
+        .route(d.id, env.id, EnvState::Normal, Some(&publish))
+        .unwrap();
     let (_, env) = store
-        .record(project.id, "production", PublishChange::Keep, |env| {
+        .record(project.id, "production", |env| {
             Ok(new_deployment(&project, env, "web:2"))
         })
         .unwrap();
-    assert_eq!(env.publish.map(|p| p.port), Some(8080));
+    assert_eq!(
+        env.publish.map(|p| p.to_string()).as_deref(),
+        Some("127.0.0.1:8080")
+    );
     assert_eq!(store.environments(project.id).unwrap().len(), 1);
 }
 
@@ -300,7 +301,7 @@ fn a_failing_build_records_nothing() {
     let (_dir, path) = fresh();
     let mut store = open(&path);
     let project = web(&mut store);
-    let result = store.record(project.id, "production", PublishChange::Keep, |_| {
+    let result = store.record(project.id, "production", |_| {
         Err(anyhow::anyhow!("refused"))
     });
     assert!(result.is_err());
@@ -323,7 +324,7 @@ fn routing_makes_one_deployment_serve_and_completes_the_one_before() {
         .set_containers(second.id, &["temps-web-production-3".to_string()])
         .unwrap();
     let second = store
-        .route(second.id, second.environment_id, EnvState::RolledBack)
+        .route(second.id, second.environment_id, EnvState::RolledBack, None)
         .unwrap();
     assert_eq!(second.status, Status::Deployed);
     assert_eq!(second.containers, ["temps-web-production-3"]);
@@ -365,7 +366,7 @@ fn an_unsuccessful_deployment_says_why_and_routing_clears_the_error() {
     );
 
     let retried = store
-        .route(bad.id, bad.environment_id, EnvState::Normal)
+        .route(bad.id, bad.environment_id, EnvState::Normal, None)
         .unwrap();
     assert_eq!(retried.error, None);
 }

@@ -3,3 +3,5 @@
 mod common;
 
 mod basics;
+mod deploy;
+mod rollback;
