@@ -59,6 +59,7 @@ pub async fn run(
         health_timeout,
         state_after,
     } = swap;
+    fault_point("recorded");
     // From here on Ctrl-C and SIGTERM restore instead of killing us mid-swap.
     let mut signals = Signals::new()?;
     let id = deployment.id;
