@@ -66,8 +66,8 @@ pub enum Command {
     /// to the target's image id with the environment's current variables, and leaves the
     /// environment rolled back. A failed health check restores the previous version and
     /// exits 5. Database migrations and external state are not reverted. With `--project`
-    /// and no id, a picker of valid targets (newest first) on a terminal, else the most
-    /// recent target running a different image.
+    /// and no id, a picker of valid targets (newest first, the most recent preselected)
+    /// on a terminal, else the most recent target.
     Rollback(RollbackArgs),
     /// Make a deployment serve and leave the rolled-back state
     ///

@@ -56,6 +56,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
         )
         .await?;
         spinner.suspend(|| confirm(ctx, &plan))?;
+        recover_environment(&mut store, &plan, &spinner).await?;
         let started = Instant::now();
         let done = redeploy::execute(
             &mut store,
@@ -107,6 +108,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
         )
         .await?;
         if plan.only_clears_state {
+            recover_environment(&mut store, &plan, &spinner).await?;
             let was = plan.environment.state;
             let done =
                 redeploy::execute(&mut store, plan, None, current_user(), None, &spinner).await?;
@@ -127,6 +129,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             return Ok(());
         }
         spinner.suspend(|| confirm(ctx, &plan))?;
+        recover_environment(&mut store, &plan, &spinner).await?;
         let started = Instant::now();
         let done = redeploy::execute(
             &mut store,
@@ -153,8 +156,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
     })?
 }
 
-/// Lock the target's environment, validate, and recover what an interrupted operation
-/// left there, in that order: what is confirmed is what runs.
+/// Lock the target's environment, then validate: what is confirmed is what runs.
 async fn prepare(
     store: &mut Store,
     kind: Kind,
@@ -174,12 +176,29 @@ async fn prepare(
         progress,
     )?;
     let plan = redeploy::plan(store, kind, target_id).await?;
-    recover(store, plan.engine(), &project, &environment, progress).await?;
     Ok((plan, lock))
 }
 
-/// `rollback --project P`: a picker on a terminal, else the most recent target that runs
-/// a different image from the current one (else simply the most recent).
+/// Once confirmed, and before anything else changes: recover what an interrupted
+/// operation left in the environment (a refused or declined rollback writes nothing).
+async fn recover_environment(
+    store: &mut Store,
+    plan: &Plan,
+    progress: &dyn crate::ops::Progress,
+) -> Result<()> {
+    recover(
+        store,
+        plan.engine(),
+        &plan.project,
+        &plan.environment.name,
+        progress,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `rollback --project P`: a picker on a terminal with the most recent target
+/// preselected, else the most recent target.
 fn pick_target(
     ctx: &Context,
     store: &crate::store::Store,
@@ -204,12 +223,8 @@ fn pick_target(
         .hint(format!("`temps list {project}` shows its history"))
         .into());
     };
-    let preferred = targets
-        .iter()
-        .position(|d| !same_as_current(d))
-        .unwrap_or(0);
     if !ctx.out.can_prompt() || ctx.yes {
-        return Ok(targets.get(preferred).unwrap_or(first).id);
+        return Ok(first.id);
     }
     let now = now_ms();
     let items: Vec<String> = targets
@@ -232,7 +247,7 @@ fn pick_target(
     let chosen = dialoguer::Select::new()
         .with_prompt(format!("Roll back {project}/{environment} to"))
         .items(&items)
-        .default(preferred)
+        .default(0)
         .interact_opt()?;
     match chosen {
         Some(index) => Ok(targets[index].id),

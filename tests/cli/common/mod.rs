@@ -41,7 +41,7 @@ pub fn docker_ready() -> bool {
         }
         let have = Command::new("docker")
             .args([
-                "image", "inspect", WEB_V1, WEB_V2, CRASH, NOHEALTH, CHECKED, SICK, QUIET,
+                "image", "inspect", WEB_V1, WEB_V2, CRASH, NOHEALTH, CHECKED, SICK, QUIET, FLAKY,
             ])
             .output()
             .is_ok_and(|o| o.status.success());
@@ -315,4 +315,112 @@ pub fn docker(args: &[&str]) -> Run {
             .output()
             .expect("docker client"),
     )
+}
+
+/// Like the web images (`/` says "flaky"; `/healthz`, `/cgi-bin/env`), with a Docker
+/// HEALTHCHECK that passes, unless the container runs with `BROKEN=1`.
+pub const FLAKY: &str = "temps-test/flaky:v1";
+
+/// A `DOCKER_HOST` where no engine answers.
+pub const NO_DOCKER: &str = "unix:///nonexistent/docker.sock";
+
+impl TestEnv {
+    /// Run `temps ARGS` with extra (or overriding) environment variables.
+    pub fn run_with(&self, vars: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut cmd = self.cmd();
+        for (key, value) in vars {
+            cmd.env(key, value);
+        }
+        Run::from(cmd.args(args).output().expect("run temps"))
+    }
+
+    /// Run `temps ARGS` on a pseudo-terminal (tests/pty.py), as a person at a keyboard:
+    /// the steps run in order, then the session lasts until temps exits.
+    pub fn terminal(&self, args: &[&str], steps: &[PtyStep]) -> PtyRun {
+        let temps = self.cmd();
+        let mut cmd = Command::new("python3");
+        cmd.env_clear();
+        for (key, value) in temps.get_envs() {
+            if let Some(value) = value {
+                cmd.env(key, value);
+            }
+        }
+        cmd.env("TERM", "xterm")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pty.py"));
+        for step in steps {
+            match step {
+                PtyStep::Expect(text) => cmd.args(["--expect", text]),
+                PtyStep::Press(keys) => cmd.args(["--send", &escape_keys(keys)]),
+            };
+        }
+        cmd.arg("--").arg(temps.get_program()).args(args);
+        let out = cmd.output().expect("python3 runs tests/pty.py");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "tests/pty.py printed no report ({e}):\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        PtyRun {
+            status: report["exit_code"].as_i64().map(|c| c as i32),
+            text: report["text"].as_str().unwrap_or_default().to_string(),
+            error: report["error"].as_str().map(String::from),
+        }
+    }
+}
+
+/// What to do on the terminal, in order.
+pub enum PtyStep<'a> {
+    /// Wait until the text appears (escape sequences removed), after the previous match.
+    Expect(&'a str),
+    /// Wait until temps reads a key (a prompt waits), then type these characters at once:
+    /// `"y"`, `"\r"` (Enter), `"\x1b[B"` (down arrow).
+    Press(&'a str),
+}
+
+/// How a terminal session ended.
+pub struct PtyRun {
+    /// Exit code; `None` when temps was killed (by a signal, or after a step timed out).
+    pub status: Option<i32>,
+    /// Everything temps wrote on its terminal, escape sequences and `\r` removed.
+    pub text: String,
+    /// What went wrong in driving the session (a step that never came), if anything.
+    pub error: Option<String>,
+}
+
+impl PtyRun {
+    /// Assert that every step was done and temps exited with `expected`.
+    #[track_caller]
+    pub fn code(self, expected: i32) -> PtyRun {
+        assert!(
+            self.error.is_none() && self.status == Some(expected),
+            "terminal session: {} (exit code {:?}, expected {expected})\n--- terminal\n{}",
+            self.error.as_deref().unwrap_or("every step done"),
+            self.status,
+            self.text
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn has(self, text: &str) -> PtyRun {
+        assert!(
+            self.text.contains(text),
+            "the terminal lacks {text:?}:\n{}",
+            self.text
+        );
+        self
+    }
+}
+
+/// Keys as tests/pty.py reads them: control characters as `\xNN`, `\` doubled.
+fn escape_keys(keys: &str) -> String {
+    keys.chars()
+        .map(|c| match c {
+            '\\' => "\\\\".to_string(),
+            c if c.is_control() => format!("\\x{:02x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
