@@ -8,6 +8,7 @@ mod deployments;
 mod locks;
 mod model;
 mod projects;
+mod routes;
 mod schema;
 
 use std::fs;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
+pub use routes::{ProxyState, Route};
 
 use crate::error::{ExitStatus, Failure};
 

@@ -132,6 +132,12 @@ pub struct Environment {
     pub publish: Option<Publish>,
     pub current_deployment_id: Option<i64>,
     pub state: EnvState,
+    /// Proxy mode: the public address `temps proxy` serves this environment on.
+    pub proxy: Option<String>,
+    /// Proxy mode: containers per deployment.
+    pub replicas: u32,
+    /// Proxy mode: how long in-flight requests may take to finish on the old version.
+    pub drain: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

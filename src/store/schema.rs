@@ -82,6 +82,32 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE projects ADD COLUMN hooks_dir TEXT;
     ALTER TABLE projects ADD COLUMN hook_timeout_ms INTEGER NOT NULL DEFAULT 30000;
     "#,
+    // 4: proxy mode. An environment in proxy mode is served by `temps proxy` on its
+    // `proxy` address; `routes` says where each environment's requests go now, with a
+    // generation that grows with every change; the running proxy reports in
+    // `proxy_state` which generation it applies and how many requests are in flight per
+    // upstream.
+    r#"
+    ALTER TABLE environments ADD COLUMN proxy TEXT;
+    ALTER TABLE environments ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE environments ADD COLUMN drain_ms INTEGER NOT NULL DEFAULT 30000;
+    CREATE TABLE routes (
+        environment_id INTEGER PRIMARY KEY REFERENCES environments(id),
+        listen         TEXT NOT NULL,
+        upstreams      TEXT NOT NULL,
+        deployment_id  INTEGER REFERENCES deployments(id),
+        generation     INTEGER NOT NULL
+    );
+    CREATE TABLE proxy_state (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        pid          INTEGER NOT NULL,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        generation   INTEGER NOT NULL,
+        listening    TEXT NOT NULL DEFAULT '[]',
+        in_flight    TEXT NOT NULL DEFAULT '{}'
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,164 @@
+//! Proxy mode's shared state: the route table temps writes and `temps proxy` reads, and
+//! the state the running proxy reports back (applied generation, in-flight requests).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::Store;
+use crate::clock::now_ms;
+
+/// Where one environment's requests go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    pub environment_id: i64,
+    pub project: String,
+    pub environment: String,
+    /// The public address the proxy listens on: `0.0.0.0:80`.
+    pub listen: String,
+    /// `127.0.0.1:49153`, …: round-robin across these.
+    pub upstreams: Vec<String>,
+    pub deployment_id: Option<i64>,
+    pub generation: i64,
+}
+
+/// What the running proxy last said about itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxyState {
+    pub pid: u32,
+    pub started_at: i64,
+    pub heartbeat_at: i64,
+    /// The highest route generation it applies.
+    pub generation: i64,
+    /// The addresses it listens on.
+    pub listening: Vec<String>,
+    /// Requests (and upgraded connections) in flight, per upstream address.
+    pub in_flight: BTreeMap<String, u64>,
+}
+
+impl Store {
+    /// Point an environment's route at `upstreams`; returns the new generation.
+    pub fn set_route(
+        &mut self,
+        environment_id: i64,
+        listen: &str,
+        upstreams: &[String],
+        deployment_id: Option<i64>,
+    ) -> Result<i64> {
+        self.write(|tx| {
+            let generation: i64 =
+                tx.query_row("SELECT COALESCE(MAX(generation), 0) + 1 FROM routes", [], |r| r.get(0))?;
+            tx.execute(
+                "INSERT INTO routes (environment_id, listen, upstreams, deployment_id, generation) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (environment_id) DO UPDATE SET \
+                 listen = excluded.listen, upstreams = excluded.upstreams, \
+                 deployment_id = excluded.deployment_id, generation = excluded.generation",
+                params![environment_id, listen, serde_json::to_string(upstreams)?, deployment_id, generation],
+            )
+            .context("writing the route")?;
+            Ok(generation)
+        })
+    }
+
+    /// Every route, for the proxy.
+    pub fn routes(&self) -> Result<Vec<Route>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.environment_id, p.name, e.name, r.listen, r.upstreams, r.deployment_id, r.generation \
+             FROM routes r JOIN environments e ON e.id = r.environment_id JOIN projects p ON p.id = e.project_id \
+             ORDER BY r.environment_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let upstreams: String = r.get(4)?;
+            Ok(Route {
+                environment_id: r.get(0)?,
+                project: r.get(1)?,
+                environment: r.get(2)?,
+                listen: r.get(3)?,
+                upstreams: serde_json::from_str(&upstreams).unwrap_or_default(),
+                deployment_id: r.get(5)?,
+                generation: r.get(6)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading routes")
+    }
+
+    pub fn route_of(&self, environment_id: i64) -> Result<Option<Route>> {
+        Ok(self
+            .routes()?
+            .into_iter()
+            .find(|r| r.environment_id == environment_id))
+    }
+
+    /// The highest generation of any route: cheap, for the proxy to poll.
+    pub fn route_generation(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(generation), 0) FROM routes", [], |r| {
+                r.get(0)
+            })
+            .context("reading the route generation")
+    }
+
+    /// The proxy reports itself (called every few tens of milliseconds while it runs).
+    pub fn report_proxy_state(&mut self, state: &ProxyState) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO proxy_state (id, pid, started_at, heartbeat_at, generation, listening, in_flight) \
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, \
+                 started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, \
+                 generation = excluded.generation, listening = excluded.listening, in_flight = excluded.in_flight",
+                params![
+                    state.pid,
+                    state.started_at,
+                    now_ms(),
+                    state.generation,
+                    serde_json::to_string(&state.listening)?,
+                    serde_json::to_string(&state.in_flight)?,
+                ],
+            )
+            .context("reporting the proxy's state")?;
+        Ok(())
+    }
+
+    /// What the proxy last reported, if it ever ran against this history.
+    pub fn proxy_state(&self) -> Result<Option<ProxyState>> {
+        self.conn
+            .query_row(
+                "SELECT pid, started_at, heartbeat_at, generation, listening, in_flight FROM proxy_state WHERE id = 1",
+                [],
+                |r| {
+                    let listening: String = r.get(4)?;
+                    let in_flight: String = r.get(5)?;
+                    Ok(ProxyState {
+                        pid: r.get(0)?,
+                        started_at: r.get(1)?,
+                        heartbeat_at: r.get(2)?,
+                        generation: r.get(3)?,
+                        listening: serde_json::from_str(&listening).unwrap_or_default(),
+                        in_flight: serde_json::from_str(&in_flight).unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()
+            .context("reading the proxy's state")
+    }
+
+    /// Remember an environment's proxy settings.
+    pub fn set_proxy_mode(
+        &mut self,
+        environment_id: i64,
+        listen: &str,
+        replicas: u32,
+        drain_ms: u64,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, publish = NULL WHERE id = ?1",
+                params![environment_id, listen, replicas, drain_ms as i64],
+            )
+            .context("remembering the proxy settings")?;
+        Ok(())
+    }
+}
