@@ -187,8 +187,19 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub environment: EnvironmentArg,
     /// Publish the container port on this host port; remembered by the environment
-    #[arg(long, value_name = "[IP:]HOST_PORT")]
+    #[arg(long, value_name = "[IP:]HOST_PORT", conflicts_with = "proxy")]
     pub publish: Option<String>,
+    /// Serve through `temps proxy` on this public address, switching with no downtime
+    /// (start first, switch, drain, stop); remembered by the environment
+    #[arg(long, value_name = "IP:PORT")]
+    pub proxy: Option<String>,
+    /// Proxy mode: how many containers to run, round-robin [default: 1; remembered]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub replicas: Option<u32>,
+    /// Proxy mode: how long requests in flight may take to finish on the old version
+    /// before it is stopped [default: 30s; remembered]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub drain: Option<Duration>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,

@@ -30,6 +30,18 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 })?;
             let spinner = ctx.out.progress(&format!("deploying {}", args.project));
             let (request_project, request_image) = (args.project.clone(), image.clone());
+            let proxy = args
+                .proxy
+                .as_deref()
+                .map(|p| {
+                    p.parse::<std::net::SocketAddr>()
+                        .map(|a| a.to_string())
+                        .map_err(|_| {
+                            Failure::usage(format!("--proxy: `{p}` is not an IP:PORT address"))
+                                .hint("like `--proxy 0.0.0.0:80` or `--proxy 127.0.0.1:8080`")
+                        })
+                })
+                .transpose()?;
             let request = DeployRequest {
                 project: args.project,
                 environment,
@@ -43,14 +55,23 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                     image = request_image
                 ),
                 wait_lock: args.lock.wait_lock,
+                proxy,
+                replicas: args.replicas,
+                drain: args.drain,
             };
             block_on(deploy_image(&mut store, request, &spinner))??
         }
         (None, Some(dir)) => {
-            if args.publish.is_some() {
-                return Err(Failure::usage("--publish applies to docker projects")
-                    .hint("a static release is served by your web server from its `current` link")
-                    .into());
+            if args.publish.is_some()
+                || args.proxy.is_some()
+                || args.replicas.is_some()
+                || args.drain.is_some()
+            {
+                return Err(Failure::usage(
+                    "--publish, --proxy, --replicas and --drain apply to docker projects",
+                )
+                .hint("a static release is served by your web server from its `current` link")
+                .into());
             }
             let command = format!("deploy {} --dir {}", args.project, dir.display());
             let spinner = ctx.out.progress(&format!("deploying {}", args.project));

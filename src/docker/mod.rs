@@ -9,7 +9,10 @@ use std::fmt::Display;
 
 use anyhow::Result;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, HealthStatusEnum, HostConfig, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, ContainerUpdateBody, HealthStatusEnum, HostConfig, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
+};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
     ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -196,7 +199,12 @@ impl Engine {
                 key.clone(),
                 Some(vec![PortBinding {
                     host_ip: publish.ip.clone(),
-                    host_port: Some(publish.port.to_string()),
+                    // Port 0: let Docker choose a free one (proxy mode's loopback upstreams).
+                    host_port: Some(if publish.port == 0 {
+                        String::new()
+                    } else {
+                        publish.port.to_string()
+                    }),
                 }]),
             )])),
             _ => None,
@@ -218,6 +226,22 @@ impl Engine {
             .await
             .map_err(|e| engine_error(e, format!("creating container {}", spec.name)))?;
         Ok(())
+    }
+
+    /// Have Docker start the container again after a reboot or a crash, unless temps stops
+    /// it: set once a deployment serves, so a failing candidate is never restarted.
+    pub async fn keep_running(&self, name: &str) -> Result<()> {
+        let body = ContainerUpdateBody {
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        };
+        self.docker
+            .update_container(name, body)
+            .await
+            .map_err(|e| engine_error(e, format!("setting the restart policy of {name}")))
     }
 
     pub async fn start(&self, name: &str) -> Result<()> {
@@ -282,6 +306,26 @@ impl Engine {
             deployment_id: labels.get(LABEL_DEPLOYMENT).and_then(|d| d.parse().ok()),
             environment: labels.get(LABEL_ENVIRONMENT).cloned(),
         }))
+    }
+
+    /// The host port Docker published `container_port` on (proxy mode asks for any free
+    /// one), once the container runs.
+    pub async fn published_port(&self, name: &str, container_port: u16) -> Result<Option<u16>> {
+        let inspect = self
+            .docker
+            .inspect_container(name, None)
+            .await
+            .map_err(|e| engine_error(e, format!("inspecting container {name}")))?;
+        Ok(inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|ports| {
+                ports
+                    .get(&format!("{container_port}/tcp"))
+                    .cloned()
+                    .flatten()
+            })
+            .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok())))
     }
 
     /// Resolves when the container is not running, with its exit code.
@@ -385,6 +429,26 @@ impl Engine {
 /// `temps-<project>-<environment>-<deployment id>`.
 pub fn container_name(project: &str, environment: &str, deployment_id: i64) -> String {
     format!("temps-{project}-{environment}-{deployment_id}")
+}
+
+/// The containers of a deployment: `temps-<project>-<environment>-<id>`, then `…-<id>-2`,
+/// `…-<id>-3` for further replicas.
+pub fn container_names(
+    project: &str,
+    environment: &str,
+    deployment_id: i64,
+    replicas: u32,
+) -> Vec<String> {
+    let first = container_name(project, environment, deployment_id);
+    (1..=replicas.max(1))
+        .map(|n| {
+            if n == 1 {
+                first.clone()
+            } else {
+                format!("{first}-{n}")
+            }
+        })
+        .collect()
 }
 
 /// `temps/<project>`: the repository every deployed image is also tagged in.

@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use super::hooks::{self, HookEnv};
 use super::recover::take_environment;
+use super::start_first::ProxyMode;
 use super::swap::{self, Swap};
 use super::{clean_reason, Progress};
 use crate::docker::{pin_repository, Engine, ImageFacts};
@@ -23,6 +24,11 @@ pub struct DeployRequest {
     /// How the command was invoked, for whoever finds the environment busy.
     pub command: String,
     pub wait_lock: Option<Duration>,
+    /// Proxy mode: the public address (`--proxy`), replicas and drain time; each
+    /// remembered by the environment once a deployment serves with it.
+    pub proxy: Option<String>,
+    pub replicas: Option<u32>,
+    pub drain: Option<Duration>,
 }
 
 pub enum DeployOutcome {
@@ -46,6 +52,17 @@ pub async fn deploy_image(
     progress.step(&format!("resolving image {}", request.image));
     let image = resolve_image(&engine, &request.image, progress).await?;
     let remembered = store.environment(project.id, &request.environment)?;
+    if let (Some(_), Some(listen)) = (
+        &request.publish,
+        remembered.as_ref().and_then(|e| e.proxy.as_ref()),
+    ) {
+        return Err(Failure::usage(format!(
+            "{}/{} is served by `temps proxy` on {listen}; it cannot go back to a published port",
+            project.name, request.environment
+        ))
+        .hint("deploy with `--proxy ADDR` to move it, or use another environment for a published port")
+        .into());
+    }
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
     check_port(&project, &image, publishing)?;
 
@@ -101,14 +118,38 @@ pub async fn deploy_image(
         }
 
         if env.state == EnvState::RolledBack {
-            if request.publish.as_ref().is_some_and(|p| env.publish.as_ref() != Some(p)) {
-                progress.warn("the environment is rolled back, so --publish is not applied: it keeps its port until a promote");
+            if request.publish.as_ref().is_some_and(|p| env.publish.as_ref() != Some(p))
+                || request.proxy.as_ref().is_some_and(|p| env.proxy.as_ref() != Some(p))
+            {
+                progress.warn("the environment is rolled back, so --publish or --proxy is not applied: it keeps its address until a promote");
             }
             store.set_status(deployment.id, Status::Ready)?;
             return Ok(DeployOutcome::Ready(
                 store.expect_deployment(deployment.id)?,
             ));
         }
+        let proxy_mode = match (&request.proxy, ProxyMode::of(&env)) {
+            (Some(listen), remembered) => Some(ProxyMode {
+                listen: listen.clone(),
+                replicas: request.replicas.or(remembered.as_ref().map(|m| m.replicas)).unwrap_or(1),
+                drain: request
+                    .drain
+                    .or(remembered.as_ref().map(|m| m.drain))
+                    .unwrap_or(Duration::from_secs(30)),
+            }),
+            (None, Some(remembered)) if request.publish.is_none() => Some(ProxyMode {
+                replicas: request.replicas.unwrap_or(remembered.replicas),
+                drain: request.drain.unwrap_or(remembered.drain),
+                ..remembered
+            }),
+            _ if request.replicas.is_some() || request.drain.is_some() => {
+                store.finish_unsuccessful(deployment.id, Status::Failed, "--replicas and --drain need proxy mode")?;
+                return Err(Failure::usage("--replicas and --drain apply to environments in proxy mode")
+                    .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
+                    .into());
+            }
+            _ => None,
+        };
         let previous = match env.current_deployment_id {
             Some(id) => store.deployment(id)?,
             None => None,
@@ -124,6 +165,7 @@ pub async fn deploy_image(
                 image: &image,
                 previous,
                 publish: request.publish.as_ref().or(env.publish.as_ref()),
+                proxy: proxy_mode.as_ref(),
                 health_timeout,
                 state_after: EnvState::Normal,
             },

@@ -8,6 +8,7 @@ pub mod lock;
 pub mod prune;
 pub mod recover;
 pub mod redeploy;
+pub mod start_first;
 pub mod static_site;
 pub mod swap;
 

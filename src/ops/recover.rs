@@ -48,12 +48,14 @@ pub async fn recover(
     progress: &dyn Progress,
 ) -> Result<Vec<String>> {
     let unfinished = store.unfinished(project.id, environment)?;
-    if unfinished.is_empty() {
-        return Ok(Vec::new());
-    }
     let Some(env) = store.environment(project.id, environment)? else {
         return Ok(Vec::new());
     };
+    // In proxy mode the route must also match what runs (a crash mid-drain, a reboot that
+    // gave the containers new ports): checked on every operation, at the cost of a list.
+    if unfinished.is_empty() && env.proxy.is_none() {
+        return Ok(Vec::new());
+    }
     let current = match env.current_deployment_id {
         Some(id) => store.deployment(id)?,
         None => None,
@@ -81,6 +83,30 @@ pub async fn recover(
                         .await
                         .map_err(anyhow::Error::msg)?;
                     done.push(format!("started #{} again", current.id));
+                }
+            }
+            if let (Some(listen), Some(current)) = (&env.proxy, &current) {
+                let port = match &current.image_id {
+                    Some(image) => engine.image(image).await?.and_then(|i| i.exposed_port),
+                    None => None,
+                };
+                if let Some(port) = project.container_port.or(port) {
+                    let mut upstreams = Vec::new();
+                    for container in &current.containers {
+                        if let Some(host_port) = engine.published_port(container, port).await? {
+                            upstreams.push(format!("127.0.0.1:{host_port}"));
+                        }
+                    }
+                    let route = store.route_of(env.id)?;
+                    let stale = route.as_ref().is_none_or(|r| {
+                        r.upstreams != upstreams
+                            || r.deployment_id != Some(current.id)
+                            || &r.listen != listen
+                    });
+                    if stale && !upstreams.is_empty() {
+                        store.set_route(env.id, listen, &upstreams, Some(current.id))?;
+                        done.push(format!("pointed the proxy route at #{} again", current.id));
+                    }
                 }
             }
             // Nothing the history does not know as current may run.
@@ -133,6 +159,15 @@ pub async fn recover(
         }
         // A docker project without an engine: the caller connects first; nothing to do.
         (Preset::Docker, None) => return Ok(Vec::new()),
+    }
+    if unfinished.is_empty() {
+        for line in &done {
+            progress.warn(&format!(
+                "{}/{environment} did not match the history: {line}",
+                project.name
+            ));
+        }
+        return Ok(done);
     }
     let what = if done.is_empty() {
         "nothing had changed".to_string()

@@ -292,6 +292,7 @@ pub async fn execute(
             })
         })?;
         hook_env.deployment_id = Some(deployment.id);
+        let proxy_mode = super::start_first::ProxyMode::of(&env);
         let state_after = match kind {
             Kind::Rollback => EnvState::RolledBack,
             Kind::Promote => EnvState::Normal,
@@ -327,6 +328,7 @@ pub async fn execute(
                         image: &image,
                         previous,
                         publish: env.publish.as_ref(),
+                        proxy: proxy_mode.as_ref(),
                         health_timeout: health_timeout.unwrap_or(project.health_timeout),
                         state_after,
                     },

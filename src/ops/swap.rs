@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use super::start_first::{self, ProxyMode};
 use super::{fault_point, Progress};
 use crate::clock::format_duration;
 use crate::docker::{container_name, ContainerSpec, Engine, ImageFacts};
@@ -31,6 +32,8 @@ pub struct Swap<'a> {
     /// a new `--publish`, which is remembered only once the new deployment serves (the
     /// previous containers, if restored, still publish on the old one).
     pub publish: Option<&'a Publish>,
+    /// Proxy mode: start the new version first, switch the route, drain, stop the old.
+    pub proxy: Option<&'a ProxyMode>,
     pub health_timeout: Duration,
     /// The environment's state once the new deployment serves.
     pub state_after: EnvState,
@@ -56,9 +59,26 @@ pub async fn run(
         image,
         previous,
         publish,
+        proxy,
         health_timeout,
         state_after,
     } = swap;
+    if let Some(mode) = proxy {
+        return start_first::run(
+            engine,
+            store,
+            project,
+            env,
+            deployment,
+            image,
+            previous,
+            mode,
+            health_timeout,
+            state_after,
+            progress,
+        )
+        .await;
+    }
     fault_point("recorded");
     // From here on Ctrl-C and SIGTERM restore instead of killing us mid-swap.
     let mut signals = Signals::new()?;
@@ -90,11 +110,13 @@ pub async fn run(
         publish,
     );
 
+    let created = std::cell::Cell::new(false);
     let switching = async {
         // Create before stopping anything: a bad configuration fails while the old version
         // still serves, and the outage is only stop + start.
         progress.step(&format!("creating container {name}"));
         engine.create_container(&spec).await?;
+        created.set(true);
         fault_point("created");
         let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
         for old in previous.iter().flat_map(|p| &p.containers) {
@@ -126,15 +148,29 @@ pub async fn run(
         result = switching => match result {
             Ok(()) => {
                 let changed = publish.filter(|p| env.publish.as_ref() != Some(*p));
-                return store.route(id, env.id, state_after, changed);
+                let routed = store.route(id, env.id, state_after, changed)?;
+                keep_running(engine, &routed, progress).await;
+                return Ok(routed);
             }
             Err(err) => Stop::Failed(err),
         },
         signal = signals.next() => Stop::Interrupted(signal),
     };
     progress.step("restoring the previous version");
-    let restored = restore(engine, project, env, &name, previous.as_ref(), progress).await;
+    // Only what this operation made is removed: a name taken by someone else stays theirs.
+    let made = created.get().then_some(name.as_str());
+    let restored = restore(engine, project, env, made, previous.as_ref(), progress).await;
     finish(store, id, previous.as_ref(), stop, restored)
+}
+
+/// Once a deployment serves: Docker restarts its containers after a reboot. A failure
+/// here is only a warning: the deployment does serve.
+pub async fn keep_running(engine: &Engine, deployment: &Deployment, progress: &dyn Progress) {
+    for container in &deployment.containers {
+        if let Err(err) = engine.keep_running(container).await {
+            progress.warn(&format!("{err:#}"));
+        }
+    }
 }
 
 /// Remove the new container and bring the previous deployment back; says what happened.
@@ -142,14 +178,16 @@ async fn restore(
     engine: &Engine,
     project: &Project,
     env: &Environment,
-    new_container: &str,
+    new_container: Option<&str>,
     previous: Option<&Deployment>,
     progress: &dyn Progress,
 ) -> Result<Option<i64>, String> {
-    engine
-        .remove(new_container)
-        .await
-        .map_err(|e| format!("could not remove {new_container}: {e:#}"))?;
+    if let Some(new_container) = new_container {
+        engine
+            .remove(new_container)
+            .await
+            .map_err(|e| format!("could not remove {new_container}: {e:#}"))?;
+    }
     match previous {
         Some(previous) => start_again(engine, project, env, previous, progress)
             .await
@@ -261,13 +299,13 @@ fn finish(
 }
 
 /// SIGINT and SIGTERM, caught for the length of a swap.
-struct Signals {
+pub(super) struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn new() -> Result<Signals> {
+    pub(super) fn new() -> Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt())?,
@@ -275,7 +313,7 @@ impl Signals {
         })
     }
 
-    async fn next(&mut self) -> &'static str {
+    pub(super) async fn next(&mut self) -> &'static str {
         tokio::select! {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",

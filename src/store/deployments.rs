@@ -141,30 +141,8 @@ impl Store {
         state: EnvState,
         publish: Option<&Publish>,
     ) -> Result<Deployment> {
-        self.write(|tx| {
-            let now = now_ms();
-            tx.execute(
-                "UPDATE deployments SET status = 'completed' \
-                 WHERE environment_id = ?1 AND status = 'deployed' AND id != ?2",
-                params![environment_id, id],
-            )?;
-            tx.execute(
-                "UPDATE deployments SET status = 'deployed', finished_at = ?2, error = NULL WHERE id = ?1",
-                params![id, now],
-            )?;
-            tx.execute(
-                "UPDATE environments SET current_deployment_id = ?2, state = ?3 WHERE id = ?1",
-                params![environment_id, id, state.as_str()],
-            )?;
-            if let Some(publish) = publish {
-                tx.execute(
-                    "UPDATE environments SET publish = ?2 WHERE id = ?1",
-                    params![environment_id, publish.to_string()],
-                )?;
-            }
-            Ok(())
-        })
-        .with_context(|| format!("routing the environment to deployment #{id}"))?;
+        self.write(|tx| route_in(tx, id, environment_id, state, publish))
+            .with_context(|| format!("routing the environment to deployment #{id}"))?;
         self.expect_deployment(id)
     }
 
@@ -234,6 +212,36 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>()
             .context("reading rollback targets")
     }
+}
+
+/// `Store::route`'s work, inside a caller's transaction.
+pub(super) fn route_in(
+    tx: &rusqlite::Transaction,
+    id: i64,
+    environment_id: i64,
+    state: EnvState,
+    publish: Option<&Publish>,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE deployments SET status = 'completed' \
+         WHERE environment_id = ?1 AND status = 'deployed' AND id != ?2",
+        params![environment_id, id],
+    )?;
+    tx.execute(
+        "UPDATE deployments SET status = 'deployed', finished_at = ?2, error = NULL WHERE id = ?1",
+        params![id, now_ms()],
+    )?;
+    tx.execute(
+        "UPDATE environments SET current_deployment_id = ?2, state = ?3 WHERE id = ?1",
+        params![environment_id, id, state.as_str()],
+    )?;
+    if let Some(publish) = publish {
+        tx.execute(
+            "UPDATE environments SET publish = ?2 WHERE id = ?1",
+            params![environment_id, publish.to_string()],
+        )?;
+    }
+    Ok(())
 }
 
 impl Store {

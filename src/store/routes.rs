@@ -10,6 +10,35 @@ use serde::Serialize;
 use super::Store;
 use crate::clock::now_ms;
 
+fn write_route(
+    tx: &rusqlite::Transaction,
+    environment_id: i64,
+    listen: &str,
+    upstreams: &[String],
+    deployment_id: Option<i64>,
+) -> Result<i64> {
+    let generation: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(generation), 0) + 1 FROM routes",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO routes (environment_id, listen, upstreams, deployment_id, generation) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (environment_id) DO UPDATE SET \
+         listen = excluded.listen, upstreams = excluded.upstreams, \
+         deployment_id = excluded.deployment_id, generation = excluded.generation",
+        params![
+            environment_id,
+            listen,
+            serde_json::to_string(upstreams)?,
+            deployment_id,
+            generation
+        ],
+    )
+    .context("writing the route")?;
+    Ok(generation)
+}
+
 /// Where one environment's requests go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Route {
@@ -47,19 +76,30 @@ impl Store {
         upstreams: &[String],
         deployment_id: Option<i64>,
     ) -> Result<i64> {
+        self.write(|tx| write_route(tx, environment_id, listen, upstreams, deployment_id))
+    }
+
+    /// Make `id` serve through the proxy, in one transaction: its route is written, it
+    /// becomes the environment's current deployment (see `route`), and the environment
+    /// remembers its proxy settings. Returns the route's generation.
+    pub fn route_proxied(
+        &mut self,
+        id: i64,
+        environment_id: i64,
+        state: super::EnvState,
+        mode: (&str, u32, u64),
+        upstreams: &[String],
+    ) -> Result<i64> {
+        let (listen, replicas, drain_ms) = mode;
         self.write(|tx| {
-            let generation: i64 =
-                tx.query_row("SELECT COALESCE(MAX(generation), 0) + 1 FROM routes", [], |r| r.get(0))?;
+            super::deployments::route_in(tx, id, environment_id, state, None)?;
             tx.execute(
-                "INSERT INTO routes (environment_id, listen, upstreams, deployment_id, generation) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (environment_id) DO UPDATE SET \
-                 listen = excluded.listen, upstreams = excluded.upstreams, \
-                 deployment_id = excluded.deployment_id, generation = excluded.generation",
-                params![environment_id, listen, serde_json::to_string(upstreams)?, deployment_id, generation],
-            )
-            .context("writing the route")?;
-            Ok(generation)
+                "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, publish = NULL WHERE id = ?1",
+                params![environment_id, listen, replicas, drain_ms as i64],
+            )?;
+            write_route(tx, environment_id, listen, upstreams, Some(id))
         })
+        .with_context(|| format!("routing the environment to deployment #{id}"))
     }
 
     /// Every route, for the proxy.
@@ -143,22 +183,5 @@ impl Store {
             )
             .optional()
             .context("reading the proxy's state")
-    }
-
-    /// Remember an environment's proxy settings.
-    pub fn set_proxy_mode(
-        &mut self,
-        environment_id: i64,
-        listen: &str,
-        replicas: u32,
-        drain_ms: u64,
-    ) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, publish = NULL WHERE id = ?1",
-                params![environment_id, listen, replicas, drain_ms as i64],
-            )
-            .context("remembering the proxy settings")?;
-        Ok(())
     }
 }

@@ -1,0 +1,267 @@
+//! Proxy mode's swap: start the new version first, while the old one still serves;
+//! health-check it directly; switch the route; wait until the running `temps proxy`
+//! applies it; let requests in flight on the old version finish (up to the drain time);
+//! only then stop the old containers. A failed health check never touches the route:
+//! the old version simply keeps serving, nothing needs restoring.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::{fault_point, Progress};
+use crate::clock::{format_duration, now_ms};
+use crate::docker::{container_names, ContainerSpec, Engine, ImageFacts};
+use crate::error::{ExitStatus, Failure};
+use crate::health::{wait_healthy, Probe, Target};
+use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
+
+/// How an environment in proxy mode is served.
+#[derive(Debug, Clone)]
+pub struct ProxyMode {
+    /// The public address `temps proxy` listens on for it.
+    pub listen: String,
+    pub replicas: u32,
+    pub drain: Duration,
+}
+
+impl ProxyMode {
+    /// The environment's remembered proxy mode, if it is in proxy mode.
+    pub fn of(env: &Environment) -> Option<ProxyMode> {
+        env.proxy.as_ref().map(|listen| ProxyMode {
+            listen: listen.clone(),
+            replicas: env.replicas,
+            drain: env.drain,
+        })
+    }
+}
+
+/// How long to wait for the running proxy to say it applies a new route.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(3);
+/// A proxy that has not reported for this long is not running.
+const PROXY_SILENCE: Duration = Duration::from_secs(1);
+
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    engine: &Engine,
+    store: &mut Store,
+    project: &Project,
+    env: &Environment,
+    deployment: Deployment,
+    image: &ImageFacts,
+    previous: Option<Deployment>,
+    mode: &ProxyMode,
+    health_timeout: Duration,
+    state_after: EnvState,
+    progress: &dyn Progress,
+) -> Result<Deployment> {
+    fault_point("recorded");
+    let id = deployment.id;
+    let Some(container_port) = project.container_port.or(image.exposed_port) else {
+        let reason = "proxy mode needs a container port, and the image exposes none";
+        store.finish_unsuccessful(id, Status::Failed, reason)?;
+        return Err(Failure::usage(reason)
+            .hint(format!(
+                "set it: `temps project update {} --container-port 8080`",
+                project.name
+            ))
+            .into());
+    };
+    let names = container_names(&project.name, &env.name, id, mode.replicas);
+    store.set_status(id, Status::Deploying)?;
+    store.set_containers(id, &names)?;
+    let env_pairs: Vec<String> = store
+        .variables(env.id)?
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let loopback = Publish {
+        ip: Some(Ipv4Addr::LOCALHOST.to_string()),
+        port: 0,
+    };
+
+    let created = std::cell::RefCell::new(Vec::new());
+    let starting = async {
+        let mut upstreams = Vec::new();
+        for name in &names {
+            progress.step(&format!("creating container {name}"));
+            let spec = ContainerSpec {
+                name,
+                image_id: &image.id,
+                project: &project.name,
+                environment: &env.name,
+                deployment_id: id,
+                env: env_pairs.clone(),
+                container_port: Some(container_port),
+                publish: Some(&loopback),
+            };
+            engine.create_container(&spec).await?;
+            created.borrow_mut().push(name.clone());
+            fault_point("created");
+            progress.step(&format!("starting {name}"));
+            engine.start(name).await?;
+            fault_point("started");
+            let port = engine
+                .published_port(name, container_port)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("Docker published no port for {name}"))?;
+            upstreams.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+        }
+        for (name, upstream) in names.iter().zip(&upstreams) {
+            let probe = match project.health_path.as_deref() {
+                Some(path) => Probe::Http {
+                    target: Target::Published(*upstream),
+                    path: path.to_string(),
+                },
+                None if image.has_healthcheck => Probe::DockerHealthcheck,
+                None => Probe::Tcp {
+                    target: Target::Published(*upstream),
+                },
+            };
+            progress.step(&format!(
+                "waiting for {} (up to {})",
+                probe.describe(),
+                format_duration(health_timeout)
+            ));
+            wait_healthy(
+                engine,
+                name,
+                &probe,
+                health_timeout,
+                project.health_interval,
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+        }
+        fault_point("healthy");
+        anyhow::Ok(upstreams)
+    };
+    let mut signals = super::swap::Signals::new()?;
+    let outcome = tokio::select! {
+        result = starting => result.map_err(|e| (Status::Failed, format!("{e:#}"), e)),
+        signal = signals.next() => Err((Status::Cancelled, format!("interrupted by {signal}"), anyhow::anyhow!("interrupted"))),
+    };
+    let upstreams = match outcome {
+        Ok(upstreams) => upstreams,
+        Err((status, reason, err)) => {
+            // The old version never stopped and the route never changed: only clean up.
+            let made = created.borrow().clone();
+            for name in &made {
+                let _ = engine.remove(name).await;
+            }
+            let serving = previous
+                .as_ref()
+                .map_or("nothing was serving".to_string(), |p| {
+                    format!("#{} kept serving", p.id)
+                });
+            let record = store.finish_unsuccessful(
+                id,
+                status,
+                &format!("{reason}; {serving}; the route was not changed"),
+            )?;
+            let exit = match (status, crate::error::exit_status_of(&err)) {
+                (Status::Cancelled, _) => ExitStatus::Interrupted,
+                (_, ExitStatus::DockerUnreachable) => ExitStatus::DockerUnreachable,
+                _ => ExitStatus::HealthFailed,
+            };
+            let verb = if status == Status::Cancelled {
+                "was cancelled"
+            } else {
+                "failed"
+            };
+            let mut failure = Failure::new(
+                exit,
+                format!("deployment #{id} {verb}: {reason}\n{serving}; the route was not changed"),
+            )
+            .hint(format!(
+                "see `temps show {id}`; fix the cause and deploy again"
+            ));
+            failure.document = Some(serde_json::to_value(&record)?);
+            return Err(failure.into());
+        }
+    };
+
+    // Switch: from here on the new version serves, whatever happens to this process.
+    let upstreams: Vec<String> = upstreams.iter().map(|u| u.to_string()).collect();
+    let old_upstreams = store
+        .route_of(env.id)?
+        .map(|r| r.upstreams)
+        .unwrap_or_default();
+    let generation = store.route_proxied(
+        id,
+        env.id,
+        state_after,
+        (&mode.listen, mode.replicas, mode.drain.as_millis() as u64),
+        &upstreams,
+    )?;
+    fault_point("switched");
+    let routed = store.expect_deployment(id)?;
+    super::swap::keep_running(engine, &routed, progress).await;
+    progress.step("waiting for `temps proxy` to apply the new route");
+    let applied = wait_applied(store, generation).await?;
+    if !applied {
+        progress.warn(&format!(
+            "no `temps proxy` is running to serve {}: start it (`temps proxy`) to serve the new route on {}",
+            env.name, mode.listen
+        ));
+    }
+
+    if let Some(previous) = previous {
+        if applied {
+            progress.step(&format!(
+                "draining #{} (up to {})",
+                previous.id,
+                format_duration(mode.drain)
+            ));
+            drain(store, generation, &old_upstreams, mode.drain).await?;
+        }
+        let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
+        for old in &previous.containers {
+            progress.step(&format!("stopping {old}"));
+            engine.stop(old, stop_secs).await?;
+        }
+    }
+    Ok(routed)
+}
+
+/// Wait until the proxy reports `generation` applied; `false` when no proxy is running.
+async fn wait_applied(store: &Store, generation: i64) -> Result<bool> {
+    let started = Instant::now();
+    loop {
+        let state = store.proxy_state()?;
+        let alive = state
+            .as_ref()
+            .is_some_and(|s| now_ms() - s.heartbeat_at < PROXY_SILENCE.as_millis() as i64);
+        if !alive {
+            return Ok(false);
+        }
+        if state.is_some_and(|s| s.generation >= generation) {
+            return Ok(true);
+        }
+        if started.elapsed() > APPLY_TIMEOUT {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Wait until no request is in flight on the old upstreams, in a report made after the
+/// proxy applied the new route; at most `limit`.
+async fn drain(store: &Store, generation: i64, old: &[String], limit: Duration) -> Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(state) = store.proxy_state()? {
+            let busy: u64 = old
+                .iter()
+                .map(|u| state.in_flight.get(u).copied().unwrap_or(0))
+                .sum();
+            if state.generation >= generation && busy == 0 {
+                return Ok(());
+            }
+        } else {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! What a proxy changes in the headers it passes on: hop-by-hop headers belong to one
+//! connection and are dropped, and the upstream is told who asked (`X-Forwarded-*`).
+
+use std::net::IpAddr;
+
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1, and the
+/// common non-standard ones).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// True when `Connection` lists `token` (case-insensitive, comma-separated).
+pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// A request to switch protocols (a WebSocket handshake): `Connection: upgrade` and an
+/// `Upgrade` header.
+pub fn wants_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE) && connection_has(headers, "upgrade")
+}
+
+/// Drop the hop-by-hop headers and the ones `Connection` names. With `keep_upgrade`, an
+/// upgrade handshake passes on: `Upgrade` stays and `Connection` becomes `upgrade`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most requests name nothing in Connection but keep-alive or close: only collect the
+    // names when there are any.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|name| {
+            !matches!(name.as_str(), "keep-alive" | "close" | "upgrade")
+                && !is_forwarding(name)
+        })
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    let upgrade = if keep_upgrade {
+        headers.remove(header::UPGRADE)
+    } else {
+        None
+    };
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    if let Some(upgrade) = upgrade {
+        headers.insert(header::UPGRADE, upgrade);
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+fn is_forwarding(name: &HeaderName) -> bool {
+    name == X_FORWARDED_FOR || name == X_FORWARDED_PROTO || name == X_FORWARDED_HOST
+}
+
+/// Tell the upstream who asked: append the client's address to `X-Forwarded-For`, set
+/// `X-Forwarded-Proto: http` and `X-Forwarded-Host` to the host the client asked for
+/// (removed when there was none, so a client cannot make one up).
+pub fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, host: Option<HeaderValue>) {
+    let client = client.to_canonical().to_string();
+    let mut earlier = headers.get_all(&X_FORWARDED_FOR).iter().peekable();
+    let forwarded_for = if earlier.peek().is_none() {
+        HeaderValue::from_str(&client)
+    } else {
+        let mut list = Vec::new();
+        for value in earlier {
+            list.extend_from_slice(value.as_bytes());
+            list.extend_from_slice(b", ");
+        }
+        list.extend_from_slice(client.as_bytes());
+        HeaderValue::from_bytes(&list)
+    };
+    if let Ok(value) = forwarded_for {
+        headers.insert(&X_FORWARDED_FOR, value);
+    }
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    match host {
+        Some(host) => headers.insert(&X_FORWARDED_HOST, host),
+        None => headers.remove(&X_FORWARDED_HOST),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn names(map: &HeaderMap) -> Vec<&str> {
+        let mut names: Vec<_> = map.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_dropped() {
+        let mut map = headers(&[
+            ("host", "example.com"),
+            ("connection", "keep-alive, X-Trace"),
+            ("keep-alive", "timeout=5"),
+            ("x-trace", "1"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("proxy-authorization", "Basic eA=="),
+            ("upgrade", "websocket"),
+            ("accept", "*/*"),
+        ]);
+        strip_hop_by_hop(&mut map, false);
+        assert_eq!(names(&map), ["accept", "host"]);
+    }
+
+    #[test]
+    fn an_upgrade_keeps_its_two_headers() {
+        let mut map = headers(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("keep-alive", "timeout=5"),
+        ]);
+        assert!(wants_upgrade(&map));
+        strip_hop_by_hop(&mut map, true);
+        assert_eq!(names(&map), ["connection", "sec-websocket-key", "upgrade"]);
+        assert_eq!(map["connection"], "upgrade");
+        assert_eq!(map["upgrade"], "websocket");
+        assert!(!wants_upgrade(&headers(&[("upgrade", "websocket")])));
+        assert!(!wants_upgrade(&headers(&[("connection", "upgrade")])));
+    }
+
+    #[test]
+    fn connection_cannot_remove_the_forwarding_headers() {
+        let mut map = headers(&[("connection", "x-forwarded-for"), ("x-forwarded-for", "10.0.0.1")]);
+        strip_hop_by_hop(&mut map, false);
+        assert_eq!(map["x-forwarded-for"], "10.0.0.1");
+    }
+
+    #[test]
+    fn forwarding_headers_name_the_client_and_the_host() {
+        let mut map = headers(&[("x-forwarded-host", "evil.example")]);
+        add_forwarding(&mut map, "192.0.2.7".parse().unwrap(), Some(HeaderValue::from_static("shop.example:8080")));
+        assert_eq!(map["x-forwarded-for"], "192.0.2.7");
+        assert_eq!(map["x-forwarded-proto"], "http");
+        assert_eq!(map["x-forwarded-host"], "shop.example:8080");
+
+        let mut map = headers(&[
+            ("x-forwarded-for", "203.0.113.1"),
+            ("x-forwarded-for", "10.0.0.2"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+        ]);
+        add_forwarding(&mut map, "::ffff:192.0.2.7".parse().unwrap(), None);
+        assert_eq!(map["x-forwarded-for"], "203.0.113.1, 10.0.0.2, 192.0.2.7");
+        assert_eq!(map.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(map["x-forwarded-proto"], "http");
+        assert!(!map.contains_key("x-forwarded-host"));
+    }
+}

@@ -1,0 +1,442 @@
+//! The route table a request reads: per listen address, the environment's upstreams in
+//! round-robin, and the in-flight counters the deploy side watches to know when an old
+//! version has drained.
+//!
+//! An upstream's counter lives in one registry shared by every table that names it, so a
+//! request that started on the previous table is still counted after a switch, and an
+//! upstream kept by the new table keeps its count.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use hyper::http::uri::Authority;
+
+use crate::store::Route;
+
+/// How long a refused connect keeps an upstream out of the rotation (while another is up).
+const DOWN_FOR: Duration = Duration::from_secs(2);
+
+/// One address requests are forwarded to, and how many are there now.
+#[derive(Debug)]
+pub struct Upstream {
+    pub addr: String,
+    pub authority: Authority,
+    in_flight: AtomicU64,
+    /// Milliseconds on [`monotonic_ms`] before which it counts as down.
+    down_until: AtomicU64,
+    /// A failure was logged and no request has succeeded since: log the next one only
+    /// after a recovery, not once per request.
+    failure_logged: AtomicBool,
+}
+
+impl Upstream {
+    fn new(addr: &str) -> Result<Upstream, String> {
+        let authority: Authority = addr
+            .parse()
+            .map_err(|_| format!("`{addr}` is not an upstream address (like 127.0.0.1:49153)"))?;
+        if authority.port_u16().is_none() {
+            return Err(format!("upstream `{addr}` has no port"));
+        }
+        Ok(Upstream {
+            addr: addr.to_string(),
+            authority,
+            in_flight: AtomicU64::new(0),
+            down_until: AtomicU64::new(0),
+            failure_logged: AtomicBool::new(false),
+        })
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    fn is_up(&self, now_ms: u64) -> bool {
+        self.down_until.load(Ordering::Relaxed) <= now_ms
+    }
+
+    /// A connect failed: take it out of the rotation for a while. True when this is the
+    /// first failure since it last worked (worth one log line).
+    pub fn mark_down(&self) -> bool {
+        let until = monotonic_ms() + DOWN_FOR.as_millis() as u64;
+        self.down_until.store(until, Ordering::Relaxed);
+        !self.failure_logged.swap(true, Ordering::Relaxed)
+    }
+
+    /// A request got an answer: it is up (cheap when nothing changes).
+    pub fn mark_up(&self) {
+        if self.failure_logged.load(Ordering::Relaxed) {
+            self.failure_logged.store(false, Ordering::Relaxed);
+            self.down_until.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Milliseconds since the proxy started, on a clock that never goes back.
+pub fn monotonic_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// A request counted in flight on its upstream until this is dropped.
+#[derive(Debug)]
+pub struct FlightGuard {
+    upstream: Arc<Upstream>,
+}
+
+impl FlightGuard {
+    fn begin(upstream: &Arc<Upstream>) -> FlightGuard {
+        upstream.in_flight.fetch_add(1, Ordering::SeqCst);
+        FlightGuard {
+            upstream: Arc::clone(upstream),
+        }
+    }
+
+    pub fn upstream(&self) -> &Arc<Upstream> {
+        &self.upstream
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        self.upstream.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Every upstream any table or request still refers to, by address.
+#[derive(Debug, Default)]
+pub struct Upstreams {
+    known: Mutex<HashMap<String, Arc<Upstream>>>,
+}
+
+impl Upstreams {
+    /// The one `Upstream` for `addr`, made on first use.
+    fn get(&self, addr: &str) -> Result<Arc<Upstream>, String> {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(upstream) = known.get(addr) {
+            return Ok(Arc::clone(upstream));
+        }
+        let upstream = Arc::new(Upstream::new(addr)?);
+        known.insert(addr.to_string(), Arc::clone(&upstream));
+        Ok(upstream)
+    }
+
+    /// Requests in flight per upstream: every routed upstream (0 included) and every
+    /// upstream no longer routed that still has requests or connections open. Forgets the
+    /// upstreams nothing refers to any more.
+    pub fn in_flight(&self) -> BTreeMap<String, u64> {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only the registry holds it: no table routes to it and no request is on it. New
+        // references are only made under this lock, so the count cannot rise meanwhile.
+        known.retain(|_, upstream| Arc::strong_count(upstream) > 1);
+        known
+            .iter()
+            .map(|(addr, upstream)| (addr.clone(), upstream.in_flight()))
+            .collect()
+    }
+
+    pub fn total_in_flight(&self) -> u64 {
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.values().map(|u| u.in_flight()).sum()
+    }
+}
+
+/// One environment's requests: the upstreams they go to, in turn.
+#[derive(Debug)]
+pub struct Site {
+    pub environment_id: i64,
+    /// `web/production`, for log lines.
+    pub name: String,
+    pub upstreams: Vec<Arc<Upstream>>,
+    next: AtomicUsize,
+}
+
+impl Site {
+    /// The next upstream in turn that is up, skipping `skip`; when all are down, the next
+    /// one anyway (a refused connect is only a hint). None when there is no other.
+    fn pick(&self, skip: Option<&Upstream>, now_ms: u64) -> Option<&Arc<Upstream>> {
+        let count = self.upstreams.len();
+        if count == 0 {
+            return None;
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut fallback = None;
+        for i in 0..count {
+            let upstream = &self.upstreams[(start + i) % count];
+            if skip.is_some_and(|s| std::ptr::eq(s, upstream.as_ref())) {
+                continue;
+            }
+            if upstream.is_up(now_ms) {
+                return Some(upstream);
+            }
+            fallback.get_or_insert(upstream);
+        }
+        fallback
+    }
+}
+
+/// What every listener serves, as of one route generation.
+#[derive(Debug, Default)]
+pub struct Table {
+    pub generation: i64,
+    pub sites: HashMap<SocketAddr, Site>,
+}
+
+/// The outcome of picking an upstream for one request.
+#[derive(Debug)]
+pub enum Pick {
+    /// Nothing is routed on this address (any more).
+    NoRoute,
+    /// The environment has no upstream (or no other one to retry on).
+    NoUpstream,
+    /// Counted in flight on its upstream; `others` says whether a retry could go elsewhere.
+    Upstream { guard: FlightGuard, others: bool },
+}
+
+/// The current table and the upstreams' counters, shared by every connection.
+#[derive(Debug, Default)]
+pub struct Routes {
+    table: RwLock<Table>,
+    pub upstreams: Upstreams,
+}
+
+impl Routes {
+    /// Pick an upstream for a request arriving on `listen` and count it in flight there,
+    /// in one step under the table's read lock: [`Routes::replace`] takes the write lock,
+    /// so once it returns, no request is between reading the old table and being counted
+    /// on the old upstream, and a report made after it cannot miss one.
+    pub fn begin(&self, listen: SocketAddr, skip: Option<&Upstream>) -> Pick {
+        let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(site) = table.sites.get(&listen) else {
+            return Pick::NoRoute;
+        };
+        match site.pick(skip, monotonic_ms()) {
+            Some(upstream) => Pick::Upstream {
+                guard: FlightGuard::begin(upstream),
+                others: site.upstreams.len() > 1,
+            },
+            None => Pick::NoUpstream,
+        }
+    }
+
+    /// Switch every listener to `table` at once.
+    pub fn replace(&self, table: Table) {
+        let old = {
+            let mut current = self.table.write().unwrap_or_else(PoisonError::into_inner);
+            std::mem::replace(&mut *current, table)
+        };
+        drop(old);
+    }
+
+    pub fn generation(&self) -> i64 {
+        self.table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .generation
+    }
+}
+
+/// The table a set of routes asks for, the addresses to listen on, and what was refused.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub table: Table,
+    /// Address → (the listen address as written in the route, the environment's name).
+    pub listen: BTreeMap<SocketAddr, (String, String)>,
+    /// One line each: an address two environments want, an unreadable address.
+    pub problems: Vec<String>,
+}
+
+/// Turn the route rows into a table. When environments want the same address, the one
+/// that `holders` says serves it now keeps it (a later route cannot take it over), else
+/// the one with the lowest id; the others are refused.
+pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAddr, i64>) -> Plan {
+    let mut plan = Plan {
+        table: Table {
+            generation: routes.iter().map(|r| r.generation).max().unwrap_or(0),
+            sites: HashMap::new(),
+        },
+        ..Plan::default()
+    };
+    let mut wanted: BTreeMap<SocketAddr, Vec<&Route>> = BTreeMap::new();
+    for route in routes {
+        let name = format!("{}/{}", route.project, route.environment);
+        match parse_listen(&route.listen) {
+            Ok(addr) => wanted.entry(addr).or_default().push(route),
+            Err(why) => plan.problems.push(format!("{name}: {why}")),
+        }
+    }
+    for (addr, mut contenders) in wanted {
+        contenders.sort_by_key(|r| (Some(&r.environment_id) != holders.get(&addr), r.environment_id));
+        let route = contenders[0];
+        let name = format!("{}/{}", route.project, route.environment);
+        for refused in &contenders[1..] {
+            plan.problems.push(format!(
+                "{}/{} wants {addr}, which {name} already uses; not serving it",
+                refused.project, refused.environment
+            ));
+        }
+        let mut site_upstreams = Vec::with_capacity(route.upstreams.len());
+        for addr in &route.upstreams {
+            match upstreams.get(addr) {
+                Ok(upstream) => site_upstreams.push(upstream),
+                Err(why) => plan.problems.push(format!("{name}: {why}")),
+            }
+        }
+        plan.listen.insert(addr, (route.listen.clone(), name.clone()));
+        plan.table.sites.insert(
+            addr,
+            Site {
+                environment_id: route.environment_id,
+                name,
+                upstreams: site_upstreams,
+                next: AtomicUsize::new(0),
+            },
+        );
+    }
+    plan
+}
+
+/// `0.0.0.0:8080`, `[::]:8080`, or a bare port (`8080`, `:8080`) for every IPv4 address.
+pub fn parse_listen(listen: &str) -> Result<SocketAddr, String> {
+    let text = listen.trim();
+    let port = text.strip_prefix(':').unwrap_or(text);
+    if let Ok(port) = port.parse::<u16>() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    text.parse().map_err(|_| {
+        format!("`{listen}` is not a listen address (like 0.0.0.0:8080 or 127.0.0.1:8080)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(environment_id: i64, listen: &str, upstreams: &[&str], generation: i64) -> Route {
+        Route {
+            environment_id,
+            project: "web".into(),
+            environment: format!("env{environment_id}"),
+            listen: listen.into(),
+            upstreams: upstreams.iter().map(|u| u.to_string()).collect(),
+            deployment_id: None,
+            generation,
+        }
+    }
+
+    fn pick_addr(routes: &Routes, listen: SocketAddr) -> Option<String> {
+        match routes.begin(listen, None) {
+            Pick::Upstream { guard, .. } => Some(guard.upstream().addr.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn requests_go_round_robin() {
+        let routes = Routes::default();
+        let set = [route(1, "127.0.0.1:8080", &["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"], 4)];
+        routes.replace(plan(&set, &routes.upstreams, &HashMap::new()).table);
+        let listen: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let picked: Vec<_> = (0..6).map(|_| pick_addr(&routes, listen).unwrap()).collect();
+        assert_eq!(
+            picked,
+            ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
+        );
+        assert_eq!(routes.generation(), 4);
+    }
+
+    #[test]
+    fn a_down_upstream_is_skipped_until_all_are_down() {
+        let routes = Routes::default();
+        let set = [route(1, "8080", &["127.0.0.1:1", "127.0.0.1:2"], 1)];
+        routes.replace(plan(&set, &routes.upstreams, &HashMap::new()).table);
+        let listen: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(routes.upstreams.get("127.0.0.1:1").unwrap().mark_down());
+        for _ in 0..4 {
+            assert_eq!(pick_addr(&routes, listen).unwrap(), "127.0.0.1:2");
+        }
+        routes.upstreams.get("127.0.0.1:2").unwrap().mark_down();
+        assert!(pick_addr(&routes, listen).is_some(), "all down: still tries one");
+        routes.upstreams.get("127.0.0.1:1").unwrap().mark_up();
+        assert_eq!(pick_addr(&routes, listen).unwrap(), "127.0.0.1:1");
+    }
+
+    #[test]
+    fn a_retry_skips_the_upstream_that_failed() {
+        let routes = Routes::default();
+        let listen: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let set = [route(1, "127.0.0.1:80", &["127.0.0.1:1", "127.0.0.1:2"], 1)];
+        routes.replace(plan(&set, &routes.upstreams, &HashMap::new()).table);
+        let Pick::Upstream { guard, others } = routes.begin(listen, None) else {
+            panic!("no upstream")
+        };
+        assert!(others);
+        let Pick::Upstream { guard: retry, .. } = routes.begin(listen, Some(guard.upstream())) else {
+            panic!("no other upstream")
+        };
+        assert_ne!(retry.upstream().addr, guard.upstream().addr);
+
+        let single = [route(1, "127.0.0.1:80", &["127.0.0.1:1"], 2)];
+        routes.replace(plan(&single, &routes.upstreams, &HashMap::new()).table);
+        let Pick::Upstream { guard, others } = routes.begin(listen, None) else {
+            panic!("no upstream")
+        };
+        assert!(!others);
+        assert!(matches!(routes.begin(listen, Some(guard.upstream())), Pick::NoUpstream));
+        assert!(matches!(routes.begin("127.0.0.1:81".parse().unwrap(), None), Pick::NoRoute));
+    }
+
+    #[test]
+    fn in_flight_outlives_the_route_and_is_forgotten_after() {
+        let routes = Routes::default();
+        let listen: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        routes.replace(plan(&[route(1, "127.0.0.1:80", &["127.0.0.1:1"], 1)], &routes.upstreams, &HashMap::new()).table);
+        let Pick::Upstream { guard, .. } = routes.begin(listen, None) else {
+            panic!("no upstream")
+        };
+        routes.replace(plan(&[route(1, "127.0.0.1:80", &["127.0.0.1:2"], 2)], &routes.upstreams, &HashMap::new()).table);
+        let counts = routes.upstreams.in_flight();
+        assert_eq!(counts.get("127.0.0.1:1"), Some(&1), "{counts:?}");
+        assert_eq!(counts.get("127.0.0.1:2"), Some(&0), "{counts:?}");
+        assert_eq!(routes.upstreams.total_in_flight(), 1);
+        drop(guard);
+        let counts = routes.upstreams.in_flight();
+        assert_eq!(counts.get("127.0.0.1:1"), None, "{counts:?}");
+        assert_eq!(counts.get("127.0.0.1:2"), Some(&0), "{counts:?}");
+    }
+
+    #[test]
+    fn two_environments_cannot_share_an_address() {
+        let upstreams = Upstreams::default();
+        let set = [
+            route(1, "0.0.0.0:8080", &["127.0.0.1:1"], 1),
+            route(2, "0.0.0.0:8080", &["127.0.0.1:2"], 2),
+            route(3, "0.0.0.0:8081", &["127.0.0.1:3"], 3),
+            route(4, "nowhere", &["127.0.0.1:4"], 4),
+        ];
+        let first = plan(&set, &upstreams, &HashMap::new());
+        let addr: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(first.table.sites[&addr].environment_id, 1);
+        assert_eq!(first.table.sites.len(), 2);
+        assert_eq!(first.table.generation, 4);
+        assert_eq!(first.problems.len(), 2, "{:?}", first.problems);
+        assert!(first.problems[0].contains("not a listen address"), "{:?}", first.problems);
+        assert!(first.problems[1].contains("web/env2 wants 0.0.0.0:8080"), "{:?}", first.problems);
+        // The environment serving the address keeps it.
+        let kept = plan(&set, &upstreams, &HashMap::from([(addr, 2)]));
+        assert_eq!(kept.table.sites[&addr].environment_id, 2);
+    }
+
+    #[test]
+    fn listen_addresses_and_upstreams_are_checked() {
+        assert_eq!(parse_listen("8080").unwrap(), "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(parse_listen(":80").unwrap(), "0.0.0.0:80".parse().unwrap());
+        assert_eq!(parse_listen("[::1]:80").unwrap(), "[::1]:80".parse().unwrap());
+        assert!(parse_listen("localhost:80").is_err());
+        assert!(Upstream::new("127.0.0.1").is_err());
+        assert!(Upstream::new("127.0.0.1:49153").is_ok());
+        assert!(Upstream::new("not an address").is_err());
+    }
+}
