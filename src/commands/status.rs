@@ -20,7 +20,27 @@ struct EnvironmentStatus {
     publish: Option<String>,
     current: Option<Deployment>,
     containers: Vec<ContainerStatus>,
+    /// Proxy mode: the route and what the running proxy reports of it.
+    proxy: Option<ProxyView>,
     drift: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ProxyView {
+    listen: String,
+    /// The route's generation, as written by the last switch.
+    generation: i64,
+    /// Whether a `temps proxy` reported itself in the last second.
+    running: bool,
+    /// The generation the running proxy applies.
+    applied_generation: Option<i64>,
+    upstreams: Vec<UpstreamView>,
+}
+
+#[derive(Serialize)]
+struct UpstreamView {
+    address: String,
+    in_flight: u64,
 }
 
 #[derive(Serialize)]
@@ -82,6 +102,48 @@ async fn project_status(
             .filter(|c| c.environment.as_deref() == Some(env.name.as_str()))
             .collect();
         let mut drift = Vec::new();
+        let proxy = match (&env.proxy, store.route_of(env.id)?) {
+            (Some(listen), route) => {
+                let state = store.proxy_state()?;
+                let running = state
+                    .as_ref()
+                    .is_some_and(|s| crate::clock::now_ms() - s.heartbeat_at < 1000);
+                let generation = route.as_ref().map_or(0, |r| r.generation);
+                let applied = state.as_ref().filter(|_| running).map(|s| s.generation);
+                if !running {
+                    drift.push(format!(
+                        "no `temps proxy` is running: nothing serves {listen}"
+                    ));
+                } else if applied.is_some_and(|a| a < generation) {
+                    drift.push(format!(
+                        "the proxy applies generation {} of the routes, not {generation} yet",
+                        applied.unwrap_or(0)
+                    ));
+                }
+                let in_flight = |address: &str| {
+                    state
+                        .as_ref()
+                        .and_then(|s| s.in_flight.get(address).copied())
+                        .unwrap_or(0)
+                };
+                Some(ProxyView {
+                    listen: listen.clone(),
+                    generation,
+                    running,
+                    applied_generation: applied,
+                    upstreams: route
+                        .map(|r| r.upstreams)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|address| UpstreamView {
+                            in_flight: in_flight(&address),
+                            address,
+                        })
+                        .collect(),
+                })
+            }
+            (None, _) => None,
+        };
         match project.preset {
             Preset::Docker => docker_drift(current.as_ref(), &mine, &mut drift),
             Preset::Static => {
@@ -111,6 +173,7 @@ async fn project_status(
                     health: health_word(c.health),
                 })
                 .collect(),
+            proxy,
             drift,
         });
     }
@@ -187,6 +250,22 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
         }
         if let Some(publish) = &s.publish {
             out.line(format!("  published  {publish}"));
+        }
+        if let Some(proxy) = &s.proxy {
+            let applied = match (proxy.running, proxy.applied_generation) {
+                (true, Some(applied)) => format!("the proxy applies generation {applied}"),
+                _ => "no proxy running".to_string(),
+            };
+            out.line(format!(
+                "  proxy      {} (route generation {}; {applied})",
+                proxy.listen, proxy.generation
+            ));
+            for upstream in &proxy.upstreams {
+                out.line(format!(
+                    "  upstream   {}  {} in flight",
+                    upstream.address, upstream.in_flight
+                ));
+            }
         }
         for c in &s.containers {
             let health = c.health.map(|h| format!(", {h}")).unwrap_or_default();
