@@ -40,6 +40,9 @@ _temps() {
             temps,promote)
                 cmd="temps__subcmd__promote"
                 ;;
+            temps,proxy)
+                cmd="temps__subcmd__proxy"
+                ;;
             temps,prune)
                 cmd="temps__subcmd__prune"
                 ;;
@@ -99,6 +102,9 @@ _temps() {
                 ;;
             temps__subcmd__help,promote)
                 cmd="temps__subcmd__help__subcmd__promote"
+                ;;
+            temps__subcmd__help,proxy)
+                cmd="temps__subcmd__help__subcmd__proxy"
                 ;;
             temps__subcmd__help,prune)
                 cmd="temps__subcmd__help__subcmd__prune"
@@ -173,7 +179,7 @@ _temps() {
 
     case "${cmd}" in
         temps)
-            opts="-o -y -q -h -V --db --output --yes --quiet --help --version project deploy list ls show status rollback promote env prune completions help"
+            opts="-o -y -q -h -V --db --output --yes --quiet --help --version project deploy list ls show status rollback promote env prune completions proxy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,7 +231,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__deploy)
-            opts="-e -o -y -q -h --image --dir --environment --publish --reason --wait-lock --db --output --yes --quiet --help"
+            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --replicas --drain --reason --wait-lock --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -248,6 +254,18 @@ _temps() {
                     return 0
                     ;;
                 --publish)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drain)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -477,7 +495,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__help)
-            opts="project deploy list show status rollback promote env prune completions help"
+            opts="project deploy list show status rollback promote env prune completions proxy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -673,6 +691,20 @@ _temps() {
             return 0
             ;;
         temps__subcmd__help__subcmd__promote)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__help__subcmd__proxy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1066,6 +1098,40 @@ _temps() {
                     return 0
                     ;;
                 --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__proxy)
+            opts="-o -y -q -h --poll-interval --shutdown-timeout --db --output --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --poll-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shutdown-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -40,6 +40,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand env 'Manage an environment''s variables'
             cand prune 'Remove old deployments'' containers, pinned tags and releases'
             cand completions 'Print a shell completion script'
+            cand proxy 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'temps;project'= {
@@ -152,6 +153,9 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand -e 'Environment name'
             cand --environment 'Environment name'
             cand --publish 'Publish the container port on this host port; remembered by the environment'
+            cand --proxy 'Serve through `temps proxy` on this public address, switching with no downtime (start first, switch, drain, stop); remembered by the environment'
+            cand --replicas 'Proxy mode: how many containers to run, round-robin [default: 1; remembered]'
+            cand --drain 'Proxy mode: how long requests in flight may take to finish on the old version before it is stopped [default: 30s; remembered]'
             cand --reason 'Why this deployment is made, for the history'
             cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
@@ -355,6 +359,19 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'temps;proxy'= {
+            cand --poll-interval 'How often to look for route changes in the history'
+            cand --shutdown-timeout 'How long SIGTERM or SIGINT waits for the requests in flight before exiting'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'temps;help'= {
             cand project 'Register and configure projects'
             cand deploy 'Deploy an image (docker preset) or a directory (static preset)'
@@ -366,6 +383,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand env 'Manage an environment''s variables'
             cand prune 'Remove old deployments'' containers, pinned tags and releases'
             cand completions 'Print a shell completion script'
+            cand proxy 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'temps;help;project'= {
@@ -408,6 +426,8 @@ set edit:completion:arg-completer[temps] = {|@words|
         &'temps;help;prune'= {
         }
         &'temps;help;completions'= {
+        }
+        &'temps;help;proxy'= {
         }
         &'temps;help;help'= {
         }

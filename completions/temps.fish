@@ -42,6 +42,7 @@ complete -c temps -n "__fish_temps_needs_command" -f -a "promote" -d 'Make a dep
 complete -c temps -n "__fish_temps_needs_command" -f -a "env" -d 'Manage an environment\'s variables'
 complete -c temps -n "__fish_temps_needs_command" -f -a "prune" -d 'Remove old deployments\' containers, pinned tags and releases'
 complete -c temps -n "__fish_temps_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c temps -n "__fish_temps_needs_command" -f -a "proxy" -d 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
 complete -c temps -n "__fish_temps_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
@@ -62,7 +63,7 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-timeout -d 'How long a new version may take to become healthy [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-interval -d 'Time between health probes [default: 50ms]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]' -r
-complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l hook-timeout -d 'How long a hook may run before it is killed and counts as failed [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
@@ -75,7 +76,7 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-timeout -d 'How long a new version may take to become healthy [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-interval -d 'Time between health probes [default: 50ms]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]' -r
-complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r -F
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l hook-timeout -d 'How long a hook may run before it is killed and counts as failed [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
@@ -110,6 +111,9 @@ complete -c temps -n "__fish_temps_using_subcommand deploy" -l image -d 'Image t
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l dir -d 'Directory to release (static preset)' -r -F
 complete -c temps -n "__fish_temps_using_subcommand deploy" -s e -l environment -d 'Environment name' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l publish -d 'Publish the container port on this host port; remembered by the environment' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l proxy -d 'Serve through `temps proxy` on this public address, switching with no downtime (start first, switch, drain, stop); remembered by the environment' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l replicas -d 'Proxy mode: how many containers to run, round-robin [default: 1; remembered]' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l drain -d 'Proxy mode: how long requests in flight may take to finish on the old version before it is stopped [default: 30s; remembered]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l reason -d 'Why this deployment is made, for the history' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
@@ -226,17 +230,26 @@ json\t''"
 complete -c temps -n "__fish_temps_using_subcommand completions" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c temps -n "__fish_temps_using_subcommand completions" -s q -l quiet -d 'Print nothing but results and errors'
 complete -c temps -n "__fish_temps_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "project" -d 'Register and configure projects'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "deploy" -d 'Deploy an image (docker preset) or a directory (static preset)'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "list" -d 'Show a project\'s deployment history, newest first'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "show" -d 'Show one deployment in full'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "status" -d 'Show what each environment serves, and any drift between the history and Docker'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "rollback" -d 'Run an earlier deployment\'s image again, without rebuilding'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "promote" -d 'Make a deployment serve and leave the rolled-back state'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "env" -d 'Manage an environment\'s variables'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "prune" -d 'Remove old deployments\' containers, pinned tags and releases'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand proxy" -l poll-interval -d 'How often to look for route changes in the history' -r
+complete -c temps -n "__fish_temps_using_subcommand proxy" -l shutdown-timeout -d 'How long SIGTERM or SIGINT waits for the requests in flight before exiting' -r
+complete -c temps -n "__fish_temps_using_subcommand proxy" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand proxy" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand proxy" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand proxy" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand proxy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "project" -d 'Register and configure projects'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "deploy" -d 'Deploy an image (docker preset) or a directory (static preset)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "list" -d 'Show a project\'s deployment history, newest first'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "show" -d 'Show one deployment in full'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "status" -d 'Show what each environment serves, and any drift between the history and Docker'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "rollback" -d 'Run an earlier deployment\'s image again, without rebuilding'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "promote" -d 'Make a deployment serve and leave the rolled-back state'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "env" -d 'Manage an environment\'s variables'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "prune" -d 'Remove old deployments\' containers, pinned tags and releases'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "completions" -d 'Print a shell completion script'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "proxy" -d 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "create" -d 'Register a project'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "update" -d 'Change a project\'s settings'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "list" -d 'List projects'

@@ -88,6 +88,15 @@ pub enum Command {
     Prune(PruneArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Run the zero-downtime proxy for every environment in proxy mode (foreground)
+    ///
+    /// Listens on the proxy address of every environment in proxy mode and forwards each
+    /// request to the environment's current upstream, round-robin across its replicas.
+    /// Route changes written by deploy, rollback and promote are applied within tens of
+    /// milliseconds, without a restart; upgraded (WebSocket) connections stay on the
+    /// version they started on. Runs until SIGTERM or SIGINT, then lets the requests in
+    /// flight finish. Logs one line per lifecycle event to stderr.
+    Proxy(ProxyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,7 +165,7 @@ pub struct ProjectSettings {
     /// A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback,
     /// post-rollback, pre-promote, post-promote (`""` to unset)
     #[arg(long, value_name = "DIR")]
-    pub hooks: Option<PathBuf>,
+    pub hooks: Option<String>,
     /// How long a hook may run before it is killed and counts as failed [default: 30s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub hook_timeout: Option<Duration>,
@@ -230,6 +239,17 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// Deployment id
     pub deployment: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// How often to look for route changes in the history
+    #[arg(long, value_name = "DUR", default_value = "20ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+
+    /// How long SIGTERM or SIGINT waits for the requests in flight before exiting
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

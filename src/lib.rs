@@ -10,6 +10,7 @@ pub mod generate;
 pub mod health;
 pub mod ops;
 pub mod output;
+pub mod proxy;
 pub mod store;
 
 use anyhow::Result;
@@ -36,5 +37,6 @@ pub fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Env(command) => commands::env::cmd_env(&ctx, command),
         Command::Prune(args) => commands::prune::cmd_prune(&ctx, args),
         Command::Completions(args) => commands::completions::cmd_completions(args),
+        Command::Proxy(args) => commands::proxy::cmd_proxy(&ctx, args),
     }
 }

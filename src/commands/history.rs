@@ -67,20 +67,17 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     }
     let now = now_ms();
     let show_env = environment.is_none() && store.environments(project.id)?.len() > 1;
-    let mut header_done = false;
+    let mut columns: Option<Columns> = None;
     let mut count = 0u64;
     store.each_deployment(project.id, env_id, args.limit, |d| {
-        if !header_done {
-            let mut header = format!("{:<6} {:<10} ", "ID", "STATUS");
-            if show_env {
-                let _ = write!(header, "{:<12} ", "ENV");
-            }
-            let _ = write!(header, "{:<24} {:<9} {:<10} NOTE", "IMAGE", "CREATED", "BY");
-            out.line(out.bold(&header));
-            header_done = true;
-        }
+        // Newest first: the first id is the widest.
+        let columns = columns.get_or_insert_with(|| {
+            let columns = Columns::new(d.id, show_env);
+            out.line(out.bold(&columns.header()));
+            columns
+        });
         count += 1;
-        out.line(row(&d, show_env, now, ctx, &availability));
+        out.line(columns.row(&d, now, ctx, &availability));
         Ok(())
     })?;
     if count == 0 {
@@ -154,45 +151,85 @@ impl Availability {
     }
 }
 
-fn row(
-    d: &Deployment,
-    show_env: bool,
-    now: i64,
-    ctx: &Context,
-    availability: &Availability,
-) -> String {
-    let status = format!("{:<10}", d.status.as_str());
-    let status = match d.status {
-        Status::Deployed => ctx.out.good(&status),
-        Status::Failed | Status::Cancelled => ctx.out.bad(&status),
-        Status::Ready => ctx.out.loud(&status),
-        _ => status,
-    };
-    let mut line = format!("{:<6} {status} ", d.id);
-    if show_env {
-        let _ = write!(line, "{:<12} ", clip(&d.environment, 12));
-    }
-    let mut note = d.note();
-    if let Some(gone) = availability.gone(d) {
-        note = if note.is_empty() {
-            gone.to_string()
-        } else {
-            format!("{note}, {gone}")
-        };
-    }
-    if let (Status::Failed | Status::Cancelled, Some(error)) = (d.status, &d.error) {
-        if note.is_empty() {
-            note = clip(error.lines().next().unwrap_or_default(), 40);
+/// The widths of `list`'s columns: the whole row fits 80 columns.
+struct Columns {
+    id: usize,
+    env: Option<usize>,
+    image: usize,
+}
+
+const WIDTH: usize = 80;
+const STATUS: usize = 9;
+const CREATED: usize = 8;
+const BY: usize = 8;
+
+impl Columns {
+    fn new(widest_id: i64, show_env: bool) -> Columns {
+        Columns {
+            id: widest_id.to_string().len().max(2),
+            env: show_env.then_some(8),
+            image: if show_env { 18 } else { 22 },
         }
     }
-    let _ = write!(
-        line,
-        "{:<24} {:<9} {:<10} {note}",
-        clip(&what(d), 24),
-        ago(d.created_at, now),
-        clip(&d.created_by, 10)
-    );
-    line.trim_end().to_string()
+
+    /// What is left for NOTE.
+    fn note(&self) -> usize {
+        let used = self.id + STATUS + self.env.map_or(0, |e| e + 1) + self.image + CREATED + BY + 5;
+        WIDTH.saturating_sub(used).max(10)
+    }
+
+    fn header(&self) -> String {
+        let mut header = format!("{:<id$} {:<STATUS$} ", "ID", "STATUS", id = self.id);
+        if let Some(env) = self.env {
+            let _ = write!(header, "{:<env$} ", "ENV");
+        }
+        let _ = write!(
+            header,
+            "{:<image$} {:<CREATED$} {:<BY$} NOTE",
+            "IMAGE",
+            "CREATED",
+            "BY",
+            image = self.image
+        );
+        header
+    }
+
+    fn row(&self, d: &Deployment, now: i64, ctx: &Context, availability: &Availability) -> String {
+        let status = format!("{:<STATUS$}", d.status.as_str());
+        let status = match d.status {
+            Status::Deployed => ctx.out.good(&status),
+            Status::Failed | Status::Cancelled => ctx.out.bad(&status),
+            Status::Ready => ctx.out.loud(&status),
+            _ => status,
+        };
+        let mut line = format!("{:<id$} {status} ", d.id, id = self.id);
+        if let Some(env) = self.env {
+            let _ = write!(line, "{:<env$} ", clip(&d.environment, env));
+        }
+        let mut note = d.note();
+        if let Some(gone) = availability.gone(d) {
+            note = if note.is_empty() {
+                gone.to_string()
+            } else {
+                format!("{note}, {gone}")
+            };
+        }
+        if let (Status::Failed | Status::Cancelled, Some(error), true) =
+            (d.status, &d.error, note.is_empty())
+        {
+            note = error.lines().next().unwrap_or_default().to_string();
+        }
+        let _ = write!(
+            line,
+            "{:<image$} {:<CREATED$} {:<BY$} {}",
+            clip(&what(d), self.image),
+            ago(d.created_at, now),
+            clip(&d.created_by, BY),
+            clip(&note, self.note()),
+            image = self.image
+        );
+        line.trim_end().to_string()
+    }
 }
 
 /// At most `width` characters, with `…` when cut.

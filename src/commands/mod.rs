@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod env;
 pub mod history;
 pub mod project;
+pub mod proxy;
 pub mod prune;
 pub mod rollback;
 pub mod status;

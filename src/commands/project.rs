@@ -101,7 +101,7 @@ fn changes(settings: ProjectSettings) -> Result<ProjectChanges> {
         health_interval: settings.health_interval,
         stop_timeout: settings.stop_timeout,
         hooks_dir: match settings.hooks {
-            Some(dir) if dir.as_os_str().is_empty() => Some(String::new()),
+            Some(dir) if dir.is_empty() => Some(String::new()),
             Some(dir) => {
                 let dir = std::path::absolute(&dir)?;
                 if !dir.is_dir() {

@@ -48,6 +48,7 @@ pub async fn deploy_image(
     let project = store.project(&request.project)?;
     require_preset(&project, Preset::Docker)?;
 
+    check_image_reference(&request.image)?;
     let engine = Engine::connect().await?;
     progress.step(&format!("resolving image {}", request.image));
     let image = resolve_image(&engine, &request.image, progress).await?;
@@ -212,6 +213,24 @@ async fn resolve_image(
         ))
         .into()
     })
+}
+
+/// A reference Docker could resolve: not empty, no spaces or control characters, and
+/// not longer than any registry accepts.
+fn check_image_reference(reference: &str) -> Result<(), Failure> {
+    let valid = !reference.is_empty()
+        && reference.len() <= 512
+        && !reference
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        return Ok(());
+    }
+    let shown: String = reference.chars().take(70).collect();
+    Err(
+        Failure::usage(format!("`{shown}` is not an image reference"))
+            .hint("like `--image web:1.2` or `--image registry.example.com/team/web@sha256:…`"),
+    )
 }
 
 /// A published port needs a container port to map to.

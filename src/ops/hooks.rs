@@ -137,8 +137,9 @@ fn run(
     let mut child = command
         .spawn()
         .map_err(|e| anyhow::anyhow!("starting hook `{}`: {e}", path.display()))?;
-    // Read both pipes on threads so a chatty hook never blocks on a full pipe.
-    let readers: Vec<_> = [
+    // Read both pipes on threads, so a chatty hook never blocks on a full pipe.
+    let (sender, output_parts) = std::sync::mpsc::channel::<Vec<u8>>();
+    for pipe in [
         child
             .stdout
             .take()
@@ -150,14 +151,16 @@ fn run(
     ]
     .into_iter()
     .flatten()
-    .map(|mut pipe| {
+    {
+        let sender = sender.clone();
         std::thread::spawn(move || {
+            let mut pipe = pipe;
             let mut text = Vec::new();
             let _ = pipe.read_to_end(&mut text);
-            text
-        })
-    })
-    .collect();
+            let _ = sender.send(text);
+        });
+    }
+    drop(sender);
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
@@ -173,11 +176,13 @@ fn run(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let output: String = readers
-        .into_iter()
-        .filter_map(|r| r.join().ok())
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .collect();
+    // A process the hook left behind may hold its pipes open: wait for them only briefly.
+    let mut output = String::new();
+    let until = Instant::now() + Duration::from_millis(200);
+    while let Ok(part) = output_parts.recv_timeout(until.saturating_duration_since(Instant::now()))
+    {
+        output.push_str(&String::from_utf8_lossy(&part));
+    }
     Ok(Some(match status {
         Some(status) if status.success() => Ok(output),
         Some(status) => Err((

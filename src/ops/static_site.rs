@@ -95,6 +95,7 @@ pub async fn deploy_dir(
             return Err(err);
         }
         store.set_artifact(deployment.id, &release.to_string_lossy())?;
+        hook_env.image = Some(release.to_string_lossy().into_owned());
         if env.state == EnvState::RolledBack {
             store.set_status(deployment.id, Status::Ready)?;
             return Ok(DeployOutcome::Ready(

@@ -51,8 +51,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         .flat_map(|v| v.split(','))
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
         .filter(|name| {
-            !matches!(name.as_str(), "keep-alive" | "close" | "upgrade")
-                && !is_forwarding(name)
+            !matches!(name.as_str(), "keep-alive" | "close" | "upgrade") && !is_forwarding(name)
         })
         .collect();
     for name in named {
@@ -160,7 +159,10 @@ mod tests {
 
     #[test]
     fn connection_cannot_remove_the_forwarding_headers() {
-        let mut map = headers(&[("connection", "x-forwarded-for"), ("x-forwarded-for", "10.0.0.1")]);
+        let mut map = headers(&[
+            ("connection", "x-forwarded-for"),
+            ("x-forwarded-for", "10.0.0.1"),
+        ]);
         strip_hop_by_hop(&mut map, false);
         assert_eq!(map["x-forwarded-for"], "10.0.0.1");
     }
@@ -168,7 +170,11 @@ mod tests {
     #[test]
     fn forwarding_headers_name_the_client_and_the_host() {
         let mut map = headers(&[("x-forwarded-host", "evil.example")]);
-        add_forwarding(&mut map, "192.0.2.7".parse().unwrap(), Some(HeaderValue::from_static("shop.example:8080")));
+        add_forwarding(
+            &mut map,
+            "192.0.2.7".parse().unwrap(),
+            Some(HeaderValue::from_static("shop.example:8080")),
+        );
         assert_eq!(map["x-forwarded-for"], "192.0.2.7");
         assert_eq!(map["x-forwarded-proto"], "http");
         assert_eq!(map["x-forwarded-host"], "shop.example:8080");

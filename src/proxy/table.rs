@@ -146,9 +146,6 @@ impl Upstreams {
 /// One environment's requests: the upstreams they go to, in turn.
 #[derive(Debug)]
 pub struct Site {
-    pub environment_id: i64,
-    /// `web/production`, for log lines.
-    pub name: String,
     pub upstreams: Vec<Arc<Upstream>>,
     next: AtomicUsize,
 }
@@ -230,7 +227,8 @@ impl Routes {
         drop(old);
     }
 
-    pub fn generation(&self) -> i64 {
+    #[cfg(test)]
+    fn generation(&self) -> i64 {
         self.table
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -238,12 +236,21 @@ impl Routes {
     }
 }
 
+/// An address to listen on, and for whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    /// As the route writes it: `0.0.0.0:8080`.
+    pub written: String,
+    /// `web/production`.
+    pub name: String,
+    pub environment_id: i64,
+}
+
 /// The table a set of routes asks for, the addresses to listen on, and what was refused.
 #[derive(Debug, Default)]
 pub struct Plan {
     pub table: Table,
-    /// Address → (the listen address as written in the route, the environment's name).
-    pub listen: BTreeMap<SocketAddr, (String, String)>,
+    pub listen: BTreeMap<SocketAddr, Wanted>,
     /// One line each: an address two environments want, an unreadable address.
     pub problems: Vec<String>,
 }
@@ -268,7 +275,12 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
         }
     }
     for (addr, mut contenders) in wanted {
-        contenders.sort_by_key(|r| (Some(&r.environment_id) != holders.get(&addr), r.environment_id));
+        contenders.sort_by_key(|r| {
+            (
+                Some(&r.environment_id) != holders.get(&addr),
+                r.environment_id,
+            )
+        });
         let route = contenders[0];
         let name = format!("{}/{}", route.project, route.environment);
         for refused in &contenders[1..] {
@@ -284,12 +296,17 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
                 Err(why) => plan.problems.push(format!("{name}: {why}")),
             }
         }
-        plan.listen.insert(addr, (route.listen.clone(), name.clone()));
+        plan.listen.insert(
+            addr,
+            Wanted {
+                written: route.listen.clone(),
+                name,
+                environment_id: route.environment_id,
+            },
+        );
         plan.table.sites.insert(
             addr,
             Site {
-                environment_id: route.environment_id,
-                name,
                 upstreams: site_upstreams,
                 next: AtomicUsize::new(0),
             },
@@ -336,13 +353,27 @@ mod tests {
     #[test]
     fn requests_go_round_robin() {
         let routes = Routes::default();
-        let set = [route(1, "127.0.0.1:8080", &["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"], 4)];
+        let set = [route(
+            1,
+            "127.0.0.1:8080",
+            &["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"],
+            4,
+        )];
         routes.replace(plan(&set, &routes.upstreams, &HashMap::new()).table);
         let listen: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        let picked: Vec<_> = (0..6).map(|_| pick_addr(&routes, listen).unwrap()).collect();
+        let picked: Vec<_> = (0..6)
+            .map(|_| pick_addr(&routes, listen).unwrap())
+            .collect();
         assert_eq!(
             picked,
-            ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
+            [
+                "127.0.0.1:1",
+                "127.0.0.1:2",
+                "127.0.0.1:3",
+                "127.0.0.1:1",
+                "127.0.0.1:2",
+                "127.0.0.1:3"
+            ]
         );
         assert_eq!(routes.generation(), 4);
     }
@@ -358,7 +389,10 @@ mod tests {
             assert_eq!(pick_addr(&routes, listen).unwrap(), "127.0.0.1:2");
         }
         routes.upstreams.get("127.0.0.1:2").unwrap().mark_down();
-        assert!(pick_addr(&routes, listen).is_some(), "all down: still tries one");
+        assert!(
+            pick_addr(&routes, listen).is_some(),
+            "all down: still tries one"
+        );
         routes.upstreams.get("127.0.0.1:1").unwrap().mark_up();
         assert_eq!(pick_addr(&routes, listen).unwrap(), "127.0.0.1:1");
     }
@@ -373,7 +407,8 @@ mod tests {
             panic!("no upstream")
         };
         assert!(others);
-        let Pick::Upstream { guard: retry, .. } = routes.begin(listen, Some(guard.upstream())) else {
+        let Pick::Upstream { guard: retry, .. } = routes.begin(listen, Some(guard.upstream()))
+        else {
             panic!("no other upstream")
         };
         assert_ne!(retry.upstream().addr, guard.upstream().addr);
@@ -384,19 +419,39 @@ mod tests {
             panic!("no upstream")
         };
         assert!(!others);
-        assert!(matches!(routes.begin(listen, Some(guard.upstream())), Pick::NoUpstream));
-        assert!(matches!(routes.begin("127.0.0.1:81".parse().unwrap(), None), Pick::NoRoute));
+        assert!(matches!(
+            routes.begin(listen, Some(guard.upstream())),
+            Pick::NoUpstream
+        ));
+        assert!(matches!(
+            routes.begin("127.0.0.1:81".parse().unwrap(), None),
+            Pick::NoRoute
+        ));
     }
 
     #[test]
     fn in_flight_outlives_the_route_and_is_forgotten_after() {
         let routes = Routes::default();
         let listen: SocketAddr = "127.0.0.1:80".parse().unwrap();
-        routes.replace(plan(&[route(1, "127.0.0.1:80", &["127.0.0.1:1"], 1)], &routes.upstreams, &HashMap::new()).table);
+        routes.replace(
+            plan(
+                &[route(1, "127.0.0.1:80", &["127.0.0.1:1"], 1)],
+                &routes.upstreams,
+                &HashMap::new(),
+            )
+            .table,
+        );
         let Pick::Upstream { guard, .. } = routes.begin(listen, None) else {
             panic!("no upstream")
         };
-        routes.replace(plan(&[route(1, "127.0.0.1:80", &["127.0.0.1:2"], 2)], &routes.upstreams, &HashMap::new()).table);
+        routes.replace(
+            plan(
+                &[route(1, "127.0.0.1:80", &["127.0.0.1:2"], 2)],
+                &routes.upstreams,
+                &HashMap::new(),
+            )
+            .table,
+        );
         let counts = routes.upstreams.in_flight();
         assert_eq!(counts.get("127.0.0.1:1"), Some(&1), "{counts:?}");
         assert_eq!(counts.get("127.0.0.1:2"), Some(&0), "{counts:?}");
@@ -418,22 +473,36 @@ mod tests {
         ];
         let first = plan(&set, &upstreams, &HashMap::new());
         let addr: SocketAddr = "0.0.0.0:8080".parse().unwrap();
-        assert_eq!(first.table.sites[&addr].environment_id, 1);
+        assert_eq!(first.listen[&addr].environment_id, 1);
         assert_eq!(first.table.sites.len(), 2);
         assert_eq!(first.table.generation, 4);
         assert_eq!(first.problems.len(), 2, "{:?}", first.problems);
-        assert!(first.problems[0].contains("not a listen address"), "{:?}", first.problems);
-        assert!(first.problems[1].contains("web/env2 wants 0.0.0.0:8080"), "{:?}", first.problems);
+        assert!(
+            first.problems[0].contains("not a listen address"),
+            "{:?}",
+            first.problems
+        );
+        assert!(
+            first.problems[1].contains("web/env2 wants 0.0.0.0:8080"),
+            "{:?}",
+            first.problems
+        );
         // The environment serving the address keeps it.
         let kept = plan(&set, &upstreams, &HashMap::from([(addr, 2)]));
-        assert_eq!(kept.table.sites[&addr].environment_id, 2);
+        assert_eq!(kept.listen[&addr].environment_id, 2);
     }
 
     #[test]
     fn listen_addresses_and_upstreams_are_checked() {
-        assert_eq!(parse_listen("8080").unwrap(), "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(
+            parse_listen("8080").unwrap(),
+            "0.0.0.0:8080".parse().unwrap()
+        );
         assert_eq!(parse_listen(":80").unwrap(), "0.0.0.0:80".parse().unwrap());
-        assert_eq!(parse_listen("[::1]:80").unwrap(), "[::1]:80".parse().unwrap());
+        assert_eq!(
+            parse_listen("[::1]:80").unwrap(),
+            "[::1]:80".parse().unwrap()
+        );
         assert!(parse_listen("localhost:80").is_err());
         assert!(Upstream::new("127.0.0.1").is_err());
         assert!(Upstream::new("127.0.0.1:49153").is_ok());

@@ -11,7 +11,7 @@ use super::{
     DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOOK_TIMEOUT, DEFAULT_STOP_TIMEOUT,
 };
 use crate::clock::now_ms;
-use crate::error::Failure;
+use crate::error::{check_name, Failure};
 
 const PROJECT_COLUMNS: &str = "id, name, preset, container_port, health_path, health_timeout_ms, \
      health_interval_ms, stop_timeout_ms, created_at, hooks_dir, hook_timeout_ms";
@@ -107,6 +107,7 @@ impl Store {
     }
 
     pub fn update_project(&mut self, name: &str, changes: &ProjectChanges) -> Result<Project> {
+        check_name("project", name)?;
         self.write(|tx| {
             let id: i64 = tx
                 .query_row("SELECT id FROM projects WHERE name = ?1", [name], |r| {
@@ -153,8 +154,10 @@ impl Store {
         self.project(name)
     }
 
-    /// The project, or a not-found failure (exit 3).
+    /// The project, or a not-found failure (exit 3); a name that could never be a
+    /// project's is a usage error (exit 2).
     pub fn project(&self, name: &str) -> Result<Project> {
+        check_name("project", name)?;
         self.conn
             .query_row(
                 &format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE name = ?1"),
@@ -186,6 +189,7 @@ impl Store {
     }
 
     pub fn environment(&self, project_id: i64, name: &str) -> Result<Option<Environment>> {
+        check_name("environment", name)?;
         self.conn
             .query_row(
                 &format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE project_id = ?1 AND name = ?2"),
@@ -227,6 +231,7 @@ impl Store {
         environment: &str,
         pairs: &[(String, String)],
     ) -> Result<()> {
+        check_name("environment", environment)?;
         self.write(|tx| {
             let env = ensure_environment(tx, project_id, environment)?;
             for (key, value) in pairs {

@@ -4,4 +4,7 @@ mod common;
 
 mod basics;
 mod deploy;
+mod proxy;
+mod reliability;
 mod rollback;
+mod shell;

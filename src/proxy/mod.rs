@@ -1,0 +1,211 @@
+//! `temps proxy`: the zero-downtime reverse proxy in front of every environment in proxy
+//! mode.
+//!
+//! The deploy side never talks to the proxy directly: it writes an environment's route
+//! (listen address, upstream addresses, a generation that grows with every write) to the
+//! history, waits until the proxy reports that generation applied, then until the old
+//! upstreams have nothing in flight, and only then stops the old containers. The proxy
+//! polls the generation, switches its table atomically (every new request, also on a
+//! kept-alive connection, goes to the new upstreams), and reports what it applies and
+//! what is in flight per upstream. Requests are routed one by one, never per connection;
+//! an upgraded (WebSocket) connection stays on the upstream it started on and counts as in
+//! flight there until it closes.
+
+mod forward;
+mod headers;
+mod report;
+mod server;
+mod table;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use console::style;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+use crate::clock::now_ms;
+use crate::error::{ExitStatus, Failure};
+use crate::store::{ProxyState, Route, Store};
+use report::Observed;
+use server::{Server, Serving};
+use table::Routes;
+
+/// How often the proxy writes its state: the deploy side can count on a report this
+/// fresh, and a heartbeat older than a few of these means the proxy is gone.
+pub const REPORT_INTERVAL: Duration = Duration::from_millis(25);
+
+/// How the proxy runs.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// How often the route generation is polled.
+    pub poll_interval: Duration,
+    /// How often the proxy's state is reported (also right after each switch).
+    pub report_interval: Duration,
+    /// How long SIGTERM waits for requests in flight.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            poll_interval: Duration::from_millis(20),
+            report_interval: REPORT_INTERVAL,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// True when `state` comes from a proxy that runs now: its heartbeat is recent and its
+/// process exists.
+pub fn is_running(state: &ProxyState, now_ms: i64) -> bool {
+    now_ms - state.heartbeat_at < 2_000 && process_exists(state.pid)
+}
+
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks that the pid exists; it touches no memory.
+    // EPERM means it exists under another user.
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+/// Run the proxy in the foreground until SIGTERM or SIGINT, then let the requests in
+/// flight finish (at most `shutdown_timeout`) and return.
+pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
+    if let Some(other) = store.proxy_state()? {
+        if other.pid != std::process::id() && is_running(&other, now_ms()) {
+            return Err(Failure::new(
+                ExitStatus::Busy,
+                format!(
+                    "another `temps proxy` (pid {}) serves this history",
+                    other.pid
+                ),
+            )
+            .hint("it picks up route changes by itself; stop it first to run a new one")
+            .into());
+        }
+    }
+    let reporter_store = Store::open(store.path())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("temps-proxy")
+        .build()
+        .context("starting the proxy's runtime")?;
+
+    let routes = Arc::new(Routes::default());
+    let serving = Arc::new(Serving::default());
+    let observed = Arc::new(Observed {
+        pid: std::process::id(),
+        started_at: now_ms(),
+        applied: AtomicI64::new(0),
+        routes: Arc::clone(&routes),
+        serving: Arc::clone(&serving),
+    });
+    let (routes_tx, routes_rx) = watch::channel(None);
+    let stop_polling = Arc::new(AtomicBool::new(false));
+    let poller = report::spawn_poller(
+        store,
+        options.poll_interval,
+        routes_tx,
+        Arc::clone(&stop_polling),
+    )?;
+    let (nudge, reporter) = report::spawn_reporter(
+        reporter_store,
+        options.report_interval,
+        Arc::clone(&observed),
+    )?;
+
+    let server = runtime.block_on(async { Server::new(routes, serving) });
+    let served = runtime.block_on(serve(
+        server,
+        routes_rx,
+        &observed,
+        &nudge,
+        options.shutdown_timeout,
+    ));
+
+    stop_polling.store(true, Ordering::SeqCst);
+    // Hanging up makes the reporter write the final state (listening nowhere) and stop.
+    drop(nudge);
+    let _ = poller.join();
+    let _ = reporter.join();
+    // Upgraded connections still open after the timeout end with the process.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    served
+}
+
+async fn serve(
+    mut server: Server,
+    mut routes: watch::Receiver<Option<Vec<Route>>>,
+    observed: &Observed,
+    nudge: &std::sync::mpsc::Sender<()>,
+    shutdown_timeout: Duration,
+) -> Result<()> {
+    let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    let mut retry = tokio::time::interval(Duration::from_secs(1));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    event(format!("started (pid {})", observed.pid));
+    let received = loop {
+        tokio::select! {
+            changed = routes.changed() => {
+                changed.map_err(|_| anyhow!("the route poller stopped"))?;
+                let rows = routes.borrow_and_update().clone().unwrap_or_default();
+                let generation = server.apply(&rows).await;
+                observed.applied.store(generation, Ordering::SeqCst);
+                let _ = nudge.send(());
+                event(format!("applied generation {generation} ({} route{})", rows.len(), plural(rows.len())));
+            }
+            _ = retry.tick() => {
+                if server.retry_binds().await {
+                    let _ = nudge.send(());
+                }
+            }
+            _ = terminate.recv() => break "SIGTERM",
+            _ = interrupt.recv() => break "SIGINT",
+        }
+    };
+    let in_flight = observed.routes.upstreams.total_in_flight();
+    event(format!(
+        "{received}: stopped accepting; finishing {in_flight} request{} in flight",
+        plural(in_flight as usize)
+    ));
+    server.stop();
+    let _ = nudge.send(());
+    let left = server.drained(shutdown_timeout).await;
+    if left > 0 {
+        problem(format!(
+            "exiting with {left} request{} still in flight after {}s",
+            plural(left as usize),
+            shutdown_timeout.as_secs_f64()
+        ));
+    } else {
+        event("stopped");
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// One line on stderr for a lifecycle event: this is the proxy's log (systemd's journal
+/// adds the time). Requests are not logged.
+fn event(text: impl AsRef<str>) {
+    eprintln!("temps proxy: {}", text.as_ref());
+}
+
+/// One line on stderr for something that needs an operator.
+fn problem(text: impl AsRef<str>) {
+    eprintln!("{} {}", style("error:").red().bold(), text.as_ref());
+}

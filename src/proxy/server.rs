@@ -1,0 +1,266 @@
+//! The listeners: one per routed address, each serving HTTP/1.1 and h2c (prior
+//! knowledge) connections, with upgrades. A listener no longer routed stops accepting and
+//! its connections close once their requests are answered; so do all on shutdown.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::forward::Forwarder;
+use super::table::{plan, Routes, Wanted};
+use super::{event, problem};
+use crate::store::Route;
+
+/// What the listeners share with the reporter.
+#[derive(Default)]
+pub struct Serving {
+    /// The addresses listened on, as the routes write them.
+    pub listening: Mutex<Vec<String>>,
+    /// Client connections open now, on any listener.
+    pub connections: AtomicUsize,
+}
+
+struct Listener {
+    wanted: Wanted,
+    stop: watch::Sender<bool>,
+}
+
+/// Every listener, and the table their requests are routed by.
+pub struct Server {
+    routes: Arc<Routes>,
+    forwarder: Arc<Forwarder>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    serving: Arc<Serving>,
+    listeners: HashMap<SocketAddr, Listener>,
+    /// Routed addresses that could not be bound, with the last error (retried).
+    unbound: BTreeMap<SocketAddr, Wanted>,
+    bind_errors: HashMap<SocketAddr, String>,
+    problems: HashSet<String>,
+}
+
+impl Server {
+    pub fn new(routes: Arc<Routes>, serving: Arc<Serving>) -> Server {
+        Server {
+            forwarder: Arc::new(Forwarder::new(Arc::clone(&routes))),
+            routes,
+            builder: Arc::new(auto::Builder::new(TokioExecutor::new())),
+            serving,
+            listeners: HashMap::new(),
+            unbound: BTreeMap::new(),
+            bind_errors: HashMap::new(),
+            problems: HashSet::new(),
+        }
+    }
+
+    /// Serve `routes` from now on: switch the table, listen on new addresses, stop
+    /// listening on addresses no longer routed. Returns the generation applied.
+    pub async fn apply(&mut self, routes: &[Route]) -> i64 {
+        let holders: HashMap<SocketAddr, i64> = self
+            .listeners
+            .iter()
+            .map(|(addr, l)| (*addr, l.wanted.environment_id))
+            .collect();
+        let plan = plan(routes, &self.routes.upstreams, &holders);
+        for line in plan.problems.iter().filter(|p| !self.problems.contains(*p)) {
+            problem(line);
+        }
+        self.problems = plan.problems.iter().cloned().collect();
+        let generation = plan.table.generation;
+        // Switch first, then open new addresses: a request on a new listener always
+        // finds its route.
+        self.routes.replace(plan.table);
+        self.listeners
+            .retain(|addr, listener| match plan.listen.get(addr) {
+                Some(wanted) => {
+                    listener.wanted = wanted.clone();
+                    true
+                }
+                None => {
+                    let _ = listener.stop.send(true);
+                    event(format!("stopped listening on {}", listener.wanted.written));
+                    false
+                }
+            });
+        self.unbound = plan
+            .listen
+            .into_iter()
+            .filter(|(addr, _)| !self.listeners.contains_key(addr))
+            .collect();
+        self.bind_errors
+            .retain(|addr, _| self.unbound.contains_key(addr));
+        self.bind_unbound().await;
+        generation
+    }
+
+    /// Try again to listen on the routed addresses that could not be bound; true when
+    /// one more is listened on now.
+    pub async fn retry_binds(&mut self) -> bool {
+        if self.unbound.is_empty() {
+            return false;
+        }
+        let before = self.listeners.len();
+        self.bind_unbound().await;
+        self.listeners.len() != before
+    }
+
+    async fn bind_unbound(&mut self) {
+        for (addr, wanted) in std::mem::take(&mut self.unbound) {
+            match TcpListener::bind(addr).await {
+                Ok(socket) => {
+                    event(format!(
+                        "listening on {} for {}",
+                        wanted.written, wanted.name
+                    ));
+                    self.bind_errors.remove(&addr);
+                    let (stop, stopped) = watch::channel(false);
+                    tokio::spawn(accept(
+                        socket,
+                        addr,
+                        stopped,
+                        Arc::clone(&self.forwarder),
+                        Arc::clone(&self.builder),
+                        Arc::clone(&self.serving),
+                    ));
+                    self.listeners.insert(addr, Listener { wanted, stop });
+                }
+                Err(err) => {
+                    let why = err.to_string();
+                    if self.bind_errors.get(&addr) != Some(&why) {
+                        problem(format!(
+                            "cannot listen on {} for {}: {why} (retrying every second)",
+                            wanted.written, wanted.name
+                        ));
+                        self.bind_errors.insert(addr, why);
+                    }
+                    self.unbound.insert(addr, wanted);
+                }
+            }
+        }
+        let mut listening: Vec<String> = self
+            .listeners
+            .values()
+            .map(|l| l.wanted.written.clone())
+            .collect();
+        listening.sort();
+        *self
+            .serving
+            .listening
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = listening;
+    }
+
+    /// Stop accepting everywhere; connections close as soon as their requests are answered.
+    pub fn stop(&mut self) {
+        for (_, listener) in self.listeners.drain() {
+            let _ = listener.stop.send(true);
+        }
+        self.unbound.clear();
+        self.serving
+            .listening
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Wait until no connection is open and nothing is in flight, at most `timeout`.
+    /// Returns what is still in flight then.
+    pub async fn drained(&self, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let in_flight = self.routes.upstreams.total_in_flight();
+            let open = self.serving.connections.load(Ordering::SeqCst);
+            if (in_flight == 0 && open == 0) || Instant::now() >= deadline {
+                return in_flight;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn accept(
+    socket: TcpListener,
+    listen: SocketAddr,
+    mut stopped: watch::Receiver<bool>,
+    forwarder: Arc<Forwarder>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    serving: Arc<Serving>,
+) {
+    let mut last_error: Option<Instant> = None;
+    let stop_connections = stopped.clone();
+    loop {
+        tokio::select! {
+            accepted = socket.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tokio::spawn(connection(
+                        stream,
+                        peer,
+                        listen,
+                        stop_connections.clone(),
+                        Arc::clone(&forwarder),
+                        Arc::clone(&builder),
+                        Arc::clone(&serving),
+                    ));
+                }
+                Err(err) => {
+                    // Out of file descriptors, say: say so at most once a minute, and
+                    // give the connections a moment to close.
+                    if last_error.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                        problem(format!("accepting a connection on {listen}: {err}"));
+                        last_error = Some(Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            _ = stop_requested(&mut stopped) => return,
+        }
+    }
+}
+
+/// Resolves once the listener is told to stop (or is gone).
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Counts a client connection open while it lives.
+struct OpenConnection(Arc<Serving>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listen: SocketAddr,
+    mut stopped: watch::Receiver<bool>,
+    forwarder: Arc<Forwarder>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    serving: Arc<Serving>,
+) {
+    serving.connections.fetch_add(1, Ordering::SeqCst);
+    let _open = OpenConnection(serving);
+    let _ = stream.set_nodelay(true);
+    let client = peer.ip();
+    let service = service_fn(move |request| {
+        let forwarder = Arc::clone(&forwarder);
+        async move { Ok::<_, std::convert::Infallible>(forwarder.handle(listen, client, request).await) }
+    });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stop_requested(&mut stopped) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
+}
