@@ -63,9 +63,12 @@ impl Output {
         }
     }
 
-    /// Raw bytes to stdout, whatever the format: for streamed documents.
-    pub fn raw(&self, bytes: &[u8]) {
-        write_stdout(bytes);
+    /// Buffered stdout for output made of many pieces (a long `list`): one write per
+    /// buffer, not per row.
+    pub fn stream(&self) -> Stream {
+        Stream {
+            out: io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+        }
     }
 
     /// Commentary on stderr, silenced by `--quiet`.
@@ -162,6 +165,38 @@ fn write_stdout(bytes: &[u8]) {
         if e.kind() == io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
+    }
+}
+
+pub struct Stream {
+    out: io::BufWriter<io::StdoutLock<'static>>,
+}
+
+impl Stream {
+    pub fn write(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.out.write_all(bytes) {
+            gone(e);
+        }
+    }
+
+    pub fn line(&mut self, text: &str) {
+        self.write(text.as_bytes());
+        self.write(b"\n");
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if let Err(e) = self.out.flush() {
+            gone(e);
+        }
+    }
+}
+
+/// A reader that went away (`temps list | head`) ends us quietly.
+fn gone(e: io::Error) {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
     }
 }
 

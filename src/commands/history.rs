@@ -38,22 +38,25 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     let out = ctx.out;
     let availability = Availability::probe(&project, &store)?;
     if out.is_json() {
+        let mut stream = out.stream();
         let mut first = true;
-        out.raw(b"[");
+        stream.write(b"[");
         store.each_deployment(project.id, env_id, args.limit, |d| {
-            let mut text = if first {
-                String::from("\n")
-            } else {
-                String::from(",\n")
-            };
+            stream.write(if first { b"\n" } else { b",\n" });
             first = false;
-            let mut value = serde_json::to_value(&d)?;
-            value["can_roll_back"] = serde_json::json!(availability.can_roll_back(&d));
-            text.push_str(&serde_json::to_string(&value)?);
-            out.raw(text.as_bytes());
+            // The record as every command prints it, plus one field of `list`'s own.
+            let mut text = serde_json::to_string(&d)?;
+            text.pop();
+            let can = availability.can_roll_back(&d);
+            text.push_str(match can {
+                Some(true) => ",\"can_roll_back\":true}",
+                Some(false) => ",\"can_roll_back\":false}",
+                None => ",\"can_roll_back\":null}",
+            });
+            stream.write(text.as_bytes());
             Ok(())
         })?;
-        out.raw(if first { b"]\n" } else { b"\n]\n" });
+        stream.write(if first { b"]\n" } else { b"\n]\n" });
         return Ok(());
     }
     if let Some(env) = environment
@@ -69,17 +72,19 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     let show_env = environment.is_none() && store.environments(project.id)?.len() > 1;
     let mut columns: Option<Columns> = None;
     let mut count = 0u64;
+    let mut stream = out.stream();
     store.each_deployment(project.id, env_id, args.limit, |d| {
         // Newest first: the first id is the widest.
         let columns = columns.get_or_insert_with(|| {
             let columns = Columns::new(d.id, show_env);
-            out.line(out.bold(&columns.header()));
+            stream.line(&out.bold(&columns.header()));
             columns
         });
         count += 1;
-        out.line(columns.row(&d, now, ctx, &availability));
+        stream.line(&columns.row(&d, now, ctx, &availability));
         Ok(())
     })?;
+    drop(stream);
     if count == 0 {
         out.note(format!(
             "no deployments yet: `temps deploy {}` makes the first",
@@ -88,6 +93,10 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// How long `list` waits for Docker to say which images are still there: it must stay
+/// fast with a busy or wedged engine; without an answer, nothing is claimed.
+const ENGINE_BUDGET: Duration = Duration::from_millis(100);
 
 /// Which deployments can still be rolled back to: their image (by id) or release is
 /// still there. Asking Docker is one call; without an answer, nothing is claimed.
@@ -104,7 +113,7 @@ impl Availability {
         let images = match project.preset {
             Preset::Docker => block_on(async {
                 let ask = async { Engine::connect().await?.images().await };
-                tokio::time::timeout(Duration::from_millis(500), ask)
+                tokio::time::timeout(ENGINE_BUDGET, ask)
                     .await
                     .ok()?
                     .ok()

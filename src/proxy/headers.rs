@@ -11,16 +11,16 @@ pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-h
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1, and the
 /// common non-standard ones).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+static HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 /// True when `Connection` lists `token` (case-insensitive, comma-separated).
@@ -42,27 +42,29 @@ pub fn wants_upgrade(headers: &HeaderMap) -> bool {
 /// Drop the hop-by-hop headers and the ones `Connection` names. With `keep_upgrade`, an
 /// upgrade handshake passes on: `Upgrade` stays and `Connection` becomes `upgrade`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    // Most requests name nothing in Connection but keep-alive or close: only collect the
-    // names when there are any.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .filter(|name| {
-            !matches!(name.as_str(), "keep-alive" | "close" | "upgrade") && !is_forwarding(name)
-        })
-        .collect();
-    for name in named {
-        headers.remove(name);
+    // Most requests have no Connection header at all (HTTP/1.1 keeps alive by default,
+    // HTTP/2 has none): skip collecting names then.
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .filter(|name| {
+                !matches!(name.as_str(), "keep-alive" | "close" | "upgrade") && !is_forwarding(name)
+            })
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
     let upgrade = if keep_upgrade {
         headers.remove(header::UPGRADE)
     } else {
         None
     };
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
     if let Some(upgrade) = upgrade {

@@ -85,7 +85,9 @@ pub fn spawn_poller(
                 match changed {
                     Ok(Some(generation)) => match store.routes() {
                         Ok(rows) => {
-                            seen = Some(generation);
+                            // A write between the two reads is in the rows already.
+                            let newest = rows.iter().map(|r| r.generation).max();
+                            seen = Some(newest.unwrap_or(generation).max(generation));
                             failure = Once::default();
                             routes.send_replace(Some(rows));
                         }
