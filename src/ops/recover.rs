@@ -51,11 +51,10 @@ pub async fn recover(
     let Some(env) = store.environment(project.id, environment)? else {
         return Ok(Vec::new());
     };
-    // In proxy mode the route must also match what runs (a crash mid-drain, a reboot that
-    // gave the containers new ports): checked on every operation, at the cost of a list.
-    if unfinished.is_empty() && env.proxy.is_none() {
-        return Ok(Vec::new());
-    }
+    // Docker may also disagree with the history without anything left unfinished: an
+    // operation Docker went away in the middle of, a container stopped or started by
+    // hand, a reboot that gave proxy upstreams new ports. Checked on every operation, at
+    // the cost of one list of the project's containers.
     let current = match env.current_deployment_id {
         Some(id) => store.deployment(id)?,
         None => None,
@@ -63,25 +62,41 @@ pub async fn recover(
     let mut done = Vec::new();
     match (project.preset, engine) {
         (Preset::Docker, Some(engine)) => {
+            let containers: Vec<_> = engine
+                .project_containers(&project.name)
+                .await?
+                .into_iter()
+                .filter(|c| c.environment.as_deref() == Some(environment))
+                .collect();
+            let exists = |name: &str| containers.iter().any(|c| c.name == name);
             for d in &unfinished {
-                for container in &d.containers {
+                for container in d.containers.iter().filter(|c| exists(c)) {
                     engine.remove(container).await?;
                     done.push(format!("removed {container}"));
                 }
             }
-            if let Some(current) = &current {
-                let mut stopped = false;
-                for container in &current.containers {
-                    let running = engine
-                        .container(container)
-                        .await?
-                        .is_some_and(|c| c.running);
-                    stopped |= !running;
+            // Nothing the history does not know as current may run.
+            let wanted: &[String] = current
+                .as_ref()
+                .map(|c| c.containers.as_slice())
+                .unwrap_or_default();
+            let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
+            let unfinished_names: Vec<&String> =
+                unfinished.iter().flat_map(|d| &d.containers).collect();
+            for c in &containers {
+                if c.running && !wanted.contains(&c.name) && !unfinished_names.contains(&&c.name) {
+                    engine.stop(&c.name, stop_secs).await?;
+                    done.push(format!("stopped {}", c.name));
                 }
+            }
+            if let Some(current) = &current {
+                // A container removed by hand cannot be started again; the operation goes on.
+                let stopped = current
+                    .containers
+                    .iter()
+                    .any(|name| containers.iter().any(|c| &c.name == name && !c.running));
                 if stopped {
-                    swap::start_again(engine, project, &env, current, progress)
-                        .await
-                        .map_err(anyhow::Error::msg)?;
+                    swap::start_again(engine, project, &env, current, progress).await?;
                     done.push(format!("started #{} again", current.id));
                 }
             }
@@ -107,21 +122,6 @@ pub async fn recover(
                         store.set_route(env.id, listen, &upstreams, Some(current.id))?;
                         done.push(format!("pointed the proxy route at #{} again", current.id));
                     }
-                }
-            }
-            // Nothing the history does not know as current may run.
-            let wanted: &[String] = current
-                .as_ref()
-                .map(|c| c.containers.as_slice())
-                .unwrap_or_default();
-            let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
-            for c in engine.project_containers(&project.name).await? {
-                if c.running
-                    && c.environment.as_deref() == Some(environment)
-                    && !wanted.contains(&c.name)
-                {
-                    engine.stop(&c.name, stop_secs).await?;
-                    done.push(format!("stopped {}", c.name));
                 }
             }
         }

@@ -181,12 +181,12 @@ async fn restore(
     new_container: Option<&str>,
     previous: Option<&Deployment>,
     progress: &dyn Progress,
-) -> Result<Option<i64>, String> {
+) -> Result<Option<i64>> {
     if let Some(new_container) = new_container {
         engine
             .remove(new_container)
             .await
-            .map_err(|e| format!("could not remove {new_container}: {e:#}"))?;
+            .map_err(|e| e.context(format!("could not remove {new_container}")))?;
     }
     match previous {
         Some(previous) => start_again(engine, project, env, previous, progress)
@@ -203,9 +203,9 @@ pub async fn start_again(
     env: &Environment,
     deployment: &Deployment,
     progress: &dyn Progress,
-) -> Result<(), String> {
+) -> Result<()> {
     let image = match &deployment.image_id {
-        Some(id) => engine.image(id).await.map_err(|e| format!("{e:#}"))?,
+        Some(id) => engine.image(id).await?,
         None => None,
     };
     let container_port = project
@@ -222,7 +222,7 @@ pub async fn start_again(
         engine
             .start(container)
             .await
-            .map_err(|e| format!("could not start {container} again: {e:#}"))?;
+            .map_err(|e| e.context(format!("could not start {container} again")))?;
         wait_healthy(
             engine,
             container,
@@ -231,7 +231,7 @@ pub async fn start_again(
             project.health_interval,
         )
         .await
-        .map_err(|e| format!("#{} did not become healthy again: {e}", deployment.id))?;
+        .map_err(|e| anyhow::anyhow!("#{} did not become healthy again: {e}", deployment.id))?;
     }
     Ok(())
 }
@@ -242,7 +242,7 @@ fn finish(
     id: i64,
     previous: Option<&Deployment>,
     stop: Stop,
-    restored: Result<Option<i64>, String>,
+    restored: Result<Option<i64>>,
 ) -> Result<Deployment> {
     let (status, reason, base_exit) = match &stop {
         Stop::Failed(err) => (
@@ -262,7 +262,7 @@ fn finish(
     let record_error = match &restored {
         Ok(Some(prev)) => format!("{reason}; #{prev} restored"),
         Ok(None) => format!("{reason}; nothing was serving before"),
-        Err(why) => format!("{reason}; restoring the previous version failed: {why}"),
+        Err(why) => format!("{reason}; restoring the previous version failed: {why:#}"),
     };
     let record = store.finish_unsuccessful(id, status, &record_error)?;
     let verb = if status == Status::Cancelled {
@@ -285,8 +285,15 @@ fn finish(
         Err(why) => {
             let prev = previous.map_or(String::from("the previous version"), |p| format!("#{}", p.id));
             (
-                if base_exit == ExitStatus::DockerUnreachable { base_exit } else { ExitStatus::Unexpected },
-                format!("deployment #{id} {verb}: {reason}\nrestoring {prev} failed too: {why}"),
+                // Docker gone at either step is what the user must fix first.
+                if base_exit == ExitStatus::DockerUnreachable
+                    || exit_status_of(why) == ExitStatus::DockerUnreachable
+                {
+                    ExitStatus::DockerUnreachable
+                } else {
+                    ExitStatus::Unexpected
+                },
+                format!("deployment #{id} {verb}: {reason}\nrestoring {prev} failed too: {why:#}"),
                 "the environment may serve nothing: once Docker answers, `temps status` shows what runs; \
                  deploy or roll back to put it in a known state"
                     .to_string(),

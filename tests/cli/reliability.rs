@@ -8,6 +8,7 @@
 //! shared with every other test, and stopping it would break them.
 
 mod crash;
+mod docker_gone;
 #[cfg(feature = "fault-points")]
 mod fault_points;
 mod hostile_db;
