@@ -368,7 +368,7 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
             break
         }
         'temps;prune' {
-            [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'How many successful deployments to keep per environment, besides the current one')
+            [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'How many successful deployments to keep per environment (the current one is always kept)')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'When another operation holds the environment, wait up to this long instead of failing')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')

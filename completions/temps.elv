@@ -335,7 +335,7 @@ set edit:completion:arg-completer[temps] = {|@words|
         &'temps;env;help;help'= {
         }
         &'temps;prune'= {
-            cand --keep 'How many successful deployments to keep per environment, besides the current one'
+            cand --keep 'How many successful deployments to keep per environment (the current one is always kept)'
             cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
             cand -o 'How to print results: a table for people, one JSON document for scripts'

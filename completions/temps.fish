@@ -215,7 +215,7 @@ complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcomm
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "unset" -d 'Remove variables'
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "list" -d 'List variables, values masked'
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c temps -n "__fish_temps_using_subcommand prune" -l keep -d 'How many successful deployments to keep per environment, besides the current one' -r
+complete -c temps -n "__fish_temps_using_subcommand prune" -l keep -d 'How many successful deployments to keep per environment (the current one is always kept)' -r
 complete -c temps -n "__fish_temps_using_subcommand prune" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
 complete -c temps -n "__fish_temps_using_subcommand prune" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand prune" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''

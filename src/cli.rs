@@ -80,8 +80,8 @@ pub enum Command {
     Env(EnvCommand),
     /// Remove old deployments' containers, pinned tags and releases
     ///
-    /// Per environment, keeps the current deployment and the newest N successful ones
-    /// (deployed, completed or ready); for the others, removes their stopped containers,
+    /// Per environment, keeps the newest N successful deployments (deployed, completed or
+    /// ready) and always the current one; for the others, removes their stopped containers,
     /// their temps/PROJECT:ID tags and their static releases, so Docker can reclaim the
     /// space. The history keeps every row; a pruned deployment can no longer be rolled
     /// back to.
@@ -296,7 +296,7 @@ pub struct PromoteArgs {
 pub struct PruneArgs {
     /// Project name
     pub project: String,
-    /// How many successful deployments to keep per environment, besides the current one
+    /// How many successful deployments to keep per environment (the current one is always kept)
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub keep: usize,
     /// List what would be removed; remove nothing

@@ -119,9 +119,9 @@ pub fn cmd_env(ctx: &Context, command: EnvCommand) -> Result<()> {
 
 /// `KEY=VALUE`, with a key a shell could export.
 fn parse_pair(pair: &str) -> Result<(String, String), Failure> {
+    // The text may hold a secret (a value with no `KEY=` before it): never echo it.
     let (key, value) = pair.split_once('=').ok_or_else(|| {
-        let key: String = pair.chars().take(64).collect();
-        Failure::usage(format!("`{key}` is not KEY=VALUE"))
+        Failure::usage("an argument is not KEY=VALUE (it is not shown: it may be a secret)")
             .hint("like `temps env set web DATABASE_URL=postgres://…`")
     })?;
     check_key(key)?;
@@ -143,8 +143,17 @@ pub fn check_key(key: &str) -> Result<(), Failure> {
     if valid {
         Ok(())
     } else {
-        let shown: String = key.chars().take(64).collect();
-        Err(Failure::usage(format!("invalid variable name `{shown}`"))
+        // Echo it only when it looks like a mistyped name, never like a value.
+        let harmless = key.len() <= 32
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        let message = if harmless {
+            format!("invalid variable name `{key}`")
+        } else {
+            "invalid variable name (not shown: it may be a secret)".to_string()
+        };
+        Err(Failure::usage(message)
             .hint("names are letters, digits and `_`, not starting with a digit"))
     }
 }

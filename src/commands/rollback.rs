@@ -46,7 +46,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
         }
         let spinner = ctx.out.progress(&format!("rolling back to #{target_id}"));
         let command = format!("rollback {target_id}");
-        let (plan, _lock) = prepare(
+        let (plan, lock) = prepare(
             &mut store,
             Kind::Rollback,
             target_id,
@@ -67,6 +67,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             &spinner,
         )
         .await?;
+        drop(lock);
         spinner.finish();
         if ctx.out.is_json() {
             return ctx.out.json(&done);
@@ -98,7 +99,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
     block_on(async {
         let spinner = ctx.out.progress(&format!("promoting #{target_id}"));
         let command = format!("promote {target_id}");
-        let (plan, _lock) = prepare(
+        let (plan, lock) = prepare(
             &mut store,
             Kind::Promote,
             target_id,
@@ -112,6 +113,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             let was = plan.environment.state;
             let done =
                 redeploy::execute(&mut store, plan, None, current_user(), None, &spinner).await?;
+            drop(lock);
             spinner.finish();
             if ctx.out.is_json() {
                 return ctx.out.json(&done);
@@ -140,6 +142,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             &spinner,
         )
         .await?;
+        drop(lock);
         spinner.finish();
         if ctx.out.is_json() {
             return ctx.out.json(&done);

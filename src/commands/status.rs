@@ -107,7 +107,7 @@ async fn project_status(
                 let state = store.proxy_state()?;
                 let running = state
                     .as_ref()
-                    .is_some_and(|s| crate::clock::now_ms() - s.heartbeat_at < 1000);
+                    .is_some_and(|s| crate::proxy::is_running(s, crate::clock::now_ms()));
                 let generation = route.as_ref().map_or(0, |r| r.generation);
                 let applied = state.as_ref().filter(|_| running).map(|s| s.generation);
                 if !running {

@@ -257,7 +257,11 @@ impl Engine {
     /// already stopped (304) or gone (404) is done.
     pub async fn stop(&self, name: &str, timeout_secs: i32) -> Result<()> {
         let options = StopContainerOptionsBuilder::new().t(timeout_secs).build();
-        match self.docker.stop_container(name, Some(options)).await {
+        // The engine answers a stop only once the container is down: give it the whole
+        // stop timeout and then some, so a long one is not mistaken for an engine gone.
+        let patience = std::time::Duration::from_secs(timeout_secs.max(0) as u64 + 120);
+        let docker = self.docker.clone().with_timeout(patience);
+        match docker.stop_container(name, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if matches!(status_of(&e), Some(304 | 404)) => Ok(()),
             Err(e) => Err(engine_error(e, format!("stopping container {name}"))),
@@ -311,11 +315,11 @@ impl Engine {
     /// The host port Docker published `container_port` on (proxy mode asks for any free
     /// one), once the container runs.
     pub async fn published_port(&self, name: &str, container_port: u16) -> Result<Option<u16>> {
-        let inspect = self
-            .docker
-            .inspect_container(name, None)
-            .await
-            .map_err(|e| engine_error(e, format!("inspecting container {name}")))?;
+        let inspect = match self.docker.inspect_container(name, None).await {
+            Ok(inspect) => inspect,
+            Err(e) if status_of(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(engine_error(e, format!("inspecting container {name}"))),
+        };
         Ok(inspect
             .network_settings
             .and_then(|n| n.ports)

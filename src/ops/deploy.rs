@@ -64,8 +64,17 @@ pub async fn deploy_image(
         .hint("deploy with `--proxy ADDR` to move it, or use another environment for a published port")
         .into());
     }
+    let proxied = request.proxy.is_some()
+        || (request.publish.is_none() && remembered.as_ref().is_some_and(|e| e.proxy.is_some()));
+    if !proxied && (request.replicas.is_some() || request.drain.is_some()) {
+        return Err(
+            Failure::usage("--replicas and --drain apply to environments in proxy mode")
+                .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
+                .into(),
+        );
+    }
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
-    check_port(&project, &image, publishing)?;
+    check_port(&project, &image, publishing || proxied)?;
 
     let _lock = take_environment(
         store,
@@ -143,12 +152,6 @@ pub async fn deploy_image(
                 drain: request.drain.unwrap_or(remembered.drain),
                 ..remembered
             }),
-            _ if request.replicas.is_some() || request.drain.is_some() => {
-                store.finish_unsuccessful(deployment.id, Status::Failed, "--replicas and --drain need proxy mode")?;
-                return Err(Failure::usage("--replicas and --drain apply to environments in proxy mode")
-                    .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
-                    .into());
-            }
             _ => None,
         };
         let previous = match env.current_deployment_id {

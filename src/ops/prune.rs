@@ -117,7 +117,8 @@ pub async fn prune(
     Ok(pruned)
 }
 
-/// Keep the current deployment and the newest `keep` successful ones; the rest go.
+/// Keep the newest `keep` successful deployments, and the current one whatever `keep`
+/// says; the rest go.
 fn split(
     history: Vec<Deployment>,
     current: Option<i64>,
@@ -132,6 +133,8 @@ fn split(
             Status::Deployed | Status::Completed | Status::Ready
         );
         if Some(d.id) == current {
+            // Never pruned, and one of the newest N when it counts as successful.
+            successful += usize::from(is_successful);
             kept.push(d);
         } else if is_successful && successful < keep {
             successful += 1;

@@ -89,15 +89,23 @@ pub async fn recover(
                     done.push(format!("stopped {}", c.name));
                 }
             }
-            if let Some(current) = &current {
-                // A container removed by hand cannot be started again; the operation goes on.
+            // An interrupted swap may have stopped the current version: start it again.
+            // Without one, a stopped current is drift the operation itself replaces (a
+            // broken version must never block the rollback away from it); and a container
+            // removed by hand cannot be started again: the operation goes on.
+            if let (false, Some(current)) = (unfinished.is_empty(), &current) {
                 let stopped = current
                     .containers
                     .iter()
                     .any(|name| containers.iter().any(|c| &c.name == name && !c.running));
                 if stopped {
-                    swap::start_again(engine, project, &env, current, progress).await?;
-                    done.push(format!("started #{} again", current.id));
+                    match swap::start_again(engine, project, &env, current, progress).await {
+                        Ok(()) => done.push(format!("started #{} again", current.id)),
+                        Err(err) => progress.warn(&format!(
+                            "could not start #{} again ({err:#}); going on",
+                            current.id
+                        )),
+                    }
                 }
             }
             if let (Some(listen), Some(current)) = (&env.proxy, &current) {

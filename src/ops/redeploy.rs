@@ -279,7 +279,8 @@ pub async fn execute(
                 environment_id: env.id,
                 image: target.image.clone(),
                 image_id: target.image_id.clone(),
-                status: Status::Pending,
+                // The spec records a rollback or promote as deploying from the start.
+                status: Status::Deploying,
                 is_rollback: kind == Kind::Rollback,
                 rolled_back_from_id: (kind == Kind::Rollback)
                     .then_some(env.current_deployment_id)

@@ -38,8 +38,6 @@ impl ProxyMode {
 
 /// How long to wait for the running proxy to say it applies a new route.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(3);
-/// A proxy that has not reported for this long is not running.
-const PROXY_SILENCE: Duration = Duration::from_secs(1);
 
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
@@ -70,8 +68,9 @@ pub async fn run(
     let names = container_names(&project.name, &env.name, id, mode.replicas);
     store.set_status(id, Status::Deploying)?;
     store.set_containers(id, &names)?;
-    let env_pairs: Vec<String> = store
-        .variables(env.id)?
+    let variables = store.variables(env.id)?;
+    let secrets: Vec<String> = variables.values().cloned().collect();
+    let env_pairs: Vec<String> = variables
         .into_iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
@@ -138,7 +137,7 @@ pub async fn run(
     };
     let mut signals = super::swap::Signals::new()?;
     let outcome = tokio::select! {
-        result = starting => result.map_err(|e| (Status::Failed, format!("{e:#}"), e)),
+        result = starting => result.map_err(|e| (Status::Failed, super::swap::redact(&format!("{e:#}"), &secrets), e)),
         signal = signals.next() => Err((Status::Cancelled, format!("interrupted by {signal}"), anyhow::anyhow!("interrupted"))),
     };
     let upstreams = match outcome {
@@ -197,6 +196,43 @@ pub async fn run(
     fault_point("switched");
     let routed = store.expect_deployment(id)?;
     super::swap::keep_running(engine, &routed, progress).await;
+    // The new version serves from here on: nothing below may turn that into a failure.
+    if let Err(err) = retire(
+        engine,
+        store,
+        project,
+        env,
+        previous,
+        mode,
+        generation,
+        &old_upstreams,
+        &mut signals,
+        progress,
+    )
+    .await
+    {
+        progress.warn(&format!(
+            "#{id} serves; retiring the previous version did not finish: {err:#}"
+        ));
+    }
+    Ok(routed)
+}
+
+/// Wait for the proxy to apply the new route, drain the old upstreams (a signal ends the
+/// drain early), then stop the previous version's containers.
+#[allow(clippy::too_many_arguments)]
+async fn retire(
+    engine: &Engine,
+    store: &Store,
+    project: &Project,
+    env: &Environment,
+    previous: Option<Deployment>,
+    mode: &ProxyMode,
+    generation: i64,
+    old_upstreams: &[String],
+    signals: &mut super::swap::Signals,
+    progress: &dyn Progress,
+) -> Result<()> {
     progress.step("waiting for `temps proxy` to apply the new route");
     let applied = wait_applied(store, generation).await?;
     if !applied {
@@ -205,23 +241,26 @@ pub async fn run(
             env.name, mode.listen
         ));
     }
-
-    if let Some(previous) = previous {
-        if applied {
-            progress.step(&format!(
-                "draining #{} (up to {})",
-                previous.id,
-                format_duration(mode.drain)
-            ));
-            drain(store, generation, &old_upstreams, mode.drain).await?;
-        }
-        let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
-        for old in &previous.containers {
-            progress.step(&format!("stopping {old}"));
-            engine.stop(old, stop_secs).await?;
+    let Some(previous) = previous else {
+        return Ok(());
+    };
+    if applied {
+        progress.step(&format!(
+            "draining #{} (up to {})",
+            previous.id,
+            format_duration(mode.drain)
+        ));
+        tokio::select! {
+            result = drain(store, generation, old_upstreams, mode.drain) => result?,
+            signal = signals.next() => progress.warn(&format!("{signal}: draining stopped early")),
         }
     }
-    Ok(routed)
+    let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
+    for old in &previous.containers {
+        progress.step(&format!("stopping {old}"));
+        engine.stop(old, stop_secs).await?;
+    }
+    Ok(())
 }
 
 /// Wait until the proxy reports `generation` applied; `false` when no proxy is running.
@@ -231,7 +270,7 @@ async fn wait_applied(store: &Store, generation: i64) -> Result<bool> {
         let state = store.proxy_state()?;
         let alive = state
             .as_ref()
-            .is_some_and(|s| now_ms() - s.heartbeat_at < PROXY_SILENCE.as_millis() as i64);
+            .is_some_and(|s| crate::proxy::is_running(s, now_ms()));
         if !alive {
             return Ok(false);
         }

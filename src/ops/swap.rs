@@ -45,6 +45,36 @@ enum Stop {
     Interrupted(&'static str),
 }
 
+impl Stop {
+    /// The failure with every variable value masked: a crashing app's last log lines may
+    /// print its configuration, and the reason is stored and shown.
+    fn redacted(self, secrets: &[String]) -> Stop {
+        match self {
+            Stop::Failed(err) => {
+                let status = exit_status_of(&err);
+                let text = redact(&format!("{err:#}"), secrets);
+                match status {
+                    ExitStatus::DockerUnreachable => Stop::Failed(
+                        anyhow::Error::new(Failure::new(status, text.clone())).context(text),
+                    ),
+                    _ => Stop::Failed(anyhow::Error::msg(text)),
+                }
+            }
+            interrupted => interrupted,
+        }
+    }
+}
+
+/// `text` with each value in `secrets` (4 characters or more) replaced by `****`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.chars().count() >= 4)
+        .fold(text.to_string(), |text, secret| {
+            text.replace(secret.as_str(), "****")
+        })
+}
+
 /// Run the swap; on success the new deployment is `deployed` and returned.
 pub async fn run(
     engine: &Engine,
@@ -87,8 +117,9 @@ pub async fn run(
     store.set_status(id, Status::Deploying)?;
     store.set_containers(id, std::slice::from_ref(&name))?;
 
-    let env_pairs = store
-        .variables(env.id)?
+    let variables = store.variables(env.id)?;
+    let secrets: Vec<String> = variables.values().cloned().collect();
+    let env_pairs = variables
         .into_iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
@@ -111,6 +142,7 @@ pub async fn run(
     );
 
     let created = std::cell::Cell::new(false);
+    let stopping = std::cell::Cell::new(false);
     let switching = async {
         // Create before stopping anything: a bad configuration fails while the old version
         // still serves, and the outage is only stop + start.
@@ -121,6 +153,7 @@ pub async fn run(
         let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
         for old in previous.iter().flat_map(|p| &p.containers) {
             progress.step(&format!("stopping {old}"));
+            stopping.set(true);
             engine.stop(old, stop_secs).await?;
         }
         fault_point("stopped");
@@ -159,7 +192,13 @@ pub async fn run(
     progress.step("restoring the previous version");
     // Only what this operation made is removed: a name taken by someone else stays theirs.
     let made = created.get().then_some(name.as_str());
-    let restored = restore(engine, project, env, made, previous.as_ref(), progress).await;
+    // Nothing was stopped before the failure: the previous version still serves as it was.
+    let to_restart = previous.as_ref().filter(|_| stopping.get());
+    let restored = match restore(engine, project, env, made, to_restart, progress).await {
+        Ok(None) => Ok(previous.as_ref().map(|p| p.id)),
+        other => other,
+    };
+    let stop = stop.redacted(&secrets);
     finish(store, id, previous.as_ref(), stop, restored)
 }
 

@@ -1,5 +1,5 @@
-//! `temps prune`: per environment, keep the current deployment and the newest N successful
-//! ones; remove the others' containers, pinned tags and static releases. `--dry-run` only
+//! `temps prune`: per environment, keep the newest N successful deployments (and always
+//! the current one); remove the others' containers, pinned tags and static releases. `--dry-run` only
 //! lists them. `temps list` then says which deployments can no longer be rolled back to.
 
 use std::collections::BTreeSet;
@@ -88,7 +88,7 @@ fn prune_removes_old_containers_and_tags_and_never_the_current_ones() {
     }
     let before = history(&env, &web);
 
-    let plan = env.json(&["prune", &web, "--keep", "1", "--dry-run"]);
+    let plan = env.json(&["prune", &web, "--keep", "2", "--dry-run"]);
     assert_eq!(plan["dry_run"], true, "{plan}");
     assert_eq!(pruned_ids(&plan), ids(&[&d1, &d2]), "{plan}");
     for item in plan["pruned"].as_array().unwrap() {
@@ -105,7 +105,7 @@ fn prune_removes_old_containers_and_tags_and_never_the_current_ones() {
         assert_eq!(item["tags"], serde_json::json!([pin(d)]), "{item}");
         assert_eq!(item["environment"], "production", "{item}");
     }
-    let table = env.ok(&["prune", &web, "--keep", "1", "--dry-run"]);
+    let table = env.ok(&["prune", &web, "--keep", "2", "--dry-run"]);
     for d in [&d1, &d2] {
         assert!(table.stdout.contains(&container(d)), "{}", table.stdout);
     }
@@ -124,7 +124,7 @@ fn prune_removes_old_containers_and_tags_and_never_the_current_ones() {
         "the dry run changed the history"
     );
 
-    let done = env.json(&["prune", &web, "--keep", "1"]);
+    let done = env.json(&["prune", &web, "--keep", "2"]);
     assert_eq!(done["dry_run"], false, "{done}");
     assert_eq!(
         done["pruned"], plan["pruned"],
@@ -220,7 +220,7 @@ fn prune_removes_old_static_releases_and_keeps_what_current_points_at() {
     let served = || std::fs::read_to_string(current.join("index.html")).ok();
     assert_eq!(served().as_deref(), Some("r2\n"));
 
-    let plan = env.json(&["prune", &site, "--keep", "1", "--dry-run"]);
+    let plan = env.json(&["prune", &site, "--keep", "2", "--dry-run"]);
     assert_eq!(pruned_ids(&plan), ids(&[&d1, &d3]), "{plan}");
     for item in plan["pruned"].as_array().unwrap() {
         let d = if item["deployment_id"] == d1["id"] {
@@ -238,7 +238,7 @@ fn prune_removes_old_static_releases_and_keeps_what_current_points_at() {
         );
     }
 
-    let done = env.json(&["prune", &site, "--keep", "1"]);
+    let done = env.json(&["prune", &site, "--keep", "2"]);
     assert_eq!(
         done["pruned"], plan["pruned"],
         "the prune differs from its dry run"
