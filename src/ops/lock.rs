@@ -17,8 +17,6 @@ pub struct EnvLock {
     project_id: i64,
     environment: String,
     pid: u32,
-    /// The holder we took the lock over from, whose operation was interrupted.
-    pub took_over: Option<LockHolder>,
 }
 
 impl Drop for EnvLock {
@@ -66,7 +64,6 @@ pub fn lock_environment(
                     project_id,
                     environment: environment.to_string(),
                     pid,
-                    took_over,
                 });
             }
             LockAttempt::Busy(holder) => {

@@ -337,7 +337,12 @@ pub async fn execute(
                 )
                 .await
             }
-            _ => {
+            (Preset::Docker, _, _) => {
+                let reason = "the validation did not connect to Docker";
+                store.finish_unsuccessful(deployment.id, Status::Failed, reason)?;
+                Err(anyhow::anyhow!("deployment #{}: {reason}", deployment.id))
+            }
+            (Preset::Static, _, _) => {
                 let release = target.artifact.clone().unwrap_or_default();
                 store.set_artifact(deployment.id, &release)?;
                 progress.step(&format!("pointing {} at release #{}", env.name, target.id));

@@ -102,7 +102,10 @@ pub async fn deploy_dir(
                 store.expect_deployment(deployment.id)?,
             ));
         }
-        point(&root, &project.name, &env.name, &release)?;
+        if let Err(err) = point(&root, &project.name, &env.name, &release) {
+            store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
+            return Err(err);
+        }
         Ok(DeployOutcome::Serving(store.route(
             deployment.id,
             env.id,

@@ -169,16 +169,6 @@ impl Store {
             .ok_or_else(|| project_not_found(name).into())
     }
 
-    pub fn project_by_id(&self, id: i64) -> Result<Project> {
-        self.conn
-            .query_row(
-                &format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?1"),
-                [id],
-                project_from_row,
-            )
-            .context("reading the project")
-    }
-
     pub fn projects(&self) -> Result<Vec<Project>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name"
