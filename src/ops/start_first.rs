@@ -13,7 +13,7 @@ use super::{fault_point, Progress};
 use crate::clock::{format_duration, now_ms};
 use crate::docker::{container_names, ContainerSpec, Engine, ImageFacts};
 use crate::error::{ExitStatus, Failure};
-use crate::health::{wait_healthy, Probe, Target};
+use crate::health::{wait_healthy, Probe};
 use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
 
 /// How an environment in proxy mode is served.
@@ -106,32 +106,36 @@ pub async fn run(
                 .ok_or_else(|| anyhow::anyhow!("Docker published no port for {name}"))?;
             upstreams.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
         }
-        for (name, upstream) in names.iter().zip(&upstreams) {
-            let probe = match project.health_path.as_deref() {
-                Some(path) => Probe::Http {
-                    target: Target::Published(*upstream),
-                    path: path.to_string(),
-                },
-                None if image.has_healthcheck => Probe::DockerHealthcheck,
-                None => Probe::Tcp {
-                    target: Target::Published(*upstream),
-                },
+        // Every replica is probed directly, all at once.
+        progress.step(&format!(
+            "waiting for {} replica(s) to be healthy (up to {})",
+            names.len(),
+            format_duration(health_timeout)
+        ));
+        let checks = names.iter().zip(&upstreams).map(|(name, upstream)| {
+            let published = Publish {
+                ip: Some(Ipv4Addr::LOCALHOST.to_string()),
+                port: upstream.port(),
             };
-            progress.step(&format!(
-                "waiting for {} (up to {})",
-                probe.describe(),
-                format_duration(health_timeout)
-            ));
-            wait_healthy(
-                engine,
-                name,
-                &probe,
-                health_timeout,
-                project.health_interval,
-            )
-            .await
-            .map_err(anyhow::Error::msg)?;
-        }
+            let probe = Probe::choose(
+                project.health_path.as_deref(),
+                image.has_healthcheck,
+                Some(container_port),
+                Some(&published),
+            );
+            async move {
+                wait_healthy(
+                    engine,
+                    name,
+                    &probe,
+                    health_timeout,
+                    project.health_interval,
+                )
+                .await
+                .map_err(anyhow::Error::msg)
+            }
+        });
+        futures_util::future::try_join_all(checks).await?;
         fault_point("healthy");
         anyhow::Ok(upstreams)
     };
