@@ -5,6 +5,7 @@ mod common;
 mod basics;
 mod deploy;
 mod proxy;
+mod proxy_mode;
 mod reliability;
 mod rollback;
 mod shell;

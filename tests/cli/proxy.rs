@@ -1,7 +1,7 @@
 //! `temps proxy`: routes written to the history are served, switched without a restart
 //! and drained; WebSocket upgrades pass through; SIGTERM finishes what is in flight.
 
-mod harness;
+pub(crate) mod harness;
 
 use std::thread;
 use std::time::{Duration, Instant};

@@ -42,6 +42,7 @@ pub fn docker_ready() -> bool {
         let have = Command::new("docker")
             .args([
                 "image", "inspect", WEB_V1, WEB_V2, CRASH, NOHEALTH, CHECKED, SICK, QUIET, FLAKY,
+                SLOW_V1, SLOW_V2,
             ])
             .output()
             .is_ok_and(|o| o.status.success());
@@ -424,3 +425,8 @@ fn escape_keys(keys: &str) -> String {
         })
         .collect()
 }
+
+/// Like the web images (`/` says "v1"/"v2", `/healthz`), plus `/cgi-bin/slow`, which
+/// answers the version after 2 s (or after the seconds in its query: `/cgi-bin/slow?4`).
+pub const SLOW_V1: &str = "temps-test/slow:v1";
+pub const SLOW_V2: &str = "temps-test/slow:v2";
