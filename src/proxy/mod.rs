@@ -64,6 +64,23 @@ pub fn is_running(state: &ProxyState, now_ms: i64) -> bool {
     now_ms - state.heartbeat_at < 2_000 && process_exists(state.pid)
 }
 
+/// Every client connection is a file descriptor: take the hard limit, not the usual
+/// soft 1,024, so a thousand idle clients cannot lock everyone else out.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 fn process_exists(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
@@ -78,6 +95,7 @@ fn process_exists(pid: u32) -> bool {
 /// Run the proxy in the foreground until SIGTERM or SIGINT, then let the requests in
 /// flight finish (at most `shutdown_timeout`) and return.
 pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
+    raise_open_files_limit();
     if let Some(other) = store.proxy_state()? {
         if other.pid != std::process::id() && is_running(&other, now_ms()) {
             return Err(Failure::new(

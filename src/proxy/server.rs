@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -46,12 +46,31 @@ pub struct Server {
     problems: HashSet<String>,
 }
 
+/// How long a client connection may take to send a request's headers, and may sit idle
+/// between requests: a slow or silent client cannot hold a connection (and its
+/// memory and file descriptor) for ever.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn connection_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(HEADER_READ_TIMEOUT)
+        .keep_alive_timeout(std::time::Duration::from_secs(20));
+    builder
+}
+
 impl Server {
     pub fn new(routes: Arc<Routes>, serving: Arc<Serving>) -> Server {
         Server {
             forwarder: Arc::new(Forwarder::new(Arc::clone(&routes))),
             routes,
-            builder: Arc::new(auto::Builder::new(TokioExecutor::new())),
+            builder: Arc::new(connection_builder()),
             serving,
             listeners: HashMap::new(),
             unbound: BTreeMap::new(),
