@@ -115,14 +115,20 @@ pub async fn recover(
                 };
                 if let Some(port) = project.container_port.or(port) {
                     let mut upstreams = Vec::new();
+                    let mut known = Vec::new();
                     for container in &current.containers {
-                        if let Some(host_port) = engine.published_port(container, port).await? {
-                            upstreams.push(format!("127.0.0.1:{host_port}"));
+                        if let Some(choice) =
+                            super::start_first::upstream_of(engine, container, port).await?
+                        {
+                            upstreams.push(choice.chosen);
+                            known.push(choice.known);
                         }
                     }
                     let route = store.route_of(env.id)?;
+                    // Each routed address must be one of the current containers' own.
                     let stale = route.as_ref().is_none_or(|r| {
-                        r.upstreams != upstreams
+                        r.upstreams.len() != known.len()
+                            || !r.upstreams.iter().zip(&known).all(|(u, k)| k.contains(u))
                             || r.deployment_id != Some(current.id)
                             || &r.listen != listen
                     });

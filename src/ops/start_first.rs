@@ -137,7 +137,14 @@ pub async fn run(
         });
         futures_util::future::try_join_all(checks).await?;
         fault_point("healthy");
-        anyhow::Ok(upstreams)
+        let mut chosen = Vec::new();
+        for name in &names {
+            let choice = upstream_of(engine, name, container_port)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("Docker published no port for {name}"))?;
+            chosen.push(choice.chosen);
+        }
+        anyhow::Ok(chosen)
     };
     let mut signals = super::swap::Signals::new()?;
     let outcome = tokio::select! {
@@ -185,7 +192,6 @@ pub async fn run(
     };
 
     // Switch: from here on the new version serves, whatever happens to this process.
-    let upstreams: Vec<String> = upstreams.iter().map(|u| u.to_string()).collect();
     let old_upstreams = store
         .route_of(env.id)?
         .map(|r| r.upstreams)
@@ -220,6 +226,54 @@ pub async fn run(
         ));
     }
     Ok(routed)
+}
+
+/// Where the proxy reaches a healthy container: its own address on Docker's network when
+/// this host can connect to it (no userland proxy in between), else its published
+/// loopback port (rootless Docker and the like). Also the addresses a route may hold
+/// for it, for recovery to recognise.
+pub async fn upstream_of(
+    engine: &Engine,
+    name: &str,
+    container_port: u16,
+) -> Result<Option<UpstreamChoice>> {
+    let Some(published) = engine.published_port(name, container_port).await? else {
+        return Ok(None);
+    };
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, published)).to_string();
+    let direct = match engine.container(name).await? {
+        Some(facts) => facts
+            .ip
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+            .map(|ip| SocketAddr::new(ip, container_port)),
+        None => None,
+    };
+    let reachable = match direct {
+        Some(addr) => matches!(
+            tokio::time::timeout(
+                Duration::from_millis(200),
+                tokio::net::TcpStream::connect(addr)
+            )
+            .await,
+            Ok(Ok(_))
+        ),
+        None => false,
+    };
+    let direct = direct.map(|a| a.to_string());
+    let chosen = match (&direct, reachable) {
+        (Some(direct), true) => direct.clone(),
+        _ => loopback.clone(),
+    };
+    Ok(Some(UpstreamChoice {
+        chosen,
+        known: [Some(loopback), direct].into_iter().flatten().collect(),
+    }))
+}
+
+/// The address the proxy should use for a container, and every address that is it.
+pub struct UpstreamChoice {
+    pub chosen: String,
+    pub known: Vec<String>,
 }
 
 /// Wait for the proxy to apply the new route, drain the old upstreams (a signal ends the
