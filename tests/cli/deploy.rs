@@ -81,31 +81,11 @@ fn assert_error_with_hint(run: &Run) {
     );
 }
 
-/// The fields of a deployment record the spec fixes.
-const DEPLOYMENT_FIELDS: [&str; 16] = [
-    "id",
-    "project",
-    "environment",
-    "image",
-    "image_id",
-    "status",
-    "is_rollback",
-    "rolled_back_from_id",
-    "rolled_back_to_id",
-    "is_promote",
-    "created_at",
-    "finished_at",
-    "created_by",
-    "reason",
-    "error",
-    "containers",
-];
-
 /// Two prints of the same deployment (by deploy, list, show or status) agree on every
 /// field of the spec; a command may add fields of its own.
 #[track_caller]
 fn assert_same_deployment(printed: &Value, expected: &Value) {
-    for field in DEPLOYMENT_FIELDS {
+    for field in SPEC_DEPLOYMENT_FIELDS {
         assert!(expected.get(field).is_some(), "no {field} in {expected}");
         assert_eq!(
             printed.get(field),

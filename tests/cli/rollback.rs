@@ -30,32 +30,12 @@ fn show(env: &TestEnv, id: &str) -> Value {
     env.json(&["show", id])
 }
 
-/// The fields of a deployment record (SPEC.md, "Deployment JSON").
-const RECORD_FIELDS: [&str; 16] = [
-    "id",
-    "project",
-    "environment",
-    "image",
-    "image_id",
-    "status",
-    "is_rollback",
-    "rolled_back_from_id",
-    "rolled_back_to_id",
-    "is_promote",
-    "created_at",
-    "finished_at",
-    "created_by",
-    "reason",
-    "error",
-    "containers",
-];
-
 /// What a command printed is the deployment record the history holds for it: every
 /// field of the record, each as `temps show` and `temps list` have it (they may say
 /// more about it).
 #[track_caller]
 fn assert_is_the_record(env: &TestEnv, printed: &Value) {
-    for field in RECORD_FIELDS {
+    for field in SPEC_DEPLOYMENT_FIELDS {
         assert!(
             printed.get(field).is_some(),
             "the record lacks `{field}`: {printed}"

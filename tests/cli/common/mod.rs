@@ -18,6 +18,26 @@ use std::time::Duration;
 use assert_cmd::cargo::CommandCargoExt;
 use tempfile::TempDir;
 
+/// The fields of a deployment record that SPEC.md ("Deployment JSON") fixes.
+pub const SPEC_DEPLOYMENT_FIELDS: [&str; 16] = [
+    "id",
+    "project",
+    "environment",
+    "image",
+    "image_id",
+    "status",
+    "is_rollback",
+    "rolled_back_from_id",
+    "rolled_back_to_id",
+    "is_promote",
+    "created_at",
+    "finished_at",
+    "created_by",
+    "reason",
+    "error",
+    "containers",
+];
+
 pub const WEB_V1: &str = "temps-test/web:v1";
 pub const WEB_V2: &str = "temps-test/web:v2";
 pub const CRASH: &str = "temps-test/crash:v1";
