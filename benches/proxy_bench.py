@@ -313,8 +313,8 @@ def outage(args, temps, db, proxy_port, port_port, ids):
     return results
 
 
-def latency_and_throughput(args, proxy_port, direct_port, container, proxy):
-    urls = {"direct": f"http://127.0.0.1:{direct_port}/", "proxied": f"http://127.0.0.1:{proxy_port}/"}
+def latency_and_throughput(args, proxy_port, direct, container, proxy):
+    urls = {"direct": f"http://{direct}/", "proxied": f"http://127.0.0.1:{proxy_port}/"}
     if container:
         urls["container"] = f"http://{container}/"
     latency = {name: [] for name in urls}
@@ -441,14 +441,16 @@ def main():
         if "latency" not in skip:
             _, p = run_temps(temps, db, "-o", "json", "status", px)
             status = json.loads(p.stdout)[0]
-            direct_port = int(status["proxy"]["upstreams"][0]["address"].rsplit(":", 1)[1])
+            # The proxy's upstream as it routes it: the container's own address, or its
+            # published loopback port where the host cannot reach container addresses.
+            direct = status["proxy"]["upstreams"][0]["address"]
             # For reference: the container itself on the bridge network, with no
             # docker-proxy in between (what neither mode uses today).
             ip = subprocess.run(["docker", "inspect", "-f",
                                  "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
                                  status["current"]["containers"][0]], capture_output=True, text=True).stdout.strip()
             container = f"{ip}:8080" if ip and get_addr(ip, 8080) else None
-            lat, thr, cpu = latency_and_throughput(args, proxy_port, direct_port, container, proxy)
+            lat, thr, cpu = latency_and_throughput(args, proxy_port, direct, container, proxy)
             summary["latency"], summary["throughput"], summary["proxy_cpu_us_per_request"] = lat, thr, cpu
     finally:
         proxy.stop()
