@@ -66,9 +66,7 @@ pub async fn run(
             .into());
     };
     let names = container_names(&project.name, &env.name, id, mode.replicas);
-    store.set_status(id, Status::Deploying)?;
-    store.set_containers(id, &names)?;
-    let variables = store.variables(env.id)?;
+    let variables = store.begin_swap(id, env.id, &names)?;
     let secrets: Vec<String> = variables.values().cloned().collect();
     let env_pairs: Vec<String> = variables
         .into_iter()

@@ -114,10 +114,7 @@ pub async fn run(
     let mut signals = Signals::new()?;
     let id = deployment.id;
     let name = container_name(&project.name, &env.name, id);
-    store.set_status(id, Status::Deploying)?;
-    store.set_containers(id, std::slice::from_ref(&name))?;
-
-    let variables = store.variables(env.id)?;
+    let variables = store.begin_swap(id, env.id, std::slice::from_ref(&name))?;
     let secrets: Vec<String> = variables.values().cloned().collect();
     let env_pairs = variables
         .into_iter()

@@ -121,14 +121,30 @@ impl Store {
         Ok(())
     }
 
-    pub fn set_containers(&mut self, id: i64, containers: &[String]) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE deployments SET containers = ?2 WHERE id = ?1",
-                params![id, serde_json::to_string(containers)?],
+    /// The swap begins, in one transaction: the deployment is `deploying` with the
+    /// containers it is about to make, and remembers the digests of the variables it
+    /// reads now, the values those containers will get (an `env set` since the record
+    /// was made is thus accounted for). Returns those variables.
+    pub fn begin_swap(
+        &mut self,
+        id: i64,
+        environment_id: i64,
+        containers: &[String],
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        self.write(|tx| {
+            let variables = super::projects::variables_in(tx, environment_id)?;
+            let digest: std::collections::BTreeMap<&String, String> = variables
+                .iter()
+                .map(|(k, v)| (k, super::digest(k, v)))
+                .collect();
+            tx.execute(
+                "UPDATE deployments SET status = 'deploying', containers = ?2, variables_digest = ?3 \
+                 WHERE id = ?1",
+                params![id, serde_json::to_string(containers)?, serde_json::to_string(&digest)?],
             )
-            .with_context(|| format!("recording the containers of deployment #{id}"))?;
-        Ok(())
+            .with_context(|| format!("starting the swap of deployment #{id}"))?;
+            Ok(variables)
+        })
     }
 
     /// Make `id` the environment's serving deployment, in one transaction: it becomes

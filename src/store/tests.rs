@@ -319,10 +319,17 @@ fn routing_makes_one_deployment_serve_and_completes_the_one_before() {
     let staging = deploy(&mut store, &project, "staging", "web:1");
 
     let second = record(&mut store, &project, "production", "web:2");
-    store.set_status(second.id, Status::Deploying).unwrap();
     store
-        .set_containers(second.id, &["temps-web-production-3".to_string()])
+        .begin_swap(
+            second.id,
+            second.environment_id,
+            &["temps-web-production-3".to_string()],
+        )
         .unwrap();
+    assert_eq!(
+        store.deployment(second.id).unwrap().unwrap().status,
+        Status::Deploying
+    );
     let second = store
         .route(second.id, second.environment_id, EnvState::RolledBack, None)
         .unwrap();
