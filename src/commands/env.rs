@@ -128,7 +128,8 @@ fn parse_pair(pair: &str) -> Result<(String, String), Failure> {
     if value.contains('\0') {
         return Err(Failure::usage(format!(
             "the value of {key} holds a NUL byte, which no process environment can"
-        )));
+        ))
+        .hint("remove the NUL byte; store binary values base64-encoded"));
     }
     Ok((key.to_string(), value.to_string()))
 }

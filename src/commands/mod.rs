@@ -12,7 +12,7 @@ pub mod status;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::output::Output;
 use crate::store::{self, Store};
@@ -38,6 +38,7 @@ impl Context<'_> {
 pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .context("starting the async runtime")?;
     Ok(runtime.block_on(future))
 }

@@ -1,6 +1,6 @@
 //! `temps project create|update|list|show`.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde_json::json;
 
 use super::Context;
@@ -103,7 +103,8 @@ fn changes(settings: ProjectSettings) -> Result<ProjectChanges> {
         hooks_dir: match settings.hooks {
             Some(dir) if dir.is_empty() => Some(String::new()),
             Some(dir) => {
-                let dir = std::path::absolute(&dir)?;
+                let dir = std::path::absolute(&dir)
+                    .with_context(|| format!("resolving the hooks folder `{dir}`"))?;
                 if !dir.is_dir() {
                     return Err(Failure::usage(format!(
                         "hooks folder `{}` is not a directory",

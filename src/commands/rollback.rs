@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde_json::json;
 
 use super::{block_on, Context};
@@ -251,7 +251,8 @@ fn pick_target(
         .with_prompt(format!("Roll back {project}/{environment} to"))
         .items(&items)
         .default(0)
-        .interact_opt()?;
+        .interact_opt()
+        .context("asking which deployment to roll back to")?;
     match chosen {
         Some(index) => Ok(targets[index].id),
         None => Err(Failure::new(
@@ -289,7 +290,8 @@ fn confirm(ctx: &Context, plan: &Plan) -> Result<()> {
     let yes = dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
-        .interact_opt()?
+        .interact_opt()
+        .context("asking for confirmation")?
         .unwrap_or(false);
     if yes {
         Ok(())

@@ -214,6 +214,7 @@ async fn resolve_image(
         Failure::refused(format!(
             "image `{reference}` was pulled but cannot be found"
         ))
+        .hint("check `docker images`, then deploy again")
         .into()
     })
 }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::start_first::{self, ProxyMode};
 use super::{fault_point, Progress};
@@ -351,8 +351,8 @@ impl Signals {
     pub(super) fn new() -> Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Signals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt()).context("catching SIGINT for the swap")?,
+            terminate: signal(SignalKind::terminate()).context("catching SIGTERM for the swap")?,
         })
     }
 
