@@ -98,18 +98,9 @@ pub async fn deploy_image(
     let result = async {
         let (deployment, env) = store.record(project.id, &request.environment, |env| {
             Ok(NewDeployment {
-                project_id: project.id,
-                environment_id: env.id,
                 image: Some(request.image.clone()),
                 image_id: Some(image.id.clone()),
-                status: Status::Pending,
-                is_rollback: false,
-                rolled_back_from_id: None,
-                rolled_back_to_id: None,
-                is_promote: false,
-                promoted_id: None,
-                created_by: request.created_by.clone(),
-                reason: reason.clone(),
+                ..NewDeployment::deploy(project.id, env.id, &request.created_by, reason.clone())
             })
         })?;
         hook_env.deployment_id = Some(deployment.id);

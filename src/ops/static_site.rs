@@ -72,20 +72,12 @@ pub async fn deploy_dir(
     hooks::pre(&project, "deploy", &hook_env, progress)?;
     let result = async {
         let (deployment, env) = store.record(project.id, &request.environment, |env| {
-            Ok(NewDeployment {
-                project_id: project.id,
-                environment_id: env.id,
-                image: None,
-                image_id: None,
-                status: Status::Pending,
-                is_rollback: false,
-                rolled_back_from_id: None,
-                rolled_back_to_id: None,
-                is_promote: false,
-                promoted_id: None,
-                created_by: request.created_by.clone(),
-                reason: reason.clone(),
-            })
+            Ok(NewDeployment::deploy(
+                project.id,
+                env.id,
+                &request.created_by,
+                reason.clone(),
+            ))
         })?;
         hook_env.deployment_id = Some(deployment.id);
         let root = store.static_root();

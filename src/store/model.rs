@@ -278,3 +278,28 @@ pub struct NewDeployment {
     pub created_by: String,
     pub reason: Option<String>,
 }
+
+impl NewDeployment {
+    /// An ordinary deploy, `pending`: neither a rollback nor a promote.
+    pub fn deploy(
+        project_id: i64,
+        environment_id: i64,
+        created_by: &str,
+        reason: Option<String>,
+    ) -> NewDeployment {
+        NewDeployment {
+            project_id,
+            environment_id,
+            image: None,
+            image_id: None,
+            status: Status::Pending,
+            is_rollback: false,
+            rolled_back_from_id: None,
+            rolled_back_to_id: None,
+            is_promote: false,
+            promoted_id: None,
+            created_by: created_by.to_string(),
+            reason,
+        }
+    }
+}
