@@ -64,23 +64,6 @@ fn without_docker(env: &TestEnv, args: &[&str]) -> Run {
     )
 }
 
-/// The error names what failed on an `error:` line, and the next step on a `hint:` line.
-#[track_caller]
-fn assert_error_with_hint(run: &Run) {
-    assert!(
-        run.stderr.lines().any(|l| l.starts_with("error: ")),
-        "no `error:` line on stderr:\n{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .lines()
-            .any(|l| l.starts_with("hint: ") && l.len() > "hint: ".len()),
-        "no `hint:` line on stderr:\n{}",
-        run.stderr
-    );
-}
-
 /// Two prints of the same deployment (by deploy, list, show or status) agree on every
 /// field of the spec; a command may add fields of its own.
 #[track_caller]

@@ -359,20 +359,3 @@ fn assert_recovered(env: &TestEnv, run: &Run, project: &str, crashed: i64, crash
     assert!(error.contains("interrupted"), "{record}");
     assert!(record["finished_at"].is_string(), "{record}");
 }
-
-/// The error names what failed on an `error:` line, and the next step on a `hint:` line.
-#[track_caller]
-fn assert_error_with_hint(run: &Run) {
-    assert!(
-        run.stderr.lines().any(|l| l.starts_with("error: ")),
-        "no `error:` line on stderr:\n{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .lines()
-            .any(|l| l.starts_with("hint: ") && l.len() > "hint: ".len()),
-        "no `hint:` line on stderr:\n{}",
-        run.stderr
-    );
-}

@@ -290,6 +290,23 @@ impl Run {
     }
 }
 
+/// The error names what failed on an `error:` line, and the next step on a `hint:` line.
+#[track_caller]
+pub fn assert_error_with_hint(run: &Run) {
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("error: ")),
+        "no `error:` line on stderr:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("hint: ") && l.len() > "hint: ".len()),
+        "no `hint:` line on stderr:\n{}",
+        run.stderr
+    );
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
