@@ -1,8 +1,7 @@
-//! One request through the proxy: pick the environment's next upstream, forward the
-//! request over a kept-alive HTTP/1.1 connection to it, and stream the answer back while
-//! the request counts as in flight there. A WebSocket (any `Upgrade`) handshake is
-//! forwarded the same way; once the upstream switches protocols, both connections are
-//! spliced together and stay on that upstream until either side closes.
+//! One HTTP/2 request through the proxy (HTTP/1.1 connections are served by
+//! [`super::h1`]): pick the environment's next upstream, forward the request over a
+//! kept-alive HTTP/1.1 connection to it with hyper's client, and stream the answer back
+//! while the request counts as in flight there.
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -14,19 +13,16 @@ use std::time::Duration;
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
 use hyper::http::uri::{PathAndQuery, Scheme};
-use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::headers::{add_forwarding, strip_hop_by_hop, wants_upgrade};
+use super::headers::{add_forwarding, strip_hop_by_hop};
 use super::table::{FlightGuard, Pick, Routes};
 
 /// Upstreams run on this host: a connect that takes longer is not going to work.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long an unused kept-alive connection to an upstream stays open.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Forwards requests; shared by every connection of every listener.
 pub struct Forwarder {
@@ -41,7 +37,7 @@ impl Forwarder {
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_idle_timeout(super::table::IDLE_FOR)
             .build(connector);
         Forwarder { routes, client }
     }
@@ -51,10 +47,8 @@ impl Forwarder {
         &self,
         listen: SocketAddr,
         client: IpAddr,
-        mut request: Request<Incoming>,
+        request: Request<Incoming>,
     ) -> Response<ProxyBody> {
-        let upgrade = request.version() == Version::HTTP_11 && wants_upgrade(request.headers());
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let (parts, body) = request.into_parts();
         let mut headers = parts.headers;
         // HTTP/2 clients name the host in the URI; HTTP/1.1 upstreams want a Host header.
@@ -65,7 +59,7 @@ impl Forwarder {
         if let (false, Some(host)) = (headers.contains_key(HOST), &host) {
             headers.insert(HOST, host.clone());
         }
-        strip_hop_by_hop(&mut headers, upgrade);
+        strip_hop_by_hop(&mut headers);
         add_forwarding(&mut headers, client, host);
         let path = parts
             .uri
@@ -99,7 +93,7 @@ impl Forwarder {
             match self.client.request(upstream_request).await {
                 Ok(response) => {
                     guard.upstream().mark_up();
-                    return respond(response, guard, client_upgrade);
+                    return respond(response, guard);
                 }
                 Err(err) if err.is_connect() => {
                     if guard.upstream().mark_down() {
@@ -131,28 +125,16 @@ fn upstream_uri(guard: &FlightGuard, path: &PathAndQuery) -> Uri {
     Uri::from_parts(parts).unwrap_or_default()
 }
 
-/// The upstream's answer on its way back; a switch of protocols is spliced.
-fn respond(
-    mut response: Response<Incoming>,
-    guard: FlightGuard,
-    client_upgrade: Option<OnUpgrade>,
-) -> Response<ProxyBody> {
+/// The upstream's answer on its way back.
+fn respond(response: Response<Incoming>, guard: FlightGuard) -> Response<ProxyBody> {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let Some(client_upgrade) = client_upgrade else {
-            // A switch nobody asked for cannot be passed on.
-            return local(StatusCode::BAD_GATEWAY);
-        };
-        let upstream_upgrade = hyper::upgrade::on(&mut response);
-        tokio::spawn(splice(client_upgrade, upstream_upgrade, guard));
-        let (mut parts, _) = response.into_parts();
-        parts.extensions = Default::default();
-        strip_hop_by_hop(&mut parts.headers, true);
-        return Response::from_parts(parts, ProxyBody::Local(None));
+        // HTTP/2 has no switch of protocols to pass one on.
+        return local(StatusCode::BAD_GATEWAY);
     }
     let (mut parts, body) = response.into_parts();
     parts.extensions = Default::default();
     parts.version = Version::HTTP_11;
-    strip_hop_by_hop(&mut parts.headers, false);
+    strip_hop_by_hop(&mut parts.headers);
     Response::from_parts(
         parts,
         ProxyBody::Upstream {
@@ -160,17 +142,6 @@ fn respond(
             guard: Some(guard),
         },
     )
-}
-
-/// Copy bytes both ways between the client and the upstream until one side closes; the
-/// connection counts as in flight on the upstream until then.
-async fn splice(client: OnUpgrade, upstream: OnUpgrade, guard: FlightGuard) {
-    if let Ok((client, upstream)) = tokio::try_join!(client, upstream) {
-        let mut client = TokioIo::new(client);
-        let mut upstream = TokioIo::new(upstream);
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-    }
-    drop(guard);
 }
 
 /// An answer of the proxy's own: 502 (the upstream cannot be reached), 503 (no upstream).

@@ -1,4 +1,5 @@
-//! What a proxy changes in the headers it passes on: hop-by-hop headers belong to one
+//! What a proxy changes in the headers of an HTTP/2 request and its answer (HTTP/1.1
+//! has its own, byte-level rewriting in [`super::h1`]): hop-by-hop headers belong to one
 //! connection and are dropped, and the upstream is told who asked (`X-Forwarded-*`).
 
 use std::net::IpAddr;
@@ -23,25 +24,8 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
-/// True when `Connection` lists `token` (case-insensitive, comma-separated).
-pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
-/// A request to switch protocols (a WebSocket handshake): `Connection: upgrade` and an
-/// `Upgrade` header.
-pub fn wants_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE) && connection_has(headers, "upgrade")
-}
-
-/// Drop the hop-by-hop headers and the ones `Connection` names. With `keep_upgrade`, an
-/// upgrade handshake passes on: `Upgrade` stays and `Connection` becomes `upgrade`.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+/// Drop the hop-by-hop headers and the ones `Connection` names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most requests have no Connection header at all (HTTP/1.1 keeps alive by default,
     // HTTP/2 has none): skip collecting names then.
     if headers.contains_key(header::CONNECTION) {
@@ -59,17 +43,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
             headers.remove(name);
         }
     }
-    let upgrade = if keep_upgrade {
-        headers.remove(header::UPGRADE)
-    } else {
-        None
-    };
     for name in &HOP_BY_HOP {
         headers.remove(name);
-    }
-    if let Some(upgrade) = upgrade {
-        headers.insert(header::UPGRADE, upgrade);
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
 }
 
@@ -138,25 +113,8 @@ mod tests {
             ("upgrade", "websocket"),
             ("accept", "*/*"),
         ]);
-        strip_hop_by_hop(&mut map, false);
+        strip_hop_by_hop(&mut map);
         assert_eq!(names(&map), ["accept", "host"]);
-    }
-
-    #[test]
-    fn an_upgrade_keeps_its_two_headers() {
-        let mut map = headers(&[
-            ("connection", "keep-alive, Upgrade"),
-            ("upgrade", "websocket"),
-            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-            ("keep-alive", "timeout=5"),
-        ]);
-        assert!(wants_upgrade(&map));
-        strip_hop_by_hop(&mut map, true);
-        assert_eq!(names(&map), ["connection", "sec-websocket-key", "upgrade"]);
-        assert_eq!(map["connection"], "upgrade");
-        assert_eq!(map["upgrade"], "websocket");
-        assert!(!wants_upgrade(&headers(&[("upgrade", "websocket")])));
-        assert!(!wants_upgrade(&headers(&[("connection", "upgrade")])));
     }
 
     #[test]
@@ -165,7 +123,7 @@ mod tests {
             ("connection", "x-forwarded-for"),
             ("x-forwarded-for", "10.0.0.1"),
         ]);
-        strip_hop_by_hop(&mut map, false);
+        strip_hop_by_hop(&mut map);
         assert_eq!(map["x-forwarded-for"], "10.0.0.1");
     }
 

@@ -12,6 +12,7 @@
 //! flight there until it closes.
 
 mod forward;
+mod h1;
 mod headers;
 mod report;
 mod server;

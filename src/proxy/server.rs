@@ -3,18 +3,23 @@
 //! its connections close once their requests are answered; so do all on shutdown.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::forward::Forwarder;
+use super::h1;
 use super::table::{plan, Routes, Wanted};
 use super::{event, problem};
 use crate::store::Route;
@@ -37,7 +42,7 @@ struct Listener {
 pub struct Server {
     routes: Arc<Routes>,
     forwarder: Arc<Forwarder>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    http2: Arc<http2::Builder<TokioExecutor>>,
     serving: Arc<Serving>,
     listeners: HashMap<SocketAddr, Listener>,
     /// Routed addresses that could not be bound, with the last error (retried).
@@ -51,14 +56,10 @@ pub struct Server {
 /// memory and file descriptor) for ever.
 pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn connection_builder() -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+/// HTTP/2 (prior knowledge) connections are served by hyper.
+fn http2_builder() -> http2::Builder<TokioExecutor> {
+    let mut builder = http2::Builder::new(TokioExecutor::new());
     builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder
-        .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(HEADER_READ_TIMEOUT)
         .keep_alive_timeout(std::time::Duration::from_secs(20));
@@ -70,7 +71,7 @@ impl Server {
         Server {
             forwarder: Arc::new(Forwarder::new(Arc::clone(&routes))),
             routes,
-            builder: Arc::new(connection_builder()),
+            http2: Arc::new(http2_builder()),
             serving,
             listeners: HashMap::new(),
             unbound: BTreeMap::new(),
@@ -144,9 +145,12 @@ impl Server {
                         socket,
                         addr,
                         stopped,
-                        Arc::clone(&self.forwarder),
-                        Arc::clone(&self.builder),
-                        Arc::clone(&self.serving),
+                        Connections {
+                            routes: Arc::clone(&self.routes),
+                            forwarder: Arc::clone(&self.forwarder),
+                            http2: Arc::clone(&self.http2),
+                            serving: Arc::clone(&self.serving),
+                        },
                     ));
                     self.listeners.insert(addr, Listener { wanted, stop });
                 }
@@ -204,13 +208,20 @@ impl Server {
     }
 }
 
+/// What every connection of a listener shares.
+#[derive(Clone)]
+struct Connections {
+    routes: Arc<Routes>,
+    forwarder: Arc<Forwarder>,
+    http2: Arc<http2::Builder<TokioExecutor>>,
+    serving: Arc<Serving>,
+}
+
 async fn accept(
     socket: TcpListener,
     listen: SocketAddr,
     mut stopped: watch::Receiver<bool>,
-    forwarder: Arc<Forwarder>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    serving: Arc<Serving>,
+    shared: Connections,
 ) {
     let mut last_error: Option<Instant> = None;
     let stop_connections = stopped.clone();
@@ -223,9 +234,7 @@ async fn accept(
                         peer,
                         listen,
                         stop_connections.clone(),
-                        Arc::clone(&forwarder),
-                        Arc::clone(&builder),
-                        Arc::clone(&serving),
+                        shared.clone(),
                     ));
                 }
                 Err(err) => {
@@ -244,7 +253,7 @@ async fn accept(
 }
 
 /// Resolves once the listener is told to stop (or is gone).
-async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+pub async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
@@ -262,19 +271,28 @@ async fn connection(
     peer: SocketAddr,
     listen: SocketAddr,
     mut stopped: watch::Receiver<bool>,
-    forwarder: Arc<Forwarder>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    serving: Arc<Serving>,
+    shared: Connections,
 ) {
-    serving.connections.fetch_add(1, Ordering::SeqCst);
-    let _open = OpenConnection(serving);
+    shared.serving.connections.fetch_add(1, Ordering::SeqCst);
+    let _open = OpenConnection(Arc::clone(&shared.serving));
     let _ = stream.set_nodelay(true);
+    let h1::Ended::Http2(stream, read) =
+        h1::serve(stream, peer.ip(), listen, &shared.routes, stopped.clone()).await
+    else {
+        return;
+    };
     let client = peer.ip();
+    let forwarder = shared.forwarder;
     let service = service_fn(move |request| {
         let forwarder = Arc::clone(&forwarder);
         async move { Ok::<_, std::convert::Infallible>(forwarder.handle(listen, client, request).await) }
     });
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let io = TokioIo::new(Prefixed {
+        read,
+        at: 0,
+        stream,
+    });
+    let conn = shared.http2.serve_connection(io, service);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,
@@ -282,4 +300,58 @@ async fn connection(
     }
     conn.as_mut().graceful_shutdown();
     let _ = conn.await;
+}
+
+/// A connection some of whose bytes were already read: those come first.
+struct Prefixed {
+    read: Vec<u8>,
+    at: usize,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.at < this.read.len() {
+            let n = (this.read.len() - this.at).min(buf.remaining());
+            buf.put_slice(&this.read[this.at..this.at + n]);
+            this.at += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
 }

@@ -6,30 +6,40 @@
 //! request that started on the previous table is still counted after a switch, and an
 //! upstream kept by the new table keeps its count.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use hyper::http::uri::Authority;
+use tokio::net::TcpStream;
 
 use crate::store::Route;
 
 /// How long a refused connect keeps an upstream out of the rotation (while another is up).
 const DOWN_FOR: Duration = Duration::from_secs(2);
+/// How long an unused kept-alive connection to an upstream stays open.
+pub const IDLE_FOR: Duration = Duration::from_secs(30);
+/// Kept-alive connections kept per upstream, at most; more are closed after their answer.
+const IDLE_MAX: usize = 512;
 
 /// One address requests are forwarded to, and how many are there now.
 #[derive(Debug)]
 pub struct Upstream {
     pub addr: String,
     pub authority: Authority,
+    /// The address to connect to, when `addr` is an IP address and port (as temps writes
+    /// routes); else `addr` is resolved on each connect.
+    pub socket: Option<SocketAddr>,
     in_flight: AtomicU64,
     /// Milliseconds on [`monotonic_ms`] before which it counts as down.
     down_until: AtomicU64,
     /// A failure was logged and no request has succeeded since: log the next one only
     /// after a recovery, not once per request.
     failure_logged: AtomicBool,
+    /// Kept-alive connections to it no request is using, the most recently used last.
+    idle: Mutex<VecDeque<(TcpStream, Instant)>>,
 }
 
 impl Upstream {
@@ -42,11 +52,46 @@ impl Upstream {
         }
         Ok(Upstream {
             addr: addr.to_string(),
+            socket: addr.parse().ok(),
             authority,
             in_flight: AtomicU64::new(0),
             down_until: AtomicU64::new(0),
             failure_logged: AtomicBool::new(false),
+            idle: Mutex::new(VecDeque::new()),
         })
+    }
+
+    /// A kept-alive connection to it that is still open, if one is idle.
+    pub fn take_idle(&self) -> Option<TcpStream> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some((stream, since)) = idle.pop_back() {
+            // Readable while idle means closed (or garbage): either way, not usable. The
+            // check costs no system call while the reactor has seen nothing.
+            let open = matches!(stream.try_read(&mut [0; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+            if open && since.elapsed() < IDLE_FOR {
+                return Some(stream);
+            }
+        }
+        None
+    }
+
+    /// Keep a connection whose answer has ended for the next request.
+    pub fn put_idle(&self, stream: TcpStream) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE_MAX {
+            idle.push_back((stream, Instant::now()));
+        }
+    }
+
+    /// Close the connections idle for too long.
+    fn close_expired(&self) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        while idle
+            .front()
+            .is_some_and(|(_, since)| since.elapsed() >= IDLE_FOR)
+        {
+            idle.pop_front();
+        }
     }
 
     pub fn in_flight(&self) -> u64 {
@@ -131,6 +176,9 @@ impl Upstreams {
         // Only the registry holds it: no table routes to it and no request is on it. New
         // references are only made under this lock, so the count cannot rise meanwhile.
         known.retain(|_, upstream| Arc::strong_count(upstream) > 1);
+        for upstream in known.values() {
+            upstream.close_expired();
+        }
         known
             .iter()
             .map(|(addr, upstream)| (addr.clone(), upstream.in_flight()))

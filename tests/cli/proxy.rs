@@ -2,6 +2,7 @@
 //! and drained; WebSocket upgrades pass through; SIGTERM finishes what is in flight.
 
 pub(crate) mod harness;
+mod http1;
 
 use std::thread;
 use std::time::{Duration, Instant};

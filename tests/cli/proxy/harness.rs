@@ -279,7 +279,7 @@ fn serve_upstream(name: &str, stream: TcpStream, gate: &Gate) {
 }
 
 /// The request or status line and the headers (names lowercased); None at the end.
-fn read_head(reader: &mut impl BufRead) -> Option<(String, Vec<(String, String)>)> {
+pub fn read_head(reader: &mut impl BufRead) -> Option<(String, Vec<(String, String)>)> {
     let mut first = String::new();
     if reader.read_line(&mut first).ok()? == 0 {
         return None;

@@ -1,0 +1,617 @@
+//! HTTP/1.1 client connections, served without a general-purpose HTTP stack: read a
+//! request head, pick the environment's upstream for it, send the rewritten head and the
+//! body's bytes as they come over a kept-alive connection to that upstream, and pass the
+//! answer back the same way, in one task per client connection.
+//!
+//! Two things follow. A request costs the proxy little more than the system calls that
+//! move its bytes. And a connection that waits for its next request holds no buffer:
+//! its memory is the socket and a small task, so thousands of idle keep-alive clients
+//! cost little.
+//!
+//! A connection that opens with the HTTP/2 preface is handed back for hyper to serve.
+
+mod parse;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{timeout, timeout_at, Instant};
+
+use self::parse::{BadChunk, Chunked, Framing, Parsed, Request};
+use super::server::{stop_requested, HEADER_READ_TIMEOUT};
+use super::table::{FlightGuard, Pick, Routes, Upstream};
+
+/// What a head is read into at first; it grows up to [`parse::MAX_HEAD`].
+const HEAD_BUFFER: usize = 8 * 1024;
+/// What a body larger than that is copied through.
+const BODY_BUFFER: usize = 64 * 1024;
+/// Upstreams run on this host: a connect that takes longer is not going to work.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// After refusing a request, how long the rest of it may still be read (and thrown away)
+/// so that the refusal reaches the client before the connection closes.
+const LINGER: Duration = Duration::from_secs(2);
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How a client connection ended.
+pub enum Ended {
+    Closed,
+    /// It speaks HTTP/2 (prior knowledge): here it is, with what was read of it so far.
+    Http2(TcpStream, Vec<u8>),
+}
+
+/// Serve the HTTP/1.1 requests of one client connection until it closes, stays idle
+/// longer than [`HEADER_READ_TIMEOUT`], or the listener stops.
+pub async fn serve(
+    client: TcpStream,
+    peer: IpAddr,
+    listen: SocketAddr,
+    routes: &Routes,
+    stopped: watch::Receiver<bool>,
+) -> Ended {
+    let mut connection = Connection {
+        client,
+        peer,
+        listen,
+        routes,
+        stopped,
+        input: Vec::new(),
+    };
+    let mut first = true;
+    loop {
+        if connection.input.is_empty() {
+            // Nothing pending: give the buffer back while the client thinks.
+            connection.input = Vec::new();
+            if !connection.wait_for_request().await {
+                return Ended::Closed;
+            }
+        }
+        let request = match connection.read_head(first).await {
+            Head::Request(request) => request,
+            Head::Http2 => return Ended::Http2(connection.client, connection.input),
+            Head::Refuse(status) => {
+                connection.refuse(status).await;
+                return Ended::Closed;
+            }
+            Head::Gone => return Ended::Closed,
+        };
+        first = false;
+        if !connection.exchange(&request).await || *connection.stopped.borrow() {
+            return Ended::Closed;
+        }
+    }
+}
+
+enum Head {
+    Request(Request),
+    Http2,
+    Refuse(u16),
+    Gone,
+}
+
+/// The outcome of one request on one upstream connection.
+enum Forwarded {
+    /// Answered (or abandoned); keep the client connection open or not.
+    Done { keep: bool },
+    /// A kept-alive upstream connection was closed before it answered: send again on a
+    /// new one.
+    Stale,
+}
+
+/// Where a body stands: bytes left, chunks, or everything until the sender closes.
+enum Remaining {
+    Bytes(u64),
+    Chunks(Chunked),
+    UntilClose,
+}
+
+impl Remaining {
+    fn of(framing: Framing) -> Remaining {
+        match framing {
+            Framing::Empty => Remaining::Bytes(0),
+            Framing::Length(n) => Remaining::Bytes(n),
+            Framing::Chunked => Remaining::Chunks(Chunked::default()),
+            Framing::UntilClose => Remaining::UntilClose,
+        }
+    }
+
+    /// How many of `bytes` (the next ones read) belong to the body, and whether it ends
+    /// with them.
+    fn take(&mut self, bytes: &[u8]) -> Result<(usize, bool), BadChunk> {
+        Ok(match self {
+            Remaining::Bytes(left) => {
+                let take = bytes
+                    .len()
+                    .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                *left -= take as u64;
+                (take, *left == 0)
+            }
+            Remaining::Chunks(chunked) => match chunked.scan(bytes)? {
+                Some(end) => (end, true),
+                None => (bytes.len(), false),
+            },
+            Remaining::UntilClose => (bytes.len(), false),
+        })
+    }
+}
+
+/// A body could not be passed on whole: the connection it came on is done.
+struct Broken;
+
+impl From<io::Error> for Broken {
+    fn from(_: io::Error) -> Broken {
+        Broken
+    }
+}
+
+impl From<BadChunk> for Broken {
+    fn from(_: BadChunk) -> Broken {
+        Broken
+    }
+}
+
+/// Copy a body from `from` to `to`: first what is already in `pending` (bytes read from
+/// `from`), then what is read, up to the body's end. `first` goes out before it, in the
+/// same write (a head). Leaves in `pending` what was read past the end.
+async fn copy_body<R, W>(
+    from: &mut R,
+    to: &mut W,
+    mut remaining: Remaining,
+    pending: &mut Vec<u8>,
+    mut first: Vec<u8>,
+) -> Result<(), Broken>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
+        let (take, done) = remaining.take(pending)?;
+        if first.is_empty() {
+            if take > 0 {
+                to.write_all(&pending[..take]).await?;
+            }
+        } else {
+            first.extend_from_slice(&pending[..take]);
+            to.write_all(&first).await?;
+            first = Vec::new();
+        }
+        pending.drain(..take);
+        if done {
+            return Ok(());
+        }
+        if pending.capacity() - pending.len() < HEAD_BUFFER {
+            pending.reserve(BODY_BUFFER);
+        }
+        if from.read_buf(pending).await? == 0 {
+            return match remaining {
+                Remaining::UntilClose => Ok(()),
+                _ => Err(Broken),
+            };
+        }
+    }
+}
+
+struct Connection<'a> {
+    client: TcpStream,
+    peer: IpAddr,
+    listen: SocketAddr,
+    routes: &'a Routes,
+    stopped: watch::Receiver<bool>,
+    /// Bytes read from the client and not passed on yet.
+    input: Vec<u8>,
+}
+
+impl Connection<'_> {
+    /// Wait until the client sends something; false when it stays silent too long or
+    /// the listener stops first.
+    async fn wait_for_request(&mut self) -> bool {
+        tokio::select! {
+            readable = self.client.readable() => readable.is_ok(),
+            () = tokio::time::sleep(HEADER_READ_TIMEOUT) => false,
+            () = stop_requested(&mut self.stopped) => false,
+        }
+    }
+
+    /// Read up to a whole request head, within [`HEADER_READ_TIMEOUT`]. On the first
+    /// request, tell the HTTP/2 preface apart.
+    async fn read_head(&mut self, first: bool) -> Head {
+        let deadline = Instant::now() + HEADER_READ_TIMEOUT;
+        loop {
+            let preface = first && {
+                let seen = self.input.len().min(H2_PREFACE.len());
+                seen > 0 && self.input[..seen] == H2_PREFACE[..seen]
+            };
+            if preface {
+                if self.input.len() >= H2_PREFACE.len() {
+                    return Head::Http2;
+                }
+            } else {
+                match parse::request(&self.input, self.peer) {
+                    Parsed::Done(request) => {
+                        self.input.drain(..request.len);
+                        return Head::Request(request);
+                    }
+                    Parsed::Refuse(status) => return Head::Refuse(status),
+                    Parsed::Partial => {}
+                }
+            }
+            if self.input.capacity() == self.input.len() {
+                self.input.reserve(HEAD_BUFFER);
+            }
+            match timeout_at(deadline, self.client.read_buf(&mut self.input)).await {
+                Ok(Ok(0) | Err(_)) => return Head::Gone,
+                Ok(Ok(_)) => {}
+                Err(_) if self.input.is_empty() => return Head::Gone,
+                Err(_) => return Head::Refuse(408),
+            }
+        }
+    }
+
+    /// Answer one request: on its environment's next upstream; on another if that one
+    /// refuses the connection; on a new connection if a kept-alive one was found closed.
+    async fn exchange(&mut self, request: &Request) -> bool {
+        let mut failed: Option<FlightGuard> = None;
+        let mut reuse = true;
+        for attempt in 0..3 {
+            let skip = failed.as_ref().map(|guard| guard.upstream().as_ref());
+            let (guard, others) = match self.routes.begin(self.listen, skip) {
+                Pick::Upstream { guard, others } => (guard, others),
+                _ if failed.is_some() => return self.fail(502, request).await,
+                Pick::NoRoute | Pick::NoUpstream => return self.fail(503, request).await,
+            };
+            drop(failed.take());
+            let upstream = guard.upstream();
+            let idle = if reuse { upstream.take_idle() } else { None };
+            let reused = idle.is_some();
+            let stream = match idle {
+                Some(stream) => stream,
+                None => match connect(upstream).await {
+                    Ok(stream) => stream,
+                    Err(err) => {
+                        if upstream.mark_down() {
+                            super::problem(format!(
+                                "cannot connect to upstream {}: {err}",
+                                upstream.addr
+                            ));
+                        }
+                        if others && attempt == 0 {
+                            failed = Some(guard);
+                            continue;
+                        }
+                        return self.fail(502, request).await;
+                    }
+                },
+            };
+            let retry = reused && request.idempotent;
+            match self.forward(request, stream, &guard, retry).await {
+                Forwarded::Done { keep } => return keep,
+                Forwarded::Stale => reuse = false,
+            }
+        }
+        self.fail(502, request).await
+    }
+
+    /// Send `request` on `upstream` and pass its answer back. With `retry`, a connection
+    /// that closes before answering gives [`Forwarded::Stale`] (nothing was read of the
+    /// client's body beyond what is in hand, and nothing was written back).
+    async fn forward(
+        &mut self,
+        request: &Request,
+        mut upstream: TcpStream,
+        guard: &FlightGuard,
+        retry: bool,
+    ) -> Forwarded {
+        let mut body = Remaining::of(request.framing);
+        let (in_hand, complete) = match body.take(&self.input) {
+            Ok(taken) => taken,
+            Err(BadChunk) => {
+                self.refuse(400).await;
+                return Forwarded::Done { keep: false };
+            }
+        };
+        let retry = retry && complete;
+        let sent = if in_hand == 0 {
+            upstream.write_all(&request.head).await
+        } else {
+            let mut out = Vec::with_capacity(request.head.len() + in_hand);
+            out.extend_from_slice(&request.head);
+            out.extend_from_slice(&self.input[..in_hand]);
+            upstream.write_all(&out).await
+        };
+        if sent.is_err() {
+            if retry {
+                return Forwarded::Stale;
+            }
+            return Forwarded::Done {
+                keep: self.unanswered(request, complete, in_hand).await,
+            };
+        }
+        if !complete {
+            self.input.drain(..in_hand);
+        }
+        let stopping = *self.stopped.borrow();
+        let body_sent = AtomicBool::new(complete);
+        let relayed = {
+            let (mut client_read, mut client_write) = self.client.split();
+            let (mut upstream_read, mut upstream_write) = upstream.split();
+            let input = &mut self.input;
+            let send = async {
+                if !complete {
+                    copy_body(
+                        &mut client_read,
+                        &mut upstream_write,
+                        body,
+                        input,
+                        Vec::new(),
+                    )
+                    .await?;
+                    body_sent.store(true, Ordering::Relaxed);
+                }
+                Ok::<(), Broken>(())
+            };
+            let receive = relay(
+                &mut upstream_read,
+                &mut client_write,
+                request,
+                &body_sent,
+                stopping,
+                guard.upstream(),
+            );
+            tokio::pin!(send, receive);
+            let mut sending = !complete;
+            loop {
+                tokio::select! {
+                    sent = &mut send, if sending => match sent {
+                        Ok(()) => sending = false,
+                        // The client went away or sent a broken body: nothing more can
+                        // be answered on either connection.
+                        Err(Broken) => break Err(Failure::Broken),
+                    },
+                    relayed = &mut receive => break relayed,
+                }
+            }
+        };
+        match relayed {
+            Ok(Relayed::Answered {
+                keep_client,
+                reuse_upstream,
+            }) => {
+                if complete {
+                    self.input.drain(..in_hand);
+                }
+                if reuse_upstream && body_sent.load(Ordering::Relaxed) {
+                    guard.upstream().put_idle(upstream);
+                }
+                Forwarded::Done { keep: keep_client }
+            }
+            Ok(Relayed::Switched { head, rest }) => {
+                if complete {
+                    self.input.drain(..in_hand);
+                }
+                self.splice(upstream, head, rest).await;
+                Forwarded::Done { keep: false }
+            }
+            Err(Failure::Stale) if retry => Forwarded::Stale,
+            Err(Failure::Stale | Failure::Upstream) => Forwarded::Done {
+                keep: self.unanswered(request, complete, in_hand).await,
+            },
+            Err(Failure::Broken) => Forwarded::Done { keep: false },
+        }
+    }
+
+    /// The upstream broke off before answering: 502. The connection stays open when the
+    /// request's body was all in hand (its first `in_hand` bytes of the input).
+    async fn unanswered(&mut self, request: &Request, complete: bool, in_hand: usize) -> bool {
+        if complete && request.keep_alive {
+            self.input.drain(..in_hand);
+            let _ = self.client.write_all(&local_answer(502, false)).await;
+            true
+        } else {
+            self.refuse(502).await;
+            false
+        }
+    }
+
+    /// The upstream switched protocols: pass its answer on, then bytes both ways until
+    /// either side closes. The request stays in flight on its upstream until then.
+    async fn splice(&mut self, mut upstream: TcpStream, mut head: Vec<u8>, rest: Vec<u8>) {
+        head.extend_from_slice(&rest);
+        if self.client.write_all(&head).await.is_err() {
+            return;
+        }
+        if !self.input.is_empty() {
+            if upstream.write_all(&self.input).await.is_err() {
+                return;
+            }
+            self.input = Vec::new();
+        }
+        let _ = tokio::io::copy_bidirectional(&mut self.client, &mut upstream).await;
+    }
+
+    /// Answer with the proxy's own `status`. The connection stays open when the client
+    /// wants it and the request's body is all in hand (it is dropped); true then.
+    async fn fail(&mut self, status: u16, request: &Request) -> bool {
+        let mut body = Remaining::of(request.framing);
+        let keep = match body.take(&self.input) {
+            Ok((taken, true)) if request.keep_alive => {
+                self.input.drain(..taken);
+                true
+            }
+            _ => false,
+        };
+        if keep {
+            let _ = self.client.write_all(&local_answer(status, false)).await;
+        } else {
+            self.refuse(status).await;
+        }
+        keep
+    }
+
+    /// Answer with `status` and close, reading (and dropping) what the client still sends
+    /// for a moment: closing with unread input would reset the connection and could lose
+    /// the answer.
+    async fn refuse(&mut self, status: u16) {
+        if self
+            .client
+            .write_all(&local_answer(status, true))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let _ = self.client.shutdown().await;
+        let mut sink = vec![0; HEAD_BUFFER];
+        let _ = timeout(LINGER, async {
+            while matches!(self.client.read(&mut sink).await, Ok(1..)) {}
+        })
+        .await;
+    }
+}
+
+/// How an answer went, when it did.
+enum Relayed {
+    Answered {
+        keep_client: bool,
+        reuse_upstream: bool,
+    },
+    /// A switch of protocols: the head for the client and what came after it.
+    Switched { head: Vec<u8>, rest: Vec<u8> },
+}
+
+enum Failure {
+    /// The upstream closed before sending a byte.
+    Stale,
+    /// The upstream broke off before its answer's head was whole, or sent a bad one.
+    Upstream,
+    /// The answer was cut off, or the client went away: close.
+    Broken,
+}
+
+/// Read the upstream's answer and pass it to the client: informational answers (100
+/// Continue) as they come, then the final one, its body framed as the upstream framed it.
+async fn relay<R, W>(
+    upstream: &mut R,
+    client: &mut W,
+    request: &Request,
+    body_sent: &AtomicBool,
+    stopping: bool,
+    from: &Upstream,
+) -> Result<Relayed, Failure>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut pending = Vec::with_capacity(HEAD_BUFFER);
+    let mut answered = false;
+    loop {
+        let mut response = loop {
+            match parse::response(&pending, request.head_only) {
+                Parsed::Done(response) => break response,
+                Parsed::Refuse(_) => return Err(Failure::Upstream),
+                Parsed::Partial => {}
+            }
+            if pending.capacity() == pending.len() {
+                pending.reserve(HEAD_BUFFER);
+            }
+            match upstream.read_buf(&mut pending).await {
+                Ok(1..) => {}
+                _ if answered || !pending.is_empty() => return Err(Failure::Upstream),
+                _ => return Err(Failure::Stale),
+            }
+        };
+        answered = true;
+        from.mark_up();
+        pending.drain(..response.len);
+        match response.status {
+            101 if request.upgrade => {
+                response.finish_switch();
+                return Ok(Relayed::Switched {
+                    head: response.head,
+                    rest: pending,
+                });
+            }
+            // A switch nobody asked for cannot be passed on.
+            101 => return Err(Failure::Upstream),
+            100..=199 => {
+                response.finish(false, false);
+                client
+                    .write_all(&response.head)
+                    .await
+                    .map_err(|_| Failure::Broken)?;
+                continue;
+            }
+            _ => {}
+        }
+        // An answer that comes before the request's body was all sent ends the exchange:
+        // the rest of the body is never read, so the client connection closes after it.
+        let keep_client = request.keep_alive
+            && !stopping
+            && response.framing != Framing::UntilClose
+            && body_sent.load(Ordering::Relaxed);
+        response.finish(!keep_client, request.http10);
+        copy_body(
+            upstream,
+            client,
+            Remaining::of(response.framing),
+            &mut pending,
+            response.head,
+        )
+        .await
+        .map_err(|Broken| Failure::Broken)?;
+        return Ok(Relayed::Answered {
+            keep_client,
+            reuse_upstream: response.keep_alive && pending.is_empty(),
+        });
+    }
+}
+
+async fn connect(upstream: &Upstream) -> io::Result<TcpStream> {
+    let connecting = async {
+        match upstream.socket {
+            Some(addr) => TcpStream::connect(addr).await,
+            None => TcpStream::connect(upstream.addr.as_str()).await,
+        }
+    };
+    let stream = timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// An answer of the proxy's own.
+fn local_answer(status: u16, close: bool) -> Vec<u8> {
+    let (reason, text) = match status {
+        400 => ("Bad Request", "400 bad request\n"),
+        405 => (
+            "Method Not Allowed",
+            "405 method not allowed: CONNECT is not proxied\n",
+        ),
+        408 => (
+            "Request Timeout",
+            "408 request timeout: the request's head came too slowly\n",
+        ),
+        431 => (
+            "Request Header Fields Too Large",
+            "431 request header fields too large\n",
+        ),
+        502 => (
+            "Bad Gateway",
+            "502 bad gateway: the upstream cannot be reached\n",
+        ),
+        _ => (
+            "Service Unavailable",
+            "503 service unavailable: nothing serves this address now\n",
+        ),
+    };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n{text}",
+        text.len(),
+        if close { "Connection: close\r\n" } else { "" },
+    )
+    .into_bytes()
+}
