@@ -270,7 +270,7 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     listen: SocketAddr,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
     shared: Connections,
 ) {
     shared.serving.connections.fetch_add(1, Ordering::SeqCst);
@@ -281,6 +281,18 @@ async fn connection(
     else {
         return;
     };
+    // Boxed, so that an HTTP/1.1 connection's task does not carry HTTP/2's state.
+    Box::pin(http2(stream, read, peer, listen, stopped, shared)).await;
+}
+
+async fn http2(
+    stream: TcpStream,
+    read: Vec<u8>,
+    peer: SocketAddr,
+    listen: SocketAddr,
+    mut stopped: watch::Receiver<bool>,
+    shared: Connections,
+) {
     let client = peer.ip();
     let forwarder = shared.forwarder;
     let service = service_fn(move |request| {

@@ -80,7 +80,9 @@ pub async fn serve(
             Head::Gone => return Ended::Closed,
         };
         first = false;
-        if !connection.exchange(&request).await || *connection.stopped.borrow() {
+        // Boxed: the exchange's state is large, and a connection waiting for its next
+        // request should not carry it.
+        if !Box::pin(connection.exchange(&request)).await || *connection.stopped.borrow() {
             return Ended::Closed;
         }
     }
@@ -239,14 +241,31 @@ impl Connection<'_> {
                     Parsed::Partial => {}
                 }
             }
-            if self.input.capacity() == self.input.len() {
-                self.input.reserve(HEAD_BUFFER);
-            }
-            match timeout_at(deadline, self.client.read_buf(&mut self.input)).await {
+            match timeout_at(deadline, self.read_more()).await {
                 Ok(Ok(0) | Err(_)) => return Head::Gone,
                 Ok(Ok(_)) => {}
                 Err(_) if self.input.is_empty() => return Head::Gone,
                 Err(_) => return Head::Refuse(408),
+            }
+        }
+    }
+
+    /// Read what the client sent next into the input. The buffer is only made once
+    /// there is something to read (readiness can be announced spuriously), so a silent
+    /// client costs none.
+    async fn read_more(&mut self) -> io::Result<usize> {
+        loop {
+            self.client.readable().await?;
+            if self.input.capacity() == self.input.len() {
+                self.input.reserve(HEAD_BUFFER);
+            }
+            match self.client.try_read_buf(&mut self.input) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    if self.input.is_empty() {
+                        self.input = Vec::new();
+                    }
+                }
+                read => return read,
             }
         }
     }
