@@ -96,6 +96,15 @@ pub enum Command {
     /// milliseconds, without a restart; upgraded (WebSocket) connections stay on the
     /// version they started on. Runs until SIGTERM or SIGINT, then lets the requests in
     /// flight finish. Logs one line per lifecycle event to stderr.
+    ///
+    /// HTTP/1.1 requests and answers pass through as they came, bodies untouched; the
+    /// hop-by-hop headers stay behind and X-Forwarded-For, -Proto and -Host are set. A
+    /// request whose length is ambiguous (Content-Length with Transfer-Encoding, lengths
+    /// that disagree, chunked not last) gets 400 and is never forwarded; a head over
+    /// 64 KB gets 431; CONNECT gets 405. HTTP/1.0 requests go on as HTTP/1.0. Connections
+    /// to the upstreams are kept alive and reused; a GET that finds one closed is sent
+    /// again on a new one. A client connection is closed after 30 s idle or 30 s without
+    /// a whole request head. h2c (prior knowledge) is served too.
     Proxy(ProxyArgs),
 }
 

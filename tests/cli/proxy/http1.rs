@@ -85,6 +85,8 @@ fn read_body(
 /// A request as the upstream decoded it.
 #[derive(Clone, Debug)]
 struct Seen {
+    /// The port the proxy's connection came from: one per upstream connection.
+    peer: u16,
     line: String,
     headers: Headers,
     body: Vec<u8>,
@@ -154,6 +156,7 @@ impl Scripted {
     }
 
     fn serve(stream: TcpStream, script: &dyn Fn(&Seen) -> Reply, log: &Mutex<Vec<Seen>>) {
+        let peer = stream.peer_addr().map_or(0, |a| a.port());
         let mut writer = stream.try_clone().expect("clone");
         let mut reader = BufReader::new(stream);
         while let Some((line, headers)) = read_head(&mut reader) {
@@ -165,6 +168,7 @@ impl Scripted {
                 return;
             };
             let seen = Seen {
+                peer,
                 line,
                 headers,
                 body,
@@ -674,4 +678,40 @@ fn an_upstream_not_listening_gets_502_and_the_connection_stays_usable() {
     }
     p.reroute(&[&p.upstream.addr]);
     assert_eq!(conn.get("/back").answer().text(), "GET /back HTTP/1.1\n");
+}
+
+#[test]
+fn an_upstream_that_closes_its_kept_alive_connections_loses_no_get() {
+    // Every answer looks kept alive, and the upstream closes right after it: the proxy
+    // either sees the connection closed before reusing it, or sends the GET again on a
+    // new one.
+    let p = Proxied::start(|seen| echo(seen).closing());
+    let mut conn = p.conn();
+    for i in 0..30 {
+        let answer = conn.get(&format!("/{i}")).answer();
+        assert_eq!(answer.status, 200, "request {i}: {}", answer.line);
+        assert_eq!(answer.text(), format!("GET /{i} HTTP/1.1\n"));
+    }
+    assert_eq!(
+        p.upstream.seen().len(),
+        30,
+        "each GET reached the upstream once"
+    );
+}
+
+#[test]
+fn kept_alive_upstream_connections_are_reused_across_clients() {
+    let p = Proxied::start(echo);
+    for i in 0..5 {
+        let mut conn = p.conn();
+        assert_eq!(conn.get(&format!("/{i}")).answer().status, 200);
+    }
+    let seen = p.upstream.seen();
+    let connections: std::collections::HashSet<u16> = seen.iter().map(|s| s.peer).collect();
+    assert_eq!(seen.len(), 5);
+    assert!(
+        connections.len() < 5,
+        "five clients one after the other took {} upstream connections",
+        connections.len()
+    );
 }
