@@ -100,11 +100,14 @@ pub enum Command {
     /// HTTP/1.1 requests and answers pass through as they came, bodies untouched; the
     /// hop-by-hop headers stay behind and X-Forwarded-For, -Proto and -Host are set. A
     /// request whose length is ambiguous (Content-Length with Transfer-Encoding, lengths
-    /// that disagree, chunked not last) gets 400 and is never forwarded; a head over
+    /// that disagree, a coding other than chunked) gets 400 and is never forwarded; a
+    /// chunked body that breaks its framing is not passed on further; a head over
     /// 64 KB gets 431; CONNECT gets 405. HTTP/1.0 requests go on as HTTP/1.0. Connections
     /// to the upstreams are kept alive and reused; a GET that finds one closed is sent
-    /// again on a new one. A client connection is closed after 30 s idle or 30 s without
-    /// a whole request head. h2c (prior knowledge) is served too.
+    /// again on a new one. A client connection is closed after 30 s idle, 30 s without
+    /// a whole request head, or 30 s without a byte of a request body it is sending; a
+    /// client that closes while its answer is awaited lets go of the request upstream.
+    /// h2c (prior knowledge) is served too.
     Proxy(ProxyArgs),
 }
 

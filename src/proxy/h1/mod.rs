@@ -75,6 +75,7 @@ pub async fn serve(
             Head::Http2 => return Ended::Http2(connection.client, connection.input),
             Head::Refuse(status) => {
                 connection.refuse(status).await;
+                connection.linger().await;
                 return Ended::Closed;
             }
             Head::Gone => return Ended::Closed,
@@ -82,7 +83,11 @@ pub async fn serve(
         first = false;
         // Boxed: the exchange's state is large, and a connection waiting for its next
         // request should not carry it.
-        if !Box::pin(connection.exchange(&request)).await || *connection.stopped.borrow() {
+        if !Box::pin(connection.exchange(&request)).await {
+            connection.linger().await;
+            return Ended::Closed;
+        }
+        if *connection.stopped.borrow() {
             return Ended::Closed;
         }
     }
@@ -141,30 +146,34 @@ impl Remaining {
     }
 }
 
-/// A body could not be passed on whole: the connection it came on is done.
-struct Broken;
-
-impl From<io::Error> for Broken {
-    fn from(_: io::Error) -> Broken {
-        Broken
-    }
+/// Why a body could not be passed on whole.
+#[derive(Debug, PartialEq, Eq)]
+enum Broken {
+    /// Reading it failed, ended early or stalled: its sender is gone or broken.
+    Read,
+    /// Writing it failed: its receiver is gone, or will not take more.
+    Write,
+    /// A malformed chunked body.
+    Chunk,
 }
 
 impl From<BadChunk> for Broken {
     fn from(_: BadChunk) -> Broken {
-        Broken
+        Broken::Chunk
     }
 }
 
 /// Copy a body from `from` to `to`: first what is already in `pending` (bytes read from
 /// `from`), then what is read, up to the body's end. `first` goes out before it, in the
-/// same write (a head). Leaves in `pending` what was read past the end.
+/// same write (a head). Leaves in `pending` what was read past the end. With `stall`, a
+/// read that waits longer than that fails.
 async fn copy_body<R, W>(
     from: &mut R,
     to: &mut W,
     mut remaining: Remaining,
     pending: &mut Vec<u8>,
     mut first: Vec<u8>,
+    stall: Option<Duration>,
 ) -> Result<(), Broken>
 where
     R: AsyncRead + Unpin,
@@ -174,11 +183,13 @@ where
         let (take, done) = remaining.take(pending)?;
         if first.is_empty() {
             if take > 0 {
-                to.write_all(&pending[..take]).await?;
+                to.write_all(&pending[..take])
+                    .await
+                    .map_err(|_| Broken::Write)?;
             }
         } else {
             first.extend_from_slice(&pending[..take]);
-            to.write_all(&first).await?;
+            to.write_all(&first).await.map_err(|_| Broken::Write)?;
             first = Vec::new();
         }
         pending.drain(..take);
@@ -188,11 +199,16 @@ where
         if pending.capacity() - pending.len() < HEAD_BUFFER {
             pending.reserve(BODY_BUFFER);
         }
-        if from.read_buf(pending).await? == 0 {
-            return match remaining {
-                Remaining::UntilClose => Ok(()),
-                _ => Err(Broken),
-            };
+        let read = match stall {
+            Some(stall) => timeout(stall, from.read_buf(pending))
+                .await
+                .unwrap_or(Err(io::ErrorKind::TimedOut.into())),
+            None => from.read_buf(pending).await,
+        };
+        match (read, &remaining) {
+            (Ok(0), Remaining::UntilClose) => return Ok(()),
+            (Ok(0) | Err(_), _) => return Err(Broken::Read),
+            (Ok(_), _) => {}
         }
     }
 }
@@ -355,10 +371,14 @@ impl Connection<'_> {
         let stopping = *self.stopped.borrow();
         let body_sent = AtomicBool::new(complete);
         let relayed = {
-            let (mut client_read, mut client_write) = self.client.split();
+            let (client_read, mut client_write) = self.client.split();
             let (mut upstream_read, mut upstream_write) = upstream.split();
             let input = &mut self.input;
-            let send = async {
+            let sent_flag = &body_sent;
+            // The rest of the body, as the client sends it; the client's read half comes
+            // back when it is done, to watch the client while the answer is awaited.
+            let send = async move {
+                let mut client_read = client_read;
                 if !complete {
                     copy_body(
                         &mut client_read,
@@ -366,11 +386,12 @@ impl Connection<'_> {
                         body,
                         input,
                         Vec::new(),
+                        Some(HEADER_READ_TIMEOUT),
                     )
                     .await?;
-                    body_sent.store(true, Ordering::Relaxed);
+                    sent_flag.store(true, Ordering::Relaxed);
                 }
-                Ok::<(), Broken>(())
+                Ok::<_, Broken>(client_read)
             };
             let receive = relay(
                 &mut upstream_read,
@@ -381,14 +402,29 @@ impl Connection<'_> {
                 guard.upstream(),
             );
             tokio::pin!(send, receive);
-            let mut sending = !complete;
+            let mut sending = true;
+            let mut watched = None;
             loop {
                 tokio::select! {
-                    sent = &mut send, if sending => match sent {
-                        Ok(()) => sending = false,
-                        // The client went away or sent a broken body: nothing more can
-                        // be answered on either connection.
-                        Err(Broken) => break Err(Failure::Broken),
+                    sent = &mut send, if sending => {
+                        sending = false;
+                        match sent {
+                            Ok(client_read) => watched = Some(client_read),
+                            // The upstream takes no more of the body: its answer (a 413,
+                            // say) may still come, and is passed on.
+                            Err(Broken::Write) => {}
+                            // The client went away or sent a broken body: nothing more
+                            // can be answered on either connection.
+                            Err(Broken::Read | Broken::Chunk) => break Err(Failure::Broken),
+                        }
+                    },
+                    gone = client_gone(watched.as_mut()), if watched.is_some() => {
+                        // Gone while its answer is awaited: let the upstream go too. Bytes
+                        // instead (a pipelined request) end the watch.
+                        if gone {
+                            break Err(Failure::Broken);
+                        }
+                        watched = None;
                     },
                     relayed = &mut receive => break relayed,
                 }
@@ -407,13 +443,16 @@ impl Connection<'_> {
                 }
                 Forwarded::Done { keep: keep_client }
             }
-            Ok(Relayed::Switched { head, rest }) => {
+            Ok(Relayed::Switched { head, rest }) if body_sent.load(Ordering::Relaxed) => {
                 if complete {
                     self.input.drain(..in_hand);
                 }
                 self.splice(upstream, head, rest).await;
                 Forwarded::Done { keep: false }
             }
+            // A switch before the request's body was all sent: where its bytes end cannot
+            // be told any more.
+            Ok(Relayed::Switched { .. }) => Forwarded::Done { keep: false },
             Err(Failure::Stale) if retry => Forwarded::Stale,
             Err(Failure::Stale | Failure::Upstream) => Forwarded::Done {
                 keep: self.unanswered(request, complete, in_hand).await,
@@ -470,19 +509,18 @@ impl Connection<'_> {
         keep
     }
 
-    /// Answer with `status` and close, reading (and dropping) what the client still sends
-    /// for a moment: closing with unread input would reset the connection and could lose
-    /// the answer.
+    /// Answer with `status`, saying that the connection closes.
     async fn refuse(&mut self, status: u16) {
-        if self
-            .client
-            .write_all(&local_answer(status, true))
-            .await
-            .is_err()
-        {
+        let _ = self.client.write_all(&local_answer(status, true)).await;
+    }
+
+    /// Close the client's connection, after reading (and dropping) what it still sends
+    /// for a moment: closing with unread input would reset the connection, and the
+    /// client could lose the answer it was sent last.
+    async fn linger(&mut self) {
+        if self.client.shutdown().await.is_err() {
             return;
         }
-        let _ = self.client.shutdown().await;
         let mut sink = vec![0; HEAD_BUFFER];
         let _ = timeout(LINGER, async {
             while matches!(self.client.read(&mut sink).await, Ok(1..)) {}
@@ -555,6 +593,8 @@ where
             }
             // A switch nobody asked for cannot be passed on.
             101 => return Err(Failure::Upstream),
+            // Interim answers (100 Continue) are not for HTTP/1.0 clients.
+            100..=199 if request.http10 => continue,
             100..=199 => {
                 response.finish(false, false);
                 client
@@ -578,14 +618,23 @@ where
             Remaining::of(response.framing),
             &mut pending,
             response.head,
+            None,
         )
         .await
-        .map_err(|Broken| Failure::Broken)?;
+        .map_err(|_| Failure::Broken)?;
         return Ok(Relayed::Answered {
             keep_client,
             reuse_upstream: response.keep_alive && pending.is_empty(),
         });
     }
+}
+
+/// Whether the client closed its connection (or it broke); false when it sent bytes.
+async fn client_gone(client: Option<&mut tokio::net::tcp::ReadHalf<'_>>) -> bool {
+    let Some(client) = client else {
+        return std::future::pending().await;
+    };
+    matches!(client.peek(&mut [0; 1]).await, Ok(0) | Err(_))
 }
 
 async fn connect(upstream: &Upstream) -> io::Result<TcpStream> {

@@ -134,10 +134,17 @@ impl<'a> ConnectionTokens<'a> {
         tokens
     }
 
+    /// Whether `Connection` names `name` as hop-by-hop. The headers that frame a message
+    /// or name its host are never dropped that way: the framing was read from them, and
+    /// the next hop has to read the same.
     fn names(&self, name: &str) -> bool {
-        self.named
+        !["content-length", "transfer-encoding", "host"]
             .iter()
-            .any(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+            .any(|h| name.eq_ignore_ascii_case(h))
+            && self
+                .named
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 }
 
@@ -185,21 +192,38 @@ fn content_length(headers: &[httparse::Header]) -> Result<Option<u64>, ()> {
     Ok(length)
 }
 
-/// Whether `Transfer-Encoding` is there, and whether its last coding is `chunked`;
-/// `Err` when `chunked` comes before another coding (it must be the last, and only once).
-fn transfer_encoding(headers: &[httparse::Header]) -> Result<Option<bool>, ()> {
-    let mut last = None;
+/// The codings `Transfer-Encoding` lists, when there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    /// Exactly `chunked`.
+    Chunked,
+    /// Others, with `chunked` last.
+    EndsChunked,
+    /// `chunked` is not last: the body ends when the sender closes.
+    NotChunked,
+}
+
+/// What `Transfer-Encoding` says, over all its headers; `Err` when `chunked` comes
+/// before another coding (it must be the last, and only once).
+fn transfer_encoding(headers: &[httparse::Header]) -> Result<Option<Coding>, ()> {
+    let (mut count, mut chunked_last) = (0, false);
     for header in headers {
         if header.name.eq_ignore_ascii_case("transfer-encoding") {
             for coding in header.value.split(|b| *b == b',').map(trim) {
-                if last == Some(true) {
+                if chunked_last {
                     return Err(());
                 }
-                last = Some(coding.eq_ignore_ascii_case(b"chunked"));
+                count += 1;
+                chunked_last = coding.eq_ignore_ascii_case(b"chunked");
             }
         }
     }
-    Ok(last)
+    Ok(match (count, chunked_last) {
+        (0, _) => None,
+        (1, true) => Some(Coding::Chunked),
+        (_, true) => Some(Coding::EndsChunked),
+        (_, false) => Some(Coding::NotChunked),
+    })
 }
 
 fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -237,11 +261,7 @@ pub fn request(input: &[u8], client: IpAddr) -> Parsed<Request> {
         Some(scheme) if scheme.eq_ignore_ascii_case("http://") => {
             let rest = &target[7..];
             let split = rest.find(['/', '?']).unwrap_or(rest.len());
-            let path = &rest[split..];
-            (
-                Some(&rest[..split]),
-                if path.is_empty() { "/" } else { path },
-            )
+            (Some(&rest[..split]), &rest[split..])
         }
         _ if target.starts_with('/') || target == "*" => (None, target),
         _ => return Parsed::Refuse(400),
@@ -258,10 +278,12 @@ pub fn request(input: &[u8], client: IpAddr) -> Parsed<Request> {
     let (Ok(length), Ok(coding)) = (content_length(headers), transfer_encoding(headers)) else {
         return Parsed::Refuse(400);
     };
+    // A request body may only be chunked, and nothing else: no other coding is worth
+    // the risk of the proxy and the app reading its end differently.
     let framing = match (coding, length) {
         (None, None | Some(0)) => Framing::Empty,
         (None, Some(n)) => Framing::Length(n),
-        (Some(true), None) if minor == 1 => Framing::Chunked,
+        (Some(Coding::Chunked), None) if minor == 1 => Framing::Chunked,
         _ => return Parsed::Refuse(400),
     };
     let tokens = ConnectionTokens::read(headers);
@@ -279,6 +301,9 @@ pub fn request(input: &[u8], client: IpAddr) -> Parsed<Request> {
     let mut head = Vec::with_capacity(len + 160);
     head.extend_from_slice(method.as_bytes());
     head.push(b' ');
+    if authority.is_some() && !path.starts_with('/') {
+        head.push(b'/');
+    }
     head.extend_from_slice(path.as_bytes());
     // An HTTP/1.0 request goes on as one, so that the answer is framed for its client.
     head.extend_from_slice(if minor == 1 {
@@ -297,6 +322,7 @@ pub fn request(input: &[u8], client: IpAddr) -> Parsed<Request> {
         if is_hop_by_hop(name)
             || is_forwarding(name)
             || name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
             || (name.eq_ignore_ascii_case("host") && authority.is_some())
             || tokens.names(name)
         {
@@ -307,8 +333,10 @@ pub fn request(input: &[u8], client: IpAddr) -> Parsed<Request> {
     if let Some(authority) = authority {
         header_line(&mut head, b"Host", authority.as_bytes());
     }
-    if let Framing::Length(n) = framing {
-        header_line(&mut head, b"Content-Length", n.to_string().as_bytes());
+    match framing {
+        Framing::Length(n) => header_line(&mut head, b"Content-Length", n.to_string().as_bytes()),
+        Framing::Chunked => head.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        Framing::Empty | Framing::UntilClose => {}
     }
     forwarded_for.extend_from_slice(client.to_canonical().to_string().as_bytes());
     header_line(&mut head, b"X-Forwarded-For", &forwarded_for);
@@ -363,8 +391,8 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
         Framing::Empty
     } else {
         match (chunked, content_length(headers)) {
-            (Some(true), _) => Framing::Chunked,
-            (Some(false), _) => Framing::UntilClose,
+            (Some(Coding::Chunked | Coding::EndsChunked), _) => Framing::Chunked,
+            (Some(Coding::NotChunked), _) => Framing::UntilClose,
             (None, Ok(Some(0))) => Framing::Empty,
             (None, Ok(Some(n))) => Framing::Length(n),
             (None, Ok(None)) => Framing::UntilClose,
@@ -415,6 +443,8 @@ enum State {
     /// The first hex digit of a chunk size.
     SizeStart,
     Size(u64),
+    /// Spaces after the size: only `;` (an extension) or the line's end may follow.
+    SizeSpace(u64),
     /// A chunk extension, up to the end of the line.
     Extension(u64),
     SizeLf(u64),
@@ -459,12 +489,19 @@ impl Chunked {
                         Some(d) if size < 1 << 59 => State::Size(size * 16 + u64::from(d)),
                         None if self.state != State::SizeStart => match b {
                             b'\r' => State::SizeLf(size),
-                            b';' | b' ' | b'\t' => State::Extension(size),
+                            b';' => State::Extension(size),
+                            b' ' | b'\t' => State::SizeSpace(size),
                             _ => return Err(BadChunk),
                         },
                         _ => return Err(BadChunk),
                     }
                 }
+                State::SizeSpace(size) => match b {
+                    b' ' | b'\t' => State::SizeSpace(size),
+                    b';' => State::Extension(size),
+                    b'\r' => State::SizeLf(size),
+                    _ => return Err(BadChunk),
+                },
                 State::Extension(size) => match b {
                     b'\r' => State::SizeLf(size),
                     b'\n' => return Err(BadChunk),
@@ -576,6 +613,30 @@ mod tests {
     }
 
     #[test]
+    fn connection_cannot_remove_the_framing_or_the_host() {
+        let (head, request) = rewritten(
+            "POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding, host, content-length\r\n\
+             Transfer-Encoding: chunked\r\n\r\n",
+        );
+        assert_eq!(request.framing, Framing::Chunked);
+        assert!(head.contains("\r\nHost: a\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+            "{head}"
+        );
+        let (head, _) = rewritten(
+            "POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 2\r\n\r\n",
+        );
+        assert!(head.contains("\r\nContent-Length: 2\r\n"), "{head}");
+        let (head, r) = answer(
+            "HTTP/1.1 200 OK\r\nConnection: content-length, transfer-encoding\r\nContent-Length: 5\r\n\r\n",
+            false,
+        );
+        assert_eq!(r.framing, Framing::Length(5));
+        assert!(head.contains("Content-Length: 5\r\n"), "{head}");
+    }
+
+    #[test]
     fn an_upgrade_keeps_its_two_headers() {
         let (head, request) = rewritten(
             "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\
@@ -598,7 +659,7 @@ mod tests {
     fn the_absolute_form_becomes_origin_form_and_names_the_host() {
         let (head, _) = rewritten("GET http://shop.example:8080?q HTTP/1.1\r\nHost: other\r\n\r\n");
         assert!(
-            head.starts_with("GET ?q HTTP/1.1\r\nHost: shop.example:8080\r\n"),
+            head.starts_with("GET /?q HTTP/1.1\r\nHost: shop.example:8080\r\n"),
             "{head}"
         );
         assert!(head.contains("X-Forwarded-Host: shop.example:8080\r\n"));
@@ -662,12 +723,17 @@ mod tests {
         assert_eq!(refused("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"), 405);
         let (_, same) = rewritten("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n");
         assert_eq!(same.framing, Framing::Length(3));
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            400,
+            "a request body is chunked and nothing else"
+        );
         let (head, chunked) =
-            rewritten("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+            rewritten("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n");
         assert_eq!(chunked.framing, Framing::Chunked);
         assert!(
-            head.contains("Transfer-Encoding: gzip, chunked\r\n"),
-            "the coding passes on"
+            head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+            "{head}"
         );
     }
 
@@ -779,6 +845,7 @@ mod tests {
         assert_eq!(scan_all(&["0\r\n\r\n"]), Ok(Some(5)));
         assert_eq!(scan_all(&["5\r\nhel"]), Ok(None));
         assert_eq!(scan_all(&["A\r\n0123456789\r\n0\r\n\r\n"]), Ok(Some(20)));
+        assert_eq!(scan_all(&["1 \t;x\r\na\r\n0 \r\n\r\n"]), Ok(Some(16)));
     }
 
     #[test]
@@ -791,6 +858,7 @@ mod tests {
             "0\r\n\n",
             "fffffffffffffffffff\r\n",
             "5;ext\nhello",
+            "5 xyz\r\nhello\r\n",
         ] {
             assert_eq!(scan_all(&[bad]), Err(BadChunk), "{bad:?}");
         }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use super::harness::{environment, read_head, route, Proxy};
+use super::harness::{environment, eventually, read_head, route, Proxy};
 use crate::common::{free_port, TestEnv};
 
 type Headers = Vec<(String, String)>;
@@ -714,4 +714,100 @@ fn kept_alive_upstream_connections_are_reused_across_clients() {
         "five clients one after the other took {} upstream connections",
         connections.len()
     );
+}
+
+#[test]
+fn connection_cannot_strip_the_framing_and_smuggle_a_request() {
+    // Were `Transfer-Encoding` dropped as hop-by-hop, the upstream would read the chunk
+    // as a request of its own (`ACE /smuggled`), one the proxy never saw.
+    let p = Proxied::start(echo);
+    let inner = "Host: shop.example\r\nContent-Length: 5\r\n\r\nhello";
+    let chunk = format!("/smuggled HTTP/1.1\r\n{inner}");
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: shop.example\r\nConnection: transfer-encoding\r\n\
+         Transfer-Encoding: chunked\r\n\r\nACE{chunk}\r\n0\r\n\r\n"
+    );
+    let answer = p.conn().send(&request).answer();
+    // Its chunk size line, `ACE/smuggled HTTP/1.1`, is no size: refused.
+    assert_eq!(answer.status, 400, "{answer:?}");
+    let seen: Vec<String> = p.upstream.seen().iter().map(|s| s.line.clone()).collect();
+    assert!(seen.is_empty(), "the upstream saw {seen:?}");
+
+    // Framed the same way, a good body reaches the upstream as the body it is.
+    let body = "5\r\nhello\r\n0\r\n\r\n";
+    let request = format!(
+        "POST /framed HTTP/1.1\r\nHost: shop.example\r\nConnection: transfer-encoding, content-length\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{body}"
+    );
+    let answer = p.conn().send(&request).answer();
+    assert_eq!(answer.text(), "POST /framed HTTP/1.1\nhello");
+}
+
+/// An upstream on a raw socket that handles each connection with `serve`.
+fn raw_upstream(serve: fn(TcpStream)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an upstream");
+    let addr = listener.local_addr().expect("addr").to_string();
+    thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            thread::spawn(move || serve(stream));
+        }
+    });
+    addr
+}
+
+#[test]
+fn an_answer_before_the_whole_body_reaches_the_client_even_when_the_upstream_resets() {
+    // The upstream refuses the upload after its head and closes with the body unread, so
+    // its kernel resets the connection: the proxy's next write fails, yet the answer
+    // that came before must reach the client.
+    let addr = raw_upstream(|stream| {
+        let mut reader = BufReader::new(stream);
+        if read_head(&mut reader).is_some() {
+            let _ = reader.get_mut().write_all(
+                b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large",
+            );
+        }
+    });
+    let p = Proxied::start(echo);
+    p.reroute(&[&addr]);
+    for _ in 0..5 {
+        let mut conn = p.conn();
+        conn.send(
+            "POST /upload HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 50000000\r\n\r\n",
+        );
+        let mut stream = conn.reader.get_ref().try_clone().expect("clone");
+        let sender = thread::spawn(move || {
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..100 {
+                if stream.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+        let answer = conn.answer();
+        assert_eq!(answer.status, 413, "{}", answer.line);
+        assert_eq!(answer.header("connection"), ["close"]);
+        drop(conn);
+        let _ = sender.join();
+    }
+}
+
+#[test]
+fn a_client_that_leaves_before_its_answer_is_no_longer_in_flight() {
+    // The upstream reads the request and never answers.
+    let addr = raw_upstream(|stream| {
+        let mut reader = BufReader::new(stream);
+        while read_head(&mut reader).is_some() {}
+    });
+    let p = Proxied::start(echo);
+    p.reroute(&[&addr]);
+    let mut conn = p.conn();
+    conn.get("/hangs");
+    eventually("the request in flight", || {
+        (p.proxy.in_flight(&addr) == 1).then_some(())
+    });
+    drop(conn);
+    eventually("the request no longer in flight", || {
+        (p.proxy.in_flight(&addr) == 0).then_some(())
+    });
 }
