@@ -20,6 +20,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 bench_need python3 python3
 bench_need wrk wrk
+bench_need taskset util-linux
+bench_need nginx nginx
 bench_need /bin/busybox busybox-static
 docker info >/dev/null 2>&1 || bash "$root/tests/docker-up.sh"
 temps=$(bench_build "$root")

@@ -14,6 +14,12 @@
               For reference, the same against the container's own address on the bridge
               network (no docker-proxy: neither mode goes that way today).
   throughput  wrk -tT -cC against each, rotating rounds; the proxy's CPU time per request.
+              For reference, nginx (when installed) as a reverse proxy to the same
+              upstream, kept-alive upstream connections, one worker per core. Then the
+              same rounds again with the proxies on a core of their own: the container
+              (docker update --cpuset-cpus) and wrk on CPU 0, the proxy on CPU 1. Last,
+              the shared-core rounds against an app that spends N µs of CPU per request
+              (`/?work=N`, for each N in WORK_US), as an app with a handler to run does.
   memory      the proxy's RSS (fresh process) with CONNS idle client connections open: never
               used, then each after one request (kept alive).
 
@@ -242,8 +248,10 @@ class ProxyProcess:
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
-def wrk(url, threads, connections, seconds, latency=False):
+def wrk(url, threads, connections, seconds, latency=False, cpus=None):
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
+    if cpus:
+        cmd = ["taskset", "-c", cpus, *cmd]
     if latency:
         cmd.append("--latency")
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
@@ -313,12 +321,95 @@ def outage(args, temps, db, proxy_port, port_port, ids):
     return results
 
 
-def latency_and_throughput(args, proxy_port, direct, container, proxy):
-    urls = {"direct": f"http://{direct}/", "proxied": f"http://127.0.0.1:{proxy_port}/"}
+# --- nginx, for reference --------------------------------------------------------------
+
+NGINX_CONF = """worker_processes {workers};
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/nginx.err;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/nginx-body;
+  proxy_temp_path {work}/nginx-proxy;
+  upstream app {{ server {upstream}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto http;
+      proxy_set_header X-Forwarded-Host $host;
+    }}
+  }}
+}}
+"""
+
+
+class Nginx:
+    """nginx as a reverse proxy to `upstream`, the way temps proxies it (HTTP/1.1,
+    kept-alive upstream connections, the same forwarding headers)."""
+
+    def __init__(self, work, upstream):
+        self.port = free_port()
+        conf = os.path.join(work, "nginx.conf")
+        with open(conf, "w") as fh:
+            fh.write(NGINX_CONF.format(workers=os.cpu_count(), work=work, upstream=upstream,
+                                       port=self.port))
+        self.proc = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while get(self.port) is None:
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("nginx does not serve")
+            time.sleep(0.05)
+
+    def pids(self):
+        children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        return [self.proc.pid, *map(int, children)]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def pin(cpus, pids=(), container=None):
+    """Put processes (every thread) and a container's processes on `cpus` (like "1")."""
+    for pid in pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True,
+                       capture_output=True)
     if container:
+        subprocess.run(["docker", "update", "--cpuset-cpus", cpus, container], check=True,
+                       capture_output=True)
+
+
+def latency_and_throughput(args, proxy_port, direct, container, proxy, work, container_id):
+    urls = {"direct": f"http://{direct}/", "proxied": f"http://127.0.0.1:{proxy_port}/"}
+    if container and container != direct:
         urls["container"] = f"http://{container}/"
+    nginx = None
+    try:
+        nginx = Nginx(work, direct)
+        urls["nginx"] = f"http://127.0.0.1:{nginx.port}/"
+    except (OSError, RuntimeError) as err:
+        log(f"no nginx for reference: {err}")
+    try:
+        return measure(args, urls, proxy, nginx, container_id)
+    finally:
+        if nginx:
+            nginx.stop()
+
+
+def measure(args, urls, proxy, nginx, container_id):
     latency = {name: [] for name in urls}
     throughput = {name: [] for name in urls}
+    pinned = {name: [] for name in urls if name != "container"}
+    worked = {us: {name: [] for name in urls if name != "container"} for us in args.work_us}
     cpu = []
     for url in urls.values():   # warm up every path (connection pools, page cache)
         wrk(url, 1, 1, 1)
@@ -343,7 +434,29 @@ def latency_and_throughput(args, proxy_port, direct, container, proxy):
                 cpu.append(used / r["requests"] * 1e6)
             log(f"throughput {name:8} round {i + 1}: {r['rps']:.0f} req/s, {r['errors']} errors"
                 + (f", proxy CPU {used / r['requests'] * 1e6:.1f} us/request" if name == "proxied" else ""))
-    return latency, throughput, cpu
+    for work_us, series in worked.items():
+        for i in range(args.rounds):
+            for name in [n for n in rotation(i) if n in series]:
+                r = wrk(f"{urls[name]}?work={work_us}", args.wrk_threads, args.wrk_connections,
+                        args.seconds)
+                series[name].append(r)
+                log(f"work {work_us:4} µs {name:8} round {i + 1}: {r['rps']:.0f} req/s, {r['errors']} errors")
+    throughput["worked"] = worked
+    if (os.cpu_count() or 1) < 2:
+        return latency, throughput, cpu, None
+    # The proxies on CPU 1; wrk and the app on CPU 0.
+    all_cpus = f"0-{os.cpu_count() - 1}"
+    pin("1", [proxy.pid, *(nginx.pids() if nginx else [])])
+    pin("0", container=container_id)
+    try:
+        for i in range(args.rounds):
+            for name in [n for n in rotation(i) if n in pinned]:
+                r = wrk(urls[name], 1, args.wrk_connections, args.seconds, cpus="0")
+                pinned[name].append(r)
+                log(f"pinned     {name:8} round {i + 1}: {r['rps']:.0f} req/s, {r['errors']} errors")
+    finally:
+        pin(all_cpus, [proxy.pid, *(nginx.pids() if nginx else [])], container=container_id)
+    return latency, throughput, cpu, pinned
 
 
 def memory(args, temps, db, proxy_port, work):
@@ -410,6 +523,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("SECONDS_PER_ROUND", "5")))
     ap.add_argument("--wrk-threads", type=int, default=int(os.environ.get("WRK_THREADS", "2")))
     ap.add_argument("--wrk-connections", type=int, default=int(os.environ.get("WRK_CONNECTIONS", "32")))
+    ap.add_argument("--work-us", default=os.environ.get("WORK_US", "200,1000"),
+                    type=lambda v: [int(n) for n in v.split(",") if n],
+                    help="comma-separated CPU µs the app spends per request, one series each")
     ap.add_argument("--conns", type=int, default=int(os.environ.get("CONNS", "10000")))
     ap.add_argument("--skip", default=os.environ.get("SKIP", ""),
                     help="comma-separated series to skip: outage,latency,memory")
@@ -450,8 +566,10 @@ def main():
                                  "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
                                  status["current"]["containers"][0]], capture_output=True, text=True).stdout.strip()
             container = f"{ip}:8080" if ip and get_addr(ip, 8080) else None
-            lat, thr, cpu = latency_and_throughput(args, proxy_port, direct, container, proxy)
+            lat, thr, cpu, pinned = latency_and_throughput(args, proxy_port, direct, container, proxy,
+                                                           work, status["current"]["containers"][0])
             summary["latency"], summary["throughput"], summary["proxy_cpu_us_per_request"] = lat, thr, cpu
+            summary["pinned"] = pinned
     finally:
         proxy.stop()
     if "memory" not in skip:
@@ -491,25 +609,47 @@ def report(summary, args):
         p99 = {k: med([r["p99_us"] for r in v]) for k, v in lat.items()}
         mean = {k: med([r["mean_us"] for r in v]) for k, v in lat.items()}
         rps1 = {k: med([r["rps"] for r in v]) for k, v in lat.items()}
+        worked = thr.pop("worked", None)
         rps = {k: med([r["rps"] for r in v]) for k, v in thr.items()}
         errors = {k: sum(r["errors"] for r in v) for k, v in thr.items()}
         lines.append(f"\n### Per request ({args.rounds} rounds of {args.seconds} s each, in rotating order)\n")
-        ref = "container" in lat
-        lines.append("| | direct (published port) | through `temps proxy` | added |"
-                     + (" reference: container IP, no docker-proxy |" if ref else ""))
-        lines.append("| --- | ---: | ---: | ---: |" + (" ---: |" if ref else ""))
+        labels = {"direct": "direct (the proxy's upstream)", "proxied": "through `temps proxy`",
+                  "nginx": "reference: nginx", "container": "reference: container IP"}
+        names = [n for n in labels if n in lat]
+        lines.append("| | " + " | ".join(labels[n] for n in names) + " | temps proxy against direct |")
+        lines.append("| --- |" + " ---: |" * (len(names) + 1))
 
-        def row(label, values, fmt, diff):
-            extra = f" {fmt(values['container'])} |" if ref else ""
-            lines.append(f"| {label} | {fmt(values['direct'])} | {fmt(values['proxied'])} | {diff} |{extra}")
+        def row(label, values, fmt, diff, ratio=False):
+            cells = []
+            for n in names:
+                if n not in values:
+                    cells.append("—")
+                elif ratio and n not in ("direct", "proxied"):
+                    cells.append(f"{fmt(values[n])} ({values[n] / values['direct'] * 100:.0f} %)")
+                else:
+                    cells.append(fmt(values[n]))
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {diff} |")
 
         us = lambda v: f"{v:.0f}"
-        row("latency p50, one kept-alive connection (µs)", p50, us, f"{p50['proxied'] - p50['direct']:+.0f}")
-        row("latency p99 (µs)", p99, us, f"{p99['proxied'] - p99['direct']:+.0f}")
-        row("latency mean (µs)", mean, us, f"{mean['proxied'] - mean['direct']:+.0f}")
-        row("requests/s, one connection", rps1, us, f"{rps1['proxied'] / rps1['direct'] * 100:.0f} %")
-        row(f"requests/s, wrk -t{args.wrk_threads} -c{args.wrk_connections}", rps, us,
-            f"{rps['proxied'] / rps['direct'] * 100:.0f} %")
+        pct = lambda v: f"{v['proxied'] / v['direct'] * 100:.0f} %"
+        row("latency p50, one kept-alive connection (µs)", p50, us, f"{p50['proxied'] - p50['direct']:+.0f} µs")
+        row("latency p99 (µs)", p99, us, f"{p99['proxied'] - p99['direct']:+.0f} µs")
+        row("latency mean (µs)", mean, us, f"{mean['proxied'] - mean['direct']:+.0f} µs")
+        row("requests/s, one connection", rps1, us, pct(rps1), ratio=True)
+        row(f"requests/s, wrk -t{args.wrk_threads} -c{args.wrk_connections}, all on shared cores", rps, us,
+            pct(rps), ratio=True)
+        pinned = summary.get("pinned")
+        if pinned:
+            prps = {k: med([r["rps"] for r in v]) for k, v in pinned.items()}
+            row(f"requests/s, wrk -t1 -c{args.wrk_connections} and the app on CPU 0, the proxy on CPU 1",
+                prps, us, pct(prps), ratio=True)
+            errors = {k: errors[k] + sum(r["errors"] for r in pinned.get(k, [])) for k in errors}
+        wrps = {}
+        for work_us, series in (worked or {}).items():
+            wrps[work_us] = {k: med([r["rps"] for r in v]) for k, v in series.items()}
+            row(f"requests/s, wrk -t{args.wrk_threads} -c{args.wrk_connections}, shared cores, the app "
+                f"spending {work_us} µs of CPU per request", wrps[work_us], us, pct(wrps[work_us]), ratio=True)
+            errors = {k: errors[k] + sum(r["errors"] for r in series.get(k, [])) for k in errors}
         row("errors (wrk)", errors, str, "")
         lines.append(f"\nproxy CPU per request under wrk: {med(summary['proxy_cpu_us_per_request']):.1f} µs (median of rounds)")
         added = p50["proxied"] - p50["direct"]
@@ -517,7 +657,14 @@ def report(summary, args):
         met &= added < 100 and ratio >= 0.9
         lines.append(f"target (added p50 < 100 µs): {'MET' if added < 100 else 'MISSED'} ({added:+.0f} µs)")
         lines.append(f"target (throughput >= 90 % of direct): {'MET' if ratio >= 0.9 else 'MISSED'} "
-                     f"({ratio * 100:.0f} %)")
+                     f"({ratio * 100:.0f} % on shared cores"
+                     + (f"; {prps['proxied'] / prps['direct'] * 100:.0f} % with a core of its own" if pinned else "")
+                     + (f"; nginx {rps['nginx'] / rps['direct'] * 100:.0f} % on shared cores" if "nginx" in rps else "")
+                     + ")")
+        for work_us, w in wrps.items():
+            wratio = w["proxied"] / w["direct"]
+            lines.append(f"target (throughput >= 90 % of direct), an app spending {work_us} µs per request: "
+                         f"{'MET' if wratio >= 0.9 else 'MISSED'} ({wratio * 100:.0f} %)")
     if "memory_kb" in summary:
         m = summary["memory_kb"]
         mb = lambda kb: kb / 1024

@@ -1,7 +1,9 @@
 //! The upstream of the proxy benchmark: a small HTTP/1.1 server that keeps connections
 //! alive (busybox httpd closes every one, so each request would pay a fork and a
 //! connect, and hide what the proxy costs). Every GET is answered `200` with its version
-//! (`/healthz` included); a thread per connection.
+//! (`/healthz` included); a thread per connection. `?work=N` in the target makes it spend
+//! N µs of CPU (its thread's CPU time, not wall time) before answering, like an app with
+//! a handler to run.
 //!
 //!   upstream [PORT] [VERSION]      (defaults: 8080 v1)
 //!
@@ -45,6 +47,7 @@ fn serve(stream: TcpStream, answer: &[u8]) {
             return;
         }
         let mut close = line.trim_end().ends_with("HTTP/1.0");
+        let work_us = work(&line);
         let mut length = 0usize;
         loop {
             line.clear();
@@ -69,8 +72,43 @@ fn serve(stream: TcpStream, answer: &[u8]) {
         {
             return;
         }
+        if work_us > 0 {
+            let until = thread_cpu_ns() + work_us * 1000;
+            while thread_cpu_ns() < until {
+                std::hint::spin_loop();
+            }
+        }
         if writer.write_all(answer).is_err() || close {
             return;
         }
     }
+}
+
+/// The N of `work=N` in a request line's target, else 0.
+fn work(request_line: &str) -> u64 {
+    let target = request_line.split(' ').nth(1).unwrap_or_default();
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("work="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[repr(C)]
+struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+extern "C" {
+    fn clock_gettime(clock: i32, now: *mut Timespec) -> i32;
+}
+
+/// CPU time this thread has used, in ns (CLOCK_THREAD_CPUTIME_ID).
+fn thread_cpu_ns() -> u64 {
+    let mut now = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec; clock 3 is CLOCK_THREAD_CPUTIME_ID.
+    unsafe { clock_gettime(3, &mut now) };
+    now.sec as u64 * 1_000_000_000 + now.nsec as u64
 }
