@@ -293,6 +293,7 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
         'temps;env;set' {
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment name')
             [CompletionResult]::new('--environment', '--environment', [CompletionResultType]::ParameterName, 'Environment name')
+            [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'When another operation holds the environment, wait up to this long instead of failing')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')
@@ -307,6 +308,7 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
         'temps;env;unset' {
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment name')
             [CompletionResult]::new('--environment', '--environment', [CompletionResultType]::ParameterName, 'Environment name')
+            [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'When another operation holds the environment, wait up to this long instead of failing')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')

@@ -427,7 +427,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__env__subcmd__set)
-            opts="-e -o -y -q -h --environment --db --output --yes --quiet --help"
+            opts="-e -o -y -q -h --environment --wait-lock --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -438,6 +438,10 @@ _temps() {
                     return 0
                     ;;
                 -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -461,7 +465,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__env__subcmd__unset)
-            opts="-e -o -y -q -h --environment --db --output --yes --quiet --help"
+            opts="-e -o -y -q -h --environment --wait-lock --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -472,6 +476,10 @@ _temps() {
                     return 0
                     ;;
                 -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -269,6 +269,7 @@ set edit:completion:arg-completer[temps] = {|@words|
         &'temps;env;set'= {
             cand -e 'Environment name'
             cand --environment 'Environment name'
+            cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
             cand -o 'How to print results: a table for people, one JSON document for scripts'
             cand --output 'How to print results: a table for people, one JSON document for scripts'
@@ -282,6 +283,7 @@ set edit:completion:arg-completer[temps] = {|@words|
         &'temps;env;unset'= {
             cand -e 'Environment name'
             cand --environment 'Environment name'
+            cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
             cand -o 'How to print results: a table for people, one JSON document for scripts'
             cand --output 'How to print results: a table for people, one JSON document for scripts'

@@ -182,6 +182,7 @@ complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -f -a "ls" -d 'List variables, values masked'
 complete -c temps -n "__fish_temps_using_subcommand env; and not __fish_seen_subcommand_from set unset list ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -s e -l environment -d 'Environment name' -r
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
@@ -189,6 +190,7 @@ complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcomm
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print nothing but results and errors'
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -s e -l environment -d 'Environment name' -r
+complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand env; and __fish_seen_subcommand_from unset" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"

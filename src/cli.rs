@@ -338,6 +338,8 @@ pub struct EnvSetArgs {
     pub pairs: Vec<String>,
     #[command(flatten)]
     pub environment: EnvironmentArg,
+    #[command(flatten)]
+    pub lock: WaitLockArg,
 }
 
 #[derive(Debug, Args)]
@@ -349,6 +351,8 @@ pub struct EnvUnsetArgs {
     pub keys: Vec<String>,
     #[command(flatten)]
     pub environment: EnvironmentArg,
+    #[command(flatten)]
+    pub lock: WaitLockArg,
 }
 
 #[derive(Debug, Args)]

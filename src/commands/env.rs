@@ -2,6 +2,7 @@
 //! printed only with `--reveal`, never in errors, progress or deployment records.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::Result;
 use serde_json::json;
@@ -9,6 +10,30 @@ use serde_json::json;
 use super::Context;
 use crate::cli::EnvCommand;
 use crate::error::{check_name, Failure};
+use crate::ops::lock::{lock_environment, EnvLock};
+use crate::store::{Project, Store};
+
+/// Variables change under the environment's lock: a deploy, rollback or promote running
+/// at that moment records the variables its containers really get, never a mix.
+fn lock(
+    ctx: &Context,
+    store: &mut Store,
+    project: &Project,
+    environment: &str,
+    command: &str,
+    wait: Option<Duration>,
+) -> Result<EnvLock> {
+    let progress = ctx.out.progress(&format!("{}/{environment}", project.name));
+    lock_environment(
+        store,
+        project.id,
+        &project.name,
+        environment,
+        command,
+        wait,
+        &progress,
+    )
+}
 
 pub fn cmd_env(ctx: &Context, command: EnvCommand) -> Result<()> {
     match command {
@@ -22,8 +47,17 @@ pub fn cmd_env(ctx: &Context, command: EnvCommand) -> Result<()> {
             let mut store = ctx.store()?;
             let project = store.project(&args.project)?;
             let env = &args.environment.environment;
-            store.set_variables(project.id, env, &pairs)?;
             let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+            let command = format!("env set {} {}", project.name, keys.join(" "));
+            let _lock = lock(
+                ctx,
+                &mut store,
+                &project,
+                env,
+                &command,
+                args.lock.wait_lock,
+            )?;
+            store.set_variables(project.id, env, &pairs)?;
             if ctx.out.is_json() {
                 return ctx
                     .out
@@ -40,6 +74,15 @@ pub fn cmd_env(ctx: &Context, command: EnvCommand) -> Result<()> {
             let mut store = ctx.store()?;
             let project = store.project(&args.project)?;
             let env_name = &args.environment.environment;
+            let command = format!("env unset {} {}", project.name, args.keys.join(" "));
+            let _lock = lock(
+                ctx,
+                &mut store,
+                &project,
+                env_name,
+                &command,
+                args.lock.wait_lock,
+            )?;
             let removed = match store.environment(project.id, env_name)? {
                 Some(env) => {
                     let missing = store.unset_variables(env.id, &args.keys)?;

@@ -1,6 +1,7 @@
-//! One operation per environment at a time: a second one exits 7 naming the holder, or
-//! waits with `--wait-lock`; other environments are never blocked; a dead holder's lock
-//! is taken over; many operations at once leave the environment whole.
+//! One operation per environment at a time (variable changes included): a second one
+//! exits 7 naming the holder, or waits with `--wait-lock`; other environments are never
+//! blocked; a dead holder's lock is taken over; many operations at once leave the
+//! environment whole.
 
 use std::process::Command;
 
@@ -32,6 +33,19 @@ fn a_second_operation_on_a_busy_environment_exits_7_naming_the_holder() {
         vec!["rollback".into(), "1".into(), "--yes".into()],
         vec!["promote".into(), "1".into(), "--yes".into()],
         vec!["prune".into(), project.clone()],
+        // Variables too: the deploy in flight records the ones its containers get.
+        vec![
+            "env".into(),
+            "set".into(),
+            project.clone(),
+            "LOG_LEVEL=debug".into(),
+        ],
+        vec![
+            "env".into(),
+            "unset".into(),
+            project.clone(),
+            "LOG_LEVEL".into(),
+        ],
     ];
     for args in &attempts {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
