@@ -24,15 +24,7 @@ fn lock(
     wait: Option<Duration>,
 ) -> Result<EnvLock> {
     let progress = ctx.out.progress(&format!("{}/{environment}", project.name));
-    lock_environment(
-        store,
-        project.id,
-        &project.name,
-        environment,
-        command,
-        wait,
-        &progress,
-    )
+    lock_environment(store, project, environment, command, wait, &progress)
 }
 
 pub fn cmd_env(ctx: &Context, command: EnvCommand) -> Result<()> {

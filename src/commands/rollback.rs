@@ -169,15 +169,7 @@ async fn prepare(
     progress: &dyn crate::ops::Progress,
 ) -> Result<(Plan, EnvLock)> {
     let (project, environment) = redeploy::locate(store, target_id)?;
-    let lock = lock_environment(
-        store,
-        project.id,
-        &project.name,
-        &environment,
-        command,
-        wait,
-        progress,
-    )?;
+    let lock = lock_environment(store, &project, &environment, command, wait, progress)?;
     let plan = redeploy::plan(store, kind, target_id).await?;
     Ok((plan, lock))
 }

@@ -38,6 +38,15 @@ pub enum DeployOutcome {
     Ready(Deployment),
 }
 
+impl hooks::Outcome for DeployOutcome {
+    fn outcome(&self) -> &'static str {
+        match self {
+            DeployOutcome::Serving(_) => "deployed",
+            DeployOutcome::Ready(_) => "ready",
+        }
+    }
+}
+
 pub async fn deploy_image(
     store: &mut Store,
     request: DeployRequest,
@@ -170,13 +179,7 @@ pub async fn deploy_image(
         Ok(DeployOutcome::Serving(deployed))
     }
     .await;
-    let outcome = match &result {
-        Ok(DeployOutcome::Serving(_)) => "deployed",
-        Ok(DeployOutcome::Ready(_)) => "ready",
-        Err(err) => hooks::outcome_of_error(err),
-    };
-    hooks::post(&project, "deploy", &hook_env, outcome, progress);
-    result
+    hooks::post(&project, "deploy", &hook_env, result, progress)
 }
 
 /// The image on this host (pulled when absent), by id.

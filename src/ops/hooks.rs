@@ -55,8 +55,35 @@ pub fn pre(project: &Project, action: &str, env: &HookEnv, progress: &dyn Progre
     }
 }
 
+/// What `TEMPS_OUTCOME` says of an operation that succeeded.
+pub trait Outcome {
+    fn outcome(&self) -> &'static str;
+}
+
+impl Outcome for crate::store::Deployment {
+    fn outcome(&self) -> &'static str {
+        "deployed"
+    }
+}
+
+/// Run `post-<action>` with how `result` went, and hand `result` back.
+pub fn post<T: Outcome>(
+    project: &Project,
+    action: &str,
+    env: &HookEnv,
+    result: Result<T>,
+    progress: &dyn Progress,
+) -> Result<T> {
+    let outcome = match &result {
+        Ok(done) => done.outcome(),
+        Err(err) => outcome_of_error(err),
+    };
+    post_outcome(project, action, env, outcome, progress);
+    result
+}
+
 /// Run `post-<action>` with the outcome; a failure is only reported.
-pub fn post(
+fn post_outcome(
     project: &Project,
     action: &str,
     env: &HookEnv,
@@ -82,7 +109,7 @@ pub fn post(
 }
 
 /// `TEMPS_OUTCOME` for an operation that ended in `err`.
-pub fn outcome_of_error(err: &anyhow::Error) -> &'static str {
+fn outcome_of_error(err: &anyhow::Error) -> &'static str {
     match crate::error::exit_status_of(err) {
         crate::error::ExitStatus::Interrupted => "cancelled",
         _ => "failed",

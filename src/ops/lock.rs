@@ -9,7 +9,7 @@ use anyhow::Result;
 use super::{current_user, Progress};
 use crate::clock::{ago, now_ms, rfc3339};
 use crate::error::{ExitStatus, Failure};
-use crate::store::{release_lock, LockAttempt, LockHolder, Store};
+use crate::store::{release_lock, LockAttempt, LockHolder, Project, Store};
 
 /// Held for the length of an operation; releasing happens on drop, whatever the outcome.
 pub struct EnvLock {
@@ -28,8 +28,7 @@ impl Drop for EnvLock {
 /// Lock `project/environment` for `command` (like `rollback 41`).
 pub fn lock_environment(
     store: &mut Store,
-    project_id: i64,
-    project: &str,
+    project: &Project,
     environment: &str,
     command: &str,
     wait: Option<Duration>,
@@ -47,7 +46,7 @@ pub fn lock_environment(
     let started = Instant::now();
     let mut announced = false;
     loop {
-        match store.try_lock(project_id, environment, &me, is_alive)? {
+        match store.try_lock(project.id, environment, &me, is_alive)? {
             LockAttempt::Acquired { took_over } => {
                 if let Some(dead) = &took_over {
                     progress.warn(&format!(
@@ -61,7 +60,7 @@ pub fn lock_environment(
                 }
                 return Ok(EnvLock {
                     db: store.path().to_path_buf(),
-                    project_id,
+                    project_id: project.id,
                     environment: environment.to_string(),
                     pid,
                 });
@@ -79,7 +78,7 @@ pub fn lock_environment(
                         }
                         std::thread::sleep(Duration::from_millis(50).min(limit - waited));
                     }
-                    _ => return Err(busy(project, environment, &holder, wait).into()),
+                    _ => return Err(busy(&project.name, environment, &holder, wait).into()),
                 }
             }
         }

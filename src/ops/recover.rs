@@ -26,15 +26,7 @@ pub async fn take_environment(
     wait: Option<Duration>,
     progress: &dyn Progress,
 ) -> Result<EnvLock> {
-    let lock = lock_environment(
-        store,
-        project.id,
-        &project.name,
-        environment,
-        command,
-        wait,
-        progress,
-    )?;
+    let lock = lock_environment(store, project, environment, command, wait, progress)?;
     recover(store, engine, project, environment, progress).await?;
     Ok(lock)
 }

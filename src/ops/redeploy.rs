@@ -362,10 +362,5 @@ pub async fn execute(
         }
     }
     .await;
-    let outcome = match &result {
-        Ok(_) => "deployed",
-        Err(err) => hooks::outcome_of_error(err),
-    };
-    hooks::post(&project, action, &hook_env, outcome, progress);
-    result
+    hooks::post(&project, action, &hook_env, result, progress)
 }

@@ -106,13 +106,7 @@ pub async fn deploy_dir(
         )?))
     }
     .await;
-    let outcome = match &result {
-        Ok(DeployOutcome::Serving(_)) => "deployed",
-        Ok(DeployOutcome::Ready(_)) => "ready",
-        Err(err) => hooks::outcome_of_error(err),
-    };
-    hooks::post(&project, "deploy", &hook_env, outcome, progress);
-    result
+    hooks::post(&project, "deploy", &hook_env, result, progress)
 }
 
 /// Copy into a hidden folder first, then rename: a release is whole or absent.
