@@ -106,7 +106,9 @@ pub enum Command {
     /// to the upstreams are kept alive and reused; a GET that finds one closed is sent
     /// again on a new one. A client connection is closed after 30 s idle, 30 s without
     /// a whole request head, or 30 s without a byte of a request body it is sending; a
-    /// client that closes while its answer is awaited lets go of the request upstream.
+    /// client that closes while its answer is awaited lets go of the request upstream; a
+    /// write that waits 60 s for its receiver ends the exchange. Request headers that
+    /// spell a forwarding, framing or hop-by-hop header with `_` for `-` are dropped.
     /// h2c (prior knowledge) is served too.
     Proxy(ProxyArgs),
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{tcp, TcpStream};
 use tokio::sync::watch;
 use tokio::time::{timeout, timeout_at, Instant};
 
@@ -35,6 +35,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// After refusing a request, how long the rest of it may still be read (and thrown away)
 /// so that the refusal reaches the client before the connection closes.
 const LINGER: Duration = Duration::from_secs(2);
+/// How long a write may wait for its receiver to take the bytes (a client that stopped
+/// reading its answer, an app that stopped reading a body), as nginx's `send_timeout`.
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// How a client connection ended.
@@ -183,13 +186,13 @@ where
         let (take, done) = remaining.take(pending)?;
         if first.is_empty() {
             if take > 0 {
-                to.write_all(&pending[..take])
+                send(to, &pending[..take])
                     .await
                     .map_err(|_| Broken::Write)?;
             }
         } else {
             first.extend_from_slice(&pending[..take]);
-            to.write_all(&first).await.map_err(|_| Broken::Write)?;
+            send(to, &first).await.map_err(|_| Broken::Write)?;
             first = Vec::new();
         }
         pending.drain(..take);
@@ -350,12 +353,12 @@ impl Connection<'_> {
         };
         let retry = retry && complete;
         let sent = if in_hand == 0 {
-            upstream.write_all(&request.head).await
+            send(&mut upstream, &request.head).await
         } else {
             let mut out = Vec::with_capacity(request.head.len() + in_hand);
             out.extend_from_slice(&request.head);
             out.extend_from_slice(&self.input[..in_hand]);
-            upstream.write_all(&out).await
+            send(&mut upstream, &out).await
         };
         if sent.is_err() {
             if retry {
@@ -368,7 +371,6 @@ impl Connection<'_> {
         if !complete {
             self.input.drain(..in_hand);
         }
-        let stopping = *self.stopped.borrow();
         let body_sent = AtomicBool::new(complete);
         let relayed = {
             let (client_read, mut client_write) = self.client.split();
@@ -391,14 +393,14 @@ impl Connection<'_> {
                     .await?;
                     sent_flag.store(true, Ordering::Relaxed);
                 }
-                Ok::<_, Broken>(client_read)
+                Ok::<_, Broken>((client_read, input))
             };
             let receive = relay(
                 &mut upstream_read,
                 &mut client_write,
                 request,
                 &body_sent,
-                stopping,
+                &self.stopped,
                 guard.upstream(),
             );
             tokio::pin!(send, receive);
@@ -409,7 +411,7 @@ impl Connection<'_> {
                     sent = &mut send, if sending => {
                         sending = false;
                         match sent {
-                            Ok(client_read) => watched = Some(client_read),
+                            Ok(watch) => watched = Some(watch),
                             // The upstream takes no more of the body: its answer (a 413,
                             // say) may still come, and is passed on.
                             Err(Broken::Write) => {}
@@ -419,12 +421,15 @@ impl Connection<'_> {
                         }
                     },
                     gone = client_gone(watched.as_mut()), if watched.is_some() => {
-                        // Gone while its answer is awaited: let the upstream go too. Bytes
-                        // instead (a pipelined request) end the watch.
+                        // Gone while its answer is awaited: let the upstream go too. What
+                        // it sends meanwhile (pipelined requests) waits in its input, up
+                        // to a head's worth; then it waits in the socket, unwatched.
                         if gone {
                             break Err(Failure::Broken);
                         }
-                        watched = None;
+                        if watched.as_ref().is_some_and(|(_, input)| input.len() >= parse::MAX_HEAD) {
+                            watched = None;
+                        }
                     },
                     relayed = &mut receive => break relayed,
                 }
@@ -466,7 +471,7 @@ impl Connection<'_> {
     async fn unanswered(&mut self, request: &Request, complete: bool, in_hand: usize) -> bool {
         if complete && request.keep_alive {
             self.input.drain(..in_hand);
-            let _ = self.client.write_all(&local_answer(502, false)).await;
+            let _ = send(&mut self.client, &local_answer(502, false)).await;
             true
         } else {
             self.refuse(502).await;
@@ -478,11 +483,11 @@ impl Connection<'_> {
     /// either side closes. The request stays in flight on its upstream until then.
     async fn splice(&mut self, mut upstream: TcpStream, mut head: Vec<u8>, rest: Vec<u8>) {
         head.extend_from_slice(&rest);
-        if self.client.write_all(&head).await.is_err() {
+        if send(&mut self.client, &head).await.is_err() {
             return;
         }
         if !self.input.is_empty() {
-            if upstream.write_all(&self.input).await.is_err() {
+            if send(&mut upstream, &self.input).await.is_err() {
                 return;
             }
             self.input = Vec::new();
@@ -502,7 +507,7 @@ impl Connection<'_> {
             _ => false,
         };
         if keep {
-            let _ = self.client.write_all(&local_answer(status, false)).await;
+            let _ = send(&mut self.client, &local_answer(status, false)).await;
         } else {
             self.refuse(status).await;
         }
@@ -511,7 +516,7 @@ impl Connection<'_> {
 
     /// Answer with `status`, saying that the connection closes.
     async fn refuse(&mut self, status: u16) {
-        let _ = self.client.write_all(&local_answer(status, true)).await;
+        let _ = send(&mut self.client, &local_answer(status, true)).await;
     }
 
     /// Close the client's connection, after reading (and dropping) what it still sends
@@ -555,7 +560,7 @@ async fn relay<R, W>(
     client: &mut W,
     request: &Request,
     body_sent: &AtomicBool,
-    stopping: bool,
+    stopped: &watch::Receiver<bool>,
     from: &Upstream,
 ) -> Result<Relayed, Failure>
 where
@@ -568,7 +573,10 @@ where
         let mut response = loop {
             match parse::response(&pending, request.head_only) {
                 Parsed::Done(response) => break response,
-                Parsed::Refuse(_) => return Err(Failure::Upstream),
+                // Not an answer: on a kept-alive connection, whatever the app left there
+                // (its idle timeout's notice, say); sent again on a new one when safe.
+                Parsed::Refuse(_) if answered => return Err(Failure::Upstream),
+                Parsed::Refuse(_) => return Err(Failure::Stale),
                 Parsed::Partial => {}
             }
             if pending.capacity() == pending.len() {
@@ -597,8 +605,7 @@ where
             100..=199 if request.http10 => continue,
             100..=199 => {
                 response.finish(false, false);
-                client
-                    .write_all(&response.head)
+                send(client, &response.head)
                     .await
                     .map_err(|_| Failure::Broken)?;
                 continue;
@@ -608,7 +615,7 @@ where
         // An answer that comes before the request's body was all sent ends the exchange:
         // the rest of the body is never read, so the client connection closes after it.
         let keep_client = request.keep_alive
-            && !stopping
+            && !*stopped.borrow()
             && response.framing != Framing::UntilClose
             && body_sent.load(Ordering::Relaxed);
         response.finish(!keep_client, request.http10);
@@ -629,12 +636,23 @@ where
     }
 }
 
-/// Whether the client closed its connection (or it broke); false when it sent bytes.
-async fn client_gone(client: Option<&mut tokio::net::tcp::ReadHalf<'_>>) -> bool {
-    let Some(client) = client else {
+/// Read what the client sends while its answer is awaited into its input: true once it
+/// closed its connection (or the connection broke). Never resolves without a client.
+async fn client_gone(watched: Option<&mut (tcp::ReadHalf<'_>, &mut Vec<u8>)>) -> bool {
+    let Some((client, input)) = watched else {
         return std::future::pending().await;
     };
-    matches!(client.peek(&mut [0; 1]).await, Ok(0) | Err(_))
+    if input.capacity() - input.len() < HEAD_BUFFER / 2 {
+        input.reserve(HEAD_BUFFER);
+    }
+    matches!(client.read_buf(*input).await, Ok(0) | Err(_))
+}
+
+/// Write all of `bytes`, within [`SEND_TIMEOUT`].
+async fn send<W: AsyncWrite + Unpin>(to: &mut W, bytes: &[u8]) -> io::Result<()> {
+    timeout(SEND_TIMEOUT, to.write_all(bytes))
+        .await
+        .unwrap_or(Err(io::ErrorKind::TimedOut.into()))
 }
 
 async fn connect(upstream: &Upstream) -> io::Result<TcpStream> {

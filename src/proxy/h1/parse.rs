@@ -170,6 +170,20 @@ fn is_forwarding(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h))
 }
 
+/// A name with `_` standing for `-` that spells a header the proxy sets, frames by or
+/// drops (`X_Forwarded_For`): apps that read headers CGI-style cannot tell the two apart,
+/// so the client could pass off its own value as the proxy's.
+fn is_underscore_alias(name: &str) -> bool {
+    if !name.contains('_') {
+        return false;
+    }
+    let dashed = name.replace('_', "-");
+    is_hop_by_hop(&dashed)
+        || is_forwarding(&dashed)
+        || dashed.eq_ignore_ascii_case("content-length")
+        || dashed.eq_ignore_ascii_case("transfer-encoding")
+}
+
 /// The body length the `Content-Length` headers give: None when there are none;
 /// `Err` when one is not a number or two disagree (a list of equal values is one value).
 fn content_length(headers: &[httparse::Header]) -> Result<Option<u64>, ()> {
@@ -321,6 +335,7 @@ pub fn request(input: &[u8], client: IpAddr) -> Parsed<Request> {
         }
         if is_hop_by_hop(name)
             || is_forwarding(name)
+            || is_underscore_alias(name)
             || name.eq_ignore_ascii_case("content-length")
             || name.eq_ignore_ascii_case("transfer-encoding")
             || (name.eq_ignore_ascii_case("host") && authority.is_some())
@@ -399,7 +414,15 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
             (None, Err(())) => return Parsed::Refuse(502),
         }
     };
+    // The connection goes back to the pool only when where this answer ends is beyond
+    // doubt: not after an answer without a body that announced one (a HEAD answer, a 304
+    // with a length: a wrong app sends the body anyway, later, into the next request's
+    // answer), nor after an HTTP/1.0 answer with a coding (RFC 9112 §6.1).
+    let announced_body =
+        chunked.is_some() || !matches!(content_length(headers), Ok(None | Some(0)));
     let keep_alive = framing != Framing::UntilClose
+        && !(framing == Framing::Empty && announced_body)
+        && !(minor == 0 && chunked.is_some())
         && if minor == 1 {
             !tokens.close
         } else {
@@ -613,6 +636,20 @@ mod tests {
     }
 
     #[test]
+    fn underscore_spellings_of_the_headers_the_proxy_sets_are_dropped() {
+        let (head, _) = rewritten(
+            "GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 203.0.113.66\r\nX_Forwarded_Proto: https\r\n\
+             x_forwarded-host: evil\r\nContent_Length: 5\r\nX_Request_Id: 7\r\n\r\n",
+        );
+        assert!(!head.to_ascii_lowercase().contains("x_forwarded"), "{head}");
+        assert!(!head.contains("Content_Length"), "{head}");
+        assert!(
+            head.contains("X_Request_Id: 7\r\n"),
+            "other names keep their underscores"
+        );
+    }
+
+    #[test]
     fn connection_cannot_remove_the_framing_or_the_host() {
         let (head, request) = rewritten(
             "POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding, host, content-length\r\n\
@@ -775,6 +812,14 @@ mod tests {
         );
         let (_, r) = answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true);
         assert_eq!(r.framing, Framing::Empty, "HEAD");
+        assert!(!r.keep_alive, "a body could still follow: not reused");
+        let (_, r) = answer("HTTP/1.1 204 No Content\r\n\r\n", false);
+        assert!(r.keep_alive);
+        let (_, r) = answer(
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+            false,
+        );
+        assert!(!r.keep_alive, "HTTP/1.0 with a coding");
         let (head, r) = answer(
             "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
             false,

@@ -811,3 +811,62 @@ fn a_client_that_leaves_before_its_answer_is_no_longer_in_flight() {
         (p.proxy.in_flight(&addr) == 0).then_some(())
     });
 }
+
+#[test]
+fn a_client_that_pipelines_then_leaves_before_its_answer_is_no_longer_in_flight() {
+    let addr = raw_upstream(|stream| {
+        let mut reader = BufReader::new(stream);
+        while read_head(&mut reader).is_some() {}
+    });
+    let p = Proxied::start(echo);
+    p.reroute(&[&addr]);
+    let mut conn = p.conn();
+    conn.get("/hangs");
+    eventually("the request in flight", || {
+        (p.proxy.in_flight(&addr) == 1).then_some(())
+    });
+    // The next request, in a packet of its own, while the first is awaited; then gone.
+    conn.get("/next");
+    drop(conn);
+    eventually("the request no longer in flight", || {
+        (p.proxy.in_flight(&addr) == 0).then_some(())
+    });
+}
+
+#[test]
+fn a_body_sent_late_after_a_head_answer_never_reaches_another_client() {
+    // A wrong app answers HEAD with a length and sends the body anyway, a moment later:
+    // had the connection gone back to the pool, the next request would read it.
+    let addr = raw_upstream(|stream| {
+        let mut reader = BufReader::new(stream);
+        while let Some((line, _)) = read_head(&mut reader) {
+            let writer = reader.get_mut();
+            if line.starts_with("HEAD ") {
+                let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+                thread::sleep(Duration::from_millis(300));
+                let _ = writer.write_all(b"hello");
+            } else {
+                let _ = writer.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{line}",
+                        line.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+    });
+    let p = Proxied::start(echo);
+    p.reroute(&[&addr]);
+    let head = p
+        .conn()
+        .send("HEAD /a HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+        .answer_to(true);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), ["5"]);
+    let answer = p.conn().get("/b").answer();
+    assert_eq!(
+        (answer.status, answer.text().as_str()),
+        (200, "GET /b HTTP/1.1")
+    );
+}
