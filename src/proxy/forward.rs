@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::headers::{add_forwarding, strip_hop_by_hop};
+use super::headers::{add_forwarding, drop_underscore_aliases, strip_hop_by_hop};
 use super::table::{FlightGuard, Pick, Routes};
 
 /// Upstreams run on this host: a connect that takes longer is not going to work.
@@ -60,6 +60,7 @@ impl Forwarder {
             headers.insert(HOST, host.clone());
         }
         strip_hop_by_hop(&mut headers);
+        drop_underscore_aliases(&mut headers);
         add_forwarding(&mut headers, client, host);
         let path = parts
             .uri

@@ -48,6 +48,27 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Drop the request headers that spell one the proxy sets or drops with `_` for `-`
+/// (`x_forwarded_for`): apps that read headers CGI-style cannot tell the two apart.
+pub fn drop_underscore_aliases(headers: &mut HeaderMap) {
+    let aliases: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().contains('_'))
+        .filter(|name| {
+            let dashed = name.as_str().replace('_', "-");
+            HOP_BY_HOP.iter().any(|h| h.as_str() == dashed)
+                || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST]
+                    .iter()
+                    .any(|h| h.as_str() == dashed)
+                || dashed == "content-length"
+        })
+        .cloned()
+        .collect();
+    for name in aliases {
+        headers.remove(name);
+    }
+}
+
 fn is_forwarding(name: &HeaderName) -> bool {
     name == X_FORWARDED_FOR || name == X_FORWARDED_PROTO || name == X_FORWARDED_HOST
 }
@@ -115,6 +136,18 @@ mod tests {
         ]);
         strip_hop_by_hop(&mut map);
         assert_eq!(names(&map), ["accept", "host"]);
+    }
+
+    #[test]
+    fn underscore_aliases_of_the_proxy_headers_are_dropped() {
+        let mut map = headers(&[
+            ("x_forwarded_for", "203.0.113.66"),
+            ("x_forwarded_proto", "https"),
+            ("content_length", "5"),
+            ("x_request_id", "7"),
+        ]);
+        drop_underscore_aliases(&mut map);
+        assert_eq!(names(&map), ["x_request_id"]);
     }
 
     #[test]
