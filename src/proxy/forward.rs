@@ -8,7 +8,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
@@ -19,10 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::headers::{add_forwarding, drop_underscore_aliases, strip_hop_by_hop};
-use super::table::{FlightGuard, Pick, Routes};
-
-/// Upstreams run on this host: a connect that takes longer is not going to work.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+use super::table::{FlightGuard, Pick, Routes, CONNECT_TIMEOUT, IDLE_FOR};
 
 /// Forwards requests; shared by every connection of every listener.
 pub struct Forwarder {
@@ -37,7 +33,7 @@ impl Forwarder {
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(super::table::IDLE_FOR)
+            .pool_idle_timeout(IDLE_FOR)
             .build(connector);
         Forwarder { routes, client }
     }

@@ -1,6 +1,7 @@
-//! What a proxy changes in the headers of an HTTP/2 request and its answer (HTTP/1.1
-//! has its own, byte-level rewriting in [`super::h1`]): hop-by-hop headers belong to one
+//! What a proxy changes in the headers it passes on: hop-by-hop headers belong to one
 //! connection and are dropped, and the upstream is told who asked (`X-Forwarded-*`).
+//! Which names are which is shared; the rewriting of an HTTP/2 request's `HeaderMap` is
+//! here, HTTP/1.1's byte-level one in [`super::h1`].
 
 use std::net::IpAddr;
 
@@ -10,19 +11,43 @@ pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-fo
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1, and the
-/// common non-standard ones).
-static HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
+/// Headers that describe one connection, never passed on (RFC 9110 §7.6.1, and the
+/// common non-standard ones). `Transfer-Encoding` is not among them: HTTP/1.1 bodies pass
+/// through still encoded, so their coding goes on with them; HTTP/2 drops it.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
 ];
+
+pub fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+}
+
+pub fn is_forwarding(name: &str) -> bool {
+    [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h.as_str()))
+}
+
+/// A name with `_` standing for `-` that spells a header the proxy sets, frames by or
+/// drops (`X_Forwarded_For`): apps that read headers CGI-style cannot tell the two apart,
+/// so the client could pass off its own value as the proxy's.
+pub fn is_underscore_alias(name: &str) -> bool {
+    if !name.contains('_') {
+        return false;
+    }
+    let dashed = name.replace('_', "-");
+    is_hop_by_hop(&dashed)
+        || is_forwarding(&dashed)
+        || dashed.eq_ignore_ascii_case("content-length")
+        || dashed.eq_ignore_ascii_case("transfer-encoding")
+}
 
 /// Drop the hop-by-hop headers and the ones `Connection` names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -36,16 +61,18 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             .flat_map(|v| v.split(','))
             .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
             .filter(|name| {
-                !matches!(name.as_str(), "keep-alive" | "close" | "upgrade") && !is_forwarding(name)
+                !matches!(name.as_str(), "keep-alive" | "close" | "upgrade")
+                    && !is_forwarding(name.as_str())
             })
             .collect();
         for name in named {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
+    headers.remove(header::TRANSFER_ENCODING);
 }
 
 /// Drop the request headers that spell one the proxy sets or drops with `_` for `-`
@@ -53,24 +80,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 pub fn drop_underscore_aliases(headers: &mut HeaderMap) {
     let aliases: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().contains('_'))
-        .filter(|name| {
-            let dashed = name.as_str().replace('_', "-");
-            HOP_BY_HOP.iter().any(|h| h.as_str() == dashed)
-                || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST]
-                    .iter()
-                    .any(|h| h.as_str() == dashed)
-                || dashed == "content-length"
-        })
+        .filter(|name| is_underscore_alias(name.as_str()))
         .cloned()
         .collect();
     for name in aliases {
         headers.remove(name);
     }
-}
-
-fn is_forwarding(name: &HeaderName) -> bool {
-    name == X_FORWARDED_FOR || name == X_FORWARDED_PROTO || name == X_FORWARDED_HOST
 }
 
 /// Tell the upstream who asked: append the client's address to `X-Forwarded-For`, set

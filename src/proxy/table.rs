@@ -19,6 +19,8 @@ use crate::store::Route;
 
 /// How long a refused connect keeps an upstream out of the rotation (while another is up).
 const DOWN_FOR: Duration = Duration::from_secs(2);
+/// Upstreams run on this host: a connect that takes longer is not going to work.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long an unused kept-alive connection to an upstream stays open.
 pub const IDLE_FOR: Duration = Duration::from_secs(30);
 /// Kept-alive connections kept per upstream, at most; more are closed after their answer.

@@ -24,14 +24,12 @@ use tokio::time::{timeout, timeout_at, Instant};
 
 use self::parse::{BadChunk, Chunked, Framing, Parsed, Request};
 use super::server::{stop_requested, HEADER_READ_TIMEOUT};
-use super::table::{FlightGuard, Pick, Routes, Upstream};
+use super::table::{FlightGuard, Pick, Routes, Upstream, CONNECT_TIMEOUT};
 
 /// What a head is read into at first; it grows up to [`parse::MAX_HEAD`].
 const HEAD_BUFFER: usize = 8 * 1024;
 /// What a body larger than that is copied through.
 const BODY_BUFFER: usize = 64 * 1024;
-/// Upstreams run on this host: a connect that takes longer is not going to work.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// After refusing a request, how long the rest of it may still be read (and thrown away)
 /// so that the refusal reaches the client before the connection closes.
 const LINGER: Duration = Duration::from_secs(2);
@@ -365,7 +363,7 @@ impl Connection<'_> {
                 return Forwarded::Stale;
             }
             return Forwarded::Done {
-                keep: self.unanswered(request, complete, in_hand).await,
+                keep: self.answer(502, request, complete.then_some(in_hand)).await,
             };
         }
         if !complete {
@@ -460,22 +458,9 @@ impl Connection<'_> {
             Ok(Relayed::Switched { .. }) => Forwarded::Done { keep: false },
             Err(Failure::Stale) if retry => Forwarded::Stale,
             Err(Failure::Stale | Failure::Upstream) => Forwarded::Done {
-                keep: self.unanswered(request, complete, in_hand).await,
+                keep: self.answer(502, request, complete.then_some(in_hand)).await,
             },
             Err(Failure::Broken) => Forwarded::Done { keep: false },
-        }
-    }
-
-    /// The upstream broke off before answering: 502. The connection stays open when the
-    /// request's body was all in hand (its first `in_hand` bytes of the input).
-    async fn unanswered(&mut self, request: &Request, complete: bool, in_hand: usize) -> bool {
-        if complete && request.keep_alive {
-            self.input.drain(..in_hand);
-            let _ = send(&mut self.client, &local_answer(502, false)).await;
-            true
-        } else {
-            self.refuse(502).await;
-            false
         }
     }
 
@@ -495,23 +480,30 @@ impl Connection<'_> {
         let _ = tokio::io::copy_bidirectional(&mut self.client, &mut upstream).await;
     }
 
-    /// Answer with the proxy's own `status`. The connection stays open when the client
-    /// wants it and the request's body is all in hand (it is dropped); true then.
+    /// Answer with the proxy's own `status` before anything of the request was passed on.
     async fn fail(&mut self, status: u16, request: &Request) -> bool {
-        let mut body = Remaining::of(request.framing);
-        let keep = match body.take(&self.input) {
-            Ok((taken, true)) if request.keep_alive => {
-                self.input.drain(..taken);
+        let in_hand = match Remaining::of(request.framing).take(&self.input) {
+            Ok((taken, true)) => Some(taken),
+            _ => None,
+        };
+        self.answer(status, request, in_hand).await
+    }
+
+    /// Answer with the proxy's own `status`. The connection stays open when the client
+    /// wants it and the request's body was all in hand (its first `in_hand` bytes of the
+    /// input, dropped then); true then.
+    async fn answer(&mut self, status: u16, request: &Request, in_hand: Option<usize>) -> bool {
+        match in_hand {
+            Some(in_hand) if request.keep_alive => {
+                self.input.drain(..in_hand);
+                let _ = send(&mut self.client, &local_answer(status, false)).await;
                 true
             }
-            _ => false,
-        };
-        if keep {
-            let _ = send(&mut self.client, &local_answer(status, false)).await;
-        } else {
-            self.refuse(status).await;
+            _ => {
+                self.refuse(status).await;
+                false
+            }
         }
-        keep
     }
 
     /// Answer with `status`, saying that the connection closes.

@@ -8,26 +8,14 @@
 
 use std::net::IpAddr;
 
+use crate::proxy::headers::{is_forwarding, is_hop_by_hop, is_underscore_alias};
+
 /// The longest head accepted, request or response (hyper's default is larger; nginx's
 /// is 4 × 8 KB for a request).
 pub const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// The longest trailer section of a chunked body.
 const MAX_TRAILERS: usize = 16 * 1024;
-
-/// Headers that describe one connection, never passed on (RFC 9110 §7.6.1, and the
-/// common non-standard ones). `Transfer-Encoding` is not among them here: bodies pass
-/// through still encoded, so their coding is passed on with them.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "upgrade",
-];
 
 /// How a message's body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,30 +146,6 @@ fn trim(bytes: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(start, |i| i + 1);
     &bytes[start..end]
-}
-
-fn is_hop_by_hop(name: &str) -> bool {
-    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
-}
-
-fn is_forwarding(name: &str) -> bool {
-    ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
-        .iter()
-        .any(|h| name.eq_ignore_ascii_case(h))
-}
-
-/// A name with `_` standing for `-` that spells a header the proxy sets, frames by or
-/// drops (`X_Forwarded_For`): apps that read headers CGI-style cannot tell the two apart,
-/// so the client could pass off its own value as the proxy's.
-fn is_underscore_alias(name: &str) -> bool {
-    if !name.contains('_') {
-        return false;
-    }
-    let dashed = name.replace('_', "-");
-    is_hop_by_hop(&dashed)
-        || is_forwarding(&dashed)
-        || dashed.eq_ignore_ascii_case("content-length")
-        || dashed.eq_ignore_ascii_case("transfer-encoding")
 }
 
 /// The body length the `Content-Length` headers give: None when there are none;

@@ -743,8 +743,9 @@ fn connection_cannot_strip_the_framing_and_smuggle_a_request() {
     assert_eq!(answer.text(), "POST /framed HTTP/1.1\nhello");
 }
 
-/// An upstream on a raw socket that handles each connection with `serve`.
-fn raw_upstream(serve: fn(TcpStream)) -> String {
+/// The proxy in front of an upstream on a raw socket that handles each connection with
+/// `serve`; and that upstream's address.
+fn proxied_raw(serve: fn(TcpStream)) -> (Proxied, String) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an upstream");
     let addr = listener.local_addr().expect("addr").to_string();
     thread::spawn(move || {
@@ -752,7 +753,9 @@ fn raw_upstream(serve: fn(TcpStream)) -> String {
             thread::spawn(move || serve(stream));
         }
     });
-    addr
+    let p = Proxied::start(echo);
+    p.reroute(&[&addr]);
+    (p, addr)
 }
 
 #[test]
@@ -760,7 +763,7 @@ fn an_answer_before_the_whole_body_reaches_the_client_even_when_the_upstream_res
     // The upstream refuses the upload after its head and closes with the body unread, so
     // its kernel resets the connection: the proxy's next write fails, yet the answer
     // that came before must reach the client.
-    let addr = raw_upstream(|stream| {
+    let (p, _) = proxied_raw(|stream| {
         let mut reader = BufReader::new(stream);
         if read_head(&mut reader).is_some() {
             let _ = reader.get_mut().write_all(
@@ -768,8 +771,6 @@ fn an_answer_before_the_whole_body_reaches_the_client_even_when_the_upstream_res
             );
         }
     });
-    let p = Proxied::start(echo);
-    p.reroute(&[&addr]);
     for _ in 0..5 {
         let mut conn = p.conn();
         conn.send(
@@ -792,20 +793,21 @@ fn an_answer_before_the_whole_body_reaches_the_client_even_when_the_upstream_res
     }
 }
 
-#[test]
-fn a_client_that_leaves_before_its_answer_is_no_longer_in_flight() {
-    // The upstream reads the request and never answers.
-    let addr = raw_upstream(|stream| {
+/// A client sends a request the upstream never answers (and, with `pipelined`, the next
+/// one in a packet of its own), then goes: its request no longer counts in flight.
+fn a_client_leaves_while_its_answer_is_awaited(pipelined: bool) {
+    let (p, addr) = proxied_raw(|stream| {
         let mut reader = BufReader::new(stream);
         while read_head(&mut reader).is_some() {}
     });
-    let p = Proxied::start(echo);
-    p.reroute(&[&addr]);
     let mut conn = p.conn();
     conn.get("/hangs");
     eventually("the request in flight", || {
         (p.proxy.in_flight(&addr) == 1).then_some(())
     });
+    if pipelined {
+        conn.get("/next");
+    }
     drop(conn);
     eventually("the request no longer in flight", || {
         (p.proxy.in_flight(&addr) == 0).then_some(())
@@ -813,31 +815,20 @@ fn a_client_that_leaves_before_its_answer_is_no_longer_in_flight() {
 }
 
 #[test]
+fn a_client_that_leaves_before_its_answer_is_no_longer_in_flight() {
+    a_client_leaves_while_its_answer_is_awaited(false);
+}
+
+#[test]
 fn a_client_that_pipelines_then_leaves_before_its_answer_is_no_longer_in_flight() {
-    let addr = raw_upstream(|stream| {
-        let mut reader = BufReader::new(stream);
-        while read_head(&mut reader).is_some() {}
-    });
-    let p = Proxied::start(echo);
-    p.reroute(&[&addr]);
-    let mut conn = p.conn();
-    conn.get("/hangs");
-    eventually("the request in flight", || {
-        (p.proxy.in_flight(&addr) == 1).then_some(())
-    });
-    // The next request, in a packet of its own, while the first is awaited; then gone.
-    conn.get("/next");
-    drop(conn);
-    eventually("the request no longer in flight", || {
-        (p.proxy.in_flight(&addr) == 0).then_some(())
-    });
+    a_client_leaves_while_its_answer_is_awaited(true);
 }
 
 #[test]
 fn a_body_sent_late_after_a_head_answer_never_reaches_another_client() {
     // A wrong app answers HEAD with a length and sends the body anyway, a moment later:
     // had the connection gone back to the pool, the next request would read it.
-    let addr = raw_upstream(|stream| {
+    let (p, _) = proxied_raw(|stream| {
         let mut reader = BufReader::new(stream);
         while let Some((line, _)) = read_head(&mut reader) {
             let writer = reader.get_mut();
@@ -856,8 +847,6 @@ fn a_body_sent_late_after_a_head_answer_never_reaches_another_client() {
             }
         }
     });
-    let p = Proxied::start(echo);
-    p.reroute(&[&addr]);
     let head = p
         .conn()
         .send("HEAD /a HTTP/1.1\r\nHost: shop.example\r\n\r\n")
