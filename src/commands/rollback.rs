@@ -14,6 +14,7 @@ use crate::ops::current_user;
 use crate::ops::lock::{lock_environment, EnvLock};
 use crate::ops::recover::recover;
 use crate::ops::redeploy::{self, short_id, Kind, Plan};
+use crate::output::Spinner;
 use crate::store::{Deployment, EnvState, Store};
 
 pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
@@ -56,19 +57,15 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
         )
         .await?;
         spinner.suspend(|| confirm(ctx, &plan))?;
-        recover_environment(&mut store, &plan, &spinner).await?;
         let started = Instant::now();
-        let done = redeploy::execute(
+        let done = run(
             &mut store,
-            plan,
+            (plan, lock),
             args.reason,
-            current_user(),
             args.health_timeout,
             &spinner,
         )
         .await?;
-        drop(lock);
-        spinner.finish();
         if ctx.out.is_json() {
             return ctx.out.json(&done);
         }
@@ -109,12 +106,8 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
         )
         .await?;
         if plan.only_clears_state {
-            recover_environment(&mut store, &plan, &spinner).await?;
             let was = plan.environment.state;
-            let done =
-                redeploy::execute(&mut store, plan, None, current_user(), None, &spinner).await?;
-            drop(lock);
-            spinner.finish();
+            let done = run(&mut store, (plan, lock), None, None, &spinner).await?;
             if ctx.out.is_json() {
                 return ctx.out.json(&done);
             }
@@ -131,19 +124,8 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             return Ok(());
         }
         spinner.suspend(|| confirm(ctx, &plan))?;
-        recover_environment(&mut store, &plan, &spinner).await?;
         let started = Instant::now();
-        let done = redeploy::execute(
-            &mut store,
-            plan,
-            args.reason,
-            current_user(),
-            None,
-            &spinner,
-        )
-        .await?;
-        drop(lock);
-        spinner.finish();
+        let done = run(&mut store, (plan, lock), args.reason, None, &spinner).await?;
         if ctx.out.is_json() {
             return ctx.out.json(&done);
         }
@@ -174,22 +156,29 @@ async fn prepare(
     Ok((plan, lock))
 }
 
-/// Once confirmed, and before anything else changes: recover what an interrupted
-/// operation left in the environment (a refused or declined rollback writes nothing).
-async fn recover_environment(
+/// Run a confirmed plan under its lock, then release the lock and the spinner. Before
+/// anything else changes, recover what an interrupted operation left in the environment
+/// (a refused or declined rollback writes nothing).
+async fn run(
     store: &mut Store,
-    plan: &Plan,
-    progress: &dyn crate::ops::Progress,
-) -> Result<()> {
+    (plan, lock): (Plan, EnvLock),
+    reason: Option<String>,
+    health_timeout: Option<std::time::Duration>,
+    spinner: &Spinner,
+) -> Result<Deployment> {
     recover(
         store,
         plan.engine(),
         &plan.project,
         &plan.environment.name,
-        progress,
+        spinner,
     )
     .await?;
-    Ok(())
+    let done =
+        redeploy::execute(store, plan, reason, current_user(), health_timeout, spinner).await?;
+    drop(lock);
+    spinner.finish();
+    Ok(done)
 }
 
 /// `rollback --project P`: a picker on a terminal with the most recent target
