@@ -10,7 +10,7 @@ use super::recover::take_environment;
 use super::start_first::ProxyMode;
 use super::swap::{self, Swap};
 use super::{clean_reason, Progress};
-use crate::docker::{pin_repository, Engine, ImageFacts};
+use crate::docker::{Engine, ImageFacts};
 use crate::error::{check_name, Failure};
 use crate::store::{Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store};
 
@@ -114,18 +114,7 @@ pub async fn deploy_image(
         })?;
         hook_env.deployment_id = Some(deployment.id);
 
-        // Pin the image under a tag of our own, so it survives its own tag moving on.
-        if let Err(err) = engine
-            .tag(
-                &image.id,
-                &pin_repository(&project.name),
-                &deployment.id.to_string(),
-            )
-            .await
-        {
-            store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
-            return Err(err);
-        }
+        swap::pin(&engine, store, &project, &deployment, &image).await?;
 
         if env.state == EnvState::RolledBack {
             if request.publish.as_ref().is_some_and(|p| env.publish.as_ref() != Some(p))

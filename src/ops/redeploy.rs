@@ -12,7 +12,7 @@ use anyhow::Result;
 use super::hooks::{self, HookEnv};
 use super::swap::{self, Swap};
 use super::{clean_reason, static_site, Progress};
-use crate::docker::{pin_repository, Engine, ImageFacts};
+use crate::docker::{Engine, ImageFacts};
 use crate::error::Failure;
 use crate::store::{
     digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, Status, Store,
@@ -304,21 +304,7 @@ pub async fn execute(
         };
         match (project.preset, engine, image) {
             (Preset::Docker, Some(engine), Some(image)) => {
-                let pin = engine
-                    .tag(
-                        &image.id,
-                        &pin_repository(&project.name),
-                        &deployment.id.to_string(),
-                    )
-                    .await;
-                if let Err(err) = pin {
-                    store.finish_unsuccessful(
-                        deployment.id,
-                        Status::Failed,
-                        &format!("{err:#}"),
-                    )?;
-                    return Err(err);
-                }
+                swap::pin(&engine, store, &project, &deployment, &image).await?;
                 swap::run(
                     &engine,
                     store,

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use super::start_first::{self, ProxyMode};
 use super::{fault_point, Progress};
 use crate::clock::format_duration;
-use crate::docker::{container_name, ContainerSpec, Engine, ImageFacts};
+use crate::docker::{container_name, pin_repository, ContainerSpec, Engine, ImageFacts};
 use crate::error::{exit_status_of, ExitStatus, Failure};
 use crate::health::{wait_healthy, Probe};
 use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
@@ -63,6 +63,29 @@ impl Stop {
             interrupted => interrupted,
         }
     }
+}
+
+/// Pin `image` under a tag of our own (`temps/<project>:<id>`), so that it survives its
+/// own tag moving on; a failure fails the deployment.
+pub async fn pin(
+    engine: &Engine,
+    store: &mut Store,
+    project: &Project,
+    deployment: &Deployment,
+    image: &ImageFacts,
+) -> Result<()> {
+    let pinned = engine
+        .tag(
+            &image.id,
+            &pin_repository(&project.name),
+            &deployment.id.to_string(),
+        )
+        .await;
+    if let Err(err) = pinned {
+        store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
+        return Err(err);
+    }
+    Ok(())
 }
 
 /// `text` with each value in `secrets` (4 characters or more) replaced by `****`.
