@@ -103,8 +103,8 @@ pub enum Command {
     /// that disagree, a coding other than chunked) gets 400 and is never forwarded; a
     /// chunked body that breaks its framing is not passed on further; a head over
     /// 64 KB gets 431; CONNECT gets 405. HTTP/1.0 requests go on as HTTP/1.0. Connections
-    /// to the upstreams are kept alive and reused; a GET that finds one closed is sent
-    /// again on a new one. A client connection is closed after 30 s idle, 30 s without
+    /// to the upstreams are kept alive and reused; an idempotent request (GET, HEAD,
+    /// OPTIONS, TRACE, PUT, DELETE) that finds one closed is sent again on a new one. A client connection is closed after 30 s idle, 30 s without
     /// a whole request head, or 30 s without a byte of a request body it is sending; a
     /// client that closes while its answer is awaited lets go of the request upstream; a
     /// write that waits 60 s for its receiver ends the exchange. Request headers that
