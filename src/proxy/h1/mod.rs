@@ -56,7 +56,8 @@ pub async fn serve(
 ) -> Ended {
     let mut connection = Connection {
         client,
-        peer,
+        // As X-Forwarded-For names it, once for every request of the connection.
+        peer: peer.to_canonical().to_string(),
         listen,
         routes,
         stopped,
@@ -216,7 +217,7 @@ where
 
 struct Connection<'a> {
     client: TcpStream,
-    peer: IpAddr,
+    peer: String,
     listen: SocketAddr,
     routes: &'a Routes,
     stopped: watch::Receiver<bool>,
@@ -249,7 +250,7 @@ impl Connection<'_> {
                     return Head::Http2;
                 }
             } else {
-                match parse::request(&self.input, self.peer) {
+                match parse::request(&self.input, &self.peer) {
                     Parsed::Done(request) => {
                         self.input.drain(..request.len);
                         return Head::Request(request);

@@ -6,8 +6,6 @@
 //! `X-Forwarded-*` headers are set. Bodies are never decoded: their bytes pass through as
 //! they came, and [`Chunked`] only finds where a chunked body ends.
 
-use std::net::IpAddr;
-
 use crate::proxy::headers::{is_forwarding, is_hop_by_hop, is_underscore_alias};
 
 /// The longest head accepted, request or response (hyper's default is larger; nginx's
@@ -215,8 +213,9 @@ fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 /// (origin-form target, `Host`, `X-Forwarded-For/-Proto/-Host`, no hop-by-hop headers).
 /// Anything that could make the proxy and the upstream disagree about where the request
 /// ends is refused with 400 (RFC 9112 §6.3): `Content-Length` with `Transfer-Encoding`,
-/// a bad or ambiguous length, a coding other than chunked last.
-pub fn request(input: &[u8], client: IpAddr) -> Parsed<Request> {
+/// a bad or ambiguous length, a coding other than chunked. `client` is the client's
+/// address as `X-Forwarded-For` gives it.
+pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     let len = match parsed.parse(input) {
@@ -317,7 +316,7 @@ pub fn request(input: &[u8], client: IpAddr) -> Parsed<Request> {
         Framing::Chunked => head.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         Framing::Empty | Framing::UntilClose => {}
     }
-    forwarded_for.extend_from_slice(client.to_canonical().to_string().as_bytes());
+    forwarded_for.extend_from_slice(client.as_bytes());
     header_line(&mut head, b"X-Forwarded-For", &forwarded_for);
     head.extend_from_slice(b"X-Forwarded-Proto: http\r\n");
     if let Some(host) = host {
@@ -544,8 +543,8 @@ impl Chunked {
 mod tests {
     use super::*;
 
-    fn client() -> IpAddr {
-        "192.0.2.7".parse().unwrap()
+    fn client() -> &'static str {
+        "192.0.2.7"
     }
 
     fn rewritten(input: &str) -> (String, Request) {
