@@ -16,6 +16,7 @@ use crate::clock::{ago, now_ms, rfc3339};
 use crate::commands::deploy::what;
 use crate::docker::Engine;
 use crate::error::Failure;
+use crate::ops::gate::{self, Facts, Kind, Refusal};
 use crate::store::{Deployment, Preset, Project, Status};
 
 pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
@@ -133,38 +134,49 @@ impl Availability {
         })
     }
 
+    /// The gate's word on a deployment, with what is known of its image or release.
+    fn verdict(&self, d: &Deployment) -> (Result<(), Refusal>, Option<bool>) {
+        let present = match self.preset {
+            Preset::Static => Some(d.artifact.as_deref().is_some_and(|a| Path::new(a).is_dir())),
+            Preset::Docker => self
+                .images
+                .as_ref()
+                .map(|images| d.image_id.as_ref().is_some_and(|id| images.contains(id))),
+        };
+        let facts = Facts {
+            is_current: self.current.contains(&d.id),
+            present,
+        };
+        (gate::decide(Kind::Rollback, d, facts), present)
+    }
+
     /// `Some(true)`: a valid rollback target whose image or release is there;
     /// `Some(false)`: not a target, or its image or release is gone; `None`: Docker did
     /// not say.
     fn can_roll_back(&self, d: &Deployment) -> Option<bool> {
-        if !d.status.is_rollback_target() || self.current.contains(&d.id) {
-            return Some(false);
-        }
-        match self.preset {
-            Preset::Static => Some(d.artifact.as_deref().is_some_and(|a| Path::new(a).is_dir())),
-            Preset::Docker => {
-                let images = self.images.as_ref()?;
-                Some(d.image_id.as_ref().is_some_and(|id| images.contains(id)))
-            }
+        match self.verdict(d) {
+            (Ok(()), present) => present,
+            (Err(_), _) => Some(false),
         }
     }
 
     /// Said in the NOTE column of a target that can no longer be rolled back to.
     fn gone(&self, d: &Deployment) -> Option<&'static str> {
-        let target = d.status.is_rollback_target() && !self.current.contains(&d.id);
-        match (target, self.can_roll_back(d)) {
-            (true, Some(false)) if self.preset == Preset::Static => Some("release gone"),
-            (true, Some(false)) => Some("image gone"),
+        match self.verdict(d).0 {
+            Err(Refusal::Gone) if self.preset == Preset::Static => Some("release gone"),
+            Err(Refusal::Gone) => Some("image gone"),
             _ => None,
         }
     }
 }
 
-/// The widths of `list`'s columns: the whole row fits 80 columns.
+/// The widths of `list`'s columns. On a terminal the row fits its width (80 columns at
+/// least), so NOTE gets what is left; into a pipe the row fits 80 columns.
 struct Columns {
     id: usize,
     env: Option<usize>,
     image: usize,
+    width: usize,
 }
 
 const WIDTH: usize = 80;
@@ -178,13 +190,19 @@ impl Columns {
             id: widest_id.to_string().len().max(2),
             env: show_env.then_some(8),
             image: if show_env { 18 } else { 22 },
+            width: match console::Term::stdout().size_checked() {
+                Some((_, columns)) if console::Term::stdout().is_term() => {
+                    (columns as usize).max(WIDTH)
+                }
+                _ => WIDTH,
+            },
         }
     }
 
     /// What is left for NOTE.
     fn note(&self) -> usize {
         let used = self.id + STATUS + self.env.map_or(0, |e| e + 1) + self.image + CREATED + BY + 5;
-        WIDTH.saturating_sub(used).max(10)
+        self.width.saturating_sub(used).max(10)
     }
 
     fn header(&self) -> String {

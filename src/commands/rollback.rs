@@ -11,6 +11,7 @@ use crate::clock::{ago, format_elapsed, now_ms};
 use crate::commands::deploy::what;
 use crate::error::Failure;
 use crate::ops::current_user;
+use crate::ops::gate::{self, Mark};
 use crate::ops::lock::{lock_environment, EnvLock};
 use crate::ops::recover::recover;
 use crate::ops::redeploy::{self, short_id, Kind, Plan};
@@ -181,39 +182,47 @@ async fn run(
     Ok(done)
 }
 
-/// `rollback --project P`: a picker on a terminal with the most recent target
-/// preselected, else the most recent target.
+/// `rollback --project P`: a picker on a terminal with the most recent valid target
+/// preselected, else that target. The gate says which one it is: never one a later
+/// rollback left, nor one running what serves now.
 fn pick_target(
     ctx: &Context,
     store: &crate::store::Store,
     project: &str,
     environment: &str,
 ) -> Result<i64> {
-    let (env, targets) = redeploy::rollback_targets(store, project, environment)?;
-    let current_image = match env.current_deployment_id {
-        Some(id) => store
-            .deployment(id)?
-            .and_then(|d| d.image_id.or(d.artifact)),
-        None => None,
-    };
-    let same_as_current = |d: &Deployment| {
-        current_image.is_some()
-            && d.image_id.clone().or_else(|| d.artifact.clone()) == current_image
-    };
-    let Some(first) = targets.first() else {
+    let (_, candidates) = redeploy::rollback_candidates(store, project, environment)?;
+    if candidates.is_empty() {
         return Err(Failure::refused(format!(
             "{project}/{environment} has no earlier deployment to roll back to"
         ))
         .hint(format!("`temps list {project}` shows its history"))
         .into());
-    };
-    if !ctx.out.can_prompt() || ctx.yes {
-        return Ok(first.id);
     }
     let now = now_ms();
-    let items: Vec<String> = targets
+    let preferred = gate::most_recent(&candidates).map(|c| c.deployment.id);
+    if !ctx.out.can_prompt() || ctx.yes {
+        return preferred.ok_or_else(|| {
+            let why: Vec<String> = candidates
+                .iter()
+                .take(5)
+                .map(|c| format!("#{} {}", c.deployment.id, marks_text(&c.marks, now)))
+                .collect();
+            Failure::refused(format!(
+                "{project}/{environment} has no earlier deployment to go back to without being told which: {}",
+                why.join("; ")
+            ))
+            .hint(format!(
+                "name the one you want, if you are sure: `temps rollback {}`; `temps list {project}` shows the history",
+                candidates[0].deployment.id
+            ))
+            .into()
+        });
+    }
+    let items: Vec<String> = candidates
         .iter()
-        .map(|d| {
+        .map(|c| {
+            let d = &c.deployment;
             let mut item = format!(
                 "#{:<5} {:<26} {:<9} {:<9} by {}",
                 d.id,
@@ -222,26 +231,48 @@ fn pick_target(
                 ago(d.created_at, now),
                 d.created_by
             );
-            if same_as_current(d) {
-                item.push_str("  (same image as now)");
+            if !c.marks.is_empty() {
+                item.push_str(&format!("  ({})", marks_text(&c.marks, now)));
             }
             item
         })
         .collect();
+    let default = candidates
+        .iter()
+        .position(|c| Some(c.deployment.id) == preferred)
+        .unwrap_or(0);
     let chosen = dialoguer::Select::new()
         .with_prompt(format!("Roll back {project}/{environment} to"))
         .items(&items)
-        .default(0)
+        .default(default)
         .interact_opt()
         .context("asking which deployment to roll back to")?;
     match chosen {
-        Some(index) => Ok(targets[index].id),
+        Some(index) => Ok(candidates[index].deployment.id),
         None => Err(Failure::new(
             crate::error::ExitStatus::Usage,
             "no deployment chosen; nothing was changed",
         )
         .into()),
     }
+}
+
+/// `rolled back from 5m ago by #4: "checkout errors"; same image as now`.
+fn marks_text(marks: &[Mark], now: i64) -> String {
+    marks
+        .iter()
+        .map(|mark| match mark {
+            Mark::RolledBackFrom { by, at, reason } => {
+                let mut text = format!("rolled back from {} by #{by}", ago(*at, now));
+                if let Some(reason) = reason {
+                    text.push_str(&format!(": \"{reason}\""));
+                }
+                text
+            }
+            Mark::SameAsNow => "same image as now".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Ask on a terminal (default No); `--yes` skips; no terminal and no `--yes` refuses.
@@ -336,6 +367,13 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
             .map_or("nothing serves".to_string(), describe)
     ));
     lines.push(format!("  target   {}", describe(&plan.target)));
+    if !plan.marks.is_empty() && plan.kind == Kind::Rollback {
+        lines.push(format!(
+            "  note     #{}: {}",
+            plan.target.id,
+            marks_text(&plan.marks, now)
+        ));
+    }
     if plan.changed_variables.is_empty() {
         lines.push(format!(
             "  variables: unchanged since #{} ran",

@@ -18,20 +18,8 @@ use crate::store::{
     digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, Status, Store,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Rollback,
-    Promote,
-}
-
-impl Kind {
-    fn verb(self) -> &'static str {
-        match self {
-            Kind::Rollback => "roll back to",
-            Kind::Promote => "promote",
-        }
-    }
-}
+pub use super::gate::Kind;
+use super::gate::{self, Facts, Refusal};
 
 /// A validated rollback or promote, ready to confirm and execute.
 pub struct Plan {
@@ -44,6 +32,8 @@ pub struct Plan {
     pub changed_variables: Vec<String>,
     /// Promote of the deployment that serves already: only the state changes.
     pub only_clears_state: bool,
+    /// What speaks against the target (a rollback left it; it runs what serves now).
+    pub marks: Vec<gate::Mark>,
     image: Option<ImageFacts>,
     engine: Option<Engine>,
 }
@@ -75,41 +65,43 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         .ok_or_else(|| not_found(target_id))?;
     let project = store.project(&target.project)?;
     let environment = store.environment_by_id(target.environment_id)?;
-    let allowed = match kind {
-        Kind::Rollback => target.status.is_rollback_target(),
-        Kind::Promote => target.status.is_promote_target(),
-    };
     let list = format!(
         "`temps list {} --environment {}`",
         project.name, environment.name
     );
-    if !allowed {
-        let statuses = match kind {
-            Kind::Rollback => "deployed or completed",
-            Kind::Promote => "ready, completed or deployed",
-        };
-        return Err(Failure::refused(format!(
-            "cannot {} #{target_id}: it is {}, and only {statuses} deployments can be",
-            kind.verb(),
-            target.status
-        ))
-        .hint(format!("pick another deployment from {list}"))
-        .into());
-    }
     let is_current = environment.current_deployment_id == Some(target_id);
-    if is_current && kind == Kind::Rollback {
-        return Err(Failure::refused(format!(
-            "#{target_id} is what {} serves already",
-            environment.name
-        ))
-        .hint(format!("roll back to an earlier deployment: {list}"))
-        .into());
+    let facts = Facts {
+        is_current,
+        present: None,
+    };
+    match gate::decide(kind, &target, facts) {
+        Ok(()) => {}
+        Err(Refusal::Status(status)) => {
+            return Err(Failure::refused(format!(
+                "cannot {} #{target_id}: it is {status}, and only {} deployments can be",
+                kind.verb(),
+                kind.allowed_statuses()
+            ))
+            .hint(format!("pick another deployment from {list}"))
+            .into())
+        }
+        Err(Refusal::IsCurrent) => {
+            return Err(Failure::refused(format!(
+                "#{target_id} is what {} serves already",
+                environment.name
+            ))
+            .hint(format!("roll back to an earlier deployment: {list}"))
+            .into())
+        }
+        // Not known before the image or release is looked at, below.
+        Err(Refusal::Gone) => {}
     }
     let current = match environment.current_deployment_id {
         Some(id) => store.deployment(id)?,
         None => None,
     };
     let changed_variables = changed_variables(&store.variables(environment.id)?, &target);
+    let marks = gate::Marker::new(store, &environment)?.marks(&target);
     let mut plan = Plan {
         kind,
         project,
@@ -118,6 +110,7 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         target,
         changed_variables,
         only_clears_state: is_current,
+        marks,
         image: None,
         engine: None,
     };
@@ -135,12 +128,13 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
     Ok(plan)
 }
 
-/// The rollback targets of an environment, newest first.
-pub fn rollback_targets(
+/// The rollback targets of an environment, newest first, with what speaks against each
+/// (see `gate::candidates`).
+pub fn rollback_candidates(
     store: &Store,
     project: &str,
     environment: &str,
-) -> Result<(Environment, Vec<Deployment>)> {
+) -> Result<(Environment, Vec<gate::Candidate>)> {
     let project = store.project(project)?;
     let env = store.environment(project.id, environment)?.ok_or_else(|| {
         Failure::not_found(format!(
@@ -152,13 +146,13 @@ pub fn rollback_targets(
             project.name
         ))
     })?;
-    let targets = store.rollback_targets(env.id, env.current_deployment_id)?;
-    Ok((env, targets))
+    let candidates = gate::candidates(store, &env)?;
+    Ok((env, candidates))
 }
 
 fn check_release(plan: &Plan) -> Result<(), Failure> {
     let release = plan.target.artifact.as_deref().map(Path::new);
-    if release.is_some_and(Path::is_dir) {
+    if gate_allows(plan, release.is_some_and(Path::is_dir)) {
         return Ok(());
     }
     Err(Failure::refused(format!(
@@ -177,8 +171,12 @@ fn check_release(plan: &Plan) -> Result<(), Failure> {
 async fn check_image(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
     let target = &plan.target;
     let image_id = target.image_id.as_deref().unwrap_or_default();
-    match engine.image(image_id).await? {
-        Some(image) if !image_id.is_empty() => Ok(image),
+    let image = match image_id {
+        "" => None,
+        id => engine.image(id).await?,
+    };
+    match image {
+        Some(image) if gate_allows(plan, true) => Ok(image),
         _ => {
             let reference = target.image.as_deref().unwrap_or("IMAGE");
             Err(Failure::refused(format!(
@@ -194,6 +192,15 @@ async fn check_image(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
             .into())
         }
     }
+}
+
+/// The gate's word once the image or release has been looked for.
+fn gate_allows(plan: &Plan, present: bool) -> bool {
+    let facts = Facts {
+        is_current: plan.only_clears_state,
+        present: Some(present),
+    };
+    gate::decide(plan.kind, &plan.target, facts).is_ok()
 }
 
 fn env_flag(env: &Environment) -> String {

@@ -230,6 +230,20 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The rollbacks of an environment that served (a failed or cancelled one left
+    /// nothing), newest first.
+    pub fn rollbacks(&self, environment_id: i64) -> Result<Vec<Deployment>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.is_rollback = 1 \
+             AND d.status IN ('deployed', 'completed') ORDER BY d.id DESC LIMIT 1000"
+        ))?;
+        let rows = stmt.query_map(params![environment_id], deployment_from_row)?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the rollbacks")
+    }
+}
+
 /// `Store::route`'s work, inside a caller's transaction.
 pub(super) fn route_in(
     tx: &rusqlite::Transaction,

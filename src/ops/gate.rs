@@ -1,0 +1,299 @@
+//! The one gate: whether a deployment may be rolled back to or promoted now, and why
+//! not; and which earlier deployment a rollback with no id goes back to. The commands,
+//! the picker and `list`'s `can_roll_back` all ask here, so what one entry point offers
+//! another never refuses.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+
+use crate::store::{Deployment, Environment, Status, Store};
+
+/// A change back to an earlier deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Rollback,
+    Promote,
+}
+
+impl Kind {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Kind::Rollback => "roll back to",
+            Kind::Promote => "promote",
+        }
+    }
+
+    /// The statuses a target may have, for messages.
+    pub fn allowed_statuses(self) -> &'static str {
+        match self {
+            Kind::Rollback => "deployed or completed",
+            Kind::Promote => "ready, completed or deployed",
+        }
+    }
+}
+
+/// What the gate knows of a target beyond its record.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    /// It is what its environment serves now.
+    pub is_current: bool,
+    /// Its image (by id) or release is still there; `None` when not (yet) known.
+    pub present: Option<bool>,
+}
+
+/// Why the gate says no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Only some statuses can be gone back to.
+    Status(Status),
+    /// A rollback to what serves already.
+    IsCurrent,
+    /// The image or release is gone from the host.
+    Gone,
+}
+
+/// May `target` be rolled back to or promoted now? Promoting the current deployment is
+/// allowed: it only clears the rolled-back state.
+pub fn decide(kind: Kind, target: &Deployment, facts: Facts) -> Result<(), Refusal> {
+    let status_allowed = match kind {
+        Kind::Rollback => target.status.is_rollback_target(),
+        Kind::Promote => target.status.is_promote_target(),
+    };
+    if !status_allowed {
+        return Err(Refusal::Status(target.status));
+    }
+    if facts.is_current {
+        return match kind {
+            Kind::Rollback => Err(Refusal::IsCurrent),
+            Kind::Promote => Ok(()),
+        };
+    }
+    if facts.present == Some(false) {
+        return Err(Refusal::Gone);
+    }
+    Ok(())
+}
+
+/// Why a valid target is not what a rollback with no id goes back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    /// A later rollback left it, or another deployment of the same version: it is the
+    /// version that was fled.
+    RolledBackFrom {
+        /// The rollback that left it.
+        by: i64,
+        at: i64,
+        reason: Option<String>,
+    },
+    /// It runs the image (or release) that serves now: going back to it changes nothing.
+    SameAsNow,
+}
+
+/// A valid rollback target, with what speaks against choosing it without being asked.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub deployment: Deployment,
+    pub marks: Vec<Mark>,
+}
+
+/// What marks a deployment of one environment: the rollbacks that left a version, and
+/// what serves now.
+pub struct Marker {
+    /// For each image id (or release) a rollback left, the latest rollback that left it.
+    fled: HashMap<String, Deployment>,
+    /// The image id or release that serves now.
+    serving: Option<String>,
+}
+
+impl Marker {
+    pub fn new(store: &Store, env: &Environment) -> Result<Marker> {
+        let current = match env.current_deployment_id {
+            Some(id) => store.deployment(id)?,
+            None => None,
+        };
+        let mut fled: HashMap<String, Deployment> = HashMap::new();
+        // Newest first: the latest rollback away from a version is the one told.
+        for rollback in store.rollbacks(env.id)? {
+            let Some(from) = rollback.rolled_back_from_id else {
+                continue;
+            };
+            if let Some(version) = store.deployment(from)?.as_ref().and_then(what_runs) {
+                fled.entry(version).or_insert(rollback);
+            }
+        }
+        Ok(Marker {
+            fled,
+            serving: current.as_ref().and_then(what_runs),
+        })
+    }
+
+    /// A deployment is marked as fled when a rollback made after it left a deployment
+    /// running the same version: a version once rolled back from is not gone back to
+    /// unasked, whichever of its deployments would run it. A deployment made after that
+    /// rollback is a new decision, and is not marked.
+    pub fn marks(&self, d: &Deployment) -> Vec<Mark> {
+        let mut marks = Vec::new();
+        let version = what_runs(d);
+        if let Some(rollback) = version.as_ref().and_then(|v| self.fled.get(v)) {
+            if rollback.id > d.id {
+                marks.push(Mark::RolledBackFrom {
+                    by: rollback.id,
+                    at: rollback.created_at,
+                    reason: rollback.reason.clone(),
+                });
+            }
+        }
+        if self.serving.is_some() && version == self.serving {
+            marks.push(Mark::SameAsNow);
+        }
+        marks
+    }
+}
+
+/// The rollback targets of an environment, newest first, each with its marks.
+pub fn candidates(store: &Store, env: &Environment) -> Result<Vec<Candidate>> {
+    let marker = Marker::new(store, env)?;
+    let targets = store.rollback_targets(env.id, env.current_deployment_id)?;
+    Ok(targets
+        .into_iter()
+        .filter(|d| {
+            let facts = Facts {
+                is_current: env.current_deployment_id == Some(d.id),
+                present: None,
+            };
+            decide(Kind::Rollback, d, facts).is_ok()
+        })
+        .map(|deployment| Candidate {
+            marks: marker.marks(&deployment),
+            deployment,
+        })
+        .collect())
+}
+
+/// The most recent valid target: the newest candidate nothing speaks against, so that
+/// the same no-id rollback run twice never goes forward to the version it fled.
+pub fn most_recent(candidates: &[Candidate]) -> Option<&Candidate> {
+    candidates.iter().find(|c| c.marks.is_empty())
+}
+
+/// The image id, or a static deployment's release.
+fn what_runs(d: &Deployment) -> Option<String> {
+    d.image_id.clone().or_else(|| d.artifact.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(status: Status) -> Deployment {
+        Deployment {
+            id: 7,
+            project: "web".into(),
+            environment: "production".into(),
+            environment_id: 1,
+            image: Some("web:1".into()),
+            image_id: Some("sha256:1".into()),
+            artifact: None,
+            status,
+            is_rollback: false,
+            rolled_back_from_id: None,
+            rolled_back_to_id: None,
+            is_promote: false,
+            promoted_id: None,
+            created_at: 0,
+            finished_at: None,
+            created_by: "alice".into(),
+            reason: None,
+            error: None,
+            containers: Vec::new(),
+            variables_digest: Default::default(),
+        }
+    }
+
+    const ELSEWHERE: Facts = Facts {
+        is_current: false,
+        present: Some(true),
+    };
+
+    #[test]
+    fn only_served_deployments_can_be_rolled_back_to() {
+        for status in [Status::Deployed, Status::Completed] {
+            assert_eq!(
+                decide(Kind::Rollback, &deployment(status), ELSEWHERE),
+                Ok(())
+            );
+        }
+        for status in [
+            Status::Pending,
+            Status::Deploying,
+            Status::Ready,
+            Status::Failed,
+            Status::Cancelled,
+        ] {
+            assert_eq!(
+                decide(Kind::Rollback, &deployment(status), ELSEWHERE),
+                Err(Refusal::Status(status))
+            );
+        }
+    }
+
+    #[test]
+    fn ready_deployments_can_be_promoted_and_the_current_one_only_clears_the_state() {
+        assert_eq!(
+            decide(Kind::Promote, &deployment(Status::Ready), ELSEWHERE),
+            Ok(())
+        );
+        let current = Facts {
+            is_current: true,
+            present: None,
+        };
+        assert_eq!(
+            decide(Kind::Promote, &deployment(Status::Deployed), current),
+            Ok(())
+        );
+        assert_eq!(
+            decide(Kind::Rollback, &deployment(Status::Deployed), current),
+            Err(Refusal::IsCurrent)
+        );
+    }
+
+    #[test]
+    fn a_target_whose_image_is_gone_is_refused_and_an_unknown_one_is_not() {
+        let gone = Facts {
+            is_current: false,
+            present: Some(false),
+        };
+        let unknown = Facts {
+            is_current: false,
+            present: None,
+        };
+        let completed = deployment(Status::Completed);
+        assert_eq!(decide(Kind::Rollback, &completed, gone), Err(Refusal::Gone));
+        assert_eq!(decide(Kind::Rollback, &completed, unknown), Ok(()));
+    }
+
+    #[test]
+    fn the_most_recent_target_skips_marked_ones() {
+        let fled = Candidate {
+            deployment: deployment(Status::Completed),
+            marks: vec![Mark::RolledBackFrom {
+                by: 9,
+                at: 0,
+                reason: None,
+            }],
+        };
+        let same = Candidate {
+            marks: vec![Mark::SameAsNow],
+            ..fled.clone()
+        };
+        let mut good = fled.clone();
+        good.marks.clear();
+        good.deployment.id = 3;
+        assert_eq!(
+            most_recent(&[fled.clone(), same.clone(), good]).map(|c| c.deployment.id),
+            Some(3)
+        );
+        assert!(most_recent(&[fled, same]).is_none());
+    }
+}
