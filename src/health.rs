@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 
 use crate::clock::format_duration;
 use crate::docker::{Engine, Health};
+use crate::ops::Progress;
 use crate::store::Publish;
 
 /// Where and how to probe a container.
@@ -106,9 +107,10 @@ pub async fn wait_healthy(
     probe: &Probe,
     timeout: Duration,
     interval: Duration,
+    progress: &dyn Progress,
 ) -> Result<(), String> {
     let exited = engine.wait_exit(container);
-    let probing = probe_until_healthy(engine, container, probe, timeout, interval);
+    let probing = probe_until_healthy(engine, container, probe, timeout, interval, progress);
     tokio::pin!(exited, probing);
     tokio::select! {
         result = &mut probing => match result {
@@ -130,6 +132,17 @@ pub async fn wait_healthy(
     }
 }
 
+/// Why a container that should run does not: its exit and last output, once it has
+/// stopped; `None` while it runs (or when Docker cannot say).
+pub async fn why_not_running(engine: &Engine, container: &str) -> Option<String> {
+    match engine.container(container).await {
+        Ok(Some(facts)) if !facts.running => {
+            Some(exit_reason(engine, container, facts.exit_code).await)
+        }
+        _ => None,
+    }
+}
+
 /// "container … exited with status 3; its last output: …"
 async fn exit_reason(engine: &Engine, container: &str, code: i64) -> String {
     let logs = engine.last_logs(container, 10).await;
@@ -147,6 +160,7 @@ async fn probe_until_healthy(
     probe: &Probe,
     timeout: Duration,
     interval: Duration,
+    progress: &dyn Progress,
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let interval = interval.max(Duration::from_millis(5));
@@ -156,6 +170,8 @@ async fn probe_until_healthy(
     }
     // Looked up once: the published address, or the container's own (known once started).
     let mut addr: Option<SocketAddr> = None;
+    // The last failure shown on the spinner, so it changes only when the answer does.
+    let mut shown = String::new();
     loop {
         let attempt_timeout = deadline
             .saturating_duration_since(Instant::now())
@@ -201,10 +217,18 @@ async fn probe_until_healthy(
         };
         if Instant::now() + interval >= deadline {
             return Err(format!(
-                "not healthy within {} (waited for {}; last attempt: {last})",
+                "not healthy within {} (waited for {}; last: {last})",
                 format_duration(timeout),
                 probe.describe()
             ));
+        }
+        if last != shown {
+            progress.step(&format!(
+                "waiting for {} (up to {}); last: {last}",
+                probe.describe(),
+                format_duration(timeout)
+            ));
+            shown = last;
         }
         tokio::time::sleep(interval).await;
     }
@@ -262,7 +286,7 @@ async fn http_get(addr: SocketAddr, path: &str) -> Result<(), String> {
     if (200..400).contains(&code) {
         Ok(())
     } else {
-        Err(format!("GET {path} answered HTTP {code}"))
+        Err(format!("GET {path} → {code}"))
     }
 }
 

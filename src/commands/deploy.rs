@@ -106,6 +106,9 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
             if let Some(env) = store.environment(store.project(&d.project)?.id, &d.environment)? {
                 if let Some(publish) = env.publish {
                     ctx.out.note(format!("serving on port {publish}"));
+                } else if let Some(listen) = env.proxy {
+                    ctx.out
+                        .note(format!("serving on {listen} through `temps proxy`"));
                 }
             }
         }

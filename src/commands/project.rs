@@ -20,14 +20,16 @@ pub fn cmd_project(ctx: &Context, command: ProjectCommand) -> Result<()> {
             let changes = changes(args.settings)?;
             let project = ctx.store()?.create_project(&args.name, preset, &changes)?;
             print_project(ctx, &project, &[])?;
-            ctx.out.note(format!(
-                "next: `temps deploy {} {}`",
-                project.name,
-                match preset {
-                    Preset::Docker => "--image IMAGE --publish 8080",
-                    Preset::Static => "--dir PATH",
-                }
-            ));
+            ctx.out.note(match preset {
+                // Loopback: `--publish 8080` alone listens on every interface.
+                Preset::Docker => format!(
+                    "next: `temps deploy {0} --image IMAGE --publish 127.0.0.1:8080` \
+                     (`--publish 0.0.0.0:8080` listens on every interface; \
+                     `--proxy 0.0.0.0:80` serves through `temps proxy` with zero-downtime switches)",
+                    project.name
+                ),
+                Preset::Static => format!("next: `temps deploy {} --dir PATH`", project.name),
+            });
             Ok(())
         }
         ProjectCommand::Update(args) => {

@@ -23,6 +23,9 @@ struct EnvironmentStatus {
     /// Proxy mode: the route and what the running proxy reports of it.
     proxy: Option<ProxyView>,
     drift: Vec<String>,
+    /// A docker project's environment (a static one has no address of its own).
+    #[serde(skip)]
+    docker: bool,
 }
 
 #[derive(Serialize)]
@@ -175,6 +178,7 @@ async fn project_status(
                 .collect(),
             proxy,
             drift,
+            docker: project.preset == Preset::Docker,
         });
     }
     Ok(statuses)
@@ -248,8 +252,13 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             }
             None => out.line("  serving    nothing"),
         }
-        if let Some(publish) = &s.publish {
-            out.line(format!("  published  {publish}"));
+        match (&s.publish, &s.proxy) {
+            (Some(publish), _) => out.line(format!("  published  {publish}")),
+            (None, None) if s.docker && s.current.is_some() => out.line(out.loud(
+                "  published  nothing: no port is published and it is not in proxy mode, \
+                 so only Docker's network reaches it (deploy with `--publish` or `--proxy`)",
+            )),
+            _ => {}
         }
         if let Some(proxy) = &s.proxy {
             let applied = match (proxy.running, proxy.applied_generation) {

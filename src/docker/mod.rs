@@ -37,8 +37,11 @@ pub struct Engine {
 #[derive(Debug, Clone)]
 pub struct ImageFacts {
     pub id: String,
-    /// The first TCP port the image EXPOSEs.
+    /// The lowest TCP port the image EXPOSEs: the container port unless the project
+    /// sets one.
     pub exposed_port: Option<u16>,
+    /// Every TCP port the image EXPOSEs, lowest first.
+    pub exposed_ports: Vec<u16>,
     /// The image defines a Docker HEALTHCHECK (not `NONE`).
     pub has_healthcheck: bool,
 }
@@ -68,6 +71,7 @@ pub struct ContainerFacts {
 }
 
 /// A container to create.
+#[derive(Clone)]
 pub struct ContainerSpec<'a> {
     pub name: &'a str,
     pub image_id: &'a str,
@@ -130,19 +134,23 @@ impl Engine {
         match self.docker.inspect_image(reference).await {
             Ok(image) => {
                 let config = image.config.unwrap_or_default();
-                let exposed_port = config
+                let mut exposed_ports: Vec<u16> = config
                     .exposed_ports
                     .unwrap_or_default()
                     .iter()
                     .filter_map(|p| p.strip_suffix("/tcp").or(Some(p.as_str())))
                     .filter_map(|p| p.parse::<u16>().ok())
-                    .min();
+                    .collect();
+                exposed_ports.sort_unstable();
+                exposed_ports.dedup();
+                let exposed_port = exposed_ports.first().copied();
                 let has_healthcheck = config.healthcheck.and_then(|h| h.test).is_some_and(|test| {
                     test.first().is_some_and(|t| t != "NONE") && !test.is_empty()
                 });
                 Ok(Some(ImageFacts {
                     id: image.id.unwrap_or_default(),
                     exposed_port,
+                    exposed_ports,
                     has_healthcheck,
                 }))
             }

@@ -84,6 +84,22 @@ pub async fn deploy_image(
     }
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
     check_port(&project, &image, publishing || proxied)?;
+    if let ([chosen, ..], None) = (image.exposed_ports.as_slice(), project.container_port) {
+        if image.exposed_ports.len() > 1 {
+            progress.warn(&format!(
+                "{} EXPOSEs several ports ({}); temps uses {chosen}, the lowest: \
+                 `temps project update {} --container-port PORT` chooses another",
+                request.image,
+                image
+                    .exposed_ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                project.name
+            ));
+        }
+    }
 
     let _lock = take_environment(
         store,
@@ -143,6 +159,25 @@ pub async fn deploy_image(
             }),
             _ => None,
         };
+        if env.current_deployment_id.is_none() {
+            // Nothing serves yet: the address given now is the environment's, whether or
+            // not this first deployment makes it.
+            store.remember_address(
+                env.id,
+                request.publish.as_ref(),
+                proxy_mode
+                    .as_ref()
+                    .map(|m| (m.listen.as_str(), m.replicas, m.drain.as_millis() as u64)),
+            )?;
+        }
+        let has_port = project.container_port.or(image.exposed_port).is_some();
+        if has_port && proxy_mode.is_none() && request.publish.is_none() && env.publish.is_none() {
+            progress.warn(&format!(
+                "{}/{} publishes no port and is not in proxy mode: nothing outside Docker's network reaches it \
+                 (give it an address with `--publish [IP:]PORT` or `--proxy ADDR`)",
+                project.name, env.name
+            ));
+        }
         let previous = match env.current_deployment_id {
             Some(id) => store.deployment(id)?,
             None => None,

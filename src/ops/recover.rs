@@ -67,6 +67,18 @@ pub async fn recover(
                     done.push(format!("removed {container}"));
                 }
             }
+            // A check container only lives while its swap does.
+            for c in containers
+                .iter()
+                .filter(|c| c.name.ends_with(swap::CHECK_SUFFIX))
+            {
+                engine.remove(&c.name).await?;
+                done.push(format!("removed {}", c.name));
+            }
+            let containers: Vec<_> = containers
+                .into_iter()
+                .filter(|c| !c.name.ends_with(swap::CHECK_SUFFIX))
+                .collect();
             // Nothing the history does not know as current may run.
             let wanted: &[String] = current
                 .as_ref()

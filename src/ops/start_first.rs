@@ -98,10 +98,10 @@ pub async fn run(
             progress.step(&format!("starting {name}"));
             engine.start(name).await?;
             fault_point("started");
-            let port = engine
-                .published_port(name, container_port)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("Docker published no port for {name}"))?;
+            let port = match engine.published_port(name, container_port).await? {
+                Some(port) => port,
+                None => return Err(no_port(engine, name).await),
+            };
             upstreams.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
         }
         // Every replica is probed directly, all at once.
@@ -128,18 +128,20 @@ pub async fn run(
                     &probe,
                     health_timeout,
                     project.health_interval,
+                    progress,
                 )
                 .await
-                .map_err(anyhow::Error::msg)
+                .map_err(|why| anyhow::Error::msg(super::swap::explain_port(project, image, why)))
             }
         });
         futures_util::future::try_join_all(checks).await?;
         fault_point("healthy");
         let mut chosen = Vec::new();
         for name in &names {
-            let choice = upstream_of(engine, name, container_port)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("Docker published no port for {name}"))?;
+            let choice = match upstream_of(engine, name, container_port).await? {
+                Some(choice) => choice,
+                None => return Err(no_port(engine, name).await),
+            };
             chosen.push(choice.chosen);
         }
         anyhow::Ok(chosen)
@@ -181,9 +183,7 @@ pub async fn run(
                 exit,
                 format!("deployment #{id} {verb}: {reason}\n{serving}; the route was not changed"),
             )
-            .hint(format!(
-                "see `temps show {id}`; fix the cause and deploy again"
-            ));
+            .hint(super::swap::try_again_hint(&record));
             failure.document = Some(serde_json::to_value(&record)?);
             return Err(failure.into());
         }
@@ -224,6 +224,15 @@ pub async fn run(
         ));
     }
     Ok(routed)
+}
+
+/// A container with no published port: it exited (say how, with its last output), or
+/// Docker did not publish one.
+pub async fn no_port(engine: &Engine, name: &str) -> anyhow::Error {
+    match crate::health::why_not_running(engine, name).await {
+        Some(exited) => anyhow::Error::msg(exited),
+        None => anyhow::anyhow!("Docker published no port for {name}"),
+    }
 }
 
 /// Where the proxy reaches a healthy container: its own address on Docker's network when
@@ -313,8 +322,25 @@ async fn retire(
     }
     let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
     for old in &previous.containers {
-        progress.step(&format!("stopping {old}"));
-        engine.stop(old, stop_secs).await?;
+        let stopping = super::swap::stop_container(engine, project, old, stop_secs, progress);
+        tokio::pin!(stopping);
+        // The switch is made: an interrupt can no longer undo it, and the stop it would
+        // cut short goes on in the engine anyway. Say so rather than ignore it.
+        loop {
+            tokio::select! {
+                stopped = &mut stopping => {
+                    stopped?;
+                    break;
+                }
+                signal = signals.next() => progress.warn(&format!(
+                    "{signal} after the switch: the new version serves {} already, and an interrupt cannot \
+                     undo that (`temps rollback {}` does); waiting for {old} to stop (up to {})",
+                    env.name,
+                    previous.id,
+                    format_duration(project.stop_timeout)
+                )),
+            }
+        }
     }
     Ok(())
 }

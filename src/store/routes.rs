@@ -102,6 +102,34 @@ impl Store {
         .with_context(|| format!("routing the environment to deployment #{id}"))
     }
 
+    /// Remember the address an environment that serves nothing yet was given (`--publish`,
+    /// or `--proxy` with its replicas and drain), before its first deployment is tried: a
+    /// first deploy that fails must not make the next one forget where to serve.
+    pub fn remember_address(
+        &mut self,
+        environment_id: i64,
+        publish: Option<&super::Publish>,
+        proxy: Option<(&str, u32, u64)>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            if let Some(publish) = publish {
+                tx.execute(
+                    "UPDATE environments SET publish = ?2 WHERE id = ?1 AND current_deployment_id IS NULL",
+                    params![environment_id, publish.to_string()],
+                )?;
+            }
+            if let Some((listen, replicas, drain_ms)) = proxy {
+                tx.execute(
+                    "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, publish = NULL \
+                     WHERE id = ?1 AND current_deployment_id IS NULL",
+                    params![environment_id, listen, replicas, drain_ms as i64],
+                )?;
+            }
+            Ok(())
+        })
+        .context("remembering the environment's address")
+    }
+
     /// Every route, for the proxy.
     pub fn routes(&self) -> Result<Vec<Route>> {
         let mut stmt = self.conn.prepare(

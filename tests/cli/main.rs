@@ -4,6 +4,7 @@ mod common;
 
 mod basics;
 mod deploy;
+mod field;
 mod proxy;
 mod proxy_mode;
 mod reliability;

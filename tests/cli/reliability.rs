@@ -60,6 +60,11 @@ fn container(project: &str, environment: &str, id: i64) -> String {
     format!("temps-{project}-{environment}-{id}")
 }
 
+/// The container a port-mode swap tries the new version in, beside the serving one.
+fn check_container(project: &str, environment: &str, id: i64) -> String {
+    format!("{}-check", container(project, environment, id))
+}
+
 fn is_running(name: &str) -> bool {
     docker_inspect(name, "{{.State.Running}}").as_deref() == Some("true")
 }

@@ -45,6 +45,8 @@ pub const NOHEALTH: &str = "temps-test/nohealth:v1";
 pub const CHECKED: &str = "temps-test/checked:v1";
 pub const SICK: &str = "temps-test/sick:v1";
 pub const QUIET: &str = "temps-test/quiet:v1";
+/// Ignores SIGTERM (httpd as PID 1 with no handler): killed only at the stop timeout.
+pub const STUBBORN: &str = "temps-test/stubborn:v1";
 
 /// True when a Docker engine answers and the fixture images exist (building them once if
 /// needed). Without an engine: false (skip) locally, a panic on CI.

@@ -48,7 +48,7 @@ fn a_crashing_image_fails_and_the_previous_version_keeps_serving() {
     let run = run
         .stderr_has("exited with status 3")
         .stderr_has("boom: missing DATABASE_URL")
-        .stderr_has(&format!("#{v1} is serving again"));
+        .stderr_has(&format!("#{v1} kept serving: it was never stopped"));
     assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
 
     let failed = assert_v1_still_serves(&env, &web, port, v1);

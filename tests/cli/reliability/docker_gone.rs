@@ -65,7 +65,7 @@ fn docker_going_away_mid_swap_exits_6_and_the_next_operation_puts_things_right()
         &[("DOCKER_HOST", host.as_str())],
         &["deploy", &project, "--image", NOHEALTH],
     );
-    let new = container(&project, "production", 3);
+    let new = check_container(&project, "production", 3);
     deploy.wait_for_running(&new);
     relay.cut();
     let run = deploy
@@ -75,19 +75,19 @@ fn docker_going_away_mid_swap_exits_6_and_the_next_operation_puts_things_right()
         .stderr_has("does not answer");
     assert_error_with_hint(&run);
 
-    // The history says what happened; nothing is left pending or deploying.
+    // The history says what happened; nothing is left pending or deploying. The new
+    // version was being tried beside the serving one, which was never stopped.
     let record = deployment(&env, 3);
     assert_eq!(record["status"], "failed", "{record}");
+    let error = record["error"].as_str().unwrap_or_default();
     assert!(
-        record["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("restoring the previous version failed"),
+        error.contains("#2 kept serving") && error.contains("the next operation removes it"),
         "{record}"
     );
+    assert!(is_running(&container(&project, "production", 2)));
 
     // Docker is back (through its own socket): the next operation reconciles first —
-    // the half-switched new container stops, the previous one starts — then deploys.
+    // what the failed deploy left is removed — then deploys.
     let next = env.ok(&["deploy", &project, "--image", WEB_V1]);
     assert!(
         next.stderr.contains("did not match the history"),

@@ -190,13 +190,33 @@ fn a_first_deploy_killed_once_started_is_recovered_with_nothing_to_start_again()
 }
 
 #[test]
+fn killed_once_the_new_version_passed_its_check_then_the_next_deploy_removes_the_check() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port) = crashed_deploy(&env, "fpcheck", "checked");
+    let check = format!("{}-check", container(&project, "production", 3));
+    // Tried beside the serving one, and healthy there; nothing was stopped yet.
+    assert!(is_running(&check), "{check} does not run");
+    assert!(is_running(&container(&project, "production", 2)));
+    assert_eq!(serving_soon(port).as_deref(), Some("v2"));
+
+    let run = env.ok(&["deploy", &project, "--image", WEB_V1]);
+    assert_recovered(&env, &run, &project, 3, &deploy_command(&project, WEB_V1));
+    run.stderr_has(&format!("removed {check}"));
+    assert_eq!(docker_inspect(&check, "{{.Name}}"), None, "{check} is left");
+    assert_eq!(invariants(&env, &project, port).as_deref(), Some("v1"));
+}
+
+#[test]
 fn every_fault_point_in_a_row_on_one_environment_ends_whole() {
     require_docker!();
     let env = TestEnv::new();
     let (project, port) = serving_project(&env, "fpall");
     let mut id = 2;
     let mut serving = "v2";
-    for point in ["recorded", "created", "stopped", "started", "healthy"] {
+    for point in [
+        "recorded", "created", "checked", "stopped", "started", "healthy",
+    ] {
         let image = if serving == "v2" { WEB_V1 } else { WEB_V2 };
         crash_at(&env, point, &["deploy", &project, "--image", image]);
         id += 1;

@@ -1,10 +1,13 @@
 //! SIGINT and SIGTERM during a swap: the new container goes, the previous version serves
-//! again, the deployment is `cancelled` with what was restored, and temps exits 130.
+//! (it was never stopped while the new one was tried beside it, or it is started again
+//! once any stop the engine has under way is over), the deployment is `cancelled` with
+//! what was restored, and temps exits 130. After a proxy-mode switch an interrupt cannot
+//! undo it, and says so.
 
 use super::*;
 
 #[test]
-fn sigint_during_the_health_wait_of_a_deploy_restores_the_previous_version() {
+fn sigint_during_the_health_check_of_a_deploy_leaves_the_previous_version_serving() {
     require_docker!();
     let env = TestEnv::new();
     let (project, port) = serving_project(&env, "sigint");
@@ -15,13 +18,18 @@ fn sigint_during_the_health_wait_of_a_deploy_restores_the_previous_version() {
         &["--output", "json", "deploy", &project, "--image", NOHEALTH],
     );
     let new = container(&project, "production", 3);
-    deploy.wait_for_running(&new);
+    let check = check_container(&project, "production", 3);
+    deploy.wait_for_running(&check);
+    let started = docker_inspect(
+        &container(&project, "production", 2),
+        "{{.State.StartedAt}}",
+    );
     deploy.signal("INT");
     let run = deploy
         .finish()
         .code(130)
         .stderr_has("deployment #3 was cancelled: interrupted by SIGINT")
-        .stderr_has("#2 is serving again");
+        .stderr_has("#2 kept serving: it was never stopped");
     assert_error_with_hint(&run);
 
     // The failure's document on stdout is the cancelled record, as `temps show` has it.
@@ -32,12 +40,21 @@ fn sigint_during_the_health_wait_of_a_deploy_restores_the_previous_version() {
     assert_eq!(record["status"], "cancelled");
     let error = record["error"].as_str().unwrap_or_default();
     assert!(
-        error.contains("SIGINT") && error.contains("#2 restored"),
+        error.contains("SIGINT") && error.contains("#2 kept serving"),
         "{record}"
     );
     assert!(record["finished_at"].is_string(), "{record}");
 
     assert_eq!(docker_inspect(&new, "{{.Name}}"), None, "{new} is left");
+    assert_eq!(docker_inspect(&check, "{{.Name}}"), None, "{check} is left");
+    // Never restarted: the same start as before the deploy.
+    assert_eq!(
+        docker_inspect(
+            &container(&project, "production", 2),
+            "{{.State.StartedAt}}"
+        ),
+        started
+    );
     assert_eq!(
         environment(&env, &project, "production")["current_deployment_id"],
         2
@@ -46,7 +63,7 @@ fn sigint_during_the_health_wait_of_a_deploy_restores_the_previous_version() {
 }
 
 #[test]
-fn sigterm_during_the_health_wait_of_a_rollback_restores_the_previous_version() {
+fn sigterm_during_the_health_check_of_a_rollback_leaves_the_previous_version_serving() {
     require_docker!();
     let env = TestEnv::new();
     // Without a health path, the never-healthy image passes on TCP: #1 serves.
@@ -70,13 +87,14 @@ fn sigterm_during_the_health_wait_of_a_rollback_restores_the_previous_version() 
         &["rollback", "1", "--yes", "--health-timeout", "10m"],
     );
     let new = container(&project, "production", 3);
-    rollback.wait_for_running(&new);
+    rollback.wait_for_running(&check_container(&project, "production", 3));
     rollback.signal("TERM");
     let run = rollback
         .finish()
         .code(130)
         .stderr_has("interrupted by SIGTERM")
-        .stderr_has("#2 is serving again");
+        .stderr_has("#2 kept serving")
+        .stderr_has("`temps rollback 1` tries again");
     assert_error_with_hint(&run);
 
     let record = deployment(&env, 3);
@@ -85,7 +103,7 @@ fn sigterm_during_the_health_wait_of_a_rollback_restores_the_previous_version() 
     assert_eq!(record["rolled_back_to_id"], 1);
     let error = record["error"].as_str().unwrap_or_default();
     assert!(
-        error.contains("SIGTERM") && error.contains("#2 restored"),
+        error.contains("SIGTERM") && error.contains("#2 kept serving"),
         "{record}"
     );
     assert_eq!(docker_inspect(&new, "{{.Name}}"), None, "{new} is left");
@@ -127,4 +145,133 @@ fn sigint_during_a_first_deploy_leaves_nothing_running() {
     assert_eq!(docker_inspect(&new, "{{.Name}}"), None, "{new} is left");
     assert_eq!(invariants(&env, &project, port), None);
     assert!(running_containers(&project).is_empty());
+}
+
+/// Wait until the deploy or rollback in `op` has tried its new version beside the serving
+/// one and gone on to stop the serving one: its check container came and went.
+fn wait_until_stopping(op: &mut Background, check: &str) {
+    op.wait_for_running(check);
+    let started = Instant::now();
+    while docker_inspect(check, "{{.Name}}").is_some() {
+        assert!(started.elapsed() < PATIENCE, "{check} stayed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigint_during_a_slow_stop_waits_for_it_and_the_old_version_serves_past_its_stop_timeout() {
+    require_docker!();
+    let env = TestEnv::new();
+    let project = env.web_project("slowstop");
+    env.ok(&["project", "update", &project, "--stop-timeout", "3s"]);
+    let port = free_port();
+    env.ok(&[
+        "deploy",
+        &project,
+        "--image",
+        STUBBORN,
+        "--publish",
+        &port.to_string(),
+    ]);
+    let old = container(&project, "production", 1);
+    let mut deploy = Background::start(&env, &[], &["deploy", &project, "--image", WEB_V1]);
+    wait_until_stopping(&mut deploy, &check_container(&project, "production", 2));
+    // The engine is stopping #1 now; it ignores SIGTERM, so it runs until the kill at 3 s.
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupted = Instant::now();
+    deploy.signal("INT");
+    let run = deploy
+        .finish()
+        .code(130)
+        .stderr_has("deployment #2 was cancelled: interrupted by SIGINT")
+        .stderr_has("#1 is serving again");
+    assert_error_with_hint(&run);
+    // temps said so only once the engine's stop was over and #1 was started again.
+    assert!(
+        interrupted.elapsed() >= Duration::from_secs(2),
+        "temps reported #1 serving before the engine's stop could end"
+    );
+    let record = deployment(&env, 2);
+    assert_eq!(record["status"], "cancelled");
+    assert!(
+        record["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("#1 restored"),
+        "{record}"
+    );
+
+    // Well past the stop timeout, what temps reported serving still serves.
+    let past = Duration::from_secs(5);
+    std::thread::sleep(past.saturating_sub(interrupted.elapsed()));
+    assert!(is_running(&old), "{old} does not run");
+    assert_eq!(serving(port).as_deref(), Some("stubborn"));
+    assert_eq!(
+        invariants(&env, &project, port).as_deref(),
+        Some("stubborn")
+    );
+}
+
+#[test]
+fn an_app_that_ignores_sigterm_is_named_with_the_fix() {
+    require_docker!();
+    let env = TestEnv::new();
+    let project = env.web_project("ignores");
+    env.ok(&["project", "update", &project, "--stop-timeout", "2s"]);
+    let port = free_port();
+    env.ok(&[
+        "deploy",
+        &project,
+        "--image",
+        STUBBORN,
+        "--publish",
+        &port.to_string(),
+    ]);
+    env.ok(&["deploy", &project, "--image", WEB_V1])
+        .stderr_has(&format!(
+            "{} ignored SIGTERM and was killed after 2s",
+            container(&project, "production", 1)
+        ))
+        .stderr_has("STOPSIGNAL")
+        .stderr_has("--stop-timeout");
+    // An app that stops on SIGTERM gets no such word.
+    let quiet = env.ok(&["deploy", &project, "--image", WEB_V2]);
+    assert!(
+        !quiet.stderr.contains("ignored SIGTERM"),
+        "{}",
+        quiet.stderr
+    );
+    assert_eq!(invariants(&env, &project, port).as_deref(), Some("v2"));
+}
+
+#[test]
+fn sigint_after_a_proxy_mode_switch_says_it_cannot_undo_it() {
+    require_docker!();
+    let env = TestEnv::new();
+    let project = env.web_project("afterswitch");
+    env.ok(&["project", "update", &project, "--stop-timeout", "3s"]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    env.ok(&["deploy", &project, "--image", STUBBORN, "--proxy", &listen]);
+    let old = container(&project, "production", 1);
+    let mut deploy = Background::start(&env, &[], &["deploy", &project, "--image", WEB_V1]);
+    deploy.wait_for_running(&container(&project, "production", 2));
+    // Switched: #2 serves in the history while #1 is still being stopped (3 s).
+    let started = Instant::now();
+    while deployment(&env, 2)["status"] != "deployed" {
+        assert!(started.elapsed() < PATIENCE, "#2 never switched");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        is_running(&old),
+        "{old} stopped before the interrupt could be sent"
+    );
+    deploy.signal("INT");
+    deploy
+        .finish()
+        .code(0)
+        .stderr_has("SIGINT after the switch")
+        .stderr_has("cannot undo that")
+        .stderr_has("`temps rollback 1` does");
+    assert_eq!(deployment(&env, 2)["status"], "deployed");
+    assert!(!is_running(&old), "{old} still runs");
 }

@@ -8,12 +8,12 @@ use std::process::Command;
 use super::*;
 
 /// A project whose production serves v2 as #2, with a long health wait, and a deploy of
-/// the never-healthy image holding its lock in the health wait (as #3).
+/// the never-healthy image holding its lock in the health wait of its check (as #3).
 fn held(env: &TestEnv, hint: &str) -> (String, u16, Background) {
     let (project, port) = serving_project(env, hint);
     env.ok(&["project", "update", &project, "--health-timeout", "10m"]);
     let mut holder = Background::start(env, &[], &["deploy", &project, "--image", NOHEALTH]);
-    holder.wait_for_running(&container(&project, "production", 3));
+    holder.wait_for_running(&check_container(&project, "production", 3));
     (project, port, holder)
 }
 
@@ -108,7 +108,7 @@ fn wait_lock_waits_for_the_holder_to_finish() {
     // The holder fails its health check on its own after a few seconds (exit 5).
     env.ok(&["project", "update", &project, "--health-timeout", "4s"]);
     let mut holder = Background::start(&env, &[], &["deploy", &project, "--image", NOHEALTH]);
-    holder.wait_for_running(&container(&project, "production", 3));
+    holder.wait_for_running(&check_container(&project, "production", 3));
     let waiter = Background::start(
         &env,
         &[],
