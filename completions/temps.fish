@@ -62,7 +62,7 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-path -d 'Health check: HTTP GET this path and expect 2xx or 3xx (`""` to unset)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-timeout -d 'How long a new version may take to become healthy [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l health-interval -d 'Time between health probes [default: 50ms]' -r
-complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]; temps says when a container had to be killed (it ignored SIGTERM)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l hook-timeout -d 'How long a hook may run before it is killed and counts as failed [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
@@ -75,7 +75,7 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-path -d 'Health check: HTTP GET this path and expect 2xx or 3xx (`""` to unset)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-timeout -d 'How long a new version may take to become healthy [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l health-interval -d 'Time between health probes [default: 50ms]' -r
-complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]; temps says when a container had to be killed (it ignored SIGTERM)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l hook-timeout -d 'How long a hook may run before it is killed and counts as failed [default: 30s]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
@@ -110,7 +110,7 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l image -d 'Image to deploy (docker preset); pulled when not on the host' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l dir -d 'Directory to release (static preset)' -r -F
 complete -c temps -n "__fish_temps_using_subcommand deploy" -s e -l environment -d 'Environment name' -r
-complete -c temps -n "__fish_temps_using_subcommand deploy" -l publish -d 'Publish the container port on this host port; remembered by the environment' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l publish -d 'Publish the container port on this host port; remembered by the environment, even when its first deploy fails' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l proxy -d 'Serve through `temps proxy` on this public address, switching with no downtime (start first, switch, drain, stop); remembered by the environment' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l replicas -d 'Proxy mode: how many containers to run, round-robin [default: 1; remembered]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l drain -d 'Proxy mode: how long requests in flight may take to finish on the old version before it is stopped [default: 30s; remembered]' -r

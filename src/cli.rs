@@ -47,10 +47,13 @@ pub enum Command {
     /// Deploy an image (docker preset) or a directory (static preset)
     ///
     /// The image is resolved to its id (pulled when absent), tagged temps/PROJECT:ID, and
-    /// swapped in: the new container is created, the serving one stopped and kept, the new
-    /// one started and health-checked. If it fails, the previous version is started again
-    /// and temps exits 5. While the environment is rolled back, the deployment is recorded
-    /// `ready` and does not serve until `temps promote`.
+    /// swapped in. With a published port, the new version is first started beside the
+    /// serving one (a check container on a free loopback port) and health-checked there;
+    /// only then is the serving one stopped and kept, and the new one started and
+    /// health-checked on the published port. A version that cannot start or never becomes
+    /// healthy fails with the old one never stopped; a later failure starts the previous
+    /// version again; either way temps exits 5. While the environment is rolled back, the
+    /// deployment is recorded `ready` and does not serve until `temps promote`.
     Deploy(DeployArgs),
     /// Show a project's deployment history, newest first
     #[command(visible_alias = "ls")]
@@ -66,8 +69,11 @@ pub enum Command {
     /// to the target's image id with the environment's current variables, and leaves the
     /// environment rolled back. A failed health check restores the previous version and
     /// exits 5. Database migrations and external state are not reverted. With `--project`
-    /// and no id, a picker of valid targets (newest first, the most recent preselected)
-    /// on a terminal, else the most recent target.
+    /// and no id, a picker of valid targets (newest first, the most recent valid one
+    /// preselected) on a terminal, else the most recent valid target. That one skips
+    /// deployments whose version a later rollback left and those running the image that
+    /// serves now, so the same no-id rollback run twice never goes forward to the version
+    /// it fled; when none is left, temps refuses (exit 4) and names them.
     Rollback(RollbackArgs),
     /// Make a deployment serve and leave the rolled-back state
     ///
@@ -173,7 +179,8 @@ pub struct ProjectSettings {
     /// Time between health probes [default: 50ms]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub health_interval: Option<Duration>,
-    /// How long a stopping container gets before it is killed [default: 10s]
+    /// How long a stopping container gets before it is killed [default: 10s]; temps says
+    /// when a container had to be killed (it ignored SIGTERM)
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub stop_timeout: Option<Duration>,
     /// A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback,
@@ -209,7 +216,8 @@ pub struct DeployArgs {
     pub dir: Option<PathBuf>,
     #[command(flatten)]
     pub environment: EnvironmentArg,
-    /// Publish the container port on this host port; remembered by the environment
+    /// Publish the container port on this host port; remembered by the environment, even
+    /// when its first deploy fails
     #[arg(long, value_name = "[IP:]HOST_PORT", conflicts_with = "proxy")]
     pub publish: Option<String>,
     /// Serve through `temps proxy` on this public address, switching with no downtime
