@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::hooks::{self, HookEnv};
 use super::recover::take_environment;
-use super::start_first::ProxyMode;
+use super::swap::ProxyMode;
 use super::swap::{self, Swap};
 use super::{clean_reason, Progress};
 use crate::docker::{Engine, ImageFacts};

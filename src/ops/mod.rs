@@ -9,7 +9,6 @@ pub mod lock;
 pub mod prune;
 pub mod recover;
 pub mod redeploy;
-pub mod start_first;
 pub mod static_site;
 pub mod swap;
 
@@ -38,13 +37,42 @@ pub fn fault_point(point: &str) {
 #[inline(always)]
 pub fn fault_point(_point: &str) {}
 
-/// Who is making a change, for the history: `$USER`, else the numeric uid.
+/// Who is making a change, for the history: `$USER` (or `$LOGNAME`), else the account's
+/// name, else the numeric uid.
 pub fn current_user() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .or_else(account_name)
         // SAFETY: getuid cannot fail and touches no memory.
         .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
+}
+
+/// The name of the account this process runs as, from the password database.
+fn account_name() -> Option<String> {
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    // SAFETY: getpwuid_r writes only into `entry` and `buffer`, whose sizes it is given,
+    // and `found` points at `entry` or is null; the name is copied out before they go.
+    let code = unsafe {
+        libc::getpwuid_r(
+            libc::getuid(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if code != 0 || found.is_null() || entry.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points at a NUL-terminated string inside `buffer`.
+    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+    name.to_str()
+        .ok()
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
 }
 
 /// Free text the user gives (`--reason`): one line, at most 500 characters.

@@ -121,9 +121,7 @@ pub async fn recover(
                     let mut upstreams = Vec::new();
                     let mut known = Vec::new();
                     for container in &current.containers {
-                        if let Some(choice) =
-                            super::start_first::upstream_of(engine, container, port).await?
-                        {
+                        if let Some(choice) = swap::upstream_of(engine, container, port).await? {
                             upstreams.push(choice.chosen);
                             known.push(choice.known);
                         }

@@ -300,7 +300,7 @@ pub async fn execute(
             })
         })?;
         hook_env.deployment_id = Some(deployment.id);
-        let proxy_mode = super::start_first::ProxyMode::of(&env);
+        let proxy_mode = super::swap::ProxyMode::of(&env);
         let state_after = match kind {
             Kind::Rollback => EnvState::RolledBack,
             Kind::Promote => EnvState::Normal,

@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{fault_point, Progress};
+use super::{
+    explain_port, finish, keep_running, no_port, stop_container, Restored, Signals, Stop, Swap,
+};
 use crate::clock::{format_duration, now_ms};
-use crate::docker::{container_names, ContainerSpec, Engine, ImageFacts};
-use crate::error::{ExitStatus, Failure};
+use crate::docker::{container_names, ContainerSpec, Engine};
+use crate::error::Failure;
 use crate::health::{wait_healthy, Probe};
-use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
+use crate::ops::{fault_point, Progress};
+use crate::store::{Deployment, Environment, Project, Publish, Status, Store};
 
 /// How an environment in proxy mode is served.
 #[derive(Debug, Clone)]
@@ -39,20 +42,24 @@ impl ProxyMode {
 /// How long to wait for the running proxy to say it applies a new route.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(3);
 
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
+pub(super) async fn run(
     engine: &Engine,
     store: &mut Store,
-    project: &Project,
-    env: &Environment,
-    deployment: Deployment,
-    image: &ImageFacts,
-    previous: Option<Deployment>,
+    swap: Swap<'_>,
     mode: &ProxyMode,
-    health_timeout: Duration,
-    state_after: EnvState,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
+    let Swap {
+        project,
+        environment: env,
+        deployment,
+        image,
+        previous,
+        publish: _,
+        proxy: _,
+        health_timeout,
+        state_after,
+    } = swap;
     fault_point("recorded");
     let id = deployment.id;
     let Some(container_port) = project.container_port.or(image.exposed_port) else {
@@ -131,7 +138,7 @@ pub async fn run(
                     progress,
                 )
                 .await
-                .map_err(|why| anyhow::Error::msg(super::swap::explain_port(project, image, why)))
+                .map_err(|why| anyhow::Error::msg(explain_port(project, image, why)))
             }
         });
         futures_util::future::try_join_all(checks).await?;
@@ -146,46 +153,32 @@ pub async fn run(
         }
         anyhow::Ok(chosen)
     };
-    let mut signals = super::swap::Signals::new()?;
+    let mut signals = Signals::new()?;
     let outcome = tokio::select! {
-        result = starting => result.map_err(|e| (Status::Failed, super::swap::redact(&format!("{e:#}"), &secrets), e)),
-        signal = signals.next() => Err((Status::Cancelled, format!("interrupted by {signal}"), anyhow::anyhow!("interrupted"))),
+        result = starting => result.map_err(Stop::Failed),
+        signal = signals.next() => Err(Stop::Interrupted(signal)),
     };
     let upstreams = match outcome {
         Ok(upstreams) => upstreams,
-        Err((status, reason, err)) => {
+        Err(stop) => {
             // The old version never stopped and the route never changed: only clean up.
             let made = created.borrow().clone();
+            let mut leftover = None;
             for name in &made {
-                let _ = engine.remove(name).await;
+                if let Err(err) = engine.remove(name).await {
+                    leftover.get_or_insert(err.context(format!("could not remove {name}")));
+                }
             }
-            let serving = previous
-                .as_ref()
-                .map_or("nothing was serving".to_string(), |p| {
-                    format!("#{} kept serving", p.id)
-                });
-            let record = store.finish_unsuccessful(
-                id,
-                status,
-                &format!("{reason}; {serving}; the route was not changed"),
-            )?;
-            let exit = match (status, crate::error::exit_status_of(&err)) {
-                (Status::Cancelled, _) => ExitStatus::Interrupted,
-                (_, ExitStatus::DockerUnreachable) => ExitStatus::DockerUnreachable,
-                _ => ExitStatus::HealthFailed,
-            };
-            let verb = if status == Status::Cancelled {
-                "was cancelled"
-            } else {
-                "failed"
-            };
-            let mut failure = Failure::new(
-                exit,
-                format!("deployment #{id} {verb}: {reason}\n{serving}; the route was not changed"),
-            )
-            .hint(super::swap::try_again_hint(&record));
-            failure.document = Some(serde_json::to_value(&record)?);
-            return Err(failure.into());
+            let restored = Ok(match &previous {
+                Some(p) => Restored::KeptServing {
+                    id: p.id,
+                    leftover,
+                    route_unchanged: true,
+                },
+                None => Restored::NothingBefore,
+            });
+            let stop = stop.redacted(&secrets);
+            return finish(store, id, previous.as_ref(), stop, restored);
         }
     };
 
@@ -203,9 +196,9 @@ pub async fn run(
     )?;
     fault_point("switched");
     let routed = store.expect_deployment(id)?;
-    super::swap::keep_running(engine, &routed, progress).await;
+    keep_running(engine, &routed, progress).await;
     // The new version serves from here on: nothing below may turn that into a failure.
-    if let Err(err) = retire(
+    let retiring = Retiring {
         engine,
         store,
         project,
@@ -213,26 +206,14 @@ pub async fn run(
         previous,
         mode,
         generation,
-        &old_upstreams,
-        &mut signals,
-        progress,
-    )
-    .await
-    {
+        old_upstreams: &old_upstreams,
+    };
+    if let Err(err) = retire(retiring, &mut signals, progress).await {
         progress.warn(&format!(
             "#{id} serves; retiring the previous version did not finish: {err:#}"
         ));
     }
     Ok(routed)
-}
-
-/// A container with no published port: it exited (say how, with its last output), or
-/// Docker did not publish one.
-pub async fn no_port(engine: &Engine, name: &str) -> anyhow::Error {
-    match crate::health::why_not_running(engine, name).await {
-        Some(exited) => anyhow::Error::msg(exited),
-        None => anyhow::anyhow!("Docker published no port for {name}"),
-    }
 }
 
 /// Where the proxy reaches a healthy container: its own address on Docker's network when
@@ -283,21 +264,37 @@ pub struct UpstreamChoice {
     pub known: Vec<String>,
 }
 
+/// The previous version, once the route has switched away from it.
+struct Retiring<'a> {
+    engine: &'a Engine,
+    store: &'a Store,
+    project: &'a Project,
+    env: &'a Environment,
+    previous: Option<Deployment>,
+    mode: &'a ProxyMode,
+    /// The generation of the route that switched.
+    generation: i64,
+    /// Where the previous version was reached, for the drain.
+    old_upstreams: &'a [String],
+}
+
 /// Wait for the proxy to apply the new route, drain the old upstreams (a signal ends the
 /// drain early), then stop the previous version's containers.
-#[allow(clippy::too_many_arguments)]
 async fn retire(
-    engine: &Engine,
-    store: &Store,
-    project: &Project,
-    env: &Environment,
-    previous: Option<Deployment>,
-    mode: &ProxyMode,
-    generation: i64,
-    old_upstreams: &[String],
-    signals: &mut super::swap::Signals,
+    retiring: Retiring<'_>,
+    signals: &mut Signals,
     progress: &dyn Progress,
 ) -> Result<()> {
+    let Retiring {
+        engine,
+        store,
+        project,
+        env,
+        previous,
+        mode,
+        generation,
+        old_upstreams,
+    } = retiring;
     progress.step("waiting for `temps proxy` to apply the new route");
     let applied = wait_applied(store, generation).await?;
     if !applied {
@@ -322,7 +319,7 @@ async fn retire(
     }
     let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
     for old in &previous.containers {
-        let stopping = super::swap::stop_container(engine, project, old, stop_secs, progress);
+        let stopping = stop_container(engine, project, old, stop_secs, progress);
         tokio::pin!(stopping);
         // The switch is made: an interrupt can no longer undo it, and the stop it would
         // cut short goes on in the engine anyway. Say so rather than ignore it.

@@ -1,19 +1,24 @@
-//! The swap every docker-preset change goes through (deploy, rollback, promote):
-//! create the new container, stop the serving one (kept, stopped), start the new one,
-//! health-check it, and route. Any failure on the way — an error, a failed health check,
-//! Ctrl-C or SIGTERM — removes what was made and starts the previous version again, so
-//! the environment is never left half-switched. A `kill -9` cannot be caught: the next
-//! operation on the environment finds the unfinished deployment and does the same
-//! (see `recover`).
+//! The swap every docker-preset change goes through (deploy, rollback, promote), as one
+//! value with two strategies: stop first in port mode (`stop_first`), start first in
+//! proxy mode (`start_first`). Both share the signals, the redaction of variable values,
+//! the restart-policy step and one failure path (`finish`), which records how a swap
+//! stopped short and decides the exit code and hint. The environment is never left
+//! half-switched; a `kill -9` cannot be caught, so the next operation on the
+//! environment finds the unfinished deployment and puts it right (see `recover`).
+
+mod start_first;
+mod stop_first;
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::start_first::{self, ProxyMode};
-use super::{fault_point, Progress};
+pub use start_first::{upstream_of, ProxyMode, UpstreamChoice};
+pub use stop_first::CHECK_SUFFIX;
+
+use super::Progress;
 use crate::clock::format_duration;
-use crate::docker::{container_name, pin_repository, ContainerSpec, Engine, ImageFacts};
+use crate::docker::{pin_repository, Engine, ImageFacts};
 use crate::error::{exit_status_of, ExitStatus, Failure};
 use crate::health::{wait_healthy, Probe};
 use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
@@ -105,238 +110,19 @@ pub async fn run(
     swap: Swap<'_>,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
-    let Swap {
-        project,
-        environment: env,
-        deployment,
-        image,
-        previous,
-        publish,
-        proxy,
-        health_timeout,
-        state_after,
-    } = swap;
-    if let Some(mode) = proxy {
-        return start_first::run(
-            engine,
-            store,
-            project,
-            env,
-            deployment,
-            image,
-            previous,
-            mode,
-            health_timeout,
-            state_after,
-            progress,
-        )
-        .await;
+    match swap.proxy {
+        Some(mode) => start_first::run(engine, store, swap, mode, progress).await,
+        None => stop_first::run(engine, store, swap, progress).await,
     }
-    fault_point("recorded");
-    // From here on Ctrl-C and SIGTERM restore instead of killing us mid-swap.
-    let mut signals = Signals::new()?;
-    let id = deployment.id;
-    let name = container_name(&project.name, &env.name, id);
-    let variables = store.begin_swap(id, env.id, std::slice::from_ref(&name))?;
-    let secrets: Vec<String> = variables.values().cloned().collect();
-    let env_pairs: Vec<String> = variables
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let container_port = project.container_port.or(image.exposed_port);
-    let spec = ContainerSpec {
-        name: &name,
-        image_id: &image.id,
-        project: &project.name,
-        environment: &env.name,
-        deployment_id: id,
-        env: env_pairs.clone(),
-        container_port,
-        publish,
-    };
-    let probe = Probe::choose(
-        project.health_path.as_deref(),
-        image.has_healthcheck,
-        container_port,
-        publish,
-    );
-    // The new version is first tried beside the serving one when there is one to
-    // protect: a version that cannot start or never becomes healthy then fails with the
-    // old one never stopped.
-    let serving_before = previous.as_ref().filter(|p| !p.containers.is_empty());
-    let check_name = check_container_name(&name);
-    // Published on any free loopback port, so the check never competes with the address
-    // that serves.
-    let loopback_any_port = Publish {
-        ip: Some("127.0.0.1".to_string()),
-        port: 0,
-    };
-    let check_spec = ContainerSpec {
-        name: &check_name,
-        env: env_pairs,
-        publish: Some(&loopback_any_port),
-        ..spec.clone()
-    };
-
-    let created = std::cell::Cell::new(false);
-    let checking = std::cell::Cell::new(false);
-    let stopping = std::cell::Cell::new(false);
-    let switching = async {
-        // Create before stopping anything: a bad configuration fails while the old version
-        // still serves.
-        progress.step(&format!("creating container {name}"));
-        engine.create_container(&spec).await?;
-        created.set(true);
-        fault_point("created");
-        if serving_before.is_some() {
-            checking.set(true);
-            check(
-                engine,
-                project,
-                image,
-                &check_spec,
-                health_timeout,
-                progress,
-            )
-            .await?;
-            fault_point("checked");
-        }
-        let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
-        for old in previous.iter().flat_map(|p| &p.containers) {
-            stopping.set(true);
-            let (stopped, removed) = tokio::join!(
-                stop_container(engine, project, old, stop_secs, progress),
-                async {
-                    if checking.get() {
-                        let _ = engine.remove(&check_name).await;
-                    }
-                }
-            );
-            let () = removed;
-            stopped?;
-        }
-        checking.set(false);
-        fault_point("stopped");
-        progress.step(&format!("starting {name}"));
-        engine.start(&name).await?;
-        fault_point("started");
-        progress.step(&format!(
-            "waiting for {} (up to {})",
-            probe.describe(),
-            format_duration(health_timeout)
-        ));
-        wait_healthy(
-            engine,
-            &name,
-            &probe,
-            health_timeout,
-            project.health_interval,
-            progress,
-        )
-        .await
-        .map_err(|why| anyhow::Error::msg(explain_port(project, image, why)))?;
-        fault_point("healthy");
-        anyhow::Ok(())
-    };
-    let stop = tokio::select! {
-        result = switching => match result {
-            Ok(()) => {
-                let changed = publish.filter(|p| env.publish.as_ref() != Some(*p));
-                let routed = store.route(id, env.id, state_after, changed)?;
-                keep_running(engine, &routed, progress).await;
-                return Ok(routed);
-            }
-            Err(err) => Stop::Failed(err),
-        },
-        signal = signals.next() => Stop::Interrupted(signal),
-    };
-    if checking.get() {
-        let _ = engine.remove(&check_name).await;
-    }
-    // Only what this operation made is removed: a name taken by someone else stays theirs.
-    let made = created.get().then_some(name.as_str());
-    let restored = if stopping.get() {
-        progress.step("restoring the previous version");
-        match restore(engine, project, env, made, previous.as_ref(), progress).await {
-            Ok(Some(prev)) => Ok(Restored::StartedAgain(prev)),
-            Ok(None) => Ok(Restored::NothingBefore),
-            Err(err) => Err(err),
-        }
-    } else {
-        // Nothing was stopped: the previous version still serves as it was. A container
-        // that cannot be removed now (Docker gone) is the next operation's to remove.
-        let leftover = match made {
-            Some(made) => engine
-                .remove(made)
-                .await
-                .err()
-                .map(|e| e.context(format!("could not remove {made}"))),
-            None => None,
-        };
-        Ok(match &previous {
-            Some(p) => Restored::KeptServing { id: p.id, leftover },
-            None => Restored::NothingBefore,
-        })
-    };
-    let stop = stop.redacted(&secrets);
-    finish(store, id, previous.as_ref(), stop, restored)
 }
 
-/// `temps-web-production-44-check`: the new version tried beside the serving one.
-pub fn check_container_name(name: &str) -> String {
-    format!("{name}{CHECK_SUFFIX}")
-}
-
-/// What ends the name of a check container; no deployment ever serves from one.
-pub const CHECK_SUFFIX: &str = "-check";
-
-/// Start the new version in a container of its own, published on a free loopback port,
-/// and health-check it there while the old version still serves.
-async fn check(
-    engine: &Engine,
-    project: &Project,
-    image: &ImageFacts,
-    spec: &ContainerSpec<'_>,
-    health_timeout: Duration,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let name = spec.name;
-    progress.step(&format!(
-        "trying the new version beside the serving one ({name})"
-    ));
-    engine.create_container(spec).await?;
-    engine.start(name).await?;
-    let published = match spec.container_port {
-        Some(port) => match engine.published_port(name, port).await? {
-            Some(port) => Some(Publish {
-                ip: Some("127.0.0.1".to_string()),
-                port,
-            }),
-            None => return Err(start_first::no_port(engine, name).await),
-        },
-        None => None,
-    };
-    let probe = Probe::choose(
-        project.health_path.as_deref(),
-        image.has_healthcheck,
-        spec.container_port,
-        published.as_ref(),
-    );
-    progress.step(&format!(
-        "checking the new version: {} (up to {})",
-        probe.describe(),
-        format_duration(health_timeout)
-    ));
-    wait_healthy(
-        engine,
-        name,
-        &probe,
-        health_timeout,
-        project.health_interval,
-        progress,
-    )
-    .await
-    .map_err(|why| anyhow::Error::msg(explain_port(project, image, why)))
+/// A container with no published port: it exited (say how, with its last output), or
+/// Docker did not publish one.
+pub async fn no_port(engine: &Engine, name: &str) -> anyhow::Error {
+    match crate::health::why_not_running(engine, name).await {
+        Some(exited) => anyhow::Error::msg(exited),
+        None => anyhow::anyhow!("Docker published no port for {name}"),
+    }
 }
 
 /// A failed health check, with where the container port came from when the project did
@@ -409,6 +195,8 @@ enum Restored {
     KeptServing {
         id: i64,
         leftover: Option<anyhow::Error>,
+        /// Proxy mode: the route still points at it.
+        route_unchanged: bool,
     },
     /// It was stopped and is serving again.
     StartedAgain(i64),
@@ -423,43 +211,6 @@ pub async fn keep_running(engine: &Engine, deployment: &Deployment, progress: &d
             progress.warn(&format!("{err:#}"));
         }
     }
-}
-
-/// Remove the new container and bring the previous deployment back; says what happened.
-/// A stop the engine may still have under way is waited for first (stopping again ends
-/// when the container is down): starting a container that is about to be killed would
-/// report it serving and leave nothing.
-async fn restore(
-    engine: &Engine,
-    project: &Project,
-    env: &Environment,
-    new_container: Option<&str>,
-    previous: Option<&Deployment>,
-    progress: &dyn Progress,
-) -> Result<Option<i64>> {
-    if let Some(new_container) = new_container {
-        engine
-            .remove(new_container)
-            .await
-            .map_err(|e| e.context(format!("could not remove {new_container}")))?;
-    }
-    let Some(previous) = previous else {
-        return Ok(None);
-    };
-    let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
-    for old in &previous.containers {
-        progress.step(&format!(
-            "waiting for the engine to finish stopping {old} (up to {}) before starting it again",
-            format_duration(project.stop_timeout)
-        ));
-        engine
-            .stop(old, stop_secs)
-            .await
-            .map_err(|e| e.context(format!("could not wait for {old} to stop")))?;
-    }
-    start_again(engine, project, env, previous, progress)
-        .await
-        .map(|()| Some(previous.id))
 }
 
 /// Start a deployment's stopped containers again and wait until they are healthy.
@@ -527,8 +278,17 @@ fn finish(
         ),
     };
     let record_error = match &restored {
-        Ok(Restored::KeptServing { id: prev, leftover }) => format!(
-            "{reason}; #{prev} kept serving, never stopped{}",
+        Ok(Restored::KeptServing {
+            id: prev,
+            leftover,
+            route_unchanged,
+        }) => format!(
+            "{reason}; #{prev} kept serving, never stopped{}{}",
+            if *route_unchanged {
+                "; the route was not changed"
+            } else {
+                ""
+            },
             leftover
                 .as_ref()
                 .map(|l| format!("; {l:#} (the next operation removes it)"))
@@ -551,21 +311,31 @@ fn finish(
         base_exit
     };
     let again = try_again_hint(&record);
+    let kept = |prev: &i64, route_unchanged: bool| {
+        format!(
+            "deployment #{id} {verb}: {reason}\n#{prev} kept serving: it was never stopped{}",
+            if route_unchanged {
+                "; the route was not changed"
+            } else {
+                ""
+            }
+        )
+    };
     let (exit, message, hint) = match &restored {
         // Nothing needed Docker to keep it serving: Docker gone is still exit 6.
-        Ok(Restored::KeptServing { id: prev, leftover }) => match leftover {
+        Ok(Restored::KeptServing {
+            id: prev,
+            leftover,
+            route_unchanged,
+        }) => match leftover {
             Some(err) if exit_status_of(err) == ExitStatus::DockerUnreachable => (
                 ExitStatus::DockerUnreachable,
-                format!("deployment #{id} {verb}: {reason}\n#{prev} kept serving: it was never stopped"),
+                kept(prev, *route_unchanged),
                 "start Docker again (`systemctl start docker`); the next operation on the environment \
                  removes what this one left"
                     .to_string(),
             ),
-            _ => (
-                base_exit,
-                format!("deployment #{id} {verb}: {reason}\n#{prev} kept serving: it was never stopped"),
-                again,
-            ),
+            _ => (base_exit, kept(prev, *route_unchanged), again),
         },
         Ok(Restored::StartedAgain(prev)) => (
             survived,
