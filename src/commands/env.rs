@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::Context;
-use crate::cli::EnvCommand;
+use crate::cli::{EnvCommand, EnvListArgs, EnvSetArgs, EnvUnsetArgs};
 use crate::error::{check_name, Failure};
 use crate::ops::lock::{lock_environment, EnvLock};
 use crate::store::{Project, Store};
@@ -29,127 +29,135 @@ fn lock(
 
 pub fn cmd_env(ctx: &Context, command: EnvCommand) -> Result<()> {
     match command {
-        EnvCommand::Set(args) => {
-            check_name("environment", &args.environment.environment)?;
-            let pairs = args
-                .pairs
-                .iter()
-                .map(|pair| parse_pair(pair))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut store = ctx.store()?;
-            let project = store.project(&args.project)?;
-            let env = &args.environment.environment;
-            let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-            let command = format!("env set {} {}", project.name, keys.join(" "));
-            let _lock = lock(
-                ctx,
-                &mut store,
-                &project,
-                env,
-                &command,
-                args.lock.wait_lock,
-            )?;
-            store.set_variables(project.id, env, &pairs)?;
-            if ctx.out.is_json() {
-                return ctx
-                    .out
-                    .json(&json!({"project": project.name, "environment": env, "set": keys}));
-            }
-            ctx.out
-                .line(format!("set {} on {}/{env}", keys.join(", "), project.name));
-            ctx.out.note(
-                "applied to containers created from now on: the next deploy, rollback or promote",
-            );
-            Ok(())
-        }
-        EnvCommand::Unset(args) => {
-            let mut store = ctx.store()?;
-            let project = store.project(&args.project)?;
-            let env_name = &args.environment.environment;
-            let command = format!("env unset {} {}", project.name, args.keys.join(" "));
-            let _lock = lock(
-                ctx,
-                &mut store,
-                &project,
-                env_name,
-                &command,
-                args.lock.wait_lock,
-            )?;
-            let removed = match store.environment(project.id, env_name)? {
-                Some(env) => {
-                    let missing = store.unset_variables(env.id, &args.keys)?;
-                    if !missing.is_empty() {
-                        ctx.out.warn(format!(
-                            "not set, nothing to remove: {}",
-                            missing.join(", ")
-                        ));
-                    }
-                    args.keys
-                        .iter()
-                        .filter(|k| !missing.contains(k))
-                        .cloned()
-                        .collect()
-                }
-                None => {
-                    ctx.out.warn(format!(
-                        "`{}` has no environment `{env_name}` yet",
-                        project.name
-                    ));
-                    Vec::new()
-                }
-            };
-            if ctx.out.is_json() {
-                return ctx.out.json(
-                    &json!({"project": project.name, "environment": env_name, "unset": removed}),
-                );
-            }
-            if !removed.is_empty() {
-                ctx.out.line(format!(
-                    "unset {} on {}/{env_name}",
-                    removed.join(", "),
-                    project.name
+        EnvCommand::Set(args) => env_set(ctx, args),
+        EnvCommand::Unset(args) => env_unset(ctx, args),
+        EnvCommand::List(args) => env_list(ctx, args),
+    }
+}
+
+/// `temps env set PROJECT KEY=VALUE…`
+fn env_set(ctx: &Context, args: EnvSetArgs) -> Result<()> {
+    check_name("environment", &args.environment.environment)?;
+    let pairs = args
+        .pairs
+        .iter()
+        .map(|pair| parse_pair(pair))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut store = ctx.store()?;
+    let project = store.project(&args.project)?;
+    let env = &args.environment.environment;
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    let command = format!("env set {} {}", project.name, keys.join(" "));
+    let _lock = lock(
+        ctx,
+        &mut store,
+        &project,
+        env,
+        &command,
+        args.lock.wait_lock,
+    )?;
+    store.set_variables(project.id, env, &pairs)?;
+    if ctx.out.is_json() {
+        return ctx
+            .out
+            .json(&json!({"project": project.name, "environment": env, "set": keys}));
+    }
+    ctx.out
+        .line(format!("set {} on {}/{env}", keys.join(", "), project.name));
+    ctx.out
+        .note("applied to containers created from now on: the next deploy, rollback or promote");
+    Ok(())
+}
+
+/// `temps env unset PROJECT KEY…`
+fn env_unset(ctx: &Context, args: EnvUnsetArgs) -> Result<()> {
+    let mut store = ctx.store()?;
+    let project = store.project(&args.project)?;
+    let env_name = &args.environment.environment;
+    let command = format!("env unset {} {}", project.name, args.keys.join(" "));
+    let _lock = lock(
+        ctx,
+        &mut store,
+        &project,
+        env_name,
+        &command,
+        args.lock.wait_lock,
+    )?;
+    let removed = match store.environment(project.id, env_name)? {
+        Some(env) => {
+            let missing = store.unset_variables(env.id, &args.keys)?;
+            if !missing.is_empty() {
+                ctx.out.warn(format!(
+                    "not set, nothing to remove: {}",
+                    missing.join(", ")
                 ));
             }
-            Ok(())
-        }
-        EnvCommand::List(args) => {
-            let store = ctx.store()?;
-            let project = store.project(&args.project)?;
-            let env_name = &args.environment.environment;
-            let variables = match store.environment(project.id, env_name)? {
-                Some(env) => store.variables(env.id)?,
-                None => BTreeMap::new(),
-            };
-            let shown = |value: &str| {
-                if args.reveal {
-                    value.to_string()
-                } else {
-                    "********".to_string()
-                }
-            };
-            if ctx.out.is_json() {
-                let variables: BTreeMap<&String, String> =
-                    variables.iter().map(|(k, v)| (k, shown(v))).collect();
-                return ctx.out.json(&json!({
-                    "project": project.name,
-                    "environment": env_name,
-                    "revealed": args.reveal,
-                    "variables": variables,
-                }));
-            }
-            if variables.is_empty() {
-                ctx.out
-                    .note(format!("no variables on {}/{env_name}", project.name));
-                return Ok(());
-            }
-            let rows = variables
+            args.keys
                 .iter()
-                .map(|(k, v)| vec![k.clone(), shown(v)])
-                .collect();
-            ctx.out.table(&["KEY", "VALUE"], rows);
-            Ok(())
+                .filter(|k| !missing.contains(k))
+                .cloned()
+                .collect()
         }
+        None => {
+            ctx.out.warn(format!(
+                "`{}` has no environment `{env_name}` yet",
+                project.name
+            ));
+            Vec::new()
+        }
+    };
+    if ctx.out.is_json() {
+        return ctx
+            .out
+            .json(&json!({"project": project.name, "environment": env_name, "unset": removed}));
     }
+    if !removed.is_empty() {
+        ctx.out.line(format!(
+            "unset {} on {}/{env_name}",
+            removed.join(", "),
+            project.name
+        ));
+    }
+    Ok(())
+}
+
+/// `temps env list PROJECT [--reveal]`
+fn env_list(ctx: &Context, args: EnvListArgs) -> Result<()> {
+    let store = ctx.store()?;
+    let project = store.project(&args.project)?;
+    let env_name = &args.environment.environment;
+    let variables = match store.environment(project.id, env_name)? {
+        Some(env) => store.variables(env.id)?,
+        None => BTreeMap::new(),
+    };
+    let shown = |value: &str| {
+        if args.reveal {
+            value.to_string()
+        } else {
+            "********".to_string()
+        }
+    };
+    if ctx.out.is_json() {
+        let variables: BTreeMap<&String, String> =
+            variables.iter().map(|(k, v)| (k, shown(v))).collect();
+        return ctx.out.json(&json!({
+            "project": project.name,
+            "environment": env_name,
+            "revealed": args.reveal,
+            "variables": variables,
+        }));
+    }
+    if variables.is_empty() {
+        ctx.out
+            .note(format!("no variables on {}/{env_name}", project.name));
+        return Ok(());
+    }
+    let rows = variables
+        .iter()
+        .map(|(k, v)| vec![k.clone(), shown(v)])
+        .collect();
+    ctx.out.table(&["KEY", "VALUE"], rows);
+    Ok(())
 }
 
 /// `KEY=VALUE`, with a key a shell could export.
