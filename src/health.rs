@@ -99,6 +99,56 @@ impl Target {
     }
 }
 
+/// Why a container did not become healthy.
+#[derive(Debug)]
+pub enum Unhealthy {
+    /// It stopped: its exit status and last output.
+    Exited(String),
+    /// The check failed for good: Docker reports it unhealthy, or it disappeared.
+    Failed(String),
+    /// Not healthy within the timeout, with the last answer.
+    TimedOut(String),
+    /// The engine failed while the container was watched: that is what to fix first.
+    Docker(anyhow::Error),
+}
+
+impl std::fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unhealthy::Exited(why) | Unhealthy::Failed(why) | Unhealthy::TimedOut(why) => {
+                f.write_str(why)
+            }
+            Unhealthy::Docker(err) => write!(f, "{err:#}"),
+        }
+    }
+}
+
+impl Unhealthy {
+    /// As an error: an engine failure keeps its exit code (6); the others are health
+    /// failures, with `context` before them.
+    pub fn into_error(self, context: impl std::fmt::Display) -> anyhow::Error {
+        match self {
+            Unhealthy::Docker(err) => err.context(context.to_string()),
+            other => anyhow::anyhow!("{context}{other}"),
+        }
+    }
+
+    /// Nothing answered on the port (as opposed to an answer that was not healthy, or
+    /// a container that exited).
+    pub fn nothing_answered(&self) -> bool {
+        match self {
+            Unhealthy::TimedOut(why) => {
+                why.contains("connecting to")
+                    || why.contains("nothing listens")
+                    || why.contains("closed before an answer")
+                    || why.contains("timed out")
+                    || why.contains("dropped the connection")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Wait until `container` passes `probe`, fails it for good, exits, or `timeout` passes.
 /// The error says why, with the container's last log lines when it exited.
 pub async fn wait_healthy(
@@ -108,7 +158,7 @@ pub async fn wait_healthy(
     timeout: Duration,
     interval: Duration,
     progress: &dyn Progress,
-) -> Result<(), String> {
+) -> Result<(), Unhealthy> {
     let exited = engine.wait_exit(container);
     let probing = probe_until_healthy(engine, container, probe, timeout, interval, progress);
     tokio::pin!(exited, probing);
@@ -117,17 +167,19 @@ pub async fn wait_healthy(
             Ok(()) => Ok(()),
             // A container that died meanwhile is the better reason.
             Err(why) => match engine.container(container).await {
-                Ok(Some(facts)) if !facts.running => Err(exit_reason(engine, container, facts.exit_code).await),
+                Ok(Some(facts)) if !facts.running => {
+                    Err(Unhealthy::Exited(exit_reason(engine, container, facts.exit_code).await))
+                }
                 _ => Err(why),
             },
         },
         code = &mut exited => {
-            let code = code.map_err(|e| format!("{e:#}"))?;
+            let code = code.map_err(Unhealthy::Docker)?;
             // A probe that already succeeded wins a tie.
             if let Some(Ok(())) = futures_util::FutureExt::now_or_never(&mut probing) {
                 return Ok(());
             }
-            Err(exit_reason(engine, container, code).await)
+            Err(Unhealthy::Exited(exit_reason(engine, container, code).await))
         }
     }
 }
@@ -161,7 +213,7 @@ async fn probe_until_healthy(
     timeout: Duration,
     interval: Duration,
     progress: &dyn Progress,
-) -> Result<(), String> {
+) -> Result<(), Unhealthy> {
     let deadline = Instant::now() + timeout;
     let interval = interval.max(Duration::from_millis(5));
     if let Probe::Running = probe {
@@ -181,7 +233,7 @@ async fn probe_until_healthy(
                 Ok(found) => addr = Some(found),
                 Err(why) => {
                     if Instant::now() + interval >= deadline {
-                        return Err(why);
+                        return Err(Unhealthy::TimedOut(why));
                     }
                     tokio::time::sleep(interval).await;
                     continue;
@@ -203,12 +255,18 @@ async fn probe_until_healthy(
                 Ok(Some(facts)) => match facts.health {
                     Health::Healthy => Ok(()),
                     Health::Unhealthy => {
-                        return Err(format!("Docker reports container {container} unhealthy"))
+                        return Err(Unhealthy::Failed(format!(
+                            "Docker reports container {container} unhealthy"
+                        )))
                     }
                     Health::Starting | Health::None => Err("health: starting".to_string()),
                 },
-                Ok(None) => return Err(format!("container {container} disappeared")),
-                Err(e) => return Err(format!("{e:#}")),
+                Ok(None) => {
+                    return Err(Unhealthy::Failed(format!(
+                        "container {container} disappeared"
+                    )))
+                }
+                Err(e) => return Err(Unhealthy::Docker(e)),
             },
         };
         let last = match outcome {
@@ -216,11 +274,11 @@ async fn probe_until_healthy(
             Err(why) => why,
         };
         if Instant::now() + interval >= deadline {
-            return Err(format!(
+            return Err(Unhealthy::TimedOut(format!(
                 "not healthy within {} (waited for {}; last: {last})",
                 format_duration(timeout),
                 probe.describe()
-            ));
+            )));
         }
         if last != shown {
             progress.step(&format!(

@@ -20,7 +20,7 @@ use super::Progress;
 use crate::clock::format_duration;
 use crate::docker::{pin_repository, Engine, ImageFacts};
 use crate::error::{exit_status_of, ExitStatus, Failure};
-use crate::health::{wait_healthy, Probe};
+use crate::health::{wait_healthy, Probe, Unhealthy};
 use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
 
 /// A change of what serves an environment.
@@ -125,20 +125,13 @@ pub async fn no_port(engine: &Engine, name: &str) -> anyhow::Error {
     }
 }
 
-/// A failed health check, with where the container port came from when the project did
-/// not set it: an app listening on another port than the image's EXPOSE never answers.
-pub fn explain_port(project: &Project, image: &ImageFacts, why: String) -> String {
-    // An app that answered, or exited, listens where it was asked or says why not.
-    let nothing_answered = why.contains("connecting to")
-        || why.contains("nothing listens")
-        || why.contains("closed before an answer")
-        || why.contains("timed out")
-        || why.contains("dropped the connection");
-    if project.container_port.is_some() || !nothing_answered {
-        return why;
-    }
-    let Some(port) = image.exposed_port else {
-        return why;
+/// A failed health check as the error the user sees: an engine failure keeps exit 6;
+/// when nothing answered on a port the project did not set, it says where the port came
+/// from (an app listening elsewhere never answers).
+pub fn explain_port(project: &Project, image: &ImageFacts, why: Unhealthy) -> anyhow::Error {
+    let explain = project.container_port.is_none() && why.nothing_answered();
+    let Some(port) = image.exposed_port.filter(|_| explain) else {
+        return why.into_error("");
     };
     let origin = match image.exposed_ports.as_slice() {
         [_] => "the image's EXPOSE".to_string(),
@@ -151,7 +144,7 @@ pub fn explain_port(project: &Project, image: &ImageFacts, why: String) -> Strin
                 .join(", ")
         ),
     };
-    format!(
+    anyhow::anyhow!(
         "{why}; container port {port} is {origin}: if the app listens on another, \
          `temps project update {} --container-port PORT`",
         project.name
@@ -249,7 +242,7 @@ pub async fn start_again(
             progress,
         )
         .await
-        .map_err(|e| anyhow::anyhow!("#{} did not become healthy again: {e}", deployment.id))?;
+        .map_err(|e| e.into_error(format!("#{} did not become healthy again: ", deployment.id)))?;
     }
     Ok(())
 }

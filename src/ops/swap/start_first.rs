@@ -138,7 +138,7 @@ pub(super) async fn run(
                     progress,
                 )
                 .await
-                .map_err(|why| anyhow::Error::msg(explain_port(project, image, why)))
+                .map_err(|why| explain_port(project, image, why))
             }
         });
         futures_util::future::try_join_all(checks).await?;

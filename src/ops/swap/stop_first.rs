@@ -139,7 +139,7 @@ pub(super) async fn run(
             progress,
         )
         .await
-        .map_err(|why| anyhow::Error::msg(explain_port(project, image, why)))?;
+        .map_err(|why| explain_port(project, image, why))?;
         fault_point("healthy");
         anyhow::Ok(())
     };
@@ -245,7 +245,7 @@ async fn check(
         progress,
     )
     .await
-    .map_err(|why| anyhow::Error::msg(explain_port(project, image, why)))
+    .map_err(|why| explain_port(project, image, why))
 }
 
 /// Remove the new container and bring the previous deployment back; says what happened.
