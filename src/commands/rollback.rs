@@ -1,6 +1,5 @@
-//! `temps rollback` and `temps promote`: validate, show the plan, confirm, swap.
-
-use std::time::Instant;
+//! `temps rollback` and `temps promote`: read the arguments, run the one rollback/promote
+//! pipeline of `ops::redeploy` with the terminal (or `--yes`) as its prompt, and print.
 
 use anyhow::{Context as _, Result};
 use serde_json::json;
@@ -10,17 +9,15 @@ use crate::cli::{PromoteArgs, RollbackArgs};
 use crate::clock::{ago, format_elapsed, now_ms};
 use crate::commands::deploy::what;
 use crate::error::Failure;
-use crate::ops::current_user;
-use crate::ops::gate::{self, Mark};
-use crate::ops::lock::{lock_environment, EnvLock};
-use crate::ops::recover::recover;
-use crate::ops::redeploy::{self, short_id, Kind, Plan};
+use crate::ops::gate::{self, Choice};
+use crate::ops::redeploy::{self, short_id, Kind, Outcome, Plan, Request, Target};
+use crate::ops::{current_user, AssumeYes, NobodyToAsk, Prompt};
 use crate::output::Spinner;
-use crate::store::{Deployment, EnvState, Store};
+use crate::store::{Deployment, EnvState};
 
 pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
     let mut store = ctx.store()?;
-    let target_id = match args.deployment {
+    let target = match args.deployment {
         Some(id) => {
             if args.project.is_some() || args.environment.is_some() {
                 return Err(Failure::usage(
@@ -29,44 +26,63 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
                 .hint("the id alone names the project and environment: `temps rollback 41`")
                 .into());
             }
-            id
+            Target::Id(id)
         }
         None => {
-            let project = args.project.as_deref().ok_or_else(|| {
+            let project = args.project.clone().ok_or_else(|| {
                 Failure::usage("which deployment? give its id, or `--project P` to choose").hint(
                     "`temps list PROJECT` shows the ids; `temps rollback --project web` picks",
                 )
             })?;
-            let environment = args.environment.as_deref().unwrap_or("production");
-            pick_target(ctx, &store, project, environment)?
+            let environment = args
+                .environment
+                .clone()
+                .unwrap_or_else(|| "production".to_string());
+            Target::MostRecent {
+                project,
+                environment,
+            }
         }
+    };
+    let title = match &target {
+        Target::Id(id) => format!("rolling back to #{id}"),
+        Target::MostRecent {
+            project,
+            environment,
+        } => format!("rolling back {project}/{environment}"),
     };
     block_on(async {
         if args.dry_run {
-            let plan = redeploy::plan(&store, Kind::Rollback, target_id).await?;
+            let spinner = ctx.out.progress("validating");
+            let prompt = prompt(ctx, &spinner);
+            let plan = redeploy::dry_run(&store, Kind::Rollback, &target, prompt.as_ref()).await?;
+            spinner.finish();
             return print_plan(ctx, &plan, true);
         }
-        let spinner = ctx.out.progress(&format!("rolling back to #{target_id}"));
-        let command = format!("rollback {target_id}");
-        let (plan, lock) = prepare(
+        let spinner = ctx.out.progress(&title);
+        let request = Request {
+            kind: Kind::Rollback,
+            target,
+            reason: args.reason,
+            created_by: current_user(),
+            wait_lock: args.lock.wait_lock,
+            health_timeout: args.health_timeout,
+        };
+        let outcome = redeploy::run(
             &mut store,
-            Kind::Rollback,
-            target_id,
-            &command,
-            args.lock.wait_lock,
+            request,
+            prompt(ctx, &spinner).as_ref(),
             &spinner,
         )
         .await?;
-        spinner.suspend(|| confirm(ctx, &plan))?;
-        let started = Instant::now();
-        let done = run(
-            &mut store,
-            (plan, lock),
-            args.reason,
-            args.health_timeout,
-            &spinner,
-        )
-        .await?;
+        spinner.finish();
+        let Outcome::Switched {
+            deployment: done,
+            took,
+        } = outcome
+        else {
+            unreachable!("a rollback never only clears the state");
+        };
         if ctx.out.is_json() {
             return ctx.out.json(&done);
         }
@@ -76,7 +92,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             done.environment,
             done.rolled_back_to_id.unwrap_or_default(),
             what(&done),
-            format_elapsed(started.elapsed()),
+            format_elapsed(took),
             done.id
         ));
         if let Some(from) = done.rolled_back_from_id {
@@ -96,130 +112,114 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
     let target_id = args.deployment;
     block_on(async {
         let spinner = ctx.out.progress(&format!("promoting #{target_id}"));
-        let command = format!("promote {target_id}");
-        let (plan, lock) = prepare(
+        let request = Request {
+            kind: Kind::Promote,
+            target: Target::Id(target_id),
+            reason: args.reason,
+            created_by: current_user(),
+            wait_lock: args.lock.wait_lock,
+            health_timeout: None,
+        };
+        let outcome = redeploy::run(
             &mut store,
-            Kind::Promote,
-            target_id,
-            &command,
-            args.lock.wait_lock,
+            request,
+            prompt(ctx, &spinner).as_ref(),
             &spinner,
         )
         .await?;
-        if plan.only_clears_state {
-            let was = plan.environment.state;
-            let done = run(&mut store, (plan, lock), None, None, &spinner).await?;
-            if ctx.out.is_json() {
-                return ctx.out.json(&done);
+        spinner.finish();
+        match outcome {
+            Outcome::StateCleared {
+                deployment: done,
+                was,
+            } => {
+                if ctx.out.is_json() {
+                    return ctx.out.json(&done);
+                }
+                ctx.out.line(match was {
+                    EnvState::RolledBack => format!(
+                        "#{} serves {}/{} already; the environment is back to normal: new deploys serve again",
+                        done.id, done.project, done.environment
+                    ),
+                    EnvState::Normal => format!(
+                        "#{} serves {}/{} already, and the environment is normal: nothing to do",
+                        done.id, done.project, done.environment
+                    ),
+                });
             }
-            ctx.out.line(match was {
-                EnvState::RolledBack => format!(
-                    "#{} serves {}/{} already; the environment is back to normal: new deploys serve again",
-                    done.id, done.project, done.environment
-                ),
-                EnvState::Normal => format!(
-                    "#{} serves {}/{} already, and the environment is normal: nothing to do",
-                    done.id, done.project, done.environment
-                ),
-            });
-            return Ok(());
+            Outcome::Switched {
+                deployment: done,
+                took,
+            } => {
+                if ctx.out.is_json() {
+                    return ctx.out.json(&done);
+                }
+                ctx.out.line(format!(
+                    "promoted #{target_id} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
+                    what(&done),
+                    done.project,
+                    done.environment,
+                    format_elapsed(took),
+                    done.id
+                ));
+            }
         }
-        spinner.suspend(|| confirm(ctx, &plan))?;
-        let started = Instant::now();
-        let done = run(&mut store, (plan, lock), args.reason, None, &spinner).await?;
-        if ctx.out.is_json() {
-            return ctx.out.json(&done);
-        }
-        ctx.out.line(format!(
-            "promoted #{target_id} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
-            what(&done),
-            done.project,
-            done.environment,
-            format_elapsed(started.elapsed()),
-            done.id
-        ));
         Ok(())
     })?
 }
 
-/// Lock the target's environment, then validate: what is confirmed is what runs.
-async fn prepare(
-    store: &mut Store,
-    kind: Kind,
-    target_id: i64,
-    command: &str,
-    wait: Option<std::time::Duration>,
-    progress: &dyn crate::ops::Progress,
-) -> Result<(Plan, EnvLock)> {
-    let (project, environment) = redeploy::locate(store, target_id)?;
-    let lock = lock_environment(store, &project, &environment, command, wait, progress)?;
-    let plan = redeploy::plan(store, kind, target_id).await?;
-    Ok((plan, lock))
-}
-
-/// Run a confirmed plan under its lock, then release the lock and the spinner. Before
-/// anything else changes, recover what an interrupted operation left in the environment
-/// (a refused or declined rollback writes nothing).
-async fn run(
-    store: &mut Store,
-    (plan, lock): (Plan, EnvLock),
-    reason: Option<String>,
-    health_timeout: Option<std::time::Duration>,
-    spinner: &Spinner,
-) -> Result<Deployment> {
-    recover(
-        store,
-        plan.engine(),
-        &plan.project,
-        &plan.environment.name,
-        spinner,
-    )
-    .await?;
-    let done =
-        redeploy::execute(store, plan, reason, current_user(), health_timeout, spinner).await?;
-    drop(lock);
-    spinner.finish();
-    Ok(done)
-}
-
-/// `rollback --project P`: a picker on a terminal with the most recent valid target
-/// preselected, else that target. The gate says which one it is: never one a later
-/// rollback left, nor one running what serves now.
-fn pick_target(
-    ctx: &Context,
-    store: &crate::store::Store,
-    project: &str,
-    environment: &str,
-) -> Result<i64> {
-    let (_, candidates) = redeploy::rollback_candidates(store, project, environment)?;
-    if candidates.is_empty() {
-        return Err(Failure::refused(format!(
-            "{project}/{environment} has no earlier deployment to roll back to"
-        ))
-        .hint(format!("`temps list {project}` shows its history"))
-        .into());
+/// Who answers the pipeline's questions: `--yes`, the terminal, or nobody.
+fn prompt<'a>(ctx: &'a Context<'a>, spinner: &'a Spinner) -> Box<dyn Prompt + 'a> {
+    if ctx.yes {
+        Box::new(AssumeYes)
+    } else if ctx.out.can_prompt() {
+        Box::new(Terminal { ctx, spinner })
+    } else {
+        Box::new(NobodyToAsk)
     }
+}
+
+/// A person at a terminal: a picker of targets, and the plan with a question whose
+/// default answer is No. The spinner steps aside while they answer.
+struct Terminal<'a> {
+    ctx: &'a Context<'a>,
+    spinner: &'a Spinner,
+}
+
+impl Prompt for Terminal<'_> {
+    fn choose(&self, choice: &Choice<'_>) -> Result<i64> {
+        self.spinner.suspend(|| pick(choice))
+    }
+
+    fn confirm(&self, plan: &Plan) -> Result<bool> {
+        self.spinner.suspend(|| {
+            print_plan(self.ctx, plan, false)?;
+            let question = match plan.kind {
+                Kind::Rollback => format!(
+                    "Roll back {} to #{}?",
+                    plan.environment.name, plan.target.id
+                ),
+                Kind::Promote => {
+                    format!("Promote #{} on {}?", plan.target.id, plan.environment.name)
+                }
+            };
+            let yes = dialoguer::Confirm::new()
+                .with_prompt(question)
+                .default(false)
+                .interact_opt()
+                .context("asking for confirmation")?
+                .unwrap_or(false);
+            Ok(yes)
+        })
+    }
+}
+
+/// The picker: valid targets newest first, each with why it is marked, the gate's most
+/// recent valid one preselected.
+fn pick(choice: &Choice<'_>) -> Result<i64> {
     let now = now_ms();
-    let preferred = gate::most_recent(&candidates).map(|c| c.deployment.id);
-    if !ctx.out.can_prompt() || ctx.yes {
-        return preferred.ok_or_else(|| {
-            let why: Vec<String> = candidates
-                .iter()
-                .take(5)
-                .map(|c| format!("#{} {}", c.deployment.id, marks_text(&c.marks, now)))
-                .collect();
-            Failure::refused(format!(
-                "{project}/{environment} has no earlier deployment to go back to without being told which: {}",
-                why.join("; ")
-            ))
-            .hint(format!(
-                "name the one you want, if you are sure: `temps rollback {}`; `temps list {project}` shows the history",
-                candidates[0].deployment.id
-            ))
-            .into()
-        });
-    }
-    let items: Vec<String> = candidates
+    let items: Vec<String> = choice
+        .candidates
         .iter()
         .map(|c| {
             let d = &c.deployment;
@@ -232,83 +232,28 @@ fn pick_target(
                 d.created_by
             );
             if !c.marks.is_empty() {
-                item.push_str(&format!("  ({})", marks_text(&c.marks, now)));
+                item.push_str(&format!("  ({})", gate::describe(&c.marks, now)));
             }
             item
         })
         .collect();
-    let default = candidates
-        .iter()
-        .position(|c| Some(c.deployment.id) == preferred)
-        .unwrap_or(0);
     let chosen = dialoguer::Select::new()
-        .with_prompt(format!("Roll back {project}/{environment} to"))
+        .with_prompt(format!(
+            "Roll back {}/{} to",
+            choice.project, choice.environment
+        ))
         .items(&items)
-        .default(default)
+        .default(choice.preferred_index())
         .interact_opt()
         .context("asking which deployment to roll back to")?;
     match chosen {
-        Some(index) => Ok(candidates[index].deployment.id),
+        Some(index) => Ok(choice.candidates[index].deployment.id),
         None => Err(Failure::new(
             crate::error::ExitStatus::Usage,
             "no deployment chosen; nothing was changed",
         )
+        .hint("`temps list PROJECT` shows the history; `temps rollback ID` names a target")
         .into()),
-    }
-}
-
-/// `rolled back from 5m ago by #4: "checkout errors"; same image as now`.
-fn marks_text(marks: &[Mark], now: i64) -> String {
-    marks
-        .iter()
-        .map(|mark| match mark {
-            Mark::RolledBackFrom { by, at, reason } => {
-                let mut text = format!("rolled back from {} by #{by}", ago(*at, now));
-                if let Some(reason) = reason {
-                    text.push_str(&format!(": \"{reason}\""));
-                }
-                text
-            }
-            Mark::SameAsNow => "same image as now".to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Ask on a terminal (default No); `--yes` skips; no terminal and no `--yes` refuses.
-fn confirm(ctx: &Context, plan: &Plan) -> Result<()> {
-    if ctx.yes {
-        return Ok(());
-    }
-    let verb = match plan.kind {
-        Kind::Rollback => "rollback",
-        Kind::Promote => "promote",
-    };
-    if !ctx.out.can_prompt() {
-        return Err(Failure::usage(format!(
-            "the {verb} needs confirmation, and there is no terminal to ask on"
-        ))
-        .hint("pass `--yes` to confirm (and `--dry-run` first to see the plan)")
-        .into());
-    }
-    print_plan(ctx, plan, false)?;
-    let question = match plan.kind {
-        Kind::Rollback => format!(
-            "Roll back {} to #{}?",
-            plan.environment.name, plan.target.id
-        ),
-        Kind::Promote => format!("Promote #{} on {}?", plan.target.id, plan.environment.name),
-    };
-    let yes = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact_opt()
-        .context("asking for confirmation")?
-        .unwrap_or(false);
-    if yes {
-        Ok(())
-    } else {
-        Err(Failure::usage(format!("{verb} not confirmed; nothing was changed")).into())
     }
 }
 
@@ -371,7 +316,7 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
         lines.push(format!(
             "  note     #{}: {}",
             plan.target.id,
-            marks_text(&plan.marks, now)
+            gate::describe(&plan.marks, now)
         ));
     }
     if plan.changed_variables.is_empty() {

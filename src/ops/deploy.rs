@@ -9,7 +9,7 @@ use super::hooks::{self, HookEnv};
 use super::recover::take_environment;
 use super::swap::ProxyMode;
 use super::swap::{self, Swap};
-use super::{clean_reason, Progress};
+use super::{clean_reason, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::{check_name, Failure};
 use crate::store::{Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store};
@@ -52,6 +52,7 @@ pub async fn deploy_image(
     request: DeployRequest,
     progress: &dyn Progress,
 ) -> Result<DeployOutcome> {
+    progress.stage(Stage::Validate);
     check_name("environment", &request.environment)?;
     let reason = clean_reason(request.reason)?;
     let project = store.project(&request.project)?;
@@ -101,7 +102,7 @@ pub async fn deploy_image(
         }
     }
 
-    let _lock = take_environment(
+    let lock = take_environment(
         store,
         Some(&engine),
         &project,
@@ -119,8 +120,10 @@ pub async fn deploy_image(
         user: request.created_by.clone(),
         ..HookEnv::default()
     };
+    progress.stage(Stage::PreHook);
     hooks::pre(&project, "deploy", &hook_env, progress)?;
     let result = async {
+        progress.stage(Stage::Record);
         let (deployment, env) = store.record(project.id, &request.environment, |env| {
             Ok(NewDeployment {
                 image: Some(request.image.clone()),
@@ -183,6 +186,7 @@ pub async fn deploy_image(
             None => None,
         };
         let health_timeout = project.health_timeout;
+        progress.stage(Stage::Switch);
         let deployed = swap::run(
             &engine,
             store,
@@ -203,7 +207,11 @@ pub async fn deploy_image(
         Ok(DeployOutcome::Serving(deployed))
     }
     .await;
-    hooks::post(&project, "deploy", &hook_env, result, progress)
+    progress.stage(Stage::PostHook);
+    let outcome = hooks::post(&project, "deploy", &hook_env, result, progress);
+    drop(lock);
+    progress.stage(Stage::Unlock);
+    outcome
 }
 
 /// The image on this host (pulled when absent), by id.

@@ -24,6 +24,14 @@ impl Kind {
         }
     }
 
+    /// `rollback`, `promote`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Rollback => "rollback",
+            Kind::Promote => "promote",
+        }
+    }
+
     /// The statuses a target may have, for messages.
     pub fn allowed_statuses(self) -> &'static str {
         match self {
@@ -169,6 +177,72 @@ pub fn candidates(store: &Store, env: &Environment) -> Result<Vec<Candidate>> {
             deployment,
         })
         .collect())
+}
+
+/// What a rollback with no id chooses from.
+pub struct Choice<'a> {
+    pub project: &'a str,
+    pub environment: &'a str,
+    /// Newest first; never empty.
+    pub candidates: &'a [Candidate],
+}
+
+impl Choice<'_> {
+    /// The most recent valid target, or a refusal that names why each candidate is
+    /// marked.
+    pub fn most_recent(&self) -> Result<i64> {
+        if let Some(found) = most_recent(self.candidates) {
+            return Ok(found.deployment.id);
+        }
+        let now = crate::clock::now_ms();
+        let why: Vec<String> = self
+            .candidates
+            .iter()
+            .take(5)
+            .map(|c| format!("#{} {}", c.deployment.id, describe(&c.marks, now)))
+            .collect();
+        let first = self.candidates.first().map_or(0, |c| c.deployment.id);
+        Err(crate::error::Failure::refused(format!(
+            "{}/{} has no earlier deployment to go back to without being told which: {}",
+            self.project,
+            self.environment,
+            why.join("; ")
+        ))
+        .hint(format!(
+            "name the one you want, if you are sure: `temps rollback {first}`; `temps list {}` shows the history",
+            self.project
+        ))
+        .into())
+    }
+
+    /// The position of the most recent valid target, for a picker to preselect.
+    pub fn preferred_index(&self) -> usize {
+        most_recent(self.candidates)
+            .and_then(|found| {
+                self.candidates
+                    .iter()
+                    .position(|c| c.deployment.id == found.deployment.id)
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// `rolled back from 5m ago by #4: "checkout errors"; same image as now`.
+pub fn describe(marks: &[Mark], now: i64) -> String {
+    marks
+        .iter()
+        .map(|mark| match mark {
+            Mark::RolledBackFrom { by, at, reason } => {
+                let mut text = format!("rolled back from {} by #{by}", crate::clock::ago(*at, now));
+                if let Some(reason) = reason {
+                    text.push_str(&format!(": \"{reason}\""));
+                }
+                text
+            }
+            Mark::SameAsNow => "same image as now".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The most recent valid target: the newest candidate nothing speaks against, so that

@@ -6,6 +6,8 @@ pub mod deploy;
 pub mod gate;
 pub mod hooks;
 pub mod lock;
+#[cfg(test)]
+mod pipeline_tests;
 pub mod prune;
 pub mod recover;
 pub mod redeploy;
@@ -18,6 +20,91 @@ pub trait Progress {
     fn step(&self, message: &str);
     /// Something the user should know that does not stop the operation.
     fn warn(&self, message: &str);
+    /// The operation enters a stage of its pipeline. A terminal shows the steps; an
+    /// event stream or a test follows the stages.
+    fn stage(&self, _stage: Stage) {}
+}
+
+/// The stages every change of an environment goes through, in this order (a stage an
+/// operation does not need is skipped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Taking the environment's lock.
+    Lock,
+    /// Checking, before anything changes, that the operation can work.
+    Validate,
+    /// Asking whoever started it (a terminal, or an HTTP request that asked first).
+    Confirm,
+    /// Putting right what an interrupted operation left.
+    Reconcile,
+    /// The `pre-` hook.
+    PreHook,
+    /// Writing the new deployment.
+    Record,
+    /// Switching what serves.
+    Switch,
+    /// The `post-` hook.
+    PostHook,
+    /// The lock is released; the operation is over.
+    Unlock,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Lock => "lock",
+            Stage::Validate => "validate",
+            Stage::Confirm => "confirm",
+            Stage::Reconcile => "reconcile",
+            Stage::PreHook => "pre-hook",
+            Stage::Record => "record",
+            Stage::Switch => "switch",
+            Stage::PostHook => "post-hook",
+            Stage::Unlock => "unlock",
+        }
+    }
+}
+
+/// Where an operation asks its questions: a terminal answers them, `--yes` answers yes,
+/// no terminal refuses, and an HTTP request answers by having asked first.
+pub trait Prompt {
+    /// Which deployment a rollback with no id goes back to; `choice.most_recent()` is
+    /// the gate's answer when nobody is asked.
+    fn choose(&self, choice: &gate::Choice<'_>) -> anyhow::Result<i64>;
+    /// Whether to carry out `plan`; `false` when declined.
+    fn confirm(&self, plan: &redeploy::Plan) -> anyhow::Result<bool>;
+}
+
+/// `--yes`: the most recent valid target, and yes.
+pub struct AssumeYes;
+
+impl Prompt for AssumeYes {
+    fn choose(&self, choice: &gate::Choice<'_>) -> anyhow::Result<i64> {
+        choice.most_recent()
+    }
+
+    fn confirm(&self, _plan: &redeploy::Plan) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+}
+
+/// Nobody to ask (no terminal, no `--yes`): the most recent valid target, but no
+/// confirmation, so nothing changes.
+pub struct NobodyToAsk;
+
+impl Prompt for NobodyToAsk {
+    fn choose(&self, choice: &gate::Choice<'_>) -> anyhow::Result<i64> {
+        choice.most_recent()
+    }
+
+    fn confirm(&self, plan: &redeploy::Plan) -> anyhow::Result<bool> {
+        Err(crate::error::Failure::usage(format!(
+            "the {} needs confirmation, and there is no terminal to ask on",
+            plan.kind.noun()
+        ))
+        .hint("pass `--yes` to confirm (and `--dry-run` first to see the plan)")
+        .into())
+    }
 }
 
 /// A place where the crash tests kill the process (`TEMPS_FAULT=<point>`), to prove

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::lock::{lock_environment, EnvLock};
-use super::{static_site, swap, Progress};
+use super::{static_site, swap, Progress, Stage};
 use crate::docker::Engine;
 use crate::store::{Preset, Project, Status, Store};
 
@@ -26,7 +26,9 @@ pub async fn take_environment(
     wait: Option<Duration>,
     progress: &dyn Progress,
 ) -> Result<EnvLock> {
+    progress.stage(Stage::Lock);
     let lock = lock_environment(store, project, environment, command, wait, progress)?;
+    progress.stage(Stage::Reconcile);
     recover(store, engine, project, environment, progress).await?;
     Ok(lock)
 }

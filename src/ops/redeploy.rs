@@ -1,17 +1,22 @@
 //! Rollback and promote: run an earlier deployment's image (or release) again.
 //!
-//! Both validate everything before changing anything, record a new deployment, and swap
-//! exactly as a deploy does. A rollback leaves the environment `rolled_back`, so that new
-//! deploys are recorded `ready` instead of undoing it; a promote returns it to `normal`.
+//! One pipeline, [`run`], for every entry point: resolve the target (the gate's most
+//! recent valid one when no id is given), lock the environment, validate, confirm
+//! (through a [`Prompt`]), reconcile, record, switch, run the hooks, unlock. Nothing is
+//! written before the confirmation. A rollback leaves the environment `rolled_back`, so
+//! that new deploys are recorded `ready` instead of undoing it; a promote returns it to
+//! `normal`.
 
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use super::hooks::{self, HookEnv};
+use super::lock::lock_environment;
+use super::recover::recover;
 use super::swap::{self, Swap};
-use super::{clean_reason, static_site, Progress};
+use super::{clean_reason, static_site, Progress, Prompt, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::Failure;
 use crate::store::{
@@ -30,18 +35,34 @@ pub struct Plan {
     pub target: Deployment,
     /// Variables whose current value differs from what the target ran with (names only).
     pub changed_variables: Vec<String>,
-    /// Promote of the deployment that serves already: only the state changes.
-    pub only_clears_state: bool,
     /// What speaks against the target (a rollback left it; it runs what serves now).
     pub marks: Vec<gate::Mark>,
-    image: Option<ImageFacts>,
-    engine: Option<Engine>,
+    /// How the switch will be made, as validated.
+    switch: Switch,
+}
+
+/// How a validated plan switches: only what validation proved possible can be asked.
+enum Switch {
+    /// Run the target's image, found by id on the engine the validation reached.
+    Docker { engine: Engine, image: ImageFacts },
+    /// Point the environment at the target's release folder, which exists.
+    Static { release: PathBuf },
+    /// A promote of the deployment that serves already: only the state changes.
+    ClearState,
 }
 
 impl Plan {
     /// The engine the validation connected to (docker preset).
     pub fn engine(&self) -> Option<&Engine> {
-        self.engine.as_ref()
+        match &self.switch {
+            Switch::Docker { engine, .. } => Some(engine),
+            _ => None,
+        }
+    }
+
+    /// A promote of the deployment that serves already: only the state changes.
+    pub fn only_clears_state(&self) -> bool {
+        matches!(self.switch, Switch::ClearState)
     }
 }
 
@@ -109,22 +130,22 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         current,
         target,
         changed_variables,
-        only_clears_state: is_current,
         marks,
-        image: None,
-        engine: None,
+        switch: Switch::ClearState,
     };
-    if plan.only_clears_state {
+    if is_current {
         return Ok(plan);
     }
-    match plan.project.preset {
-        Preset::Static => check_release(&plan)?,
+    plan.switch = match plan.project.preset {
+        Preset::Static => Switch::Static {
+            release: check_release(&plan)?,
+        },
         Preset::Docker => {
             let engine = Engine::connect().await?;
-            plan.image = Some(check_image(&engine, &plan).await?);
-            plan.engine = Some(engine);
+            let image = check_image(&engine, &plan).await?;
+            Switch::Docker { engine, image }
         }
-    }
+    };
     Ok(plan)
 }
 
@@ -150,10 +171,10 @@ pub fn rollback_candidates(
     Ok((env, candidates))
 }
 
-fn check_release(plan: &Plan) -> Result<(), Failure> {
+fn check_release(plan: &Plan) -> Result<PathBuf, Failure> {
     let release = plan.target.artifact.as_deref().map(Path::new);
-    if gate_allows(plan, release.is_some_and(Path::is_dir)) {
-        return Ok(());
+    if let Some(release) = release.filter(|r| gate_allows(plan, r.is_dir())) {
+        return Ok(release.to_path_buf());
     }
     Err(Failure::refused(format!(
         "the release of #{} (`{}`) is gone",
@@ -195,9 +216,10 @@ async fn check_image(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
 }
 
 /// The gate's word once the image or release has been looked for.
+/// Asked only of a target that is not the current deployment.
 fn gate_allows(plan: &Plan, present: bool) -> bool {
     let facts = Facts {
-        is_current: plan.only_clears_state,
+        is_current: false,
         present: Some(present),
     };
     gate::decide(plan.kind, &plan.target, facts).is_ok()
@@ -232,8 +254,8 @@ fn changed_variables(
     names
 }
 
-/// Carry out a validated plan.
-pub async fn execute(
+/// Carry out a validated, confirmed plan.
+async fn execute(
     store: &mut Store,
     plan: Plan,
     reason: Option<String>,
@@ -241,25 +263,19 @@ pub async fn execute(
     health_timeout: Option<Duration>,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
-    let reason = clean_reason(reason)?;
     let Plan {
         kind,
         project,
         target,
-        image,
-        engine,
-        only_clears_state,
+        switch,
         current,
         ..
     } = plan;
-    if only_clears_state {
+    if let Switch::ClearState = switch {
         store.set_state(target.environment_id, EnvState::Normal)?;
         return store.expect_deployment(target.id);
     }
-    let action = match kind {
-        Kind::Rollback => "rollback",
-        Kind::Promote => "promote",
-    };
+    let action = kind.noun();
     let mut hook_env = HookEnv {
         project: project.name.clone(),
         environment: target.environment.clone(),
@@ -273,8 +289,10 @@ pub async fn execute(
         user: created_by.clone(),
         ..HookEnv::default()
     };
+    progress.stage(Stage::PreHook);
     hooks::pre(&project, action, &hook_env, progress)?;
     let result = async {
+        progress.stage(Stage::Record);
         let (deployment, env) = store.record(project.id, &target.environment, |env| {
             if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
                 return Err(
@@ -309,8 +327,9 @@ pub async fn execute(
             Some(id) => store.deployment(id)?,
             None => None,
         };
-        match (project.preset, engine, image) {
-            (Preset::Docker, Some(engine), Some(image)) => {
+        progress.stage(Stage::Switch);
+        match switch {
+            Switch::Docker { engine, image } => {
                 swap::pin(&engine, store, &project, &deployment, &image).await?;
                 swap::run(
                     &engine,
@@ -330,19 +349,11 @@ pub async fn execute(
                 )
                 .await
             }
-            (Preset::Docker, _, _) => {
-                let reason = "the validation did not connect to Docker";
-                store.finish_unsuccessful(deployment.id, Status::Failed, reason)?;
-                Err(anyhow::anyhow!("deployment #{}: {reason}", deployment.id))
-            }
-            (Preset::Static, _, _) => {
-                let release = target.artifact.clone().unwrap_or_default();
-                store.set_artifact(deployment.id, &release)?;
+            Switch::Static { release } => {
+                store.set_artifact(deployment.id, &release.to_string_lossy())?;
                 progress.step(&format!("pointing {} at release #{}", env.name, target.id));
                 let root = store.static_root();
-                if let Err(err) =
-                    static_site::point(&root, &project.name, &env.name, Path::new(&release))
-                {
+                if let Err(err) = static_site::point(&root, &project.name, &env.name, &release) {
                     store.finish_unsuccessful(
                         deployment.id,
                         Status::Failed,
@@ -352,8 +363,150 @@ pub async fn execute(
                 }
                 store.route(deployment.id, env.id, state_after, None)
             }
+            Switch::ClearState => unreachable!("handled before anything is recorded"),
         }
     }
     .await;
+    progress.stage(Stage::PostHook);
     hooks::post(&project, action, &hook_env, result, progress)
+}
+
+/// Which deployment to go back to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// This one, by id.
+    Id(i64),
+    /// The gate's most recent valid target of an environment (a terminal may pick).
+    MostRecent {
+        project: String,
+        environment: String,
+    },
+}
+
+/// A rollback or promote, as any entry point asks for it.
+pub struct Request {
+    pub kind: Kind,
+    pub target: Target,
+    pub reason: Option<String>,
+    pub created_by: String,
+    /// How long to wait for the environment's lock (`--wait-lock`).
+    pub wait_lock: Option<Duration>,
+    /// Instead of the project's health timeout.
+    pub health_timeout: Option<Duration>,
+}
+
+/// How a rollback or promote ended well.
+pub enum Outcome {
+    /// The new deployment serves; `took` counts from the confirmation.
+    Switched {
+        deployment: Deployment,
+        took: Duration,
+    },
+    /// A promote of what serves already: only the state changed, from `was`.
+    StateCleared {
+        deployment: Deployment,
+        was: EnvState,
+    },
+}
+
+/// The deployment `target` names, asking `prompt` when it names none.
+pub fn resolve(store: &Store, target: &Target, prompt: &dyn Prompt) -> Result<i64> {
+    match target {
+        Target::Id(id) => Ok(*id),
+        Target::MostRecent {
+            project,
+            environment,
+        } => {
+            let (_, candidates) = rollback_candidates(store, project, environment)?;
+            if candidates.is_empty() {
+                return Err(Failure::refused(format!(
+                    "{project}/{environment} has no earlier deployment to roll back to"
+                ))
+                .hint(format!("`temps list {project}` shows its history"))
+                .into());
+            }
+            prompt.choose(&gate::Choice {
+                project,
+                environment,
+                candidates: &candidates,
+            })
+        }
+    }
+}
+
+/// Validate only (`--dry-run`): the plan, with nothing locked or written.
+pub async fn dry_run(
+    store: &Store,
+    kind: Kind,
+    target: &Target,
+    prompt: &dyn Prompt,
+) -> Result<Plan> {
+    let id = resolve(store, target, prompt)?;
+    plan(store, kind, id).await
+}
+
+/// The whole rollback or promote: resolve the target, lock its environment, validate,
+/// confirm, reconcile, record, switch, run the hooks, unlock. What was confirmed is what
+/// runs: the lock is held from before the validation to the end.
+pub async fn run(
+    store: &mut Store,
+    request: Request,
+    prompt: &dyn Prompt,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
+    let Request {
+        kind,
+        target,
+        reason,
+        created_by,
+        wait_lock,
+        health_timeout,
+    } = request;
+    let reason = clean_reason(reason)?;
+    let target_id = resolve(store, &target, prompt)?;
+    let (project, environment) = locate(store, target_id)?;
+    progress.stage(Stage::Lock);
+    let command = format!("{} {target_id}", kind.noun());
+    let lock = lock_environment(store, &project, &environment, &command, wait_lock, progress)?;
+    progress.stage(Stage::Validate);
+    let plan = plan(store, kind, target_id).await?;
+    let was = plan.environment.state;
+    let clears_state = plan.only_clears_state();
+    if !clears_state {
+        progress.stage(Stage::Confirm);
+        if !prompt.confirm(&plan)? {
+            return Err(Failure::usage(format!(
+                "{} not confirmed; nothing was changed",
+                kind.noun()
+            ))
+            .hint(format!(
+                "`temps {} {target_id} --dry-run` shows the plan again",
+                kind.noun()
+            ))
+            .into());
+        }
+    }
+    let started = Instant::now();
+    // Before anything else changes, recover what an interrupted operation left in the
+    // environment (a refused or declined operation writes nothing).
+    progress.stage(Stage::Reconcile);
+    recover(
+        store,
+        plan.engine(),
+        &plan.project,
+        &plan.environment.name,
+        progress,
+    )
+    .await?;
+    let deployment = execute(store, plan, reason, created_by, health_timeout, progress).await?;
+    drop(lock);
+    progress.stage(Stage::Unlock);
+    Ok(if clears_state {
+        Outcome::StateCleared { deployment, was }
+    } else {
+        Outcome::Switched {
+            deployment,
+            took: started.elapsed(),
+        }
+    })
 }

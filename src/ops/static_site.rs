@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::clean_reason;
 use super::deploy::{require_preset, DeployOutcome};
 use super::hooks::{self, HookEnv};
 use super::recover::take_environment;
+use super::{clean_reason, Stage};
 use crate::error::{check_name, Failure};
 use crate::store::{EnvState, NewDeployment, Preset, Status, Store};
 
@@ -40,6 +40,7 @@ pub async fn deploy_dir(
     request: DirRequest,
     progress: &dyn super::Progress,
 ) -> Result<DeployOutcome> {
+    progress.stage(Stage::Validate);
     check_name("environment", &request.environment)?;
     let reason = clean_reason(request.reason)?;
     let project = store.project(&request.project)?;
@@ -51,7 +52,7 @@ pub async fn deploy_dir(
                 .into(),
         );
     }
-    let _lock = take_environment(
+    let lock = take_environment(
         store,
         None,
         &project,
@@ -69,8 +70,10 @@ pub async fn deploy_dir(
         user: request.created_by.clone(),
         ..HookEnv::default()
     };
+    progress.stage(Stage::PreHook);
     hooks::pre(&project, "deploy", &hook_env, progress)?;
     let result = async {
+        progress.stage(Stage::Record);
         let (deployment, env) = store.record(project.id, &request.environment, |env| {
             Ok(NewDeployment::deploy(
                 project.id,
@@ -106,7 +109,11 @@ pub async fn deploy_dir(
         )?))
     }
     .await;
-    hooks::post(&project, "deploy", &hook_env, result, progress)
+    progress.stage(Stage::PostHook);
+    let outcome = hooks::post(&project, "deploy", &hook_env, result, progress);
+    drop(lock);
+    progress.stage(Stage::Unlock);
+    outcome
 }
 
 /// Copy into a hidden folder first, then rename: a release is whole or absent.

@@ -1,0 +1,183 @@
+//! The rollback pipeline driven as any entry point drives it, with a scripted prompt and
+//! a progress sink that records the stages: static releases, so no Docker is needed.
+
+use std::cell::RefCell;
+
+use super::gate::Choice;
+use super::redeploy::{self, Kind, Outcome, Plan, Request, Target};
+use super::static_site::{deploy_dir, DirRequest};
+use super::{Progress, Prompt, Stage};
+use crate::error::{exit_status_of, ExitStatus};
+use crate::store::{Preset, ProjectChanges, Store};
+
+/// Answers as it was told, and remembers what it was asked.
+struct Scripted {
+    confirm: bool,
+    asked: RefCell<Vec<String>>,
+}
+
+impl Prompt for Scripted {
+    fn choose(&self, choice: &Choice<'_>) -> anyhow::Result<i64> {
+        self.asked.borrow_mut().push("choose".into());
+        choice.most_recent()
+    }
+
+    fn confirm(&self, plan: &Plan) -> anyhow::Result<bool> {
+        self.asked
+            .borrow_mut()
+            .push(format!("confirm #{}", plan.target.id));
+        Ok(self.confirm)
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    stages: RefCell<Vec<Stage>>,
+}
+
+impl Progress for Recorder {
+    fn step(&self, _message: &str) {}
+    fn warn(&self, _message: &str) {}
+    fn stage(&self, stage: Stage) {
+        self.stages.borrow_mut().push(stage);
+    }
+}
+
+/// A history with a static project `site` and two releases, #1 and #2 (serving).
+fn two_releases(dir: &std::path::Path) -> Store {
+    let mut store = Store::open(&dir.join("temps.db")).expect("open the history");
+    store
+        .create_project("site", Preset::Static, &ProjectChanges::default())
+        .expect("create the project");
+    for body in ["one", "two"] {
+        let build = dir.join(body);
+        std::fs::create_dir_all(&build).expect("a build folder");
+        std::fs::write(build.join("index.html"), body).expect("a page");
+        let request = DirRequest {
+            project: "site".into(),
+            environment: "production".into(),
+            dir: build,
+            reason: None,
+            created_by: "test".into(),
+            command: "deploy".into(),
+            wait_lock: None,
+        };
+        block_on(deploy_dir(&mut store, request, &Recorder::default())).expect("deploy");
+    }
+    store
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+fn rollback_to_most_recent() -> Request {
+    Request {
+        kind: Kind::Rollback,
+        target: Target::MostRecent {
+            project: "site".into(),
+            environment: "production".into(),
+        },
+        reason: Some("bad release".into()),
+        created_by: "test".into(),
+        wait_lock: None,
+        health_timeout: None,
+    }
+}
+
+fn ids(store: &Store) -> Vec<i64> {
+    let project = store.project("site").expect("project");
+    let mut ids = Vec::new();
+    store
+        .each_deployment(project.id, None, 0, |d| {
+            ids.push(d.id);
+            Ok(())
+        })
+        .expect("history");
+    ids
+}
+
+#[test]
+fn the_rollback_pipeline_runs_its_stages_in_order() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let mut store = two_releases(dir.path());
+    let prompt = Scripted {
+        confirm: true,
+        asked: RefCell::default(),
+    };
+    let progress = Recorder::default();
+    let outcome = block_on(redeploy::run(
+        &mut store,
+        rollback_to_most_recent(),
+        &prompt,
+        &progress,
+    ))
+    .expect("the rollback");
+    let Outcome::Switched { deployment, .. } = outcome else {
+        panic!("a rollback switches");
+    };
+    assert_eq!(deployment.id, 3);
+    assert_eq!(deployment.rolled_back_to_id, Some(1));
+    assert_eq!(deployment.rolled_back_from_id, Some(2));
+    assert_eq!(*prompt.asked.borrow(), ["choose", "confirm #1"]);
+    assert_eq!(
+        *progress.stages.borrow(),
+        [
+            Stage::Lock,
+            Stage::Validate,
+            Stage::Confirm,
+            Stage::Reconcile,
+            Stage::PreHook,
+            Stage::Record,
+            Stage::Switch,
+            Stage::PostHook,
+            Stage::Unlock,
+        ]
+    );
+}
+
+#[test]
+fn a_declined_confirmation_records_nothing_and_releases_the_lock() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let mut store = two_releases(dir.path());
+    let before = ids(&store);
+    let prompt = Scripted {
+        confirm: false,
+        asked: RefCell::default(),
+    };
+    let progress = Recorder::default();
+    let err = block_on(redeploy::run(
+        &mut store,
+        rollback_to_most_recent(),
+        &prompt,
+        &progress,
+    ))
+    .err()
+    .expect("declined");
+    assert_eq!(exit_status_of(&err), ExitStatus::Usage, "{err:#}");
+    assert_eq!(
+        ids(&store),
+        before,
+        "a declined rollback wrote a deployment"
+    );
+    assert_eq!(
+        *progress.stages.borrow(),
+        [Stage::Lock, Stage::Validate, Stage::Confirm]
+    );
+    // The lock went with the pipeline: the same rollback, confirmed, runs at once.
+    let prompt = Scripted {
+        confirm: true,
+        asked: RefCell::default(),
+    };
+    block_on(redeploy::run(
+        &mut store,
+        rollback_to_most_recent(),
+        &prompt,
+        &Recorder::default(),
+    ))
+    .expect("the confirmed rollback");
+}
