@@ -481,6 +481,11 @@ impl AsyncRead for Prefixed {
             let n = (this.read.len() - this.at).min(buf.remaining());
             buf.put_slice(&this.read[this.at..this.at + n]);
             this.at += n;
+            if this.at == this.read.len() {
+                // The HTTP/1.1 read buffer (8 KB) is not kept for the connection's life.
+                this.read = Vec::new();
+                this.at = 0;
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.stream).poll_read(cx, buf)
