@@ -16,7 +16,7 @@ use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 
 use super::forward::{Forwarder, ProxyBody};
@@ -166,7 +166,7 @@ impl Server {
 
     async fn bind_unbound(&mut self) {
         for (addr, wanted) in std::mem::take(&mut self.unbound) {
-            match TcpListener::bind(addr).await {
+            match listen_on(addr) {
                 Ok(socket) => {
                     event(format!(
                         "listening on {} for {}",
@@ -240,6 +240,22 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// How many connections the kernel may hold for a listener before it accepts them:
+/// tokio's 1024 overflowed when a thousand clients connected at once, and the ones
+/// dropped then were reset after their handshake. The kernel caps it at `somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As tokio's `TcpListener::bind`: a restarted proxy binds at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// What every connection of a listener shares.
