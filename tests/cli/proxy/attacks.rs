@@ -159,7 +159,7 @@ impl Body for Endless {
 const SLOW_UPLOADS: usize = 1_000;
 
 #[test]
-fn a_thousand_slow_h2c_uploads_cost_the_proxy_about_100_kb_each() {
+fn a_thousand_slow_h2c_uploads_cost_the_proxy_under_100_mb() {
     raise_open_files_limit(3 * SLOW_UPLOADS as u64 + 1_024);
     let env = TestEnv::new();
     let web = environment(&env, "web");
@@ -257,11 +257,12 @@ fn a_thousand_slow_h2c_uploads_cost_the_proxy_about_100_kb_each() {
         upload.abort();
     }
     drop(runtime);
-    // The goal is 100 MB (nginx: 84 KB a connection). What is left is hyper's and h2's
-    // own per connection: about 22 KB for the HTTP/2 connection, the read buffer a
-    // received frame keeps alive, 16 KB of buffers for the connection to the app.
+    // Measured 73-78 MB (nginx: 84 KB a connection). What is left is mostly hyper's and
+    // h2's own per connection: about 18 KB for the HTTP/2 connection (h2 allocates a
+    // 16 KB write buffer), the 8 KiB window's data, the connection to the app with its
+    // buffers (8 KB for the answer, under 16 KB of body queued) and hyper's channel.
     assert!(
-        grown < 120_000_000,
+        grown < 100_000_000,
         "{SLOW_UPLOADS} slow h2c uploads grew the proxy by {:.1} MB",
         grown as f64 / 1e6
     );
