@@ -1129,7 +1129,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__proxy)
-            opts="-o -y -q -h --poll-interval --shutdown-timeout --db --output --yes --quiet --help"
+            opts="-o -y -q -h --poll-interval --shutdown-timeout --idle-timeout --max-connections --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1140,6 +1140,14 @@ _temps() {
                     return 0
                     ;;
                 --shutdown-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

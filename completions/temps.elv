@@ -364,6 +364,8 @@ set edit:completion:arg-completer[temps] = {|@words|
         &'temps;proxy'= {
             cand --poll-interval 'How often to look for route changes in the history'
             cand --shutdown-timeout 'How long SIGTERM or SIGINT waits for the requests in flight before exiting'
+            cand --idle-timeout 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; h2c: no stream open, whatever PINGs it sends)'
+            cand --max-connections 'Hold at most this many client connections at once; one more is closed as soon as it is accepted, until some end'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
             cand -o 'How to print results: a table for people, one JSON document for scripts'
             cand --output 'How to print results: a table for people, one JSON document for scripts'

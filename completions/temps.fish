@@ -234,6 +234,8 @@ complete -c temps -n "__fish_temps_using_subcommand completions" -s q -l quiet -
 complete -c temps -n "__fish_temps_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l poll-interval -d 'How often to look for route changes in the history' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l shutdown-timeout -d 'How long SIGTERM or SIGINT waits for the requests in flight before exiting' -r
+complete -c temps -n "__fish_temps_using_subcommand proxy" -l idle-timeout -d 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; h2c: no stream open, whatever PINGs it sends)' -r
+complete -c temps -n "__fish_temps_using_subcommand proxy" -l max-connections -d 'Hold at most this many client connections at once; one more is closed as soon as it is accepted, until some end' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand proxy" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"

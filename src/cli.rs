@@ -108,14 +108,18 @@ pub enum Command {
     /// request whose length is ambiguous (Content-Length with Transfer-Encoding, lengths
     /// that disagree, a coding other than chunked) gets 400 and is never forwarded; a
     /// chunked body that breaks its framing is not passed on further; a head over
-    /// 64 KB gets 431; CONNECT gets 405. HTTP/1.0 requests go on as HTTP/1.0. Connections
+    /// 64 KB gets 431; CONNECT gets 405, over HTTP/1.1 and h2c alike. A Host that is not
+    /// one host[:port] (spaces, `/`, `,`, `@`, two Host headers), a target with userinfo
+    /// or a `#`, and a method not in upper case get 400. HTTP/1.0 requests go on as HTTP/1.0. Connections
     /// to the upstreams are kept alive and reused; an idempotent request (GET, HEAD,
     /// OPTIONS, TRACE, PUT, DELETE) that finds one closed is sent again on a new one. A client connection is closed after 30 s idle, 30 s without
     /// a whole request head, or 30 s without a byte of a request body it is sending; a
     /// client that closes while its answer is awaited lets go of the request upstream; a
     /// write that waits 60 s for its receiver ends the exchange. Request headers that
     /// spell a forwarding, framing or hop-by-hop header with `_` for `-` are dropped.
-    /// h2c (prior knowledge) is served too.
+    /// h2c (prior knowledge) is served too, with small flow-control windows (16 KiB) and
+    /// at most 100 streams per connection; an h2c connection with no stream open is
+    /// closed after the idle timeout, as an idle HTTP/1.1 one.
     Proxy(ProxyArgs),
 }
 
@@ -272,6 +276,17 @@ pub struct ProxyArgs {
     /// How long SIGTERM or SIGINT waits for the requests in flight before exiting
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// Close a client connection that has no request in progress for this long
+    /// (HTTP/1.1: between requests; h2c: no stream open, whatever PINGs it sends)
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Hold at most this many client connections at once; one more is closed as soon as
+    /// it is accepted, until some end
+    #[arg(long, value_name = "N", default_value_t = 16384,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 #[derive(Debug, Args)]

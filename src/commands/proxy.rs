@@ -12,6 +12,8 @@ pub fn cmd_proxy(ctx: &Context, args: ProxyArgs) -> Result<()> {
     let options = ProxyOptions {
         poll_interval: args.poll_interval.max(std::time::Duration::from_millis(1)),
         shutdown_timeout: args.shutdown_timeout,
+        idle_timeout: args.idle_timeout.max(std::time::Duration::from_millis(1)),
+        max_connections: args.max_connections as usize,
         ..ProxyOptions::default()
     };
     proxy::run(store, &options)

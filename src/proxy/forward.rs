@@ -7,18 +7,24 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::http::uri::{PathAndQuery, Scheme};
-use hyper::{Request, Response, StatusCode, Uri, Version};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::headers::{add_forwarding, drop_underscore_aliases, strip_hop_by_hop};
+use super::headers::{
+    add_forwarding, content_length, drop_underscore_aliases, is_valid_host, is_valid_method,
+    strip_hop_by_hop,
+};
 use super::table::{FlightGuard, Pick, Routes, CONNECT_TIMEOUT, IDLE_FOR};
+
+/// The socket send buffer of a connection to an app (the kernel doubles it).
+const UPSTREAM_SEND_BUFFER: usize = 64 * 1024;
 
 /// Forwards requests; shared by every connection of every listener.
 pub struct Forwarder {
@@ -31,9 +37,19 @@ impl Forwarder {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        // What the kernel may hold of a request body an app does not read: without a
+        // bound it grows to 4 MB per connection (tcp_wmem), out of the proxy's sight.
+        connector.set_send_buffer_size(Some(UPSTREAM_SEND_BUFFER));
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(IDLE_FOR)
+            // What one upstream connection may buffer of a request body for an app that
+            // reads slowly (hyper's default is 400 KB; this is its least). The body's
+            // data is queued as [`RequestBody`] copied it, each piece its own size: a
+            // flattened buffer grew to 32 KB (8 KB and a frame, doubled). The bound
+            // holds for answer heads too: 8 KB from an app on this path (nginx's default).
+            .http1_max_buf_size(8192)
+            .http1_writev(true)
             .build(connector);
         Forwarder { routes, client }
     }
@@ -46,6 +62,9 @@ impl Forwarder {
         request: Request<Incoming>,
     ) -> Response<ProxyBody> {
         let (parts, body) = request.into_parts();
+        if let Err(status) = acceptable(&parts) {
+            return local(status);
+        }
         let mut headers = parts.headers;
         // HTTP/2 clients name the host in the URI; HTTP/1.1 upstreams want a Host header.
         let host = headers.get(HOST).cloned().or_else(|| {
@@ -113,6 +132,33 @@ impl Forwarder {
     }
 }
 
+/// Whether a request may be passed on, as on HTTP/1.1: not CONNECT (nor extended
+/// CONNECT, which hyper's server does not take), an upper-case method, and one host
+/// named at most once, the same in `:authority` and `Host` when both are given.
+fn acceptable(request: &hyper::http::request::Parts) -> Result<(), StatusCode> {
+    if request.method == Method::CONNECT {
+        return Err(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    if !is_valid_method(request.method.as_str().as_bytes()) {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    let authority = request.uri.authority().map(|a| a.as_str());
+    let mut hosts = request.headers.get_all(HOST).iter();
+    let host = hosts.next();
+    let one_host = hosts.next().is_none()
+        && authority.is_none_or(|a| is_valid_host(a.as_bytes()))
+        && host.is_none_or(|h| is_valid_host(h.as_bytes()))
+        && match (authority, host) {
+            (Some(a), Some(h)) => a.as_bytes().eq_ignore_ascii_case(h.as_bytes()),
+            _ => true,
+        };
+    if one_host {
+        Ok(())
+    } else {
+        Err(StatusCode::BAD_REQUEST)
+    }
+}
+
 fn upstream_uri(guard: &FlightGuard, path: &PathAndQuery) -> Uri {
     let mut parts = hyper::http::uri::Parts::default();
     parts.scheme = Some(Scheme::HTTP);
@@ -132,6 +178,21 @@ fn respond(response: Response<Incoming>, guard: FlightGuard) -> Response<ProxyBo
     parts.extensions = Default::default();
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
+    // `5, 5`, or two equal lengths, go on as one; lengths that disagree cannot.
+    if parts.headers.contains_key(CONTENT_LENGTH) {
+        match content_length(
+            parts
+                .headers
+                .get_all(CONTENT_LENGTH)
+                .iter()
+                .map(|v| v.as_bytes()),
+        ) {
+            Ok(Some(n)) => {
+                parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+            }
+            Ok(None) | Err(()) => return local(StatusCode::BAD_GATEWAY),
+        }
+    }
     Response::from_parts(
         parts,
         ProxyBody::Upstream {
@@ -141,9 +202,12 @@ fn respond(response: Response<Incoming>, guard: FlightGuard) -> Response<ProxyBo
     )
 }
 
-/// An answer of the proxy's own: 502 (the upstream cannot be reached), 503 (no upstream).
+/// An answer of the proxy's own: 400 (a request that cannot be passed on), 405
+/// (CONNECT), 502 (the upstream cannot be reached), 503 (no upstream).
 fn local(status: StatusCode) -> Response<ProxyBody> {
     let text: &'static str = match status {
+        StatusCode::BAD_REQUEST => "400 bad request\n",
+        StatusCode::METHOD_NOT_ALLOWED => "405 method not allowed: CONNECT is not proxied\n",
         StatusCode::BAD_GATEWAY => "502 bad gateway: the upstream cannot be reached\n",
         _ => "503 service unavailable: nothing serves this address now\n",
     };
@@ -252,9 +316,17 @@ impl Body for RequestBody {
             .body
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        match body.as_mut() {
-            Some(body) => Pin::new(body).poll_frame(cx),
-            None => Poll::Ready(None),
+        let Some(body) = body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match ready!(Pin::new(body).poll_frame(cx)) {
+            Some(Ok(frame)) => Poll::Ready(Some(Ok(match frame.into_data() {
+                // Copied: the data is a slice of the HTTP/2 connection's read buffer,
+                // which it would keep alive, whole, while it waits for the app.
+                Ok(data) => Frame::data(Bytes::copy_from_slice(&data)),
+                Err(frame) => frame,
+            }))),
+            other => Poll::Ready(other),
         }
     }
 

@@ -49,6 +49,74 @@ pub fn is_underscore_alias(name: &str) -> bool {
         || dashed.eq_ignore_ascii_case("transfer-encoding")
 }
 
+/// Whether a `Host` value, an `:authority` or an absolute-form target's authority names
+/// one host: `host[:port]`, where the host is a name of letters, digits, `-`, `.`, `_`
+/// and `~` (an IPv4 address is one) or a bracketed IPv6 address, and the port is digits.
+/// Anything else (spaces, `/`, `,`, `@`, `?`, `#`, percent-encoding, no name at all) is
+/// refused: the proxy routes by the host, and an app, a cache or a log that reads such a
+/// value another way would see another host than the one routed by.
+pub fn is_valid_host(value: &[u8]) -> bool {
+    let (host_ok, port) = match value.strip_prefix(b"[") {
+        Some(literal) => match literal.iter().position(|b| *b == b']') {
+            Some(end) => (
+                std::str::from_utf8(&literal[..end])
+                    .is_ok_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+                &literal[end + 1..],
+            ),
+            None => return false,
+        },
+        None => {
+            let end = value.iter().position(|b| *b == b':').unwrap_or(value.len());
+            let name = &value[..end];
+            (
+                !name.is_empty()
+                    && name.iter().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+                    }),
+                &value[end..],
+            )
+        }
+    };
+    host_ok
+        && match port.split_first() {
+            None => true,
+            Some((b':', digits)) => digits.len() <= 5 && digits.iter().all(u8::is_ascii_digit),
+            Some(_) => false,
+        }
+}
+
+/// Whether a request method is passed on: upper-case letters, `-` and `_`, as nginx
+/// accepts. Methods are case-sensitive (RFC 9110 §9.1), so `head` is not `HEAD`; but an
+/// app that compares them without case answers it as `HEAD`, without a body, while the
+/// proxy waits for that body. A method in any other case is refused (400), as nginx does.
+pub fn is_valid_method(method: &[u8]) -> bool {
+    !method.is_empty()
+        && method
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || matches!(b, b'-' | b'_'))
+}
+
+/// The body length that `Content-Length` values give, over all of a message's headers
+/// of that name: None when there is none; `Err` when one is not a number or two disagree.
+/// A list of equal values (`5, 5`) or equal headers is one value, and goes on as one.
+#[allow(clippy::result_unit_err)]
+pub fn content_length<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Result<Option<u64>, ()> {
+    let mut length = None;
+    for value in values {
+        for value in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+            if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+                return Err(());
+            }
+            let n = value.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            if length.is_some_and(|l| l != n) {
+                return Err(());
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length)
+}
+
 /// Drop the hop-by-hop headers and the ones `Connection` names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most requests have no Connection header at all (HTTP/1.1 keeps alive by default,
@@ -134,6 +202,63 @@ mod tests {
         let mut names: Vec<_> = map.keys().map(|k| k.as_str()).collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn a_host_is_one_name_or_address_and_a_port() {
+        for good in [
+            "shop.example",
+            "shop.example:8080",
+            "shop.example:",
+            "127.0.0.1:80",
+            "[::1]",
+            "[2001:db8::1]:443",
+            "my_host.example.",
+            "a~b-c",
+        ] {
+            assert!(is_valid_host(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "",
+            ":80",
+            "good.example evil.example",
+            "good.example/evil",
+            "good.example,evil.example",
+            "user@good.example",
+            "good.example?",
+            "good.example#",
+            "good%2eexample",
+            "good.example:80x",
+            "good.example:123456",
+            "[::1",
+            "[::1]x",
+            "[evil]",
+            "good.example\t",
+        ] {
+            assert!(!is_valid_host(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn methods_are_upper_case_tokens() {
+        for good in ["GET", "HEAD", "PROPFIND", "M-SEARCH", "X_CUSTOM"] {
+            assert!(is_valid_method(good.as_bytes()), "{good}");
+        }
+        for bad in ["", "head", "Get", "hEAD", "GET1", "GE T"] {
+            assert!(!is_valid_method(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn equal_lengths_are_one_length() {
+        let length = |values: &[&str]| content_length(values.iter().map(|v| v.as_bytes()));
+        assert_eq!(length(&[]), Ok(None));
+        assert_eq!(length(&["5"]), Ok(Some(5)));
+        assert_eq!(length(&["5, 5"]), Ok(Some(5)));
+        assert_eq!(length(&["5", " 5 "]), Ok(Some(5)));
+        assert_eq!(length(&["5", "6"]), Err(()));
+        assert_eq!(length(&["5,"]), Err(()));
+        assert_eq!(length(&["+5"]), Err(()));
     }
 
     #[test]

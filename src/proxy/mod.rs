@@ -31,8 +31,13 @@ use crate::clock::now_ms;
 use crate::error::{ExitStatus, Failure};
 use crate::store::{ProxyState, Route, Store};
 use report::Observed;
-use server::{Server, Serving};
+use server::{Limits, Server, Serving};
 use table::Routes;
+
+/// How many client connections the proxy holds at once unless told otherwise: the 10,000
+/// idle ones the benchmarks open fit, and so do their file descriptors (with the
+/// upstream side's) under the systemd unit's `LimitNOFILE=65536`.
+pub const MAX_CONNECTIONS: usize = 16_384;
 
 /// How often the proxy writes its state: the deploy side can count on a report this
 /// fresh, and a heartbeat older than a few of these means the proxy is gone.
@@ -47,6 +52,10 @@ pub struct ProxyOptions {
     pub report_interval: Duration,
     /// How long SIGTERM waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// How long a client connection may have no request in progress.
+    pub idle_timeout: Duration,
+    /// How many client connections may be open at once.
+    pub max_connections: usize,
 }
 
 impl Default for ProxyOptions {
@@ -55,6 +64,8 @@ impl Default for ProxyOptions {
             poll_interval: Duration::from_millis(20),
             report_interval: REPORT_INTERVAL,
             shutdown_timeout: Duration::from_secs(10),
+            idle_timeout: server::HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
         }
     }
 }
@@ -140,7 +151,11 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         Arc::clone(&observed),
     )?;
 
-    let server = runtime.block_on(async { Server::new(routes, serving) });
+    let limits = Limits {
+        idle: options.idle_timeout,
+        connections: options.max_connections,
+    };
+    let server = runtime.block_on(async { Server::new(routes, serving, limits) });
     let served = runtime.block_on(serve(
         server,
         routes_rx,

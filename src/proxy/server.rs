@@ -11,14 +11,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use hyper::body::{Body, Bytes, Frame, SizeHint};
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 
-use super::forward::Forwarder;
+use super::forward::{Forwarder, ProxyBody};
 use super::h1;
 use super::table::{plan, Routes, Wanted};
 use super::{event, problem};
@@ -38,12 +39,22 @@ struct Listener {
     stop: watch::Sender<bool>,
 }
 
+/// What the proxy allows each client, and all of them together.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long a client connection may have no request in progress.
+    pub idle: Duration,
+    /// How many client connections may be open at once.
+    pub connections: usize,
+}
+
 /// Every listener, and the table their requests are routed by.
 pub struct Server {
     routes: Arc<Routes>,
     forwarder: Arc<Forwarder>,
     http2: Arc<http2::Builder<TokioExecutor>>,
     serving: Arc<Serving>,
+    limits: Limits,
     listeners: HashMap<SocketAddr, Listener>,
     /// Routed addresses that could not be bound, with the last error (retried).
     unbound: BTreeMap<SocketAddr, Wanted>,
@@ -54,25 +65,47 @@ pub struct Server {
 /// How long a client connection may take to send a request's headers, and may sit idle
 /// between requests: a slow or silent client cannot hold a connection (and its
 /// memory and file descriptor) for ever.
-pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// HTTP/2 (prior knowledge) connections are served by hyper.
+/// HTTP/2's flow-control window, for a stream and for a whole connection: how much a
+/// client may send ahead of what the app has read, which the proxy holds meanwhile.
+/// Measured with a thousand uploads to an app that never reads: hyper's default of 1 MB
+/// held 1.25 MB each; the protocol's default, 64 KiB, 156 KB; 16 KiB, 99 KB; 8 KiB,
+/// 85 KB. A stream's upload runs at most a window per round trip: 8 KiB is 80 MB/s at
+/// 0.1 ms (a client on the same host), 8 MB/s at 1 ms (the same network). Enough for a
+/// client next door, which h2c has (a TLS terminator on the same host or network).
+const HTTP2_WINDOW: u32 = 8 * 1024;
+/// Streams one HTTP/2 connection may have open at once (nginx: 128).
+const HTTP2_STREAMS: u32 = 100;
+/// How much of its answers an HTTP/2 connection may queue for a client that reads slowly.
+const HTTP2_SEND_BUFFER: usize = 64 * 1024;
+
+/// HTTP/2 (prior knowledge) connections are served by hyper, within the bounds that keep
+/// what a connection holds small, whatever its client does.
 fn http2_builder() -> http2::Builder<TokioExecutor> {
     let mut builder = http2::Builder::new(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
         .keep_alive_interval(HEADER_READ_TIMEOUT)
-        .keep_alive_timeout(std::time::Duration::from_secs(20));
+        .keep_alive_timeout(Duration::from_secs(20))
+        .initial_stream_window_size(HTTP2_WINDOW)
+        .initial_connection_window_size(HTTP2_WINDOW)
+        .adaptive_window(false)
+        .max_concurrent_streams(HTTP2_STREAMS)
+        // The same bound as an HTTP/1.1 request head's.
+        .max_header_list_size(h1::MAX_HEAD as u32)
+        .max_send_buf_size(HTTP2_SEND_BUFFER);
     builder
 }
 
 impl Server {
-    pub fn new(routes: Arc<Routes>, serving: Arc<Serving>) -> Server {
+    pub fn new(routes: Arc<Routes>, serving: Arc<Serving>, limits: Limits) -> Server {
         Server {
             forwarder: Arc::new(Forwarder::new(Arc::clone(&routes))),
             routes,
             http2: Arc::new(http2_builder()),
             serving,
+            limits,
             listeners: HashMap::new(),
             unbound: BTreeMap::new(),
             bind_errors: HashMap::new(),
@@ -133,7 +166,7 @@ impl Server {
 
     async fn bind_unbound(&mut self) {
         for (addr, wanted) in std::mem::take(&mut self.unbound) {
-            match TcpListener::bind(addr).await {
+            match listen_on(addr) {
                 Ok(socket) => {
                     event(format!(
                         "listening on {} for {}",
@@ -150,6 +183,7 @@ impl Server {
                             forwarder: Arc::clone(&self.forwarder),
                             http2: Arc::clone(&self.http2),
                             serving: Arc::clone(&self.serving),
+                            limits: self.limits,
                         },
                     ));
                     self.listeners.insert(addr, Listener { wanted, stop });
@@ -208,6 +242,22 @@ impl Server {
     }
 }
 
+/// How many connections the kernel may hold for a listener before it accepts them:
+/// tokio's 1024 overflowed when a thousand clients connected at once, and the ones
+/// dropped then were reset after their handshake. The kernel caps it at `somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As tokio's `TcpListener::bind`: a restarted proxy binds at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// What every connection of a listener shares.
 #[derive(Clone)]
 struct Connections {
@@ -215,6 +265,7 @@ struct Connections {
     forwarder: Arc<Forwarder>,
     http2: Arc<http2::Builder<TokioExecutor>>,
     serving: Arc<Serving>,
+    limits: Limits,
 }
 
 async fn accept(
@@ -224,13 +275,30 @@ async fn accept(
     shared: Connections,
 ) {
     let mut last_error: Option<Instant> = None;
+    let mut last_full: Option<Instant> = None;
     let stop_connections = stopped.clone();
     loop {
         tokio::select! {
             accepted = socket.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Over the limit, a connection is closed at once: accepting it frees
+                    // the listen queue, and the client learns now rather than after a
+                    // timeout. Said at most once a minute.
+                    let Some(open) = OpenConnection::new(&shared.serving, shared.limits.connections) else {
+                        drop(stream);
+                        if last_full.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                            problem(format!(
+                                "{} client connections are open, as many as --max-connections allows: \
+                                 new ones are closed until some end",
+                                shared.limits.connections
+                            ));
+                            last_full = Some(Instant::now());
+                        }
+                        continue;
+                    };
                     tokio::spawn(connection(
                         stream,
+                        open,
                         peer,
                         listen,
                         stop_connections.clone(),
@@ -260,6 +328,19 @@ pub async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
 /// Counts a client connection open while it lives.
 struct OpenConnection(Arc<Serving>);
 
+impl OpenConnection {
+    /// Count one more, unless `limit` are open already.
+    fn new(serving: &Arc<Serving>, limit: usize) -> Option<OpenConnection> {
+        serving
+            .connections
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |open| {
+                (open < limit).then_some(open + 1)
+            })
+            .ok()?;
+        Some(OpenConnection(Arc::clone(serving)))
+    }
+}
+
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::SeqCst);
@@ -268,16 +349,22 @@ impl Drop for OpenConnection {
 
 async fn connection(
     stream: TcpStream,
+    _open: OpenConnection,
     peer: SocketAddr,
     listen: SocketAddr,
     stopped: watch::Receiver<bool>,
     shared: Connections,
 ) {
-    shared.serving.connections.fetch_add(1, Ordering::SeqCst);
-    let _open = OpenConnection(Arc::clone(&shared.serving));
     let _ = stream.set_nodelay(true);
-    let h1::Ended::Http2(stream, read) =
-        h1::serve(stream, peer.ip(), listen, &shared.routes, stopped.clone()).await
+    let h1::Ended::Http2(stream, read) = h1::serve(
+        stream,
+        peer.ip(),
+        listen,
+        &shared.routes,
+        shared.limits.idle,
+        stopped.clone(),
+    )
+    .await
     else {
         return;
     };
@@ -295,9 +382,18 @@ async fn http2(
 ) {
     let client = peer.ip();
     let forwarder = shared.forwarder;
+    let (streams, open) = watch::channel(0usize);
+    let streams = Arc::new(streams);
     let service = service_fn(move |request| {
         let forwarder = Arc::clone(&forwarder);
-        async move { Ok::<_, std::convert::Infallible>(forwarder.handle(listen, client, request).await) }
+        let stream = OpenStream::new(&streams);
+        async move {
+            let response = forwarder.handle(listen, client, request).await;
+            Ok::<_, std::convert::Infallible>(response.map(|body| Counted {
+                body,
+                _stream: stream,
+            }))
+        }
     });
     let io = TokioIo::new(Prefixed {
         read,
@@ -306,12 +402,83 @@ async fn http2(
     });
     let conn = shared.http2.serve_connection(io, service);
     tokio::pin!(conn);
+    let idle = shared.limits.idle;
     tokio::select! {
         _ = conn.as_mut() => return,
         _ = stop_requested(&mut stopped) => {}
+        _ = idle_for(idle, open.clone()) => {}
     }
+    // GOAWAY: the streams open finish; a client that keeps the connection open after
+    // them, without a stream, is let go after the idle limit once more.
     conn.as_mut().graceful_shutdown();
-    let _ = conn.await;
+    tokio::select! {
+        _ = conn => {}
+        _ = idle_for(idle, open) => {}
+    }
+}
+
+/// Resolves once no stream has been open on an HTTP/2 connection for `limit`. PINGs and
+/// other frames do not count: hyper answers them by itself, and a client that only keeps
+/// its connection alive holds it (and its memory) as an idle HTTP/1.1 client would.
+async fn idle_for(limit: Duration, mut open: watch::Receiver<usize>) {
+    loop {
+        let quiet = *open.borrow_and_update() == 0;
+        let changed = if quiet {
+            match tokio::time::timeout(limit, open.changed()).await {
+                Ok(changed) => changed,
+                Err(_) => return,
+            }
+        } else {
+            open.changed().await
+        };
+        if changed.is_err() {
+            // The connection's service is gone: it ends by itself.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Counts a stream open on an HTTP/2 connection from its request until its answer's body
+/// was handed over whole (or dropped).
+struct OpenStream(Arc<watch::Sender<usize>>);
+
+impl OpenStream {
+    fn new(streams: &Arc<watch::Sender<usize>>) -> OpenStream {
+        streams.send_modify(|open| *open += 1);
+        OpenStream(Arc::clone(streams))
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.send_modify(|open| *open = open.saturating_sub(1));
+    }
+}
+
+/// An answer's body, keeping its stream counted open.
+struct Counted {
+    body: ProxyBody,
+    _stream: OpenStream,
+}
+
+impl Body for Counted {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// A connection some of whose bytes were already read: those come first.
@@ -332,6 +499,11 @@ impl AsyncRead for Prefixed {
             let n = (this.read.len() - this.at).min(buf.remaining());
             buf.put_slice(&this.read[this.at..this.at + n]);
             this.at += n;
+            if this.at == this.read.len() {
+                // The HTTP/1.1 read buffer (8 KB) is not kept for the connection's life.
+                this.read = Vec::new();
+                this.at = 0;
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.stream).poll_read(cx, buf)

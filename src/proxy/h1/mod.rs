@@ -12,6 +12,8 @@
 
 mod parse;
 
+pub use parse::MAX_HEAD;
+
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,16 +48,18 @@ pub enum Ended {
 }
 
 /// Serve the HTTP/1.1 requests of one client connection until it closes, stays idle
-/// longer than [`HEADER_READ_TIMEOUT`], or the listener stops.
+/// longer than `idle`, or the listener stops.
 pub async fn serve(
     client: TcpStream,
     peer: IpAddr,
     listen: SocketAddr,
     routes: &Routes,
+    idle: Duration,
     stopped: watch::Receiver<bool>,
 ) -> Ended {
     let mut connection = Connection {
         client,
+        idle,
         // As X-Forwarded-For names it, once for every request of the connection.
         peer: peer.to_canonical().to_string(),
         listen,
@@ -220,6 +224,8 @@ struct Connection<'a> {
     peer: String,
     listen: SocketAddr,
     routes: &'a Routes,
+    /// How long the client may wait before its next request.
+    idle: Duration,
     stopped: watch::Receiver<bool>,
     /// Bytes read from the client and not passed on yet.
     input: Vec<u8>,
@@ -231,7 +237,7 @@ impl Connection<'_> {
     async fn wait_for_request(&mut self) -> bool {
         tokio::select! {
             readable = self.client.readable() => readable.is_ok(),
-            () = tokio::time::sleep(HEADER_READ_TIMEOUT) => false,
+            () = tokio::time::sleep(self.idle) => false,
             () = stop_requested(&mut self.stopped) => false,
         }
     }

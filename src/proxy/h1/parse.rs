@@ -6,7 +6,9 @@
 //! `X-Forwarded-*` headers are set. Bodies are never decoded: their bytes pass through as
 //! they came, and [`Chunked`] only finds where a chunked body ends.
 
-use crate::proxy::headers::{is_forwarding, is_hop_by_hop, is_underscore_alias};
+use crate::proxy::headers::{
+    self, is_forwarding, is_hop_by_hop, is_underscore_alias, is_valid_host, is_valid_method,
+};
 
 /// The longest head accepted, request or response (hyper's default is larger; nginx's
 /// is 4 × 8 KB for a request).
@@ -146,26 +148,14 @@ fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
-/// The body length the `Content-Length` headers give: None when there are none;
-/// `Err` when one is not a number or two disagree (a list of equal values is one value).
+/// The body length the `Content-Length` headers give (see [`headers::content_length`]).
 fn content_length(headers: &[httparse::Header]) -> Result<Option<u64>, ()> {
-    let mut length = None;
-    for header in headers {
-        if !header.name.eq_ignore_ascii_case("content-length") {
-            continue;
-        }
-        for value in header.value.split(|b| *b == b',').map(trim) {
-            if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
-                return Err(());
-            }
-            let n = value.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-            if length.is_some_and(|l| l != n) {
-                return Err(());
-            }
-            length = Some(n);
-        }
-    }
-    Ok(length)
+    headers::content_length(
+        headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+            .map(|h| h.value),
+    )
 }
 
 /// The codings `Transfer-Encoding` lists, when there is one.
@@ -233,6 +223,10 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
     if method == "CONNECT" {
         return Parsed::Refuse(405);
     }
+    // A request target never carries a fragment (RFC 9112 §3.2).
+    if !is_valid_method(method.as_bytes()) || target.contains('#') {
+        return Parsed::Refuse(400);
+    }
     // Absolute form (`GET http://host/path`): the authority replaces Host (RFC 9112 §3.2.2).
     let (authority, path) = match target.get(..7) {
         Some(scheme) if scheme.eq_ignore_ascii_case("http://") => {
@@ -247,7 +241,11 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("host"));
     let host_header = hosts.next().map(|h| h.value);
-    if hosts.next().is_some() || (minor == 1 && host_header.is_none() && authority.is_none()) {
+    if hosts.next().is_some()
+        || (minor == 1 && host_header.is_none() && authority.is_none())
+        || !host_header.is_none_or(is_valid_host)
+        || !authority.is_none_or(|a| is_valid_host(a.as_bytes()))
+    {
         return Parsed::Refuse(400);
     }
     let host = authority.map(str::as_bytes).or(host_header);
@@ -365,24 +363,29 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
     let Ok(chunked) = transfer_encoding(headers) else {
         return Parsed::Refuse(502);
     };
+    // Lengths that disagree cannot be passed on, even where they frame nothing; where a
+    // coding frames the body, the length is dropped and not read.
+    let length = match (chunked, content_length(headers)) {
+        (Some(_), _) => None,
+        (None, Ok(length)) => length,
+        (None, Err(())) => return Parsed::Refuse(502),
+    };
     let framing = if head_only || (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::Empty
     } else {
-        match (chunked, content_length(headers)) {
+        match (chunked, length) {
             (Some(Coding::Chunked | Coding::EndsChunked), _) => Framing::Chunked,
             (Some(Coding::NotChunked), _) => Framing::UntilClose,
-            (None, Ok(Some(0))) => Framing::Empty,
-            (None, Ok(Some(n))) => Framing::Length(n),
-            (None, Ok(None)) => Framing::UntilClose,
-            (None, Err(())) => return Parsed::Refuse(502),
+            (None, Some(0)) => Framing::Empty,
+            (None, Some(n)) => Framing::Length(n),
+            (None, None) => Framing::UntilClose,
         }
     };
     // The connection goes back to the pool only when where this answer ends is beyond
     // doubt: not after an answer without a body that announced one (a HEAD answer, a 304
     // with a length: a wrong app sends the body anyway, later, into the next request's
     // answer), nor after an HTTP/1.0 answer with a coding (RFC 9112 §6.1).
-    let announced_body =
-        chunked.is_some() || !matches!(content_length(headers), Ok(None | Some(0)));
+    let announced_body = chunked.is_some() || !matches!(length, None | Some(0));
     let keep_alive = framing != Framing::UntilClose
         && !(framing == Framing::Empty && announced_body)
         && !(minor == 0 && chunked.is_some())
@@ -394,16 +397,21 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
 
     let mut head = Vec::with_capacity(len + 32);
     head.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
+    let mut length_written = false;
     for header in headers.iter() {
         let name = header.name;
-        // The length stays as the upstream gave it where it frames nothing (HEAD, 304),
-        // and goes where a coding frames the body instead. A switch of protocols keeps
-        // its `Upgrade`.
+        // The length goes on once, where it first came (`5, 5` or two equal headers
+        // become one `5`), also where it frames nothing (HEAD, 304); it goes where a
+        // coding frames the body instead. A switch of protocols keeps its `Upgrade`.
+        if name.eq_ignore_ascii_case("content-length") {
+            if let (Some(n), false) = (length, length_written) {
+                header_line(&mut head, b"Content-Length", n.to_string().as_bytes());
+                length_written = true;
+            }
+            continue;
+        }
         let upgrade_kept = status == 101 && name.eq_ignore_ascii_case("upgrade");
-        if (is_hop_by_hop(name) && !upgrade_kept)
-            || tokens.names(name)
-            || (chunked.is_some() && name.eq_ignore_ascii_case("content-length"))
-        {
+        if (is_hop_by_hop(name) && !upgrade_kept) || tokens.names(name) {
             continue;
         }
         header_line(&mut head, name.as_bytes(), header.value);
@@ -735,6 +743,52 @@ mod tests {
             head.contains("\r\nTransfer-Encoding: chunked\r\n"),
             "{head}"
         );
+    }
+
+    #[test]
+    fn a_host_or_method_that_could_be_read_another_way_is_refused() {
+        for bad in [
+            "GET / HTTP/1.1\r\nHost: good.example evil.example\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: good.example/x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a,b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: \r\n\r\n",
+            "GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET http://a/#x HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET http://a HTTP/1.1\r\nHost: a b\r\n\r\n",
+            "GET /#x HTTP/1.1\r\nHost: a\r\n\r\n",
+            "head / HTTP/1.1\r\nHost: a\r\n\r\n",
+            "Get / HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            assert_eq!(refused(bad), 400, "{bad:?}");
+        }
+        let (head, _) = rewritten("PROPFIND / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
+        assert!(
+            head.starts_with("PROPFIND / HTTP/1.1\r\nHost: [::1]:8080\r\n"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn an_answer_gives_its_length_once() {
+        for input in [
+            "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nX-A: 1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nX-A: 1\r\nContent-Length: 5\r\n\r\n",
+        ] {
+            let (head, r) = answer(input, false);
+            assert_eq!(r.framing, Framing::Length(5));
+            assert_eq!(
+                head,
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\n"
+            );
+        }
+        assert!(matches!(
+            response(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                true
+            ),
+            Parsed::Refuse(502)
+        ));
     }
 
     #[test]

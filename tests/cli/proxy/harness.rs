@@ -90,9 +90,15 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(env: &TestEnv) -> Proxy {
+        Proxy::start_with(env, &[])
+    }
+
+    /// `temps proxy` with these options.
+    pub fn start_with(env: &TestEnv, options: &[&str]) -> Proxy {
         let mut child = env
             .cmd()
             .arg("proxy")
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -13,10 +13,10 @@ use std::time::Duration;
 use super::harness::{environment, eventually, read_head, route, Proxy};
 use crate::common::{free_port, TestEnv};
 
-type Headers = Vec<(String, String)>;
+pub(super) type Headers = Vec<(String, String)>;
 
 /// The values of header `name` (lowercase), in order.
-fn values<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
+pub(super) fn values<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
     headers
         .iter()
         .filter(|(k, _)| k == name)
@@ -84,35 +84,35 @@ fn read_body(
 
 /// A request as the upstream decoded it.
 #[derive(Clone, Debug)]
-struct Seen {
+pub(super) struct Seen {
     /// The port the proxy's connection came from: one per upstream connection.
-    peer: u16,
-    line: String,
-    headers: Headers,
-    body: Vec<u8>,
+    pub(super) peer: u16,
+    pub(super) line: String,
+    pub(super) headers: Headers,
+    pub(super) body: Vec<u8>,
 }
 
 impl Seen {
-    fn path(&self) -> &str {
+    pub(super) fn path(&self) -> &str {
         self.line.split(' ').nth(1).unwrap_or_default()
     }
 }
 
 /// What the upstream writes back, raw; with `close`, it then closes the connection.
-struct Reply {
+pub(super) struct Reply {
     bytes: Vec<u8>,
     close: bool,
 }
 
 impl Reply {
-    fn raw(bytes: impl Into<Vec<u8>>) -> Reply {
+    pub(super) fn raw(bytes: impl Into<Vec<u8>>) -> Reply {
         Reply {
             bytes: bytes.into(),
             close: false,
         }
     }
 
-    fn closing(self) -> Reply {
+    pub(super) fn closing(self) -> Reply {
         Reply {
             close: true,
             ..self
@@ -121,7 +121,7 @@ impl Reply {
 }
 
 /// 200 with a Content-Length and `body`.
-fn ok(body: &[u8]) -> Reply {
+pub(super) fn ok(body: &[u8]) -> Reply {
     let mut bytes =
         format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
     bytes.extend_from_slice(body);
@@ -129,19 +129,19 @@ fn ok(body: &[u8]) -> Reply {
 }
 
 /// 200 echoing the request line, a newline and the request body.
-fn echo(seen: &Seen) -> Reply {
+pub(super) fn echo(seen: &Seen) -> Reply {
     ok(&[seen.line.as_bytes(), b"\n", &seen.body].concat())
 }
 
 /// An upstream on a raw socket: every request is decoded (an `Expect: 100-continue` is
 /// answered first, as most servers do), logged, and answered as the test scripts.
-struct Scripted {
-    addr: String,
+pub(super) struct Scripted {
+    pub(super) addr: String,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Scripted {
-    fn start(script: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Scripted {
+    pub(super) fn start(script: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind an upstream");
         let addr = listener.local_addr().expect("addr").to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -182,38 +182,38 @@ impl Scripted {
     }
 
     /// The requests that reached it so far.
-    fn seen(&self) -> Vec<Seen> {
+    pub(super) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
 
 /// An answer as the client decoded it.
 #[derive(Debug)]
-struct Response {
-    line: String,
-    status: u16,
-    headers: Headers,
-    body: Vec<u8>,
+pub(super) struct Response {
+    pub(super) line: String,
+    pub(super) status: u16,
+    pub(super) headers: Headers,
+    pub(super) body: Vec<u8>,
     framing: Framing,
 }
 
 impl Response {
-    fn header(&self, name: &str) -> Vec<&str> {
+    pub(super) fn header(&self, name: &str) -> Vec<&str> {
         values(&self.headers, name)
     }
 
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// One client connection on a raw socket; a read that waits 10 s fails the test.
-struct Conn {
-    reader: BufReader<TcpStream>,
+pub(super) struct Conn {
+    pub(super) reader: BufReader<TcpStream>,
 }
 
 impl Conn {
-    fn open(port: u16) -> Conn {
+    pub(super) fn open(port: u16) -> Conn {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the proxy");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -223,7 +223,7 @@ impl Conn {
         }
     }
 
-    fn send(&mut self, bytes: impl AsRef<[u8]>) -> &mut Conn {
+    pub(super) fn send(&mut self, bytes: impl AsRef<[u8]>) -> &mut Conn {
         self.reader
             .get_mut()
             .write_all(bytes.as_ref())
@@ -232,12 +232,12 @@ impl Conn {
     }
 
     /// `GET path`, kept alive.
-    fn get(&mut self, path: &str) -> &mut Conn {
+    pub(super) fn get(&mut self, path: &str) -> &mut Conn {
         self.send(format!("GET {path} HTTP/1.1\r\nHost: shop.example\r\n\r\n"))
     }
 
     /// The next answer; `to_head` when it answers a HEAD request (no body then).
-    fn answer_to(&mut self, to_head: bool) -> Response {
+    pub(super) fn answer_to(&mut self, to_head: bool) -> Response {
         let (line, headers) = read_head(&mut self.reader).expect("an answer from the proxy");
         let status = line
             .split(' ')
@@ -260,13 +260,13 @@ impl Conn {
         }
     }
 
-    fn answer(&mut self) -> Response {
+    pub(super) fn answer(&mut self) -> Response {
         self.answer_to(false)
     }
 
     /// Whatever else the proxy sends until it closes the connection (a reset counts as
     /// closed); fails when it keeps the connection open.
-    fn until_closed(&mut self) -> Vec<u8> {
+    pub(super) fn until_closed(&mut self) -> Vec<u8> {
         let mut rest = Vec::new();
         let mut buf = [0; 16 * 1024];
         loop {
@@ -284,21 +284,29 @@ impl Conn {
 }
 
 /// `temps proxy` serving a fresh port for `upstream` (killed before its history goes).
-struct Proxied {
-    proxy: Proxy,
-    env: TestEnv,
-    web: i64,
-    port: u16,
-    upstream: Scripted,
+pub(super) struct Proxied {
+    pub(super) proxy: Proxy,
+    pub(super) env: TestEnv,
+    pub(super) web: i64,
+    pub(super) port: u16,
+    pub(super) upstream: Scripted,
 }
 
 impl Proxied {
-    fn start(script: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Proxied {
+    pub(super) fn start(script: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Proxied {
+        Proxied::start_with(&[], script)
+    }
+
+    /// The same, `temps proxy` run with these options.
+    pub(super) fn start_with(
+        options: &[&str],
+        script: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> Proxied {
         let env = TestEnv::new();
         let web = environment(&env, "web");
         let upstream = Scripted::start(script);
         let port = free_port();
-        let proxy = Proxy::start(&env);
+        let proxy = Proxy::start_with(&env, options);
         let proxied = Proxied {
             proxy,
             env,
@@ -310,13 +318,13 @@ impl Proxied {
         proxied
     }
 
-    fn reroute(&self, upstreams: &[&str]) {
+    pub(super) fn reroute(&self, upstreams: &[&str]) {
         let listen = format!("127.0.0.1:{}", self.port);
         self.proxy
             .applied(route(&self.env, self.web, &listen, upstreams));
     }
 
-    fn conn(&self) -> Conn {
+    pub(super) fn conn(&self) -> Conn {
         Conn::open(self.port)
     }
 }
