@@ -77,10 +77,15 @@ fn environment(env: &TestEnv, project: &str, name: &str) -> Value {
 }
 
 /// Everything the history says of a project, byte for byte: the full list and the
-/// project with its environments.
+/// project with its environments. The list is read without Docker, so that its
+/// `can_roll_back` (which asks Docker, briefly) cannot differ on a busy machine.
 fn snapshot(env: &TestEnv, project: &str) -> (String, String) {
     let list = env
-        .ok(&["--output", "json", "list", project, "--limit", "0"])
+        .run_with(
+            &[("DOCKER_HOST", NO_DOCKER)],
+            &["--output", "json", "list", project, "--limit", "0"],
+        )
+        .code(0)
         .stdout;
     let shown = env
         .ok(&["--output", "json", "project", "show", project])
