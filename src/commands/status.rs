@@ -9,6 +9,7 @@ use crate::cli::StatusArgs;
 use crate::clock::{ago, now_ms};
 use crate::commands::deploy::what;
 use crate::docker::{ContainerFacts, Engine, Health};
+use crate::ops::drift::observe;
 use crate::ops::static_site;
 use crate::store::{Deployment, EnvState, Preset, Project, Store};
 
@@ -148,7 +149,11 @@ async fn project_status(
             (None, _) => None,
         };
         match project.preset {
-            Preset::Docker => docker_drift(current.as_ref(), &mine, &mut drift),
+            Preset::Docker => drift.extend(
+                observe(current.as_ref(), &mine)
+                    .iter()
+                    .map(ToString::to_string),
+            ),
             Preset::Static => {
                 let pointed = static_site::pointed(&store.static_root(), &project.name, &env.name);
                 let expected = current.as_ref().and_then(|d| d.artifact.clone());
@@ -190,31 +195,6 @@ fn health_word(health: Health) -> Option<&'static str> {
         Health::Starting => Some("starting"),
         Health::Healthy => Some("healthy"),
         Health::Unhealthy => Some("unhealthy"),
-    }
-}
-
-/// Compare the history's current deployment with the containers Docker has.
-fn docker_drift(
-    current: Option<&Deployment>,
-    containers: &[&ContainerFacts],
-    drift: &mut Vec<String>,
-) {
-    let wanted: &[String] = current.map(|d| d.containers.as_slice()).unwrap_or_default();
-    for name in wanted {
-        match containers.iter().find(|c| &c.name == name) {
-            None => drift.push(format!("{name} should serve but does not exist")),
-            Some(c) if !c.running => drift.push(format!("{name} should serve but is {}", c.state)),
-            Some(c) if c.health == Health::Unhealthy => {
-                drift.push(format!("{name} runs but Docker reports it unhealthy"))
-            }
-            Some(_) => {}
-        }
-    }
-    for c in containers
-        .iter()
-        .filter(|c| c.running && !wanted.contains(&c.name))
-    {
-        drift.push(format!("{} runs but is not the current deployment", c.name));
     }
 }
 

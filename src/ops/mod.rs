@@ -3,6 +3,7 @@
 //! command line and any later API run the very same code.
 
 pub mod deploy;
+pub mod drift;
 pub mod gate;
 pub mod hooks;
 pub mod lock;

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use super::drift::{observe, Drift};
 use super::lock::{lock_environment, EnvLock};
 use super::{static_site, swap, Progress, Stage};
-use crate::docker::Engine;
+use crate::docker::{ContainerFacts, Engine};
 use crate::store::{Preset, Project, Status, Store};
 
 /// Lock `project/environment` for `command` and recover what an earlier operation left.
@@ -69,49 +70,43 @@ pub async fn recover(
                     done.push(format!("removed {container}"));
                 }
             }
-            // A check container only lives while its swap does.
-            for c in containers
-                .iter()
-                .filter(|c| c.name.ends_with(swap::CHECK_SUFFIX))
-            {
-                engine.remove(&c.name).await?;
-                done.push(format!("removed {}", c.name));
-            }
-            let containers: Vec<_> = containers
-                .into_iter()
-                .filter(|c| !c.name.ends_with(swap::CHECK_SUFFIX))
-                .collect();
-            // Nothing the history does not know as current may run.
-            let wanted: &[String] = current
-                .as_ref()
-                .map(|c| c.containers.as_slice())
-                .unwrap_or_default();
-            let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
             let unfinished_names: Vec<&String> =
                 unfinished.iter().flat_map(|d| &d.containers).collect();
-            for c in &containers {
-                if c.running && !wanted.contains(&c.name) && !unfinished_names.contains(&&c.name) {
-                    engine.stop(&c.name, stop_secs).await?;
-                    done.push(format!("stopped {}", c.name));
+            let remaining: Vec<&ContainerFacts> = containers
+                .iter()
+                .filter(|c| !unfinished_names.contains(&&c.name))
+                .collect();
+            let drift = observe(current.as_ref(), &remaining);
+            // Nothing the history does not know as current may run; a check container
+            // only lives while its swap does.
+            let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
+            for found in &drift {
+                match found {
+                    Drift::Stray { container } | Drift::LeftoverCheck { container }
+                        if found.is_check() =>
+                    {
+                        engine.remove(container).await?;
+                        done.push(format!("removed {container}"));
+                    }
+                    Drift::Stray { container } => {
+                        engine.stop(container, stop_secs).await?;
+                        done.push(format!("stopped {container}"));
+                    }
+                    _ => {}
                 }
             }
             // An interrupted swap may have stopped the current version: start it again.
             // Without one, a stopped current is drift the operation itself replaces (a
             // broken version must never block the rollback away from it); and a container
             // removed by hand cannot be started again: the operation goes on.
-            if let (false, Some(current)) = (unfinished.is_empty(), &current) {
-                let stopped = current
-                    .containers
-                    .iter()
-                    .any(|name| containers.iter().any(|c| &c.name == name && !c.running));
-                if stopped {
-                    match swap::start_again(engine, project, &env, current, progress).await {
-                        Ok(()) => done.push(format!("started #{} again", current.id)),
-                        Err(err) => progress.warn(&format!(
-                            "could not start #{} again ({err:#}); going on",
-                            current.id
-                        )),
-                    }
+            let stopped = drift.iter().any(|d| matches!(d, Drift::Stopped { .. }));
+            if let (false, true, Some(current)) = (unfinished.is_empty(), stopped, &current) {
+                match swap::start_again(engine, project, &env, current, progress).await {
+                    Ok(()) => done.push(format!("started #{} again", current.id)),
+                    Err(err) => progress.warn(&format!(
+                        "could not start #{} again ({err:#}); going on",
+                        current.id
+                    )),
                 }
             }
             if let (Some(listen), Some(current)) = (&env.proxy, &current) {

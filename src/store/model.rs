@@ -235,6 +235,35 @@ impl Deployment {
     }
 }
 
+#[cfg(test)]
+impl Deployment {
+    /// A deployment for unit tests: #7 of web/production, `web:1`, with `status`.
+    pub fn sample(status: Status) -> Deployment {
+        Deployment {
+            id: 7,
+            project: "web".into(),
+            environment: "production".into(),
+            environment_id: 1,
+            image: Some("web:1".into()),
+            image_id: Some("sha256:1".into()),
+            artifact: None,
+            status,
+            is_rollback: false,
+            rolled_back_from_id: None,
+            rolled_back_to_id: None,
+            is_promote: false,
+            promoted_id: None,
+            created_at: 0,
+            finished_at: None,
+            created_by: "alice".into(),
+            reason: None,
+            error: None,
+            containers: Vec::new(),
+            variables_digest: Default::default(),
+        }
+    }
+}
+
 impl Serialize for Deployment {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Deployment", 18)?;
