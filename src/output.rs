@@ -91,8 +91,14 @@ impl Output {
     pub fn error(&self, err: &anyhow::Error) {
         let failure: Option<&Failure> = failure_of(err);
         eprintln!("{} {err:#}", style("error:").red().bold());
-        if let Some(hint) = failure.and_then(|f| f.hint.as_deref()) {
-            eprintln!("{} {hint}", style("hint:").cyan().bold());
+        match failure.and_then(|f| f.hint.as_deref()) {
+            Some(hint) => eprintln!("{} {hint}", style("hint:").cyan().bold()),
+            // An error temps did not foresee still gets a next step.
+            None => eprintln!(
+                "{} this was not expected: `temps status` shows what each environment serves; \
+                 if it happens again, report it with the lines above",
+                style("hint:").cyan().bold()
+            ),
         }
         if let (true, Some(document)) = (self.is_json(), failure.and_then(|f| f.document.as_ref()))
         {

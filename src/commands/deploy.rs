@@ -87,7 +87,9 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
             block_on(deploy_dir(&mut store, request, &spinner))??
         }
         (None, None) => {
-            return Err(Failure::usage("deploy needs `--image REF` or `--dir PATH`").into())
+            return Err(Failure::usage("deploy needs `--image REF` or `--dir PATH`")
+                .hint("a docker project deploys an image (`--image web:1.2`), a static one a folder (`--dir ./dist`)")
+                .into())
         }
     };
     let took = format_elapsed(started.elapsed());

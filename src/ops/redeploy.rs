@@ -296,7 +296,11 @@ async fn execute(
         let (deployment, env) = store.record(project.id, &target.environment, |env| {
             if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
                 return Err(
-                    Failure::refused(format!("#{} started serving meanwhile", target.id)).into(),
+                    Failure::refused(format!("#{} started serving meanwhile", target.id))
+                        .hint(
+                            "`temps status` shows what serves now; roll back to another deployment",
+                        )
+                        .into(),
                 );
             }
             Ok(NewDeployment {
