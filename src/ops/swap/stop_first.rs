@@ -107,20 +107,12 @@ pub(super) async fn run(
             fault_point("checked");
         }
         let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
+        // The check container goes only once the new version serves: removing it now
+        // would compete with the stop and the start, which are the outage.
         for old in previous.iter().flat_map(|p| &p.containers) {
             stopping.set(true);
-            let (stopped, removed) = tokio::join!(
-                stop_container(engine, project, old, stop_secs, progress),
-                async {
-                    if checking.get() {
-                        let _ = engine.remove(&check_name).await;
-                    }
-                }
-            );
-            let () = removed;
-            stopped?;
+            stop_container(engine, project, old, stop_secs, progress).await?;
         }
-        checking.set(false);
         fault_point("stopped");
         progress.step(&format!("starting {name}"));
         engine.start(&name).await?;
@@ -149,6 +141,14 @@ pub(super) async fn run(
                 let changed = publish.filter(|p| env.publish.as_ref() != Some(*p));
                 let routed = store.route(id, env.id, state_after, changed)?;
                 keep_running(engine, &routed, progress).await;
+                if checking.get() {
+                    progress.step(&format!("removing {check_name}"));
+                    if let Err(err) = engine.remove(&check_name).await {
+                        progress.warn(&format!(
+                            "#{id} serves; {err:#} (the next operation removes it)"
+                        ));
+                    }
+                }
                 return Ok(routed);
             }
             Err(err) => Stop::Failed(err),
