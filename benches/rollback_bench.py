@@ -49,7 +49,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 

@@ -7,6 +7,22 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::clock::parse_duration;
+use crate::store::Publish;
+
+/// `--publish [IP:]HOST_PORT`.
+fn parse_publish(text: &str) -> Result<Publish, String> {
+    text.parse::<Publish>()
+        .map_err(|e| format!("{e} (like `8080` or `127.0.0.1:8080`)"))
+}
+
+/// `--proxy IP:PORT`, normalised as the route stores it.
+fn parse_listen(text: &str) -> Result<String, String> {
+    text.parse::<std::net::SocketAddr>()
+        .map(|a| a.to_string())
+        .map_err(|_| {
+            format!("`{text}` is not an IP:PORT address (like `0.0.0.0:80` or `127.0.0.1:8080`)")
+        })
+}
 
 /// Deploy Docker images on this host, keep every deployment in a local history, and roll
 /// an environment back to an earlier deployment's image in seconds, without rebuilding.
@@ -222,11 +238,11 @@ pub struct DeployArgs {
     pub environment: EnvironmentArg,
     /// Publish the container port on this host port; remembered by the environment, even
     /// when its first deploy fails
-    #[arg(long, value_name = "[IP:]HOST_PORT", conflicts_with = "proxy")]
-    pub publish: Option<String>,
+    #[arg(long, value_name = "[IP:]HOST_PORT", conflicts_with = "proxy", value_parser = parse_publish)]
+    pub publish: Option<Publish>,
     /// Serve through `temps proxy` on this public address, switching with no downtime
     /// (start first, switch, drain, stop); remembered by the environment
-    #[arg(long, value_name = "IP:PORT")]
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_listen)]
     pub proxy: Option<String>,
     /// Proxy mode: how many containers to run, round-robin [default: 1; remembered]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]

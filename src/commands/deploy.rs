@@ -11,7 +11,7 @@ use crate::error::Failure;
 use crate::ops::current_user;
 use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
 use crate::ops::static_site::{deploy_dir, DirRequest};
-use crate::store::{Deployment, Publish};
+use crate::store::Deployment;
 
 pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
     let started = Instant::now();
@@ -19,29 +19,10 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
     let mut store = ctx.store()?;
     let outcome = match (args.image, args.dir) {
         (Some(image), _) => {
-            let publish = args
-                .publish
-                .as_deref()
-                .map(|p| p.parse::<Publish>())
-                .transpose()
-                .map_err(|e| {
-                    Failure::usage(format!("--publish: {e}"))
-                        .hint("like `--publish 8080` or `--publish 127.0.0.1:8080`")
-                })?;
+            let publish = args.publish;
             let spinner = ctx.out.progress(&format!("deploying {}", args.project));
             let (request_project, request_image) = (args.project.clone(), image.clone());
-            let proxy = args
-                .proxy
-                .as_deref()
-                .map(|p| {
-                    p.parse::<std::net::SocketAddr>()
-                        .map(|a| a.to_string())
-                        .map_err(|_| {
-                            Failure::usage(format!("--proxy: `{p}` is not an IP:PORT address"))
-                                .hint("like `--proxy 0.0.0.0:80` or `--proxy 127.0.0.1:8080`")
-                        })
-                })
-                .transpose()?;
+            let proxy = args.proxy;
             let request = DeployRequest {
                 project: args.project,
                 environment,
