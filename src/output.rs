@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::cli::OutputFormat;
 use crate::error::{failure_of, Failure};
-use crate::ops::Progress;
+use crate::ops::{Event, Progress};
 
 pub struct Output {
     format: OutputFormat,
@@ -233,8 +233,9 @@ impl Drop for Spinner {
 }
 
 impl Progress for Spinner {
-    fn step(&self, message: &str) {
-        if let Some(bar) = &self.bar {
+    /// The spinner shows the steps; the stages are for event streams and tests.
+    fn event(&self, event: Event<'_>) {
+        if let (Some(bar), Event::Step(message)) = (&self.bar, event) {
             bar.set_message(message.to_string());
         }
     }

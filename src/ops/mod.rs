@@ -15,15 +15,32 @@ pub mod redeploy;
 pub mod static_site;
 pub mod swap;
 
-/// Where an operation says what it is doing.
+/// Where an operation says what it is doing: a stream of [`Event`]s that a terminal's
+/// spinner renders, a test records, and an event stream can carry (with the time since
+/// it began, which the sink keeps).
 pub trait Progress {
-    /// A new step: `stopping temps-web-production-43`.
-    fn step(&self, message: &str);
+    /// Something happened.
+    fn event(&self, event: Event<'_>);
     /// Something the user should know that does not stop the operation.
     fn warn(&self, message: &str);
-    /// The operation enters a stage of its pipeline. A terminal shows the steps; an
-    /// event stream or a test follows the stages.
-    fn stage(&self, _stage: Stage) {}
+
+    /// A new step: `stopping temps-web-production-43`.
+    fn step(&self, message: &str) {
+        self.event(Event::Step(message));
+    }
+    /// The operation enters a stage of its pipeline.
+    fn stage(&self, stage: Stage) {
+        self.event(Event::Stage(stage));
+    }
+}
+
+/// What an operation reports as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// It enters a stage of its pipeline.
+    Stage(Stage),
+    /// A step within the stage, in words.
+    Step(&'a str),
 }
 
 /// The stages every change of an environment goes through, in this order (a stage an

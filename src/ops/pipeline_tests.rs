@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use super::gate::Choice;
 use super::redeploy::{self, Kind, Outcome, Plan, Request, Target};
 use super::static_site::{deploy_dir, DirRequest};
-use super::{Progress, Prompt, Stage};
+use super::{Event, Progress, Prompt, Stage};
 use crate::error::{exit_status_of, ExitStatus};
 use crate::store::{Preset, ProjectChanges, Store};
 
@@ -36,11 +36,12 @@ struct Recorder {
 }
 
 impl Progress for Recorder {
-    fn step(&self, _message: &str) {}
-    fn warn(&self, _message: &str) {}
-    fn stage(&self, stage: Stage) {
-        self.stages.borrow_mut().push(stage);
+    fn event(&self, event: Event<'_>) {
+        if let Event::Stage(stage) = event {
+            self.stages.borrow_mut().push(stage);
+        }
     }
+    fn warn(&self, _message: &str) {}
 }
 
 /// A history with a static project `site` and two releases, #1 and #2 (serving).
