@@ -327,9 +327,11 @@ async fn execute(
             Kind::Rollback => EnvState::RolledBack,
             Kind::Promote => EnvState::Normal,
         };
-        let previous = match env.current_deployment_id {
-            Some(id) => store.deployment(id)?,
-            None => None,
+        // What serves was read when the plan was made, under this same lock.
+        let previous = match (env.current_deployment_id, current) {
+            (Some(id), Some(current)) if current.id == id => Some(current),
+            (Some(id), _) => store.deployment(id)?,
+            (None, _) => None,
         };
         progress.stage(Stage::Switch);
         match switch {

@@ -125,6 +125,29 @@ pub async fn no_port(engine: &Engine, name: &str) -> anyhow::Error {
     }
 }
 
+/// Wait until a container of the new version passes `probe`; its failure as the error
+/// the user sees (see `explain_port`).
+pub(super) async fn wait_new_version(
+    engine: &Engine,
+    project: &Project,
+    image: &ImageFacts,
+    container: &str,
+    probe: &Probe,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<()> {
+    wait_healthy(
+        engine,
+        container,
+        probe,
+        timeout,
+        project.health_interval,
+        progress,
+    )
+    .await
+    .map_err(|why| explain_port(project, image, why))
+}
+
 /// A failed health check as the error the user sees: an engine failure keeps exit 6;
 /// when nothing answered on a port the project did not set, it says where the port came
 /// from (an app listening elsewhere never answers).

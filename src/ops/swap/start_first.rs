@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::{
-    explain_port, finish, keep_running, no_port, stop_container, Restored, Signals, Stop, Swap,
+    finish, keep_running, no_port, stop_container, wait_new_version, Restored, Signals, Stop, Swap,
 };
 use crate::clock::{format_duration, now_ms};
 use crate::docker::{container_names, ContainerSpec, Engine};
 use crate::error::Failure;
-use crate::health::{wait_healthy, Probe};
+use crate::health::Probe;
 use crate::ops::{fault_point, Progress};
 use crate::store::{Deployment, Environment, Project, Publish, Status, Store};
 
@@ -129,16 +129,16 @@ pub(super) async fn run(
                 Some(&published),
             );
             async move {
-                wait_healthy(
+                wait_new_version(
                     engine,
+                    project,
+                    image,
                     name,
                     &probe,
                     health_timeout,
-                    project.health_interval,
                     progress,
                 )
                 .await
-                .map_err(|why| explain_port(project, image, why))
             }
         });
         futures_util::future::try_join_all(checks).await?;

@@ -10,12 +10,12 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::{
-    explain_port, finish, keep_running, no_port, start_again, stop_container, Restored, Signals,
-    Stop, Swap,
+    finish, keep_running, no_port, start_again, stop_container, wait_new_version, Restored,
+    Signals, Stop, Swap,
 };
 use crate::clock::format_duration;
 use crate::docker::{container_name, ContainerSpec, Engine, ImageFacts};
-use crate::health::{wait_healthy, Probe};
+use crate::health::Probe;
 use crate::ops::{fault_point, Progress};
 use crate::store::{Deployment, Environment, Project, Publish, Store};
 
@@ -122,16 +122,16 @@ pub(super) async fn run(
             probe.describe(),
             format_duration(health_timeout)
         ));
-        wait_healthy(
+        wait_new_version(
             engine,
+            project,
+            image,
             &name,
             &probe,
             health_timeout,
-            project.health_interval,
             progress,
         )
-        .await
-        .map_err(|why| explain_port(project, image, why))?;
+        .await?;
         fault_point("healthy");
         anyhow::Ok(())
     };
@@ -236,16 +236,16 @@ async fn check(
         probe.describe(),
         format_duration(health_timeout)
     ));
-    wait_healthy(
+    wait_new_version(
         engine,
+        project,
+        image,
         name,
         &probe,
         health_timeout,
-        project.health_interval,
         progress,
     )
     .await
-    .map_err(|why| explain_port(project, image, why))
 }
 
 /// Remove the new container and bring the previous deployment back; says what happened.
