@@ -194,7 +194,7 @@ pub async fn stop_container(
                     "{name} ignored SIGTERM and was killed after {}: every swap of `{}` waits that long. \
                      Handle SIGTERM in the app (a shell or an interpreter running as PID 1 ignores it), \
                      set a STOPSIGNAL it does handle in the image, or shorten the wait: \
-                     `temps project update {} --stop-timeout 3s`",
+                     `temps project update {} --stop-timeout DUR`",
                     format_duration(timeout),
                     project.name,
                     project.name

@@ -147,14 +147,59 @@ fn sigint_during_a_first_deploy_leaves_nothing_running() {
     assert!(running_containers(&project).is_empty());
 }
 
-/// Wait until the deploy or rollback in `op` has tried its new version beside the serving
-/// one and gone on to stop the serving one: its check container came and went.
-fn wait_until_stopping(op: &mut Background, check: &str) {
-    op.wait_for_running(check);
-    let started = Instant::now();
-    while docker_inspect(check, "{{.Name}}").is_some() {
-        assert!(started.elapsed() < PATIENCE, "{check} stayed");
-        std::thread::sleep(Duration::from_millis(20));
+/// Docker's `kill` events for `container` (the first is a stop's SIGTERM), as they come;
+/// the watcher ends with the test.
+struct KillEvents {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl KillEvents {
+    fn watch(container: &str) -> KillEvents {
+        let mut child = std::process::Command::new("docker")
+            .args([
+                "events",
+                "--filter",
+                &format!("container={container}"),
+                "--filter",
+                "event=kill",
+                "--format",
+                "{{.Action}} {{index .Actor.Attributes \"signal\"}}",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker events");
+        let stdout = child.stdout.take().expect("stdout");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // `docker events` subscribes before it prints anything: give it that moment.
+        std::thread::sleep(Duration::from_millis(300));
+        KillEvents { child, lines }
+    }
+
+    /// Wait for the next signal the engine sends the container.
+    fn next(&self) -> String {
+        self.lines
+            .recv_timeout(PATIENCE)
+            .expect("no kill event from the engine")
+    }
+}
+
+impl Drop for KillEvents {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -174,9 +219,15 @@ fn sigint_during_a_slow_stop_waits_for_it_and_the_old_version_serves_past_its_st
         &port.to_string(),
     ]);
     let old = container(&project, "production", 1);
-    let mut deploy = Background::start(&env, &[], &["deploy", &project, "--image", WEB_V1]);
-    wait_until_stopping(&mut deploy, &check_container(&project, "production", 2));
-    // The engine is stopping #1 now; it ignores SIGTERM, so it runs until the kill at 3 s.
+    let kills = KillEvents::watch(&old);
+    let deploy = Background::start(&env, &[], &["deploy", &project, "--image", WEB_V1]);
+    // The engine's stop of #1 begins with SIGTERM; #1 ignores it and runs until the kill
+    // at 3 s.
+    let first = kills.next();
+    assert!(
+        first.contains("15"),
+        "the stop began with {first}, not SIGTERM"
+    );
     std::thread::sleep(Duration::from_millis(300));
     let interrupted = Instant::now();
     deploy.signal("INT");
