@@ -9,9 +9,11 @@ use crate::cli::{PromoteArgs, RollbackArgs};
 use crate::clock::{ago, format_elapsed, now_ms};
 use crate::commands::deploy::what;
 use crate::error::Failure;
+use crate::ops::current_user;
 use crate::ops::gate::{self, Choice};
-use crate::ops::redeploy::{self, short_id, Kind, Outcome, Plan, Request, Target};
-use crate::ops::{current_user, AssumeYes, NobodyToAsk, Prompt};
+use crate::ops::redeploy::{
+    self, short_id, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
+};
 use crate::output::Spinner;
 use crate::store::{Deployment, EnvState};
 

@@ -10,7 +10,7 @@ use crate::clock::{ago, now_ms};
 use crate::commands::deploy::what;
 use crate::docker::{ContainerFacts, Engine, Health};
 use crate::ops::drift::observe;
-use crate::ops::static_site;
+use crate::ops::release;
 use crate::store::{Deployment, EnvState, Preset, Project, Store};
 
 #[derive(Serialize)]
@@ -155,7 +155,7 @@ async fn project_status(
                     .map(ToString::to_string),
             ),
             Preset::Static => {
-                let pointed = static_site::pointed(&store.static_root(), &project.name, &env.name);
+                let pointed = release::pointed(&store.static_root(), &project.name, &env.name);
                 let expected = current.as_ref().and_then(|d| d.artifact.clone());
                 if pointed.as_deref().map(|p| p.to_string_lossy().into_owned()) != expected {
                     drift.push(format!(

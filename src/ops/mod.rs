@@ -12,6 +12,7 @@ mod pipeline_tests;
 pub mod prune;
 pub mod recover;
 pub mod redeploy;
+pub mod release;
 pub mod static_site;
 pub mod swap;
 
@@ -80,48 +81,6 @@ impl Stage {
             Stage::PostHook => "post-hook",
             Stage::Unlock => "unlock",
         }
-    }
-}
-
-/// Where an operation asks its questions: a terminal answers them, `--yes` answers yes,
-/// no terminal refuses, and an HTTP request answers by having asked first.
-pub trait Prompt {
-    /// Which deployment a rollback with no id goes back to; `choice.most_recent()` is
-    /// the gate's answer when nobody is asked.
-    fn choose(&self, choice: &gate::Choice<'_>) -> anyhow::Result<i64>;
-    /// Whether to carry out `plan`; `false` when declined.
-    fn confirm(&self, plan: &redeploy::Plan) -> anyhow::Result<bool>;
-}
-
-/// `--yes`: the most recent valid target, and yes.
-pub struct AssumeYes;
-
-impl Prompt for AssumeYes {
-    fn choose(&self, choice: &gate::Choice<'_>) -> anyhow::Result<i64> {
-        choice.most_recent()
-    }
-
-    fn confirm(&self, _plan: &redeploy::Plan) -> anyhow::Result<bool> {
-        Ok(true)
-    }
-}
-
-/// Nobody to ask (no terminal, no `--yes`): the most recent valid target, but no
-/// confirmation, so nothing changes.
-pub struct NobodyToAsk;
-
-impl Prompt for NobodyToAsk {
-    fn choose(&self, choice: &gate::Choice<'_>) -> anyhow::Result<i64> {
-        choice.most_recent()
-    }
-
-    fn confirm(&self, plan: &redeploy::Plan) -> anyhow::Result<bool> {
-        Err(crate::error::Failure::usage(format!(
-            "the {} needs confirmation, and there is no terminal to ask on",
-            plan.kind.noun()
-        ))
-        .hint("pass `--yes` to confirm (and `--dry-run` first to see the plan)")
-        .into())
     }
 }
 

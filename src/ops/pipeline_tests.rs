@@ -4,9 +4,9 @@
 use std::cell::RefCell;
 
 use super::gate::Choice;
-use super::redeploy::{self, Kind, Outcome, Plan, Request, Target};
+use super::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
 use super::static_site::{deploy_dir, DirRequest};
-use super::{Event, Progress, Prompt, Stage};
+use super::{Event, Progress, Stage};
 use crate::error::{exit_status_of, ExitStatus};
 use crate::store::{Preset, ProjectChanges, Store};
 

@@ -13,7 +13,7 @@ use anyhow::Result;
 
 use super::drift::{observe, Drift};
 use super::lock::{lock_environment, EnvLock};
-use super::{static_site, swap, Progress, Stage};
+use super::{release, swap, Progress, Stage};
 use crate::docker::{ContainerFacts, Engine};
 use crate::store::{Preset, Project, Status, Store};
 
@@ -140,7 +140,7 @@ pub async fn recover(
         }
         (Preset::Static, _) => {
             let root = store.static_root();
-            let pointed = static_site::pointed(&root, &project.name, environment);
+            let pointed = release::pointed(&root, &project.name, environment);
             match current
                 .as_ref()
                 .and_then(|c| c.artifact.as_deref().map(|a| (c.id, a)))
@@ -148,7 +148,7 @@ pub async fn recover(
                 Some((id, release))
                     if pointed.as_deref() != Some(std::path::Path::new(release)) =>
                 {
-                    static_site::point(
+                    release::point(
                         &root,
                         &project.name,
                         environment,
@@ -157,17 +157,14 @@ pub async fn recover(
                     done.push(format!("pointed `current` at #{id} again"));
                 }
                 None if pointed.is_some() => {
-                    let _ = std::fs::remove_file(static_site::pointer(
-                        &root,
-                        &project.name,
-                        environment,
-                    ));
+                    let _ =
+                        std::fs::remove_file(release::pointer(&root, &project.name, environment));
                     done.push("removed a `current` link that nothing served".to_string());
                 }
                 _ => {}
             }
             for d in &unfinished {
-                static_site::discard_partial(&root, &project.name, d.id);
+                release::discard_partial(&root, &project.name, d.id);
             }
         }
         // A docker project without an engine: the caller connects first; nothing to do.

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use super::gate::Choice;
 use super::hooks::{self, HookEnv};
 use super::lock::lock_environment;
 use super::recover::recover;
 use super::swap::{self, Swap};
-use super::{clean_reason, static_site, Progress, Prompt, Stage};
+use super::{clean_reason, release, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::Failure;
 use crate::store::{
@@ -359,7 +360,7 @@ async fn execute(
                 store.set_artifact(deployment.id, &release.to_string_lossy())?;
                 progress.step(&format!("pointing {} at release #{}", env.name, target.id));
                 let root = store.static_root();
-                if let Err(err) = static_site::point(&root, &project.name, &env.name, &release) {
+                if let Err(err) = release::point(&root, &project.name, &env.name, &release) {
                     store.finish_unsuccessful(
                         deployment.id,
                         Status::Failed,
@@ -375,6 +376,48 @@ async fn execute(
     .await;
     progress.stage(Stage::PostHook);
     hooks::post(&project, action, &hook_env, result, progress)
+}
+
+/// Where an operation asks its questions: a terminal answers them, `--yes` answers yes,
+/// no terminal refuses, and an HTTP request answers by having asked first.
+pub trait Prompt {
+    /// Which deployment a rollback with no id goes back to; `choice.most_recent()` is
+    /// the gate's answer when nobody is asked.
+    fn choose(&self, choice: &Choice<'_>) -> Result<i64>;
+    /// Whether to carry out `plan`; `false` when declined.
+    fn confirm(&self, plan: &Plan) -> Result<bool>;
+}
+
+/// `--yes`: the most recent valid target, and yes.
+pub struct AssumeYes;
+
+impl Prompt for AssumeYes {
+    fn choose(&self, choice: &Choice<'_>) -> Result<i64> {
+        choice.most_recent()
+    }
+
+    fn confirm(&self, _plan: &Plan) -> Result<bool> {
+        Ok(true)
+    }
+}
+
+/// Nobody to ask (no terminal, no `--yes`): the most recent valid target, but no
+/// confirmation, so nothing changes.
+pub struct NobodyToAsk;
+
+impl Prompt for NobodyToAsk {
+    fn choose(&self, choice: &Choice<'_>) -> Result<i64> {
+        choice.most_recent()
+    }
+
+    fn confirm(&self, plan: &Plan) -> Result<bool> {
+        Err(Failure::usage(format!(
+            "the {} needs confirmation, and there is no terminal to ask on",
+            plan.kind.noun()
+        ))
+        .hint("pass `--yes` to confirm (and `--dry-run` first to see the plan)")
+        .into())
+    }
 }
 
 /// Which deployment to go back to.
