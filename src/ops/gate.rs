@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 
-use crate::store::{Deployment, Environment, Status, Store};
+use crate::store::{Deployment, Environment, Fled, Status, Store};
 
 /// A change back to an earlier deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,30 +109,22 @@ pub struct Candidate {
 /// what serves now.
 pub struct Marker {
     /// For each image id (or release) a rollback left, the latest rollback that left it.
-    fled: HashMap<String, Deployment>,
+    fled: HashMap<String, Fled>,
     /// The image id or release that serves now.
     serving: Option<String>,
 }
 
 impl Marker {
-    pub fn new(store: &Store, env: &Environment) -> Result<Marker> {
-        let current = match env.current_deployment_id {
-            Some(id) => store.deployment(id)?,
-            None => None,
-        };
-        let mut fled: HashMap<String, Deployment> = HashMap::new();
+    /// `current`: what serves the environment now, as the caller read it.
+    pub fn new(store: &Store, env: &Environment, current: Option<&Deployment>) -> Result<Marker> {
+        let mut fled: HashMap<String, Fled> = HashMap::new();
         // Newest first: the latest rollback away from a version is the one told.
-        for rollback in store.rollbacks(env.id)? {
-            let Some(from) = rollback.rolled_back_from_id else {
-                continue;
-            };
-            if let Some(version) = store.deployment(from)?.as_ref().and_then(what_runs) {
-                fled.entry(version).or_insert(rollback);
-            }
+        for left in store.fled(env.id)? {
+            fled.entry(left.version.clone()).or_insert(left);
         }
         Ok(Marker {
             fled,
-            serving: current.as_ref().and_then(what_runs),
+            serving: current.and_then(what_runs),
         })
     }
 
@@ -143,12 +135,12 @@ impl Marker {
     pub fn marks(&self, d: &Deployment) -> Vec<Mark> {
         let mut marks = Vec::new();
         let version = what_runs(d);
-        if let Some(rollback) = version.as_ref().and_then(|v| self.fled.get(v)) {
-            if rollback.id > d.id {
+        if let Some(left) = version.as_ref().and_then(|v| self.fled.get(v)) {
+            if left.rollback_id > d.id {
                 marks.push(Mark::RolledBackFrom {
-                    by: rollback.id,
-                    at: rollback.created_at,
-                    reason: rollback.reason.clone(),
+                    by: left.rollback_id,
+                    at: left.at,
+                    reason: left.reason.clone(),
                 });
             }
         }
@@ -161,7 +153,11 @@ impl Marker {
 
 /// The rollback targets of an environment, newest first, each with its marks.
 pub fn candidates(store: &Store, env: &Environment) -> Result<Vec<Candidate>> {
-    let marker = Marker::new(store, env)?;
+    let current = match env.current_deployment_id {
+        Some(id) => store.deployment(id)?,
+        None => None,
+    };
+    let marker = Marker::new(store, env, current.as_ref())?;
     let targets = store.rollback_targets(env.id, env.current_deployment_id)?;
     Ok(targets
         .into_iter()

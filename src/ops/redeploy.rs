@@ -123,7 +123,11 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         None => None,
     };
     let changed_variables = changed_variables(&store.variables(environment.id)?, &target);
-    let marks = gate::Marker::new(store, &environment)?.marks(&target);
+    // Only a rollback tells what speaks against its target.
+    let marks = match kind {
+        Kind::Rollback => gate::Marker::new(store, &environment, current.as_ref())?.marks(&target),
+        Kind::Promote => Vec::new(),
+    };
     let mut plan = Plan {
         kind,
         project,

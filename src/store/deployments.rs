@@ -230,17 +230,39 @@ impl Store {
     }
 }
 
+/// A version (image id, or a static release) that a rollback left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fled {
+    /// The image id or release folder of the deployment the rollback left.
+    pub version: String,
+    /// The rollback that left it.
+    pub rollback_id: i64,
+    pub at: i64,
+    pub reason: Option<String>,
+}
+
 impl Store {
-    /// The rollbacks of an environment that served (a failed or cancelled one left
-    /// nothing), newest first.
-    pub fn rollbacks(&self, environment_id: i64) -> Result<Vec<Deployment>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.is_rollback = 1 \
-             AND d.status IN ('deployed', 'completed') ORDER BY d.id DESC LIMIT 1000"
-        ))?;
-        let rows = stmt.query_map(params![environment_id], deployment_from_row)?;
+    /// The versions an environment's rollbacks left, newest rollback first; only the
+    /// rollbacks that served (a failed or cancelled one left nothing). One query.
+    pub fn fled(&self, environment_id: i64) -> Result<Vec<Fled>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT COALESCE(f.image_id, f.artifact), r.id, r.created_at, r.reason \
+             FROM deployments r JOIN deployments f ON f.id = r.rolled_back_from_id \
+             WHERE r.environment_id = ?1 AND r.is_rollback = 1 \
+             AND r.status IN ('deployed', 'completed') \
+             AND COALESCE(f.image_id, f.artifact) IS NOT NULL \
+             ORDER BY r.id DESC LIMIT 1000",
+        )?;
+        let rows = stmt.query_map(params![environment_id], |row| {
+            Ok(Fled {
+                version: row.get(0)?,
+                rollback_id: row.get(1)?,
+                at: row.get(2)?,
+                reason: row.get(3)?,
+            })
+        })?;
         rows.collect::<rusqlite::Result<_>>()
-            .context("reading the rollbacks")
+            .context("reading what rollbacks left")
     }
 }
 

@@ -20,6 +20,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use deployments::Fled;
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
 pub use routes::{ProxyState, Route};
