@@ -106,8 +106,9 @@ pub enum Unhealthy {
     Exited(String),
     /// The check failed for good: Docker reports it unhealthy, or it disappeared.
     Failed(String),
-    /// Not healthy within the timeout, with the last answer.
-    TimedOut(String),
+    /// Not healthy within the timeout, with the last answer; `silent` when nothing
+    /// answered that last attempt at all (as opposed to an answer that was not healthy).
+    TimedOut { why: String, silent: bool },
     /// The engine failed while the container was watched: that is what to fix first.
     Docker(anyhow::Error),
 }
@@ -115,7 +116,7 @@ pub enum Unhealthy {
 impl std::fmt::Display for Unhealthy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Unhealthy::Exited(why) | Unhealthy::Failed(why) | Unhealthy::TimedOut(why) => {
+            Unhealthy::Exited(why) | Unhealthy::Failed(why) | Unhealthy::TimedOut { why, .. } => {
                 f.write_str(why)
             }
             Unhealthy::Docker(err) => write!(f, "{err:#}"),
@@ -136,15 +137,29 @@ impl Unhealthy {
     /// Nothing answered on the port (as opposed to an answer that was not healthy, or
     /// a container that exited).
     pub fn nothing_answered(&self) -> bool {
-        match self {
-            Unhealthy::TimedOut(why) => {
-                why.contains("connecting to")
-                    || why.contains("nothing listens")
-                    || why.contains("closed before an answer")
-                    || why.contains("timed out")
-                    || why.contains("dropped the connection")
-            }
-            _ => false,
+        matches!(self, Unhealthy::TimedOut { silent: true, .. })
+    }
+}
+
+/// A probe attempt that did not pass, and whether anything answered it.
+#[derive(Debug, PartialEq, Eq)]
+struct Miss {
+    text: String,
+    answered: bool,
+}
+
+impl Miss {
+    fn silent(text: String) -> Miss {
+        Miss {
+            text,
+            answered: false,
+        }
+    }
+
+    fn answered(text: String) -> Miss {
+        Miss {
+            text,
+            answered: true,
         }
     }
 }
@@ -233,7 +248,7 @@ async fn probe_until_healthy(
                 Ok(found) => addr = Some(found),
                 Err(why) => {
                     if Instant::now() + interval >= deadline {
-                        return Err(Unhealthy::TimedOut(why));
+                        return Err(Unhealthy::TimedOut { why, silent: true });
                     }
                     tokio::time::sleep(interval).await;
                     continue;
@@ -244,12 +259,13 @@ async fn probe_until_healthy(
             (Probe::Http { path, .. }, Some(addr)) => {
                 tokio::time::timeout(attempt_timeout, http_get(addr, path))
                     .await
-                    .unwrap_or_else(|_| Err(format!("GET {path} timed out")))
+                    .unwrap_or_else(|_| Err(Miss::silent(format!("GET {path} timed out"))))
             }
             (Probe::Tcp { .. }, Some(addr)) => {
                 tokio::time::timeout(attempt_timeout, tcp_holds(addr))
                     .await
                     .unwrap_or_else(|_| Err("connecting timed out".to_string()))
+                    .map_err(Miss::silent)
             }
             _ => match engine.container(container).await {
                 Ok(Some(facts)) => match facts.health {
@@ -259,7 +275,9 @@ async fn probe_until_healthy(
                             "Docker reports container {container} unhealthy"
                         )))
                     }
-                    Health::Starting | Health::None => Err("health: starting".to_string()),
+                    Health::Starting | Health::None => {
+                        Err(Miss::answered("health: starting".to_string()))
+                    }
                 },
                 Ok(None) => {
                     return Err(Unhealthy::Failed(format!(
@@ -269,16 +287,19 @@ async fn probe_until_healthy(
                 Err(e) => return Err(Unhealthy::Docker(e)),
             },
         };
-        let last = match outcome {
+        let (last, answered) = match outcome {
             Ok(()) => return Ok(()),
-            Err(why) => why,
+            Err(miss) => (miss.text, miss.answered),
         };
         if Instant::now() + interval >= deadline {
-            return Err(Unhealthy::TimedOut(format!(
-                "not healthy within {} (waited for {}; last: {last})",
-                format_duration(timeout),
-                probe.describe()
-            )));
+            return Err(Unhealthy::TimedOut {
+                why: format!(
+                    "not healthy within {} (waited for {}; last: {last})",
+                    format_duration(timeout),
+                    probe.describe()
+                ),
+                silent: !answered,
+            });
         }
         if last != shown {
             progress.step(&format!(
@@ -312,26 +333,28 @@ async fn resolve(engine: &Engine, container: &str, target: &Target) -> Result<So
 }
 
 /// One HTTP/1.0 GET; healthy on a 2xx or 3xx status.
-async fn http_get(addr: SocketAddr, path: &str) -> Result<(), String> {
+async fn http_get(addr: SocketAddr, path: &str) -> Result<(), Miss> {
     let mut stream = TcpStream::connect(addr)
         .await
-        .map_err(|e| format!("connecting to {addr}: {e}"))?;
+        .map_err(|e| Miss::silent(format!("connecting to {addr}: {e}")))?;
     let request = format!(
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: temps\r\nConnection: close\r\n\r\n"
     );
     stream
         .write_all(request.as_bytes())
         .await
-        .map_err(|e| format!("sending GET {path}: {e}"))?;
+        .map_err(|e| Miss::silent(format!("sending GET {path}: {e}")))?;
     let mut head = [0u8; 64];
     let mut filled = 0;
     while filled < 12 {
         let n = stream
             .read(&mut head[filled..])
             .await
-            .map_err(|e| format!("reading the answer to GET {path}: {e}"))?;
+            .map_err(|e| Miss::silent(format!("reading the answer to GET {path}: {e}")))?;
         if n == 0 {
-            return Err(format!("connection closed before an answer to GET {path}"));
+            return Err(Miss::silent(format!(
+                "connection closed before an answer to GET {path}"
+            )));
         }
         filled += n;
     }
@@ -340,11 +363,11 @@ async fn http_get(addr: SocketAddr, path: &str) -> Result<(), String> {
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("not an HTTP answer to GET {path}"))?;
+        .ok_or_else(|| Miss::answered(format!("not an HTTP answer to GET {path}")))?;
     if (200..400).contains(&code) {
         Ok(())
     } else {
-        Err(format!("GET {path} → {code}"))
+        Err(Miss::answered(format!("GET {path} → {code}")))
     }
 }
 
@@ -409,7 +432,7 @@ mod tests {
         });
         assert_eq!(http_get(addr, "/healthz").await, Ok(()));
         let err = http_get(addr, "/healthz").await.unwrap_err();
-        assert!(err.contains("503"), "{err}");
+        assert!(err.text.contains("503") && err.answered, "{err:?}");
     }
 
     #[tokio::test]
