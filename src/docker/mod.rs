@@ -46,6 +46,17 @@ pub struct ImageFacts {
     pub has_healthcheck: bool,
 }
 
+impl ImageFacts {
+    /// `80, 443`: the ports it EXPOSEs, for messages.
+    pub fn exposed_list(&self) -> String {
+        self.exposed_ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
     /// No Docker HEALTHCHECK.

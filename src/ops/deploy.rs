@@ -85,21 +85,14 @@ pub async fn deploy_image(
     }
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
     check_port(&project, &image, publishing || proxied)?;
-    if let ([chosen, ..], None) = (image.exposed_ports.as_slice(), project.container_port) {
-        if image.exposed_ports.len() > 1 {
-            progress.warn(&format!(
-                "{} EXPOSEs several ports ({}); temps uses {chosen}, the lowest: \
-                 `temps project update {} --container-port PORT` chooses another",
-                request.image,
-                image
-                    .exposed_ports
-                    .iter()
-                    .map(u16::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                project.name
-            ));
-        }
+    if let ([chosen, _, ..], None) = (image.exposed_ports.as_slice(), project.container_port) {
+        progress.warn(&format!(
+            "{} EXPOSEs several ports ({}); temps uses {chosen}, the lowest: \
+             `temps project update {} --container-port PORT` chooses another",
+            request.image,
+            image.exposed_list(),
+            project.name
+        ));
     }
 
     let lock = take_environment(

@@ -158,13 +158,9 @@ pub fn explain_port(project: &Project, image: &ImageFacts, why: Unhealthy) -> an
     };
     let origin = match image.exposed_ports.as_slice() {
         [_] => "the image's EXPOSE".to_string(),
-        ports => format!(
+        _ => format!(
             "the lowest port the image EXPOSEs ({})",
-            ports
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            image.exposed_list()
         ),
     };
     anyhow::anyhow!(

@@ -203,12 +203,17 @@ impl Drop for KillEvents {
     }
 }
 
-#[test]
-fn sigint_during_a_slow_stop_waits_for_it_and_the_old_version_serves_past_its_stop_timeout() {
-    require_docker!();
-    let env = TestEnv::new();
-    let project = env.web_project("slowstop");
-    env.ok(&["project", "update", &project, "--stop-timeout", "3s"]);
+/// A web project whose production serves the SIGTERM-ignoring app as #1 on a free port,
+/// with `stop_timeout`.
+fn stubborn_serving(env: &TestEnv, hint: &str, stop_timeout: &str) -> (String, u16) {
+    let project = env.web_project(hint);
+    env.ok(&[
+        "project",
+        "update",
+        &project,
+        "--stop-timeout",
+        stop_timeout,
+    ]);
     let port = free_port();
     env.ok(&[
         "deploy",
@@ -218,6 +223,14 @@ fn sigint_during_a_slow_stop_waits_for_it_and_the_old_version_serves_past_its_st
         "--publish",
         &port.to_string(),
     ]);
+    (project, port)
+}
+
+#[test]
+fn sigint_during_a_slow_stop_waits_for_it_and_the_old_version_serves_past_its_stop_timeout() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port) = stubborn_serving(&env, "slowstop", "3s");
     let old = container(&project, "production", 1);
     let kills = KillEvents::watch(&old);
     let deploy = Background::start(&env, &[], &["deploy", &project, "--image", WEB_V1]);
@@ -267,17 +280,7 @@ fn sigint_during_a_slow_stop_waits_for_it_and_the_old_version_serves_past_its_st
 fn an_app_that_ignores_sigterm_is_named_with_the_fix() {
     require_docker!();
     let env = TestEnv::new();
-    let project = env.web_project("ignores");
-    env.ok(&["project", "update", &project, "--stop-timeout", "2s"]);
-    let port = free_port();
-    env.ok(&[
-        "deploy",
-        &project,
-        "--image",
-        STUBBORN,
-        "--publish",
-        &port.to_string(),
-    ]);
+    let (project, port) = stubborn_serving(&env, "ignores", "2s");
     env.ok(&["deploy", &project, "--image", WEB_V1])
         .stderr_has(&format!(
             "{} ignored SIGTERM and was killed after 2s",
