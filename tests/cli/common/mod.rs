@@ -2,8 +2,9 @@
 //! environment for every test, helpers to reach what a deployment serves, and cleanup of
 //! the Docker objects a test made.
 //!
-//! Tests that need Docker call `require_docker!()`: without an engine they skip with a
-//! visible message, except on CI (`CI` set), where they fail.
+//! Tests that need Docker call `require_docker!()`, and tests that drive a browser
+//! `require_browser!()`: without one they skip with a visible message, except on CI (`CI`
+//! set), where they fail.
 
 #![allow(dead_code)]
 
@@ -469,3 +470,49 @@ fn escape_keys(keys: &str) -> String {
 /// answers the version after 2 s (or after the seconds in its query: `/cgi-bin/slow?4`).
 pub const SLOW_V1: &str = "temps-test/slow:v1";
 pub const SLOW_V2: &str = "temps-test/slow:v2";
+
+/// A headless browser to drive: Debian's chromium and its chromedriver.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub chromium: PathBuf,
+    pub chromedriver: PathBuf,
+}
+
+/// The browser, when chromium and chromedriver are installed. Without them: `None` (skip)
+/// locally, a panic on CI.
+pub fn browser() -> Option<Browser> {
+    let find = |names: &[&str]| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        names.iter().find_map(|name| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(name))
+                .find(|candidate| candidate.is_file())
+        })
+    };
+    let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
+    let chromedriver = find(&["chromedriver"]);
+    match (chromium, chromedriver) {
+        (Some(chromium), Some(chromedriver)) => Some(Browser {
+            chromium,
+            chromedriver,
+        }),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI needs chromium and chromedriver, and they are missing; run `bash tests/browser-up.sh`")
+        }
+        _ => {
+            eprintln!("SKIPPED: no chromium and chromedriver; run `bash tests/browser-up.sh` to test the dashboard in a browser");
+            None
+        }
+    }
+}
+
+/// The browser for a test that drives one, or skip it (locally) or fail it (on CI).
+#[macro_export]
+macro_rules! require_browser {
+    () => {
+        match $crate::common::browser() {
+            Some(browser) => browser,
+            None => return,
+        }
+    };
+}

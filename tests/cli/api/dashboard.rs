@@ -1,0 +1,267 @@
+//! The dashboard in a real browser: the page `temps serve` serves at `/`, signed in with a
+//! responder token, rolls an environment back the way an on-call would at 3 a.m.; a reader
+//! sees the same history and no way to change it. Real engine, real server, real chromium
+//! (through chromedriver); nothing is mocked.
+//!
+//! With `TEMPS_SCREENSHOTS` set, the main views are saved as docs/screenshots/*.png.
+
+mod browser;
+mod serve;
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+
+use crate::common::*;
+use crate::{require_browser, require_docker};
+use browser::{Driver, Page};
+use serve::Server;
+
+/// A rollback checks the new container's health before it serves: give it time.
+const ROLLBACK: Duration = Duration::from_secs(90);
+
+/// `temps token create NAME --role ROLE --project P`: the secret.
+fn token(env: &TestEnv, name: &str, role: &str, project: &str) -> String {
+    let created = env.json(&[
+        "token",
+        "create",
+        name,
+        "--role",
+        role,
+        "--project",
+        project,
+    ]);
+    let secret = created["token"].as_str().unwrap_or_default().to_string();
+    assert!(secret.starts_with("tps_"), "no secret in {created}");
+    secret
+}
+
+#[test]
+fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
+    require_docker!();
+    let browser = require_browser!();
+    let env = TestEnv::new();
+    let project = env.web_project("dash");
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}");
+    for (image, reason) in [(WEB_V1, "first release"), (WEB_V2, "checkout redesign")] {
+        env.ok(&[
+            "deploy",
+            &project,
+            "--image",
+            image,
+            "--publish",
+            &publish,
+            "--reason",
+            reason,
+        ]);
+    }
+    assert_eq!(serving(port).as_deref(), Some("v2"));
+    let responder = token(&env, "oncall", "responder", &project);
+    let reader = token(&env, "viewer", "reader", &project);
+
+    let server = Server::start(&env);
+    let driver = Driver::start(&browser);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let page = driver.open().await;
+        page.goto(&server.url()).await;
+        sign_in(&page, &responder, "oncall").await;
+        open_environment(&page, &project).await;
+
+        // #2 serves; #1 is the version to go back to.
+        assert_row(&page, 2, &["Current"], &[]).await;
+        page.button("Actions for #1")
+            .await
+            .click()
+            .await
+            .expect("open the menu");
+        page.menuitem("Rollback to this deployment")
+            .await
+            .click()
+            .await
+            .expect("choose the rollback");
+        confirm_rollback(&page, &publish).await;
+
+        assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
+        assert_row(&page, 2, &[], &["Current"]).await;
+        assert_eq!(serving(port).as_deref(), Some("v1"), "{}", server.log());
+        let banner = page
+            .wait_for_text("the rolled-back banner", "[role=status].banner", ROLLBACK)
+            .await;
+        assert!(
+            banner.contains("rolled back") && banner.contains("ready"),
+            "{banner}"
+        );
+        page.screenshot("dashboard-deployments").await;
+        on_a_phone(&page).await;
+
+        page.button("Sign out")
+            .await
+            .click()
+            .await
+            .expect("sign out");
+        sign_in(&page, &reader, "viewer").await;
+        open_environment(&page, &project).await;
+        assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
+        let names = page.button_names().await;
+        assert!(
+            !names.iter().any(|n| n.starts_with("Actions for")),
+            "a reader is offered actions: {names:?}"
+        );
+        assert!(
+            !names.iter().any(|n| n.starts_with("Promote")),
+            "a reader is offered a promote: {names:?}"
+        );
+        page.close().await;
+    });
+
+    // What the page does not offer, the API refuses too.
+    let refused = server.request(
+        "POST",
+        &format!("/api/projects/{project}/deployments/2/rollback"),
+        &reader,
+        Some("{}"),
+    );
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert_eq!(refused.json()["error"]["code"], "forbidden", "{refused:?}");
+    let history = env.json(&["list", &project, "--limit", "0"]);
+    assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+}
+
+/// Type the token into the sign-in form and wait until the page says who is signed in.
+async fn sign_in(page: &Page, token: &str, name: &str) {
+    let field = page.field("Token").await;
+    assert_eq!(
+        field.attr("type").await.expect("type").as_deref(),
+        Some("password")
+    );
+    field.send_keys(token).await.expect("type the token");
+    page.button("Sign in").await.click().await.expect("sign in");
+    let who = page
+        .wait_for_text("who is signed in", "#who .name", Duration::from_secs(20))
+        .await;
+    assert_eq!(who, name);
+}
+
+/// Follow the project's link, then its production environment's.
+async fn open_environment(page: &Page, project: &str) {
+    page.wait_for("the project's link", Locator::LinkText(project))
+        .await
+        .click()
+        .await
+        .expect("open the project");
+    let href = format!("a[href='#/{project}/production']");
+    page.wait_for("the environment's link", Locator::Css(&href))
+        .await
+        .click()
+        .await
+        .expect("open the environment");
+    page.wait_for(
+        "the deployments table",
+        Locator::XPath("//table[caption[contains(., 'production')]]//tr[td]"),
+    )
+    .await;
+}
+
+/// The dialog shows the plan; confirm it, follow the progress, see the result.
+async fn confirm_rollback(page: &Page, publish: &str) {
+    let current = page
+        .wait_for_text(
+            "the plan's current deployment",
+            "dialog[open] dd[data-term=current]",
+            Duration::from_secs(20),
+        )
+        .await;
+    assert!(current.starts_with("#2 "), "current: {current}");
+    let dialog = page.body_text().await;
+    let target = page
+        .wait_for_text(
+            "the plan's target",
+            "dialog[open] dd[data-term=target]",
+            ROLLBACK,
+        )
+        .await;
+    assert!(target.starts_with("#1 "), "target: {target}");
+    assert!(
+        dialog.contains("Database migrations and external state")
+            && dialog.contains("are not reverted"),
+        "{dialog}"
+    );
+    let addresses = page
+        .wait_for_text(
+            "the plan's addresses",
+            "dialog[open] dd[data-term=addresses]",
+            ROLLBACK,
+        )
+        .await;
+    assert!(addresses.contains(publish), "addresses: {addresses}");
+    page.button("Cancel").await;
+    page.screenshot("dashboard-confirm").await;
+
+    page.button("Roll back")
+        .await
+        .click()
+        .await
+        .expect("roll back");
+    let result = page
+        .wait_for_text("the rollback's result", "dialog[open] .result", ROLLBACK)
+        .await;
+    assert!(result.contains("#3 serves"), "result: {result}");
+    let progress = page
+        .client
+        .find_all(Locator::Css("dialog[open] .progress li"))
+        .await
+        .expect("progress lines");
+    assert!(progress.len() > 2, "{} progress lines", progress.len());
+    page.screenshot("dashboard-result").await;
+    page.button("Close")
+        .await
+        .click()
+        .await
+        .expect("close the dialog");
+}
+
+/// The row of deployment #ID has these labels (Current, Rollback, Promote) and not those.
+async fn assert_row(page: &Page, id: i64, has: &[&str], lacks: &[&str]) {
+    let what = format!("row #{id} with {has:?} and without {lacks:?}");
+    let row = format!("//table//tr[td[1]//*[normalize-space()='#{id}']]");
+    page.eventually(&what, ROLLBACK, async || {
+        let row = page.client.find(Locator::XPath(&row)).await.ok()?;
+        let mut labels = Vec::new();
+        for tag in row.find_all(Locator::Css(".tag")).await.ok()? {
+            labels.push(tag.text().await.ok()?);
+        }
+        (has.iter().all(|l| labels.iter().any(|t| t == l))
+            && !lacks.iter().any(|l| labels.iter().any(|t| t == l)))
+        .then_some(())
+    })
+    .await;
+}
+
+/// At 390x844 nothing scrolls sideways and the actions are thumb-sized.
+async fn on_a_phone(page: &Page) {
+    page.viewport(390, 844).await;
+    let sideways = page
+        .script("return document.documentElement.scrollWidth - window.innerWidth")
+        .await;
+    assert!(
+        sideways.as_i64().is_some_and(|w| w <= 0),
+        "the page scrolls sideways by {sideways} px"
+    );
+    let actions = page.button("Actions for #2").await;
+    let (_, _, width, height) = actions.rectangle().await.expect("its size");
+    assert!(
+        width >= 44.0 && height >= 44.0,
+        "Actions for #2 is {width}x{height}"
+    );
+    page.script("document.getElementById('deployments-section').scrollIntoView()")
+        .await;
+    page.screenshot("dashboard-phone").await;
+    page.script("window.scrollTo(0, 0)").await;
+    page.viewport(1280, 900).await;
+}

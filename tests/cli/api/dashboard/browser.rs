@@ -1,0 +1,349 @@
+//! A headless chromium driven through chromedriver (WebDriver), finding things as a person
+//! does: fields by their label, buttons and menu items by their accessible name and role, as
+//! the browser's own accessibility tree computes them.
+//!
+//! chromedriver runs as a child process on a free port; the guard ends the browser session
+//! and the driver when it drops, even when the test panics. The browser gets a fresh profile
+//! in a temporary folder.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::common::{free_port, Browser};
+
+/// How long a page may take to show what a step waits for. A rollback runs a health
+/// check, so its result gets longer (see `Page::wait_for_text`).
+const STEP: Duration = Duration::from_secs(20);
+
+/// A running chromedriver and the profile folder of the browser it starts.
+pub struct Driver {
+    child: Child,
+    port: u16,
+    browser: Browser,
+    profile: TempDir,
+    session: Mutex<Option<String>>,
+}
+
+impl Driver {
+    pub fn start(browser: &Browser) -> Driver {
+        let port = free_port();
+        let child = Command::new(&browser.chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", browser.chromedriver.display()));
+        let driver = Driver {
+            child,
+            port,
+            browser: browser.clone(),
+            profile: tempfile::Builder::new()
+                .prefix("temps-chromium-")
+                .tempdir()
+                .expect("a profile folder"),
+            session: Mutex::new(None),
+        };
+        let deadline = Instant::now() + STEP;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on port {port} within {STEP:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        driver
+    }
+
+    /// A new browser window (one WebDriver session).
+    pub async fn open(&self) -> Page {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": self.browser.chromium,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", self.profile.path().display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::rustls()
+            .expect("a WebDriver client")
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .unwrap_or_else(|e| panic!("a chromium session through chromedriver: {e}"));
+        let id = client.session_id().await.expect("the session id");
+        *self.session.lock().expect("session") = id;
+        Page { client }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Ending the session closes chromium; killing the driver alone could leave it behind.
+        if let Some(id) = self.session.lock().ok().and_then(|mut s| s.take()) {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = write!(
+                    stream,
+                    "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One browser window.
+pub struct Page {
+    pub client: Client,
+}
+
+impl Page {
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+    }
+
+    /// The first element `locator` finds, waiting for it to appear.
+    pub async fn wait_for(&self, what: &str, locator: Locator<'_>) -> Element {
+        self.client
+            .wait()
+            .at_most(STEP)
+            .for_element(locator)
+            .await
+            .unwrap_or_else(|e| panic!("{what} did not appear within {STEP:?}: {e}"))
+    }
+
+    /// Wait (up to `within`) until an element `css` finds shows text, and return it.
+    pub async fn wait_for_text(&self, what: &str, css: &str, within: Duration) -> String {
+        self.eventually(what, within, async || {
+            let element = self.client.find(Locator::Css(css)).await.ok()?;
+            let text = element.text().await.ok()?;
+            (!text.trim().is_empty()).then_some(text)
+        })
+        .await
+    }
+
+    /// Ask `check` again every 100 ms until it answers, or panic after `within`.
+    pub async fn eventually<T>(
+        &self,
+        what: &str,
+        within: Duration,
+        mut check: impl AsyncFnMut() -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(found) = check().await {
+                return found;
+            }
+            if Instant::now() > deadline {
+                let text = self.body_text().await;
+                panic!("{what} did not happen within {within:?}; the page shows:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Everything the page shows, as text (for failure messages).
+    pub async fn body_text(&self) -> String {
+        match self.client.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(e) => format!("(no body: {e})"),
+        }
+    }
+
+    /// The text field labelled `label`.
+    pub async fn field(&self, label: &str) -> Element {
+        let xpath = format!(
+            "//input[@id=//label[normalize-space()={}]/@for]",
+            quote(label)
+        );
+        self.wait_for(
+            &format!("the field labelled {label:?}"),
+            Locator::XPath(&xpath),
+        )
+        .await
+    }
+
+    /// The button whose accessible name is exactly `name`, waiting for it.
+    pub async fn button(&self, name: &str) -> Element {
+        self.named("button", name).await
+    }
+
+    /// The menu item whose accessible name is exactly `name`, waiting for it.
+    pub async fn menuitem(&self, name: &str) -> Element {
+        self.named("menuitem", name).await
+    }
+
+    async fn named(&self, role: &str, name: &str) -> Element {
+        // Narrow by text or aria-label, then check what the accessibility tree says.
+        let xpath = format!(
+            "//*[@aria-label={q} or (not(@aria-label) and normalize-space()={q})]",
+            q = quote(name)
+        );
+        self.eventually(&format!("a {role} named {name:?}"), STEP, async || {
+            for element in self.client.find_all(Locator::XPath(&xpath)).await.ok()? {
+                if !element.is_displayed().await.unwrap_or(false) {
+                    continue;
+                }
+                let (label, found) = (self.label(&element).await, self.role(&element).await);
+                if label == name && found == role {
+                    return Some(element);
+                }
+            }
+            None
+        })
+        .await
+    }
+
+    /// The accessible names of every button on the page.
+    pub async fn button_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let buttons = self
+            .client
+            .find_all(Locator::Css("button, [role=button]"))
+            .await
+            .expect("buttons");
+        for button in buttons {
+            names.push(self.label(&button).await);
+        }
+        names
+    }
+
+    /// The accessible name the browser computes for an element.
+    pub async fn label(&self, element: &Element) -> String {
+        self.ask(element, "computedlabel").await
+    }
+
+    /// The role the browser computes for an element.
+    pub async fn role(&self, element: &Element) -> String {
+        self.ask(element, "computedrole").await
+    }
+
+    async fn ask(&self, element: &Element, what: &'static str) -> String {
+        let answer = self
+            .client
+            .issue_cmd(ElementQuery {
+                element: element.element_id().to_string(),
+                what,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {what}: {e}"));
+        answer.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Make the page's viewport WIDTH x HEIGHT CSS pixels (the window is a little larger).
+    pub async fn viewport(&self, width: u32, height: u32) {
+        let mut window = (width, height);
+        for _ in 0..3 {
+            self.client
+                .set_window_size(window.0, window.1)
+                .await
+                .expect("resize the window");
+            let inner = self
+                .script("return [window.innerWidth, window.innerHeight]")
+                .await;
+            let inner = |i: usize| inner[i].as_i64().unwrap_or_default();
+            let (dw, dh) = (i64::from(width) - inner(0), i64::from(height) - inner(1));
+            if (dw, dh) == (0, 0) {
+                return;
+            }
+            window = (
+                (i64::from(window.0) + dw).max(1) as u32,
+                (i64::from(window.1) + dh).max(1) as u32,
+            );
+        }
+        let inner = self
+            .script("return [window.innerWidth, window.innerHeight]")
+            .await;
+        eprintln!("the viewport is {inner} CSS pixels, not {width}x{height}");
+    }
+
+    /// Run a script in the page; its `return` value.
+    pub async fn script(&self, source: &str) -> Value {
+        self.client
+            .execute(source, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("running {source:?}: {e}"))
+    }
+
+    /// Save what the window shows as docs/screenshots/NAME.png, only when
+    /// `TEMPS_SCREENSHOTS` is set (so an ordinary run never rewrites the committed files).
+    pub async fn screenshot(&self, name: &str) {
+        if std::env::var_os("TEMPS_SCREENSHOTS").is_none() {
+            return;
+        }
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/screenshots")
+            .join(format!("{name}.png"));
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("docs/screenshots");
+        std::fs::write(&path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        eprintln!("saved {}", path.display());
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// `GET /session/{id}/element/{id}/computedlabel` (or `computedrole`): WebDriver's view of
+/// the accessibility tree, which fantoccini has no method for.
+#[derive(Debug)]
+struct ElementQuery {
+    element: String,
+    what: &'static str,
+}
+
+impl WebDriverCompatibleCommand for ElementQuery {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/element/{}/{}",
+            session_id.unwrap_or_default(),
+            self.element,
+            self.what
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::GET, None)
+    }
+}
+
+/// A string as an XPath literal.
+fn quote(text: &str) -> String {
+    if !text.contains('\'') {
+        format!("'{text}'")
+    } else {
+        format!("\"{text}\"")
+    }
+}
