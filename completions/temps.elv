@@ -41,6 +41,8 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand prune 'Remove old deployments'' containers, pinned tags and releases'
             cand completions 'Print a shell completion script'
             cand proxy 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
+            cand serve 'Run the HTTP API and the dashboard (foreground)'
+            cand token 'Create, list and revoke the API''s tokens'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'temps;project'= {
@@ -376,6 +378,100 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'temps;serve'= {
+            cand --listen 'Where to listen'
+            cand --tls-cert 'TLS certificate chain (PEM); needs --tls-key'
+            cand --tls-key 'TLS private key (PEM); needs --tls-cert'
+            cand --shutdown-timeout 'How long SIGTERM or SIGINT waits for operations in flight before exiting'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand --insecure-http 'Serve plain HTTP on an address that is not loopback (a TLS-terminating proxy stands in front)'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'temps;token'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand create 'Make a token; its secret is printed once and only its SHA-256 is kept'
+            cand list 'List the tokens (never their secrets), with their last use'
+            cand ls 'List the tokens (never their secrets), with their last use'
+            cand revoke 'Revoke a token: it stops working at once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;token;create'= {
+            cand --role 'What the token may do'
+            cand --project 'Only this project (anything else answers 404)'
+            cand --environment 'Only this environment of the project'
+            cand --expires 'Stop working after this long (like 90d or 12h) [default: never]'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'temps;token;list'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;token;ls'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;token;revoke'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;token;help'= {
+            cand create 'Make a token; its secret is printed once and only its SHA-256 is kept'
+            cand list 'List the tokens (never their secrets), with their last use'
+            cand revoke 'Revoke a token: it stops working at once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;token;help;create'= {
+        }
+        &'temps;token;help;list'= {
+        }
+        &'temps;token;help;revoke'= {
+        }
+        &'temps;token;help;help'= {
+        }
         &'temps;help'= {
             cand project 'Register and configure projects'
             cand deploy 'Deploy an image (docker preset) or a directory (static preset)'
@@ -388,6 +484,8 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand prune 'Remove old deployments'' containers, pinned tags and releases'
             cand completions 'Print a shell completion script'
             cand proxy 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
+            cand serve 'Run the HTTP API and the dashboard (foreground)'
+            cand token 'Create, list and revoke the API''s tokens'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'temps;help;project'= {
@@ -432,6 +530,19 @@ set edit:completion:arg-completer[temps] = {|@words|
         &'temps;help;completions'= {
         }
         &'temps;help;proxy'= {
+        }
+        &'temps;help;serve'= {
+        }
+        &'temps;help;token'= {
+            cand create 'Make a token; its secret is printed once and only its SHA-256 is kept'
+            cand list 'List the tokens (never their secrets), with their last use'
+            cand revoke 'Revoke a token: it stops working at once'
+        }
+        &'temps;help;token;create'= {
+        }
+        &'temps;help;token;list'= {
+        }
+        &'temps;help;token;revoke'= {
         }
         &'temps;help;help'= {
         }

@@ -43,6 +43,8 @@ complete -c temps -n "__fish_temps_needs_command" -f -a "env" -d 'Manage an envi
 complete -c temps -n "__fish_temps_needs_command" -f -a "prune" -d 'Remove old deployments\' containers, pinned tags and releases'
 complete -c temps -n "__fish_temps_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c temps -n "__fish_temps_needs_command" -f -a "proxy" -d 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
+complete -c temps -n "__fish_temps_needs_command" -f -a "serve" -d 'Run the HTTP API and the dashboard (foreground)'
+complete -c temps -n "__fish_temps_needs_command" -f -a "token" -d 'Create, list and revoke the API\'s tokens'
 complete -c temps -n "__fish_temps_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
@@ -242,18 +244,77 @@ json\t''"
 complete -c temps -n "__fish_temps_using_subcommand proxy" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c temps -n "__fish_temps_using_subcommand proxy" -s q -l quiet -d 'Print nothing but results and errors'
 complete -c temps -n "__fish_temps_using_subcommand proxy" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "project" -d 'Register and configure projects'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "deploy" -d 'Deploy an image (docker preset) or a directory (static preset)'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "list" -d 'Show a project\'s deployment history, newest first'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "show" -d 'Show one deployment in full'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "status" -d 'Show what each environment serves, and any drift between the history and Docker'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "rollback" -d 'Run an earlier deployment\'s image again, without rebuilding'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "promote" -d 'Make a deployment serve and leave the rolled-back state'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "env" -d 'Manage an environment\'s variables'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "prune" -d 'Remove old deployments\' containers, pinned tags and releases'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "completions" -d 'Print a shell completion script'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "proxy" -d 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand serve" -l listen -d 'Where to listen' -r
+complete -c temps -n "__fish_temps_using_subcommand serve" -l tls-cert -d 'TLS certificate chain (PEM); needs --tls-key' -r -F
+complete -c temps -n "__fish_temps_using_subcommand serve" -l tls-key -d 'TLS private key (PEM); needs --tls-cert' -r -F
+complete -c temps -n "__fish_temps_using_subcommand serve" -l shutdown-timeout -d 'How long SIGTERM or SIGINT waits for operations in flight before exiting' -r
+complete -c temps -n "__fish_temps_using_subcommand serve" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand serve" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand serve" -l insecure-http -d 'Serve plain HTTP on an address that is not loopback (a TLS-terminating proxy stands in front)'
+complete -c temps -n "__fish_temps_using_subcommand serve" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand serve" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -f -a "create" -d 'Make a token; its secret is printed once and only its SHA-256 is kept'
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -f -a "list" -d 'List the tokens (never their secrets), with their last use'
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -f -a "ls" -d 'List the tokens (never their secrets), with their last use'
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -f -a "revoke" -d 'Revoke a token: it stops working at once'
+complete -c temps -n "__fish_temps_using_subcommand token; and not __fish_seen_subcommand_from create list ls revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from create" -l role -d 'What the token may do' -r -f -a "reader\t'Read projects, deployments, status and progress'
+responder\t'The on-call: also roll back and promote'
+deployer\t'Also deploy new images'
+admin\t'Also variables\' values, project settings and prune'"
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from create" -l project -d 'Only this project (anything else answers 404)' -r
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from create" -l environment -d 'Only this environment of the project' -r
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from create" -l expires -d 'Stop working after this long (like 90d or 12h) [default: never]' -r
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from create" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from create" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from create" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from list" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from ls" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from ls" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from revoke" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from revoke" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from revoke" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from revoke" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "create" -d 'Make a token; its secret is printed once and only its SHA-256 is kept'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the tokens (never their secrets), with their last use'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token: it stops working at once'
+complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "project" -d 'Register and configure projects'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "deploy" -d 'Deploy an image (docker preset) or a directory (static preset)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "list" -d 'Show a project\'s deployment history, newest first'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "show" -d 'Show one deployment in full'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "status" -d 'Show what each environment serves, and any drift between the history and Docker'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "rollback" -d 'Run an earlier deployment\'s image again, without rebuilding'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "promote" -d 'Make a deployment serve and leave the rolled-back state'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "env" -d 'Manage an environment\'s variables'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "prune" -d 'Remove old deployments\' containers, pinned tags and releases'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "completions" -d 'Print a shell completion script'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "proxy" -d 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "serve" -d 'Run the HTTP API and the dashboard (foreground)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "token" -d 'Create, list and revoke the API\'s tokens'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "create" -d 'Register a project'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "update" -d 'Change a project\'s settings'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "list" -d 'List projects'
@@ -261,3 +322,6 @@ complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcom
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "set" -d 'Set variables (applied to containers created from now on)'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "unset" -d 'Remove variables'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "list" -d 'List variables, values masked'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Make a token; its secret is printed once and only its SHA-256 is kept'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List the tokens (never their secrets), with their last use'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: it stops working at once'

@@ -137,6 +137,107 @@ pub enum Command {
     /// at most 100 streams per connection; an h2c connection with no stream open is
     /// closed after the idle timeout, as an idle HTTP/1.1 one.
     Proxy(ProxyArgs),
+    /// Run the HTTP API and the dashboard (foreground)
+    ///
+    /// Serves the routes of the HTTP API under /api and the dashboard at /, with bearer
+    /// tokens (`temps token create`) deciding who may read, roll back and promote, deploy,
+    /// or administer, and where. Operations run through the same pipeline and environment
+    /// locks as the command line, keep running when the client goes away, and are
+    /// recovered like the command line's after a crash. Listens on loopback unless told
+    /// otherwise; a public address needs TLS (`--tls-cert`, `--tls-key`) or
+    /// `--insecure-http` when a TLS-terminating proxy stands in front. SIGTERM or SIGINT
+    /// stops accepting connections and waits for the operations in flight to finish.
+    Serve(ServeArgs),
+    /// Create, list and revoke the API's tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen
+    #[arg(long, env = "TEMPS_LISTEN", default_value = "127.0.0.1:7070", value_name = "ADDR", value_parser = parse_socket)]
+    pub listen: std::net::SocketAddr,
+    /// TLS certificate chain (PEM); needs --tls-key
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); needs --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address that is not loopback (a TLS-terminating proxy
+    /// stands in front)
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// How long SIGTERM or SIGINT waits for operations in flight before exiting
+    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+/// `--expires`: a duration as elsewhere, or days (`90d`, at most ten years).
+fn parse_expiry(text: &str) -> Result<Duration, String> {
+    match text.trim().strip_suffix('d') {
+        Some(days) => match days.parse::<u64>() {
+            Ok(days @ 1..=3650) => Ok(Duration::from_secs(days * 86_400)),
+            _ => Err(format!(
+                "`{text}` is not a number of days from 1 to 3650 (like `90d`)"
+            )),
+        },
+        None => parse_duration(text),
+    }
+}
+
+/// `--listen IP:PORT`.
+fn parse_socket(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!("`{text}` is not an IP:PORT address (like `127.0.0.1:7070` or `0.0.0.0:443`)")
+    })
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; its secret is printed once and only its SHA-256 is kept
+    Create(TokenCreateArgs),
+    /// List the tokens (never their secrets), with their last use
+    #[command(visible_alias = "ls")]
+    List,
+    /// Revoke a token: it stops working at once
+    Revoke(TokenNameArg),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenRole {
+    /// Read projects, deployments, status and progress
+    Reader,
+    /// The on-call: also roll back and promote
+    Responder,
+    /// Also deploy new images
+    Deployer,
+    /// Also variables' values, project settings and prune
+    Admin,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The token's name (recorded as `token:NAME` in `created_by`)
+    pub name: String,
+    /// What the token may do
+    #[arg(long, value_enum)]
+    pub role: TokenRole,
+    /// Only this project (anything else answers 404)
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// Only this environment of the project
+    #[arg(long, value_name = "E", requires = "project")]
+    pub environment: Option<String>,
+    /// Stop working after this long (like 90d or 12h) [default: never]
+    #[arg(long, value_name = "DUR", value_parser = parse_expiry)]
+    pub expires: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenNameArg {
+    /// The token's name
+    pub name: String,
 }
 
 #[derive(Debug, Subcommand)]

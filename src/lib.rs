@@ -1,6 +1,7 @@
 //! temps: deploy Docker images on one host, keep every deployment in a local SQLite
 //! history, and roll an environment back to an earlier deployment's image in seconds.
 
+pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -38,5 +39,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Prune(args) => commands::prune::cmd_prune(&ctx, args),
         Command::Completions(args) => commands::completions::cmd_completions(args),
         Command::Proxy(args) => commands::proxy::cmd_proxy(&ctx, args),
+        Command::Serve(args) => commands::serve::cmd_serve(&ctx, args),
+        Command::Token(command) => commands::token::cmd_token(&ctx, command),
     }
 }

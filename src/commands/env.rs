@@ -2,7 +2,6 @@
 //! printed only with `--reveal`, never in errors, progress or deployment records.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::Result;
 use serde_json::json;
@@ -10,22 +9,8 @@ use serde_json::json;
 use super::Context;
 use crate::cli::{EnvCommand, EnvListArgs, EnvSetArgs, EnvUnsetArgs};
 use crate::error::{check_name, Failure};
-use crate::ops::lock::{lock_environment, EnvLock};
-use crate::store::{Project, Store};
-
-/// Variables change under the environment's lock: a deploy, rollback or promote running
-/// at that moment records the variables its containers really get, never a mix.
-fn lock(
-    ctx: &Context,
-    store: &mut Store,
-    project: &Project,
-    environment: &str,
-    command: &str,
-    wait: Option<Duration>,
-) -> Result<EnvLock> {
-    let progress = ctx.out.progress(&format!("{}/{environment}", project.name));
-    lock_environment(store, project, environment, command, wait, &progress)
-}
+use crate::ops::documents;
+use crate::ops::variables::{self, check_key, check_value, Unset};
 
 pub fn cmd_env(ctx: &Context, command: EnvCommand) -> Result<()> {
     match command {
@@ -48,15 +33,16 @@ fn env_set(ctx: &Context, args: EnvSetArgs) -> Result<()> {
     let env = &args.environment.environment;
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     let command = format!("env set {} {}", project.name, keys.join(" "));
-    let _lock = lock(
-        ctx,
+    let progress = ctx.out.progress(&format!("{}/{env}", project.name));
+    variables::set(
         &mut store,
         &project,
         env,
+        &pairs,
         &command,
         args.lock.wait_lock,
+        &progress,
     )?;
-    store.set_variables(project.id, env, &pairs)?;
     if ctx.out.is_json() {
         return ctx
             .out
@@ -75,28 +61,24 @@ fn env_unset(ctx: &Context, args: EnvUnsetArgs) -> Result<()> {
     let project = store.project(&args.project)?;
     let env_name = &args.environment.environment;
     let command = format!("env unset {} {}", project.name, args.keys.join(" "));
-    let _lock = lock(
-        ctx,
+    let progress = ctx.out.progress(&format!("{}/{env_name}", project.name));
+    let removed = match variables::unset(
         &mut store,
         &project,
         env_name,
+        &args.keys,
         &command,
         args.lock.wait_lock,
-    )?;
-    let removed = match store.environment(project.id, env_name)? {
-        Some(env) => {
-            let missing = store.unset_variables(env.id, &args.keys)?;
+        &progress,
+    )? {
+        Some(Unset { removed, missing }) => {
             if !missing.is_empty() {
                 ctx.out.warn(format!(
                     "not set, nothing to remove: {}",
                     missing.join(", ")
                 ));
             }
-            args.keys
-                .iter()
-                .filter(|k| !missing.contains(k))
-                .cloned()
-                .collect()
+            removed
         }
         None => {
             ctx.out.warn(format!(
@@ -134,18 +116,16 @@ fn env_list(ctx: &Context, args: EnvListArgs) -> Result<()> {
         if args.reveal {
             value.to_string()
         } else {
-            "********".to_string()
+            documents::MASK.to_string()
         }
     };
     if ctx.out.is_json() {
-        let variables: BTreeMap<&String, String> =
-            variables.iter().map(|(k, v)| (k, shown(v))).collect();
-        return ctx.out.json(&json!({
-            "project": project.name,
-            "environment": env_name,
-            "revealed": args.reveal,
-            "variables": variables,
-        }));
+        return ctx.out.json(&documents::variables(
+            &project.name,
+            env_name,
+            &variables,
+            args.reveal,
+        ));
     }
     if variables.is_empty() {
         ctx.out
@@ -168,38 +148,8 @@ fn parse_pair(pair: &str) -> Result<(String, String), Failure> {
             .hint("like `temps env set web DATABASE_URL=postgres://…`")
     })?;
     check_key(key)?;
-    if value.contains('\0') {
-        return Err(Failure::usage(format!(
-            "the value of {key} holds a NUL byte, which no process environment can"
-        ))
-        .hint("remove the NUL byte; store binary values base64-encoded"));
-    }
+    check_value(key, value)?;
     Ok((key.to_string(), value.to_string()))
-}
-
-pub fn check_key(key: &str) -> Result<(), Failure> {
-    let mut chars = key.chars();
-    let valid = key.len() <= 256
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        // Echo it only when it looks like a mistyped name, never like a value.
-        let harmless = key.len() <= 32
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-        let message = if harmless {
-            format!("invalid variable name `{key}`")
-        } else {
-            "invalid variable name (not shown: it may be a secret)".to_string()
-        };
-        Err(Failure::usage(message)
-            .hint("names are letters, digits and `_`, not starting with a digit"))
-    }
 }
 
 #[cfg(test)]

@@ -3,10 +3,7 @@
 //! `list` streams: rows are printed as SQLite yields them, in fixed columns, so
 //! `--limit 0` over a long history holds one row at a time.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Result;
 
@@ -14,10 +11,9 @@ use super::{block_on, Context};
 use crate::cli::{ListArgs, ShowArgs};
 use crate::clock::{ago, now_ms, rfc3339};
 use crate::commands::deploy::what;
-use crate::docker::Engine;
 use crate::error::Failure;
-use crate::ops::gate::{self, Facts, Kind, Refusal};
-use crate::store::{Deployment, Preset, Project, Status};
+use crate::ops::gate::Availability;
+use crate::store::{Deployment, Status};
 
 pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     let store = ctx.store()?;
@@ -37,7 +33,7 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     };
     let env_id = environment.as_ref().map(|e| e.id);
     let out = ctx.out;
-    let availability = Availability::probe(&project, &store)?;
+    let availability = block_on(Availability::probe(&project, &store))??;
     if out.is_json() {
         let mut stream = out.stream();
         let mut first = true;
@@ -93,81 +89,6 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// How long `list` waits for Docker to say which images are still there: it must stay
-/// fast with a busy or wedged engine; without an answer, nothing is claimed.
-const ENGINE_BUDGET: Duration = Duration::from_millis(100);
-
-/// Which deployments can still be rolled back to: their image (by id) or release is
-/// still there. Asking Docker is one call; without an answer, nothing is claimed.
-struct Availability {
-    /// Image ids on the host; `None` when Docker did not answer (or is not needed).
-    images: Option<HashSet<String>>,
-    preset: Preset,
-    /// The current deployment of every environment: never a rollback target.
-    current: HashSet<i64>,
-}
-
-impl Availability {
-    fn probe(project: &Project, store: &crate::store::Store) -> Result<Availability> {
-        let images = match project.preset {
-            Preset::Docker => block_on(async {
-                let ask = async { Engine::connect().await?.images().await };
-                tokio::time::timeout(ENGINE_BUDGET, ask)
-                    .await
-                    .ok()?
-                    .ok()
-                    .map(|(ids, _)| ids)
-            })?,
-            Preset::Static => None,
-        };
-        let current = store
-            .environments(project.id)?
-            .iter()
-            .filter_map(|e| e.current_deployment_id)
-            .collect();
-        Ok(Availability {
-            images,
-            preset: project.preset,
-            current,
-        })
-    }
-
-    /// The gate's word on a deployment, with what is known of its image or release.
-    fn verdict(&self, d: &Deployment) -> (Result<(), Refusal>, Option<bool>) {
-        let present = match self.preset {
-            Preset::Static => Some(d.artifact.as_deref().is_some_and(|a| Path::new(a).is_dir())),
-            Preset::Docker => self
-                .images
-                .as_ref()
-                .map(|images| d.image_id.as_ref().is_some_and(|id| images.contains(id))),
-        };
-        let facts = Facts {
-            is_current: self.current.contains(&d.id),
-            present,
-        };
-        (gate::decide(Kind::Rollback, d, facts), present)
-    }
-
-    /// `Some(true)`: a valid rollback target whose image or release is there;
-    /// `Some(false)`: not a target, or its image or release is gone; `None`: Docker did
-    /// not say.
-    fn can_roll_back(&self, d: &Deployment) -> Option<bool> {
-        match self.verdict(d) {
-            (Ok(()), present) => present,
-            (Err(_), _) => Some(false),
-        }
-    }
-
-    /// Said in the NOTE column of a target that can no longer be rolled back to.
-    fn gone(&self, d: &Deployment) -> Option<&'static str> {
-        match self.verdict(d).0 {
-            Err(Refusal::Gone) if self.preset == Preset::Static => Some("release gone"),
-            Err(Refusal::Gone) => Some("image gone"),
-            _ => None,
-        }
-    }
 }
 
 /// The widths of `list`'s columns. On a terminal the row fits its width (80 columns at

@@ -8,7 +8,9 @@ pub mod project;
 pub mod proxy;
 pub mod prune;
 pub mod rollback;
+pub mod serve;
 pub mod status;
+pub mod token;
 
 use std::path::PathBuf;
 

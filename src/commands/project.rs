@@ -1,12 +1,12 @@
 //! `temps project create|update|list|show`.
 
 use anyhow::{Context as _, Result};
-use serde_json::json;
 
 use super::Context;
 use crate::cli::{Preset as CliPreset, ProjectCommand, ProjectSettings};
-use crate::clock::{format_duration, rfc3339};
+use crate::clock::format_duration;
 use crate::error::{check_name, Failure};
+use crate::ops::documents;
 use crate::store::{Environment, Preset, Project, ProjectChanges};
 
 pub fn cmd_project(ctx: &Context, command: ProjectCommand) -> Result<()> {
@@ -43,7 +43,10 @@ pub fn cmd_project(ctx: &Context, command: ProjectCommand) -> Result<()> {
             let store = ctx.store()?;
             let projects = store.projects()?;
             if ctx.out.is_json() {
-                let all: Vec<_> = projects.iter().map(|p| project_json(p, &[])).collect();
+                let all: Vec<_> = projects
+                    .iter()
+                    .map(|p| documents::project(p, &[]))
+                    .collect();
                 return ctx.out.json(&all);
             }
             if projects.is_empty() {
@@ -123,30 +126,9 @@ fn changes(settings: ProjectSettings) -> Result<ProjectChanges> {
     })
 }
 
-fn project_json(project: &Project, envs: &[Environment]) -> serde_json::Value {
-    json!({
-        "name": project.name,
-        "preset": project.preset.as_str(),
-        "container_port": project.container_port,
-        "health_path": project.health_path,
-        "health_timeout": format_duration(project.health_timeout),
-        "health_interval": format_duration(project.health_interval),
-        "stop_timeout": format_duration(project.stop_timeout),
-        "hooks": project.hooks_dir,
-        "hook_timeout": format_duration(project.hook_timeout),
-        "created_at": rfc3339(project.created_at),
-        "environments": envs.iter().map(|e| json!({
-            "name": e.name,
-            "publish": e.publish.as_ref().map(|p| p.to_string()),
-            "current_deployment_id": e.current_deployment_id,
-            "state": e.state.as_str(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
 fn print_project(ctx: &Context, project: &Project, envs: &[Environment]) -> Result<()> {
     if ctx.out.is_json() {
-        return ctx.out.json(&project_json(project, envs));
+        return ctx.out.json(&documents::project(project, envs));
     }
     let out = ctx.out;
     out.line(format!(

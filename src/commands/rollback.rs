@@ -2,18 +2,17 @@
 //! pipeline of `ops::redeploy` with the terminal (or `--yes`) as its prompt, and print.
 
 use anyhow::{Context as _, Result};
-use serde_json::json;
 
 use super::{block_on, Context};
 use crate::cli::{PromoteArgs, RollbackArgs};
 use crate::clock::{ago, format_elapsed, now_ms};
 use crate::commands::deploy::what;
 use crate::error::Failure;
-use crate::ops::current_user;
 use crate::ops::gate::{self, Choice};
 use crate::ops::redeploy::{
     self, short_id, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
 };
+use crate::ops::{current_user, documents};
 use crate::output::Spinner;
 use crate::store::{Deployment, EnvState};
 
@@ -261,21 +260,8 @@ fn pick(choice: &Choice<'_>) -> Result<i64> {
 
 /// The plan, for `--dry-run` (stdout) and before the prompt (stderr).
 fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
-    let action = match plan.kind {
-        Kind::Rollback => "rollback",
-        Kind::Promote => "promote",
-    };
     if dry_run && ctx.out.is_json() {
-        return ctx.out.json(&json!({
-            "dry_run": true,
-            "action": action,
-            "project": plan.project.name,
-            "environment": plan.environment.name,
-            "state": plan.environment.state.as_str(),
-            "current": plan.current,
-            "target": plan.target,
-            "changed_variables": plan.changed_variables,
-        }));
+        return ctx.out.json(&documents::plan(plan));
     }
     let now = now_ms();
     let describe = |d: &Deployment| {

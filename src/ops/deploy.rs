@@ -135,9 +135,9 @@ pub async fn deploy_image(
                 progress.warn("the environment is rolled back, so --publish or --proxy is not applied: it keeps its address until a promote");
             }
             store.set_status(deployment.id, Status::Ready)?;
-            return Ok(DeployOutcome::Ready(
-                store.expect_deployment(deployment.id)?,
-            ));
+            let ready = store.expect_deployment(deployment.id)?;
+            progress.recorded(&ready);
+            return Ok(DeployOutcome::Ready(ready));
         }
         let proxy_mode = match (&request.proxy, ProxyMode::of(&env)) {
             (Some(listen), remembered) => Some(ProxyMode {

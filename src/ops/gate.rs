@@ -3,11 +3,14 @@
 //! the picker and `list`'s `can_roll_back` all ask here, so what one entry point offers
 //! another never refuses.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::store::{Deployment, Environment, Fled, Status, Store};
+use crate::docker::Engine;
+use crate::store::{Deployment, Environment, Fled, Preset, Project, Status, Store};
 
 /// A change back to an earlier deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +253,112 @@ pub fn most_recent(candidates: &[Candidate]) -> Option<&Candidate> {
 /// The image id, or a static deployment's release.
 fn what_runs(d: &Deployment) -> Option<String> {
     d.image_id.clone().or_else(|| d.artifact.clone())
+}
+
+/// How long `list` waits for Docker to say which images are still there: it must stay
+/// fast with a busy or wedged engine; without an answer, nothing is claimed.
+pub const ENGINE_BUDGET: Duration = Duration::from_millis(100);
+
+/// The image ids on the host, if Docker answers within `budget`.
+pub async fn images_within(budget: Duration) -> Option<HashSet<String>> {
+    let ask = async { Engine::connect().await?.images().await };
+    tokio::time::timeout(budget, ask)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|(ids, _)| ids)
+}
+
+/// Which deployments can still be rolled back to: their image (by id) or release is
+/// still there. Asking Docker is one call; without an answer, nothing is claimed.
+pub struct Availability {
+    /// Image ids on the host; `None` when Docker did not answer (or is not needed).
+    images: Option<HashSet<String>>,
+    preset: Preset,
+    /// The current deployment of every environment: never a rollback target.
+    current: HashSet<i64>,
+}
+
+impl Availability {
+    pub async fn probe(project: &Project, store: &Store) -> Result<Availability> {
+        let images = match project.preset {
+            Preset::Docker => images_within(ENGINE_BUDGET).await,
+            Preset::Static => None,
+        };
+        Availability::new(project, store, images)
+    }
+
+    /// With the image ids on the host already known (`None`: Docker did not say).
+    pub fn new(
+        project: &Project,
+        store: &Store,
+        images: Option<HashSet<String>>,
+    ) -> Result<Availability> {
+        let current = store
+            .environments(project.id)?
+            .iter()
+            .filter_map(|e| e.current_deployment_id)
+            .collect();
+        Ok(Availability {
+            images,
+            preset: project.preset,
+            current,
+        })
+    }
+
+    /// What may be done to `d` now, by the gate: `rollback` and `promote`, of those
+    /// `allowed` (the caller's permissions). A target whose image or release is gone is
+    /// offered nothing; one Docker did not answer about is offered what its record allows.
+    pub fn actions(&self, d: &Deployment, allowed: bool) -> Vec<&'static str> {
+        if !allowed {
+            return Vec::new();
+        }
+        [Kind::Rollback, Kind::Promote]
+            .into_iter()
+            .filter(|kind| self.decide(*kind, d).0.is_ok())
+            .map(Kind::noun)
+            .collect()
+    }
+
+    /// The gate's word on a deployment as a rollback target, with what is known of its
+    /// image or release.
+    fn verdict(&self, d: &Deployment) -> (Result<(), Refusal>, Option<bool>) {
+        self.decide(Kind::Rollback, d)
+    }
+
+    fn decide(&self, kind: Kind, d: &Deployment) -> (Result<(), Refusal>, Option<bool>) {
+        let present = match self.preset {
+            Preset::Static => Some(d.artifact.as_deref().is_some_and(|a| Path::new(a).is_dir())),
+            Preset::Docker => self
+                .images
+                .as_ref()
+                .map(|images| d.image_id.as_ref().is_some_and(|id| images.contains(id))),
+        };
+        let facts = Facts {
+            is_current: self.current.contains(&d.id),
+            present,
+        };
+        (decide(kind, d, facts), present)
+    }
+
+    /// `Some(true)`: a valid rollback target whose image or release is there;
+    /// `Some(false)`: not a target, or its image or release is gone; `None`: Docker did
+    /// not say.
+    pub fn can_roll_back(&self, d: &Deployment) -> Option<bool> {
+        match self.verdict(d) {
+            (Ok(()), present) => present,
+            (Err(_), _) => Some(false),
+        }
+    }
+
+    /// Said in the NOTE column of a target that can no longer be rolled back to.
+    pub fn gone(&self, d: &Deployment) -> Option<&'static str> {
+        match self.verdict(d).0 {
+            Err(Refusal::Gone) if self.preset == Preset::Static => Some("release gone"),
+            Err(Refusal::Gone) => Some("image gone"),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! command line and any later API run the very same code.
 
 pub mod deploy;
+pub mod documents;
 pub mod drift;
 pub mod gate;
 pub mod hooks;
@@ -14,7 +15,10 @@ pub mod recover;
 pub mod redeploy;
 pub mod release;
 pub mod static_site;
+pub mod status;
 pub mod swap;
+pub mod tokens;
+pub mod variables;
 
 /// Where an operation says what it is doing: a stream of [`Event`]s that a terminal's
 /// spinner renders, a test records, and an event stream can carry (with the time since
@@ -24,6 +28,10 @@ pub trait Progress {
     fn event(&self, event: Event<'_>);
     /// Something the user should know that does not stop the operation.
     fn warn(&self, message: &str);
+    /// The operation's deployment is recorded, as it stands when its switch begins
+    /// (`deploying`, or `ready` while the environment is rolled back): from here on it
+    /// has an id that its progress and its end can be asked about.
+    fn recorded(&self, _deployment: &crate::store::Deployment) {}
 
     /// A new step: `stopping temps-web-production-43`.
     fn step(&self, message: &str) {
@@ -82,6 +90,19 @@ impl Stage {
             Stage::Unlock => "unlock",
         }
     }
+}
+
+static OPERATIONS_FINISH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, SIGINT and SIGTERM never interrupt an operation of this process: a
+/// server (`temps serve`) stops taking new work on a signal and lets the operations in
+/// flight finish, where the command line restores the previous version.
+pub fn let_operations_finish() {
+    OPERATIONS_FINISH.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn operations_finish() -> bool {
+    OPERATIONS_FINISH.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// A place where the crash tests kill the process (`TEMPS_FAULT=<point>`), to prove

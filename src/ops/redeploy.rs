@@ -75,7 +75,7 @@ pub fn locate(store: &Store, target_id: i64) -> Result<(Project, String)> {
     Ok((store.project(&target.project)?, target.environment))
 }
 
-fn not_found(target_id: i64) -> Failure {
+pub fn not_found(target_id: i64) -> Failure {
     Failure::not_found(format!("deployment #{target_id} does not exist"))
         .hint("`temps list PROJECT` shows the deployments and their ids")
 }
@@ -362,6 +362,7 @@ async fn execute(
             }
             Switch::Static { release } => {
                 store.set_artifact(deployment.id, &release.to_string_lossy())?;
+                progress.recorded(&store.expect_deployment(deployment.id)?);
                 progress.step(&format!("pointing {} at release #{}", env.name, target.id));
                 let root = store.static_root();
                 if let Err(err) = release::point(&root, &project.name, &env.name, &release) {

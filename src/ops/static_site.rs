@@ -83,9 +83,9 @@ pub async fn deploy_dir(
         hook_env.image = Some(release.to_string_lossy().into_owned());
         if env.state == EnvState::RolledBack {
             store.set_status(deployment.id, Status::Ready)?;
-            return Ok(DeployOutcome::Ready(
-                store.expect_deployment(deployment.id)?,
-            ));
+            let ready = store.expect_deployment(deployment.id)?;
+            progress.recorded(&ready);
+            return Ok(DeployOutcome::Ready(ready));
         }
         if let Err(err) = point(&root, &project.name, &env.name, &release) {
             store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;

@@ -8,8 +8,10 @@ mod deployments;
 mod locks;
 mod model;
 mod projects;
+pub use projects::project_not_found;
 mod routes;
 mod schema;
+mod tokens;
 
 use std::fs;
 use std::io::ErrorKind;
@@ -24,6 +26,7 @@ pub use deployments::Fled;
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
 pub use routes::{ProxyState, Route};
+pub use tokens::{NewToken, TokenRecord};
 
 use crate::error::{ExitStatus, Failure};
 

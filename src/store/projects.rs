@@ -60,7 +60,7 @@ fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
     })
 }
 
-fn project_not_found(name: &str) -> Failure {
+pub fn project_not_found(name: &str) -> Failure {
     Failure::not_found(format!("no project named `{name}`"))
         .hint("`temps project list` shows the projects; `temps project create NAME` registers one")
 }

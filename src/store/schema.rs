@@ -108,6 +108,22 @@ const MIGRATIONS: &[&str] = &[
         in_flight    TEXT NOT NULL DEFAULT '{}'
     );
     "#,
+    // 5: API tokens. Only a SHA-256 of each secret is kept; a revoked token's row is
+    // deleted. `last_used_at` is written at most once a minute per token.
+    r#"
+    CREATE TABLE tokens (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        role         TEXT NOT NULL CHECK (role IN ('reader', 'responder', 'deployer', 'admin')),
+        project      TEXT,
+        environment  TEXT,
+        secret_hash  TEXT NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        created_by   TEXT NOT NULL,
+        expires_at   INTEGER,
+        last_used_at INTEGER
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -396,25 +396,33 @@ pub fn try_again_hint(record: &Deployment) -> String {
     }
 }
 
-/// SIGINT and SIGTERM, caught for the length of a swap.
+/// SIGINT and SIGTERM, caught for the length of a swap (unless the process lets its
+/// operations finish whatever signal comes: see [`super::let_operations_finish`]).
 pub(super) struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
+    caught: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl Signals {
     pub(super) fn new() -> Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
+        if super::operations_finish() {
+            return Ok(Signals { caught: None });
+        }
         Ok(Signals {
-            interrupt: signal(SignalKind::interrupt()).context("catching SIGINT for the swap")?,
-            terminate: signal(SignalKind::terminate()).context("catching SIGTERM for the swap")?,
+            caught: Some((
+                signal(SignalKind::interrupt()).context("catching SIGINT for the swap")?,
+                signal(SignalKind::terminate()).context("catching SIGTERM for the swap")?,
+            )),
         })
     }
 
     pub(super) async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.interrupt.recv() => "SIGINT",
-            _ = self.terminate.recv() => "SIGTERM",
+        match &mut self.caught {
+            Some((interrupt, terminate)) => tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            },
+            None => std::future::pending().await,
         }
     }
 }

@@ -74,6 +74,7 @@ pub(super) async fn run(
     };
     let names = container_names(&project.name, &env.name, id, mode.replicas);
     let variables = store.begin_swap(id, env.id, &names)?;
+    progress.recorded(&store.expect_deployment(id)?);
     let secrets: Vec<String> = variables.values().cloned().collect();
     let env_pairs: Vec<String> = variables
         .into_iter()

@@ -43,6 +43,7 @@ pub(super) async fn run(
     let id = deployment.id;
     let name = container_name(&project.name, &env.name, id);
     let variables = store.begin_swap(id, env.id, std::slice::from_ref(&name))?;
+    progress.recorded(&store.expect_deployment(id)?);
     let secrets: Vec<String> = variables.values().cloned().collect();
     let env_pairs: Vec<String> = variables
         .into_iter()

@@ -1,0 +1,21 @@
+//! `temps serve`: the HTTP API and the dashboard, in the foreground.
+
+use anyhow::Result;
+
+use super::Context;
+use crate::api::{self, ServeOptions};
+use crate::cli::ServeArgs;
+
+pub fn cmd_serve(ctx: &Context, args: ServeArgs) -> Result<()> {
+    let db = match &ctx.db {
+        Some(path) => path.clone(),
+        None => crate::store::default_path()?,
+    };
+    api::serve(ServeOptions {
+        db,
+        listen: args.listen,
+        tls: args.tls_cert.zip(args.tls_key),
+        insecure_http: args.insecure_http,
+        shutdown_timeout: args.shutdown_timeout,
+    })
+}

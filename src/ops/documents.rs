@@ -1,0 +1,80 @@
+//! The JSON documents that the command line (`-o json`) and the HTTP API both answer
+//! with, written once.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::redeploy::Plan;
+use crate::clock::{format_duration, rfc3339};
+use crate::store::{Environment, Project};
+
+/// A project as `project show -o json` prints it, with the environments given.
+pub fn project(project: &Project, envs: &[Environment]) -> serde_json::Value {
+    json!({
+        "name": project.name,
+        "preset": project.preset.as_str(),
+        "container_port": project.container_port,
+        "health_path": project.health_path,
+        "health_timeout": format_duration(project.health_timeout),
+        "health_interval": format_duration(project.health_interval),
+        "stop_timeout": format_duration(project.stop_timeout),
+        "hooks": project.hooks_dir,
+        "hook_timeout": format_duration(project.hook_timeout),
+        "created_at": rfc3339(project.created_at),
+        "environments": envs.iter().map(|e| json!({
+            "name": e.name,
+            "publish": e.publish.as_ref().map(|p| p.to_string()),
+            "current_deployment_id": e.current_deployment_id,
+            "state": e.state.as_str(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Where an environment is reached: its published port, or its proxy address.
+pub fn addresses(env: &Environment) -> Vec<String> {
+    env.publish
+        .as_ref()
+        .map(ToString::to_string)
+        .into_iter()
+        .chain(env.proxy.clone())
+        .collect()
+}
+
+/// A validated rollback or promote, as `--dry-run -o json` prints it.
+pub fn plan(plan: &Plan) -> Value {
+    json!({
+        "dry_run": true,
+        "action": plan.kind.noun(),
+        "project": plan.project.name,
+        "environment": plan.environment.name,
+        "state": plan.environment.state.as_str(),
+        "current": plan.current,
+        "target": plan.target,
+        "changed_variables": plan.changed_variables,
+        "addresses": addresses(&plan.environment),
+    })
+}
+
+/// An environment's variables as `env list -o json` prints them: values masked unless
+/// `reveal`.
+pub fn variables(
+    project: &str,
+    environment: &str,
+    variables: &BTreeMap<String, String>,
+    reveal: bool,
+) -> Value {
+    let shown: BTreeMap<&String, &str> = variables
+        .iter()
+        .map(|(k, v)| (k, if reveal { v.as_str() } else { MASK }))
+        .collect();
+    json!({
+        "project": project,
+        "environment": environment,
+        "revealed": reveal,
+        "variables": shown,
+    })
+}
+
+/// What a variable's value looks like when it is not revealed.
+pub const MASK: &str = "********";

@@ -1,0 +1,182 @@
+//! What each environment of a project serves: its current deployment, its containers'
+//! live state, its proxy route, and any drift between the history and what runs. `temps
+//! status` prints it; the API answers with it.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::docker::{ContainerFacts, Engine, Health};
+use crate::ops::drift::observe;
+use crate::ops::release;
+use crate::store::{Deployment, Preset, Project, Store};
+
+#[derive(Serialize)]
+pub struct EnvironmentStatus {
+    pub project: String,
+    pub environment: String,
+    pub state: &'static str,
+    pub publish: Option<String>,
+    pub current: Option<Deployment>,
+    pub containers: Vec<ContainerStatus>,
+    /// Proxy mode: the route and what the running proxy reports of it.
+    pub proxy: Option<ProxyView>,
+    pub drift: Vec<String>,
+    /// A docker project's environment (a static one has no address of its own).
+    #[serde(skip)]
+    pub docker: bool,
+}
+
+#[derive(Serialize)]
+pub struct ProxyView {
+    pub listen: String,
+    /// The route's generation, as written by the last switch.
+    pub generation: i64,
+    /// Whether a `temps proxy` reported itself in the last second.
+    pub running: bool,
+    /// The generation the running proxy applies.
+    pub applied_generation: Option<i64>,
+    pub upstreams: Vec<UpstreamView>,
+}
+
+#[derive(Serialize)]
+pub struct UpstreamView {
+    pub address: String,
+    pub in_flight: u64,
+}
+
+#[derive(Serialize)]
+pub struct ContainerStatus {
+    pub name: String,
+    pub deployment_id: Option<i64>,
+    pub state: String,
+    pub health: Option<&'static str>,
+}
+
+/// The environments of `projects`, asking Docker once when any of them needs it.
+pub async fn statuses(store: &Store, projects: &[Project]) -> Result<Vec<EnvironmentStatus>> {
+    let needs_docker = projects.iter().any(|p| p.preset == Preset::Docker);
+    let engine = if needs_docker {
+        Some(Engine::connect().await?)
+    } else {
+        None
+    };
+    let mut all = Vec::new();
+    for project in projects {
+        all.extend(project_status(store, engine.as_ref(), project).await?);
+    }
+    Ok(all)
+}
+
+pub async fn project_status(
+    store: &Store,
+    engine: Option<&Engine>,
+    project: &Project,
+) -> Result<Vec<EnvironmentStatus>> {
+    let containers = match engine {
+        Some(engine) if project.preset == Preset::Docker => {
+            engine.project_containers(&project.name).await?
+        }
+        _ => Vec::new(),
+    };
+    let mut statuses = Vec::new();
+    for env in store.environments(project.id)? {
+        let current = match env.current_deployment_id {
+            Some(id) => store.deployment(id)?,
+            None => None,
+        };
+        let mine: Vec<&ContainerFacts> = containers
+            .iter()
+            .filter(|c| c.environment.as_deref() == Some(env.name.as_str()))
+            .collect();
+        let mut drift = Vec::new();
+        let proxy = match (&env.proxy, store.route_of(env.id)?) {
+            (Some(listen), route) => {
+                let state = store.proxy_state()?;
+                let running = state
+                    .as_ref()
+                    .is_some_and(|s| crate::proxy::is_running(s, crate::clock::now_ms()));
+                let generation = route.as_ref().map_or(0, |r| r.generation);
+                let applied = state.as_ref().filter(|_| running).map(|s| s.generation);
+                if !running {
+                    drift.push(format!(
+                        "no `temps proxy` is running: nothing serves {listen}"
+                    ));
+                } else if applied.is_some_and(|a| a < generation) {
+                    drift.push(format!(
+                        "the proxy applies generation {} of the routes, not {generation} yet",
+                        applied.unwrap_or(0)
+                    ));
+                }
+                let in_flight = |address: &str| {
+                    state
+                        .as_ref()
+                        .and_then(|s| s.in_flight.get(address).copied())
+                        .unwrap_or(0)
+                };
+                Some(ProxyView {
+                    listen: listen.clone(),
+                    generation,
+                    running,
+                    applied_generation: applied,
+                    upstreams: route
+                        .map(|r| r.upstreams)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|address| UpstreamView {
+                            in_flight: in_flight(&address),
+                            address,
+                        })
+                        .collect(),
+                })
+            }
+            (None, _) => None,
+        };
+        match project.preset {
+            Preset::Docker => drift.extend(
+                observe(current.as_ref(), &mine)
+                    .iter()
+                    .map(ToString::to_string),
+            ),
+            Preset::Static => {
+                let pointed = release::pointed(&store.static_root(), &project.name, &env.name);
+                let expected = current.as_ref().and_then(|d| d.artifact.clone());
+                if pointed.as_deref().map(|p| p.to_string_lossy().into_owned()) != expected {
+                    drift.push(format!(
+                        "the `current` link points at {}, but the history says {}",
+                        pointed.map_or("nothing".into(), |p| format!("`{}`", p.display())),
+                        expected.map_or("nothing".into(), |e| format!("`{e}`"))
+                    ));
+                }
+            }
+        }
+        statuses.push(EnvironmentStatus {
+            project: project.name.clone(),
+            environment: env.name.clone(),
+            state: env.state.as_str(),
+            publish: env.publish.as_ref().map(|p| p.to_string()),
+            current,
+            containers: mine
+                .iter()
+                .map(|c| ContainerStatus {
+                    name: c.name.clone(),
+                    deployment_id: c.deployment_id,
+                    state: c.state.clone(),
+                    health: health_word(c.health),
+                })
+                .collect(),
+            proxy,
+            drift,
+            docker: project.preset == Preset::Docker,
+        });
+    }
+    Ok(statuses)
+}
+
+fn health_word(health: Health) -> Option<&'static str> {
+    match health {
+        Health::None => None,
+        Health::Starting => Some("starting"),
+        Health::Healthy => Some("healthy"),
+        Health::Unhealthy => Some("unhealthy"),
+    }
+}
