@@ -41,7 +41,7 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
     require_docker!();
     let browser = require_browser!();
     let env = TestEnv::new();
-    let project = env.web_project("dash");
+    let project = env.web_project("shop");
     let port = free_port();
     let publish = format!("127.0.0.1:{port}");
     for (image, reason) in [(WEB_V1, "first release"), (WEB_V2, "checkout redesign")] {
@@ -116,6 +116,22 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
             !names.iter().any(|n| n.starts_with("Promote")),
             "a reader is offered a promote: {names:?}"
         );
+
+        // A session that ends (here: its cookie is gone) brings back the sign-in form.
+        page.client
+            .delete_all_cookies()
+            .await
+            .expect("forget the cookie");
+        page.wait_for("the project's link", Locator::LinkText(&project))
+            .await
+            .click()
+            .await
+            .expect("open the project");
+        page.field("Token").await;
+        let message = page
+            .wait_for_text("why the page signed out", "#signin-message", ROLLBACK)
+            .await;
+        assert!(message.starts_with("Signed out:"), "{message}");
         page.close().await;
     });
 

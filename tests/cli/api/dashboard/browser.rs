@@ -86,6 +86,9 @@ impl Driver {
                 ],
             }),
         );
+        // temps' rustls has ring, fantoccini's hyper-rustls adds aws-lc-rs: with two
+        // providers built in, rustls wants the process default named (it may be already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = ClientBuilder::rustls()
             .expect("a WebDriver client")
             .capabilities(capabilities)
