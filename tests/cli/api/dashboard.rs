@@ -74,16 +74,8 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
 
         // #2 serves; #1 is the version to go back to.
         assert_row(&page, 2, &["Current"], &[]).await;
-        page.button("Actions for #1")
-            .await
-            .click()
-            .await
-            .expect("open the menu");
-        page.menuitem("Rollback to this deployment")
-            .await
-            .click()
-            .await
-            .expect("choose the rollback");
+        page.press("Actions for #1").await;
+        page.choose("Rollback to this deployment").await;
         confirm_rollback(&page, &publish).await;
 
         assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
@@ -99,11 +91,7 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
         page.screenshot("dashboard-deployments").await;
         on_a_phone(&page).await;
 
-        page.button("Sign out")
-            .await
-            .click()
-            .await
-            .expect("sign out");
+        page.press("Sign out").await;
         sign_in(&page, &reader, "viewer").await;
         open_environment(&page, &project).await;
         assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
@@ -122,11 +110,8 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
             .delete_all_cookies()
             .await
             .expect("forget the cookie");
-        page.wait_for("the project's link", Locator::LinkText(&project))
-            .await
-            .click()
-            .await
-            .expect("open the project");
+        page.click("the project's link", Locator::LinkText(&project))
+            .await;
         page.field("Token").await;
         let message = page
             .wait_for_text("why the page signed out", "#signin-message", ROLLBACK)
@@ -157,7 +142,7 @@ async fn sign_in(page: &Page, token: &str, name: &str) {
         Some("password")
     );
     field.send_keys(token).await.expect("type the token");
-    page.button("Sign in").await.click().await.expect("sign in");
+    page.press("Sign in").await;
     let who = page
         .wait_for_text("who is signed in", "#who .name", Duration::from_secs(20))
         .await;
@@ -166,17 +151,11 @@ async fn sign_in(page: &Page, token: &str, name: &str) {
 
 /// Follow the project's link, then its production environment's.
 async fn open_environment(page: &Page, project: &str) {
-    page.wait_for("the project's link", Locator::LinkText(project))
-        .await
-        .click()
-        .await
-        .expect("open the project");
+    page.click("the project's link", Locator::LinkText(project))
+        .await;
     let href = format!("a[href='#/{project}/production']");
-    page.wait_for("the environment's link", Locator::Css(&href))
-        .await
-        .click()
-        .await
-        .expect("open the environment");
+    page.click("the environment's link", Locator::Css(&href))
+        .await;
     page.wait_for(
         "the deployments table",
         Locator::XPath("//table[caption[contains(., 'production')]]//tr[td]"),
@@ -219,11 +198,7 @@ async fn confirm_rollback(page: &Page, publish: &str) {
     page.button("Cancel").await;
     page.screenshot("dashboard-confirm").await;
 
-    page.button("Roll back")
-        .await
-        .click()
-        .await
-        .expect("roll back");
+    page.press("Roll back").await;
     let result = page
         .wait_for_text("the rollback's result", "dialog[open] .result", ROLLBACK)
         .await;
@@ -235,11 +210,7 @@ async fn confirm_rollback(page: &Page, publish: &str) {
         .expect("progress lines");
     assert!(progress.len() > 2, "{} progress lines", progress.len());
     page.screenshot("dashboard-result").await;
-    page.button("Close")
-        .await
-        .click()
-        .await
-        .expect("close the dialog");
+    page.press("Close").await;
 }
 
 /// The row of deployment #ID has these labels (Current, Rollback, Promote) and not those.

@@ -193,14 +193,39 @@ impl Page {
         .await
     }
 
+    /// Click what `locator` finds; find it again if a refresh replaced it meanwhile.
+    pub async fn click(&self, what: &str, locator: Locator<'_>) {
+        self.eventually(&format!("a click on {what}"), STEP, async || {
+            let element = self.client.find(locator).await.ok()?;
+            element.click().await.ok()
+        })
+        .await
+    }
+
+    /// Click the button named `name`; find it again if a refresh replaced it meanwhile.
+    pub async fn press(&self, name: &str) {
+        self.activate("button", name).await
+    }
+
+    /// Choose the menu item named `name`.
+    pub async fn choose(&self, name: &str) {
+        self.activate("menuitem", name).await
+    }
+
+    async fn activate(&self, role: &str, name: &str) {
+        let deadline = Instant::now() + STEP;
+        loop {
+            match self.named(role, name).await.click().await {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => panic!("clicking the {role} {name:?}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     /// The button whose accessible name is exactly `name`, waiting for it.
     pub async fn button(&self, name: &str) -> Element {
         self.named("button", name).await
-    }
-
-    /// The menu item whose accessible name is exactly `name`, waiting for it.
-    pub async fn menuitem(&self, name: &str) -> Element {
-        self.named("menuitem", name).await
     }
 
     async fn named(&self, role: &str, name: &str) -> Element {
@@ -211,11 +236,12 @@ impl Page {
         );
         self.eventually(&format!("a {role} named {name:?}"), STEP, async || {
             for element in self.client.find_all(Locator::XPath(&xpath)).await.ok()? {
+                // A refresh may have replaced it since: then it is not the one.
                 if !element.is_displayed().await.unwrap_or(false) {
                     continue;
                 }
                 let (label, found) = (self.label(&element).await, self.role(&element).await);
-                if label == name && found == role {
+                if label.as_deref() == Some(name) && found.as_deref() == Some(role) {
                     return Some(element);
                 }
             }
@@ -224,31 +250,35 @@ impl Page {
         .await
     }
 
-    /// The accessible names of every button on the page.
+    /// The accessible names of every button on the page, read in one go (again, if a
+    /// refresh replaced a button while they were read).
     pub async fn button_names(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        let buttons = self
-            .client
-            .find_all(Locator::Css("button, [role=button]"))
-            .await
-            .expect("buttons");
-        for button in buttons {
-            names.push(self.label(&button).await);
-        }
-        names
+        self.eventually("the names of the buttons", STEP, async || {
+            let buttons = self
+                .client
+                .find_all(Locator::Css("button, [role=button]"))
+                .await
+                .ok()?;
+            let mut names = Vec::new();
+            for button in buttons {
+                names.push(self.label(&button).await?);
+            }
+            Some(names)
+        })
+        .await
     }
 
-    /// The accessible name the browser computes for an element.
-    pub async fn label(&self, element: &Element) -> String {
+    /// The accessible name the browser computes for an element; `None` when it is gone.
+    pub async fn label(&self, element: &Element) -> Option<String> {
         self.ask(element, "computedlabel").await
     }
 
-    /// The role the browser computes for an element.
-    pub async fn role(&self, element: &Element) -> String {
+    /// The role the browser computes for an element; `None` when it is gone.
+    pub async fn role(&self, element: &Element) -> Option<String> {
         self.ask(element, "computedrole").await
     }
 
-    async fn ask(&self, element: &Element, what: &'static str) -> String {
+    async fn ask(&self, element: &Element, what: &'static str) -> Option<String> {
         let answer = self
             .client
             .issue_cmd(ElementQuery {
@@ -256,8 +286,8 @@ impl Page {
                 what,
             })
             .await
-            .unwrap_or_else(|e| panic!("WebDriver {what}: {e}"));
-        answer.as_str().unwrap_or_default().to_string()
+            .ok()?;
+        Some(answer.as_str().unwrap_or_default().to_string())
     }
 
     /// Make the page's viewport WIDTH x HEIGHT CSS pixels (the window is a little larger).
