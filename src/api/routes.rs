@@ -22,6 +22,7 @@ use super::operations::{self, Job, Started};
 use crate::error::check_name;
 use crate::ops::deploy::DeployRequest;
 use crate::ops::gate::{Availability, Kind};
+use crate::ops::lock::Asker;
 use crate::ops::redeploy::{self, AssumeYes, Target};
 use crate::ops::tokens::{Permission, Token};
 use crate::ops::{documents, variables, Event, Progress};
@@ -646,7 +647,18 @@ async fn variables_set(
                 keys.join(" "),
                 token.actor()
             );
-            variables::set(store, &project, &env, &pairs, &command, None, &Quiet)?;
+            variables::set(
+                store,
+                &project,
+                &env,
+                &pairs,
+                &Asker {
+                    command: &command,
+                    user: &token.actor(),
+                    wait: None,
+                },
+                &Quiet,
+            )?;
             let id = store.environment(project.id, &env)?.map(|e| e.id);
             let values = match id {
                 Some(id) => store.variables(id)?,
@@ -676,8 +688,11 @@ async fn variables_unset(
             &project,
             &env,
             std::slice::from_ref(&key),
-            &command,
-            None,
+            &Asker {
+                command: &command,
+                user: &token.actor(),
+                wait: None,
+            },
             &Quiet,
         )?;
         match unset {
