@@ -150,14 +150,14 @@ async fn who_am_i(State(app): State<Arc<App>>, method: Method, headers: HeaderMa
     Ok(Json(doc).into_response())
 }
 
-async fn sign_out(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    app.close_session(&headers);
+async fn sign_out(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
+    app.close_session(&headers)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&app.cookie(None)).expect("cookie"),
     );
-    response
+    Ok(response)
 }
 
 // ---- reading ----
