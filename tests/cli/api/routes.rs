@@ -21,7 +21,7 @@ fn web_pair(env: &TestEnv, hint: &str) -> (String, u16) {
     (project, port)
 }
 
-/// A static project with releases `one` (#first) and `two`, built in the test's folder.
+/// A static project whose releases `one` and then `two` were deployed (no Docker needed).
 fn static_pair(env: &TestEnv, hint: &str) -> String {
     let project = env.project_name(hint);
     env.ok(&["project", "create", &project, "--preset", "static"]);
@@ -93,7 +93,7 @@ fn health_is_open_and_every_other_route_wants_a_live_token() {
         );
     }
     let server = Server::start(&env);
-    // Sleep past the expiry while the server starts.
+    // Past the one-second expiry.
     std::thread::sleep(std::time::Duration::from_millis(1500));
 
     let health = server.req("GET", "/api/health").send().status(200).json();
