@@ -136,10 +136,7 @@ impl App {
             return Err(ApiError::unauthorized());
         };
         if !matches!(*method, Method::GET | Method::HEAD) && !self.same_origin(headers) {
-            return Err(ApiError::forbidden(
-                "a request signed in by cookie that changes something must come from the dashboard's own origin",
-            )
-            .hint("send the request from the dashboard, or with `Authorization: Bearer`"));
+            return Err(cross_origin());
         }
         Ok(Credential::Session(session))
     }
@@ -216,10 +213,15 @@ impl App {
         Ok((id, token))
     }
 
-    pub fn close_session(&self, headers: &HeaderMap) {
+    /// Sign out: a cookie's DELETE, like every other, must come from the page's origin.
+    pub fn close_session(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if let Some(id) = session_cookie(headers) {
+            if !self.same_origin(headers) {
+                return Err(cross_origin());
+            }
             self.sessions.lock().expect("sessions").remove(&id);
         }
+        Ok(())
     }
 
     /// The `Set-Cookie` value for a session (or its removal).
@@ -262,6 +264,13 @@ impl App {
             }
         }
     }
+}
+
+fn cross_origin() -> ApiError {
+    ApiError::forbidden(
+        "a request signed in by cookie that changes something must come from the dashboard's own origin",
+    )
+    .hint("send the request from the dashboard, or with `Authorization: Bearer`")
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {

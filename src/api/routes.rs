@@ -197,14 +197,14 @@ async fn who_am_i(State(app): State<Arc<App>>, method: Method, headers: HeaderMa
     Ok(Json(doc).into_response())
 }
 
-async fn sign_out(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    app.close_session(&headers);
+async fn sign_out(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
+    app.close_session(&headers)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&app.cookie(None)).expect("cookie"),
     );
-    response
+    Ok(response)
 }
 
 // ---- reading ----
@@ -298,7 +298,9 @@ async fn deployments(
             let may = token.may(Permission::Redeploy);
             let mut all = Vec::new();
             store.each_deployment(project.id, env_id, limit, |d| {
+                // As `list -o json` prints it (with its `can_roll_back`), plus `actions`.
                 let mut doc = serde_json::to_value(&d)?;
+                doc["can_roll_back"] = json!(availability.can_roll_back(&d));
                 doc["actions"] = json!(availability.actions(&d, may));
                 all.push(doc);
                 Ok(())
@@ -878,6 +880,11 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
 
 async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
     let bytes = read_body(headers, body).await?;
+    // Every route's body is one object: serde would also take its fields as an array.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::bad_request("the body must be one JSON object")
+            .hint("see the README (HTTP API) for each route's fields"));
+    }
     serde_json::from_slice(&bytes).map_err(|err| {
         ApiError::bad_request(format!("the body is not the JSON this route takes: {err}"))
             .hint("see the README (HTTP API) for each route's fields")

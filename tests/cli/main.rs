@@ -2,6 +2,7 @@
 
 mod common;
 
+mod api;
 mod basics;
 mod deploy;
 mod field;
