@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/docker-up.sh
+bash tests/tools-up.sh
 bash tests/browser-up.sh
 bash tests/fixtures/build.sh
 cargo test --locked --features fault-points "$@"

@@ -20,6 +20,9 @@ const MAX_SESSIONS: usize = 10_000;
 /// How long the list of images on the host is reused for `actions`.
 const IMAGES_FRESH: Duration = Duration::from_secs(2);
 
+/// The image ids on the host (`None`: Docker did not answer), and when they were asked.
+type ImagesSeen = (Instant, Option<HashSet<String>>);
+
 pub const SESSION_COOKIE: &str = "temps_session";
 
 pub struct App {
@@ -27,7 +30,8 @@ pub struct App {
     pub tls: bool,
     pool: Mutex<Vec<Store>>,
     sessions: Mutex<HashMap<String, Session>>,
-    images: tokio::sync::Mutex<Option<(Instant, Option<HashSet<String>>)>>,
+    images: Arc<Mutex<Option<ImagesSeen>>>,
+    images_refreshing: Arc<std::sync::atomic::AtomicBool>,
     pub operations: Operations,
 }
 
@@ -53,7 +57,8 @@ impl App {
             tls,
             pool: Mutex::new(vec![store]),
             sessions: Mutex::new(HashMap::new()),
-            images: tokio::sync::Mutex::new(None),
+            images: Arc::new(Mutex::new(None)),
+            images_refreshing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             operations: Operations::default(),
         })
     }
@@ -131,10 +136,7 @@ impl App {
             return Err(ApiError::unauthorized());
         };
         if !matches!(*method, Method::GET | Method::HEAD) && !self.same_origin(headers) {
-            return Err(ApiError::forbidden(
-                "a request signed in by cookie that changes something must come from the dashboard's own origin",
-            )
-            .hint("send the request from the dashboard, or with `Authorization: Bearer`"));
+            return Err(cross_origin());
         }
         Ok(Credential::Session(session))
     }
@@ -211,10 +213,15 @@ impl App {
         Ok((id, token))
     }
 
-    pub fn close_session(&self, headers: &HeaderMap) {
+    /// Sign out: a cookie's DELETE, like every other, must come from the page's origin.
+    pub fn close_session(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if let Some(id) = session_cookie(headers) {
+            if !self.same_origin(headers) {
+                return Err(cross_origin());
+            }
             self.sessions.lock().expect("sessions").remove(&id);
         }
+        Ok(())
     }
 
     /// The `Set-Cookie` value for a session (or its removal).
@@ -228,20 +235,42 @@ impl App {
         }
     }
 
-    /// The image ids on the host, asked of Docker at most every two seconds (`None`
-    /// when it does not answer quickly): for `actions`, which the operation's own
-    /// validation checks again.
+    /// The image ids on the host, for `actions` (which the operation's own validation
+    /// checks again): asked of Docker at most every two seconds, in the background once
+    /// known, so that no request waits for Docker but the very first (`None` when
+    /// Docker does not answer quickly).
     pub async fn images(&self) -> Option<HashSet<String>> {
-        let mut cached = self.images.lock().await;
-        if let Some((at, images)) = cached.as_ref() {
-            if at.elapsed() < IMAGES_FRESH {
-                return images.clone();
+        use std::sync::atomic::Ordering;
+        let known = self.images.lock().expect("images").clone();
+        match known {
+            Some((at, images)) => {
+                if at.elapsed() >= IMAGES_FRESH
+                    && !self.images_refreshing.swap(true, Ordering::SeqCst)
+                {
+                    let (cache, refreshing) = (self.images.clone(), self.images_refreshing.clone());
+                    tokio::spawn(async move {
+                        let fresh =
+                            crate::ops::gate::images_within(crate::ops::gate::ENGINE_BUDGET).await;
+                        *cache.lock().expect("images") = Some((Instant::now(), fresh));
+                        refreshing.store(false, Ordering::SeqCst);
+                    });
+                }
+                images
+            }
+            None => {
+                let fresh = crate::ops::gate::images_within(crate::ops::gate::ENGINE_BUDGET).await;
+                *self.images.lock().expect("images") = Some((Instant::now(), fresh.clone()));
+                fresh
             }
         }
-        let images = crate::ops::gate::images_within(crate::ops::gate::ENGINE_BUDGET).await;
-        *cached = Some((Instant::now(), images.clone()));
-        images
     }
+}
+
+fn cross_origin() -> ApiError {
+    ApiError::forbidden(
+        "a request signed in by cookie that changes something must come from the dashboard's own origin",
+    )
+    .hint("send the request from the dashboard, or with `Authorization: Bearer`")
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {

@@ -146,6 +146,9 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
         }
     };
     drop(listener);
+    app.operations.close();
+    // Connections finish the request they are answering, then close.
+    let connections_closed = tokio::spawn(graceful.shutdown());
     let running = app.operations.running();
     if running > 0 {
         eprintln!(
@@ -160,8 +163,9 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
             crate::clock::format_duration(options.shutdown_timeout)
         );
     }
-    // Answers in progress (a `?wait=true` of an operation that just ended) get a moment.
-    let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
+    // Answers in progress (a `?wait=true` of an operation that just ended, an event
+    // stream's last event) get a moment.
+    let _ = tokio::time::timeout(Duration::from_secs(2), connections_closed).await;
     Ok(())
 }
 

@@ -33,6 +33,8 @@ pub enum Job {
 #[derive(Default)]
 pub struct Operations {
     running: AtomicUsize,
+    /// The server is stopping: no new operation starts.
+    closing: std::sync::atomic::AtomicBool,
     idle: Notify,
     logs: Mutex<HashMap<i64, Arc<Log>>>,
 }
@@ -117,6 +119,11 @@ impl Log {
 }
 
 impl Operations {
+    /// From now on, starting an operation answers 503: the server is stopping.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+    }
+
     pub fn running(&self) -> usize {
         self.running.load(Ordering::SeqCst)
     }
@@ -159,6 +166,32 @@ impl Operations {
 /// Start `job` as `app`'s operation; answers when it has recorded its deployment or
 /// ended, whichever comes first.
 pub async fn start(app: &Arc<super::App>, db: PathBuf, job: Job) -> Result<Started, ApiError> {
+    if app.operations.closing.load(Ordering::SeqCst) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the server is stopping: it finishes the operations in flight and starts no new one",
+        )
+        .hint("try again once it is back (systemd restarts it), or use the command line"));
+    }
+    let (what, actor) = match &job {
+        Job::Deploy(r) => (
+            format!("deploy {} --image {}", r.project, r.image),
+            r.created_by.clone(),
+        ),
+        Job::Redeploy(r) => (
+            match &r.target {
+                redeploy::Target::Id(id) => format!("{} {id}", r.kind.noun()),
+                redeploy::Target::MostRecent {
+                    project,
+                    environment,
+                } => {
+                    format!("{} {project}/{environment}", r.kind.noun())
+                }
+            },
+            r.created_by.clone(),
+        ),
+    };
     let (first_tx, first_rx) = oneshot::channel();
     let log = Arc::new(Log::new());
     app.operations.running.fetch_add(1, Ordering::SeqCst);
@@ -198,6 +231,17 @@ pub async fn start(app: &Arc<super::App>, db: PathBuf, job: Job) -> Result<Start
                     Err(error)
                 }
             };
+            match &outcome {
+                Ok(record) => eprintln!(
+                    "temps serve: {actor}: {what}: #{} {}",
+                    record["id"],
+                    record["status"].as_str().unwrap_or("?")
+                ),
+                Err(err) => eprintln!(
+                    "temps serve: {actor}: {what}: {} ({})",
+                    err.code, err.message
+                ),
+            }
             thread_log.end(outcome);
             if let Some(first) = sink.first.lock().expect("first").take() {
                 let _ = first.send(Started::Ended(thread_log.clone()));

@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::app::App;
 use super::error::ApiError;
@@ -21,6 +22,7 @@ use super::operations::{self, Job, Started};
 use crate::error::check_name;
 use crate::ops::deploy::DeployRequest;
 use crate::ops::gate::{Availability, Kind};
+use crate::ops::lock::Asker;
 use crate::ops::redeploy::{self, AssumeYes, Target};
 use crate::ops::tokens::{Permission, Token};
 use crate::ops::{documents, variables, Event, Progress};
@@ -78,6 +80,54 @@ async fn not_found() -> ApiError {
 
 const DASHBOARD: &str = include_str!("dashboard.html");
 
+/// The page's Content-Security-Policy: only its own inline scripts (by hash) run, and
+/// it talks only to this server.
+fn dashboard_policy() -> &'static HeaderValue {
+    static POLICY: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        let scripts: Vec<String> = inline_scripts(DASHBOARD)
+            .map(|script| format!("'sha256-{}'", base64(&Sha256::digest(script.as_bytes()))))
+            .collect();
+        let policy = format!(
+            "default-src 'none'; script-src {}; style-src 'unsafe-inline'; connect-src 'self'; \
+             img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            if scripts.is_empty() {
+                "'none'".to_string()
+            } else {
+                scripts.join(" ")
+            }
+        );
+        HeaderValue::from_str(&policy).expect("policy")
+    })
+}
+
+/// The text of each `<script>…</script>` of a page.
+fn inline_scripts(page: &str) -> impl Iterator<Item = &str> {
+    page.split("<script").skip(1).filter_map(|rest| {
+        let body = &rest[rest.find('>')? + 1..];
+        Some(&body[..body.find("</script>")?])
+    })
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 async fn dashboard() -> Response {
     let mut response = (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -85,13 +135,10 @@ async fn dashboard() -> Response {
     )
         .into_response();
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, dashboard_policy().clone());
     headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
-             connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; \
-             frame-ancestors 'none'",
-        ),
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
@@ -150,14 +197,14 @@ async fn who_am_i(State(app): State<Arc<App>>, method: Method, headers: HeaderMa
     Ok(Json(doc).into_response())
 }
 
-async fn sign_out(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    app.close_session(&headers);
+async fn sign_out(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
+    app.close_session(&headers)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&app.cookie(None)).expect("cookie"),
     );
-    response
+    Ok(response)
 }
 
 // ---- reading ----
@@ -251,7 +298,9 @@ async fn deployments(
             let may = token.may(Permission::Redeploy);
             let mut all = Vec::new();
             store.each_deployment(project.id, env_id, limit, |d| {
+                // As `list -o json` prints it (with its `can_roll_back`), plus `actions`.
                 let mut doc = serde_json::to_value(&d)?;
+                doc["can_roll_back"] = json!(availability.can_roll_back(&d));
                 doc["actions"] = json!(availability.actions(&d, may));
                 all.push(doc);
                 Ok(())
@@ -600,7 +649,18 @@ async fn variables_set(
                 keys.join(" "),
                 token.actor()
             );
-            variables::set(store, &project, &env, &pairs, &command, None, &Quiet)?;
+            variables::set(
+                store,
+                &project,
+                &env,
+                &pairs,
+                &Asker {
+                    command: &command,
+                    user: &token.actor(),
+                    wait: None,
+                },
+                &Quiet,
+            )?;
             let id = store.environment(project.id, &env)?.map(|e| e.id);
             let values = match id {
                 Some(id) => store.variables(id)?,
@@ -630,8 +690,11 @@ async fn variables_unset(
             &project,
             &env,
             std::slice::from_ref(&key),
-            &command,
-            None,
+            &Asker {
+                command: &command,
+                user: &token.actor(),
+                wait: None,
+            },
             &Quiet,
         )?;
         match unset {
@@ -817,8 +880,59 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
 
 async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
     let bytes = read_body(headers, body).await?;
+    // Every route's body is one object: serde would also take its fields as an array.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::bad_request("the body must be one JSON object")
+            .hint("see the README (HTTP API) for each route's fields"));
+    }
     serde_json::from_slice(&bytes).map_err(|err| {
         ApiError::bad_request(format!("the body is not the JSON this route takes: {err}"))
             .hint("see the README (HTTP API) for each route's fields")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_encodes_with_padding() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn the_policy_lets_the_pages_own_scripts_run_and_no_other() {
+        let page = "<p>x</p><script>one()</script><script type=\"module\">two()</script>";
+        let scripts: Vec<_> = inline_scripts(page).collect();
+        assert_eq!(scripts, ["one()", "two()"]);
+        let policy = dashboard_policy().to_str().unwrap().to_string();
+        for script in inline_scripts(DASHBOARD) {
+            let hash = base64(&Sha256::digest(script.as_bytes()));
+            assert!(policy.contains(&hash), "{policy}");
+        }
+        assert!(!policy.contains("script-src 'unsafe-inline'"), "{policy}");
+    }
+
+    #[test]
+    fn queries_take_only_known_names_once() {
+        let flag = |q: &str| Query::parse(Some(q), &["wait"]).and_then(|q| q.flag("wait"));
+        assert!(flag("wait=true").unwrap());
+        assert!(flag("wait").unwrap());
+        assert!(!flag("").unwrap());
+        assert!(flag("wat=1").is_err());
+        assert!(flag("wait=1&wait=0").is_err());
+        assert!(flag("wait=maybe").is_err());
+    }
+
+    #[test]
+    fn ids_are_positive_integers() {
+        assert_eq!(parse_id("41").unwrap(), 41);
+        for bad in ["0", "-1", "abc", "1e3", "99999999999999999999", ""] {
+            assert!(parse_id(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -9,8 +9,9 @@ use serde_json::json;
 use super::Context;
 use crate::cli::{EnvCommand, EnvListArgs, EnvSetArgs, EnvUnsetArgs};
 use crate::error::{check_name, Failure};
-use crate::ops::documents;
+use crate::ops::lock::Asker;
 use crate::ops::variables::{self, check_key, check_value, Unset};
+use crate::ops::{current_user, documents};
 
 pub fn cmd_env(ctx: &Context, command: EnvCommand) -> Result<()> {
     match command {
@@ -39,8 +40,11 @@ fn env_set(ctx: &Context, args: EnvSetArgs) -> Result<()> {
         &project,
         env,
         &pairs,
-        &command,
-        args.lock.wait_lock,
+        &Asker {
+            command: &command,
+            user: &current_user(),
+            wait: args.lock.wait_lock,
+        },
         &progress,
     )?;
     if ctx.out.is_json() {
@@ -67,8 +71,11 @@ fn env_unset(ctx: &Context, args: EnvUnsetArgs) -> Result<()> {
         &project,
         env_name,
         &args.keys,
-        &command,
-        args.lock.wait_lock,
+        &Asker {
+            command: &command,
+            user: &current_user(),
+            wait: args.lock.wait_lock,
+        },
         &progress,
     )? {
         Some(Unset { removed, missing }) => {

@@ -15,6 +15,7 @@ pub fn cmd_prune(ctx: &Context, args: PruneArgs) -> Result<()> {
         project: args.project.clone(),
         keep: args.keep,
         dry_run: args.dry_run,
+        created_by: crate::ops::current_user(),
         wait_lock: args.lock.wait_lock,
     };
     let pruned = block_on(prune(&mut store, request, &spinner))??;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::hooks::{self, HookEnv};
+use super::lock::Asker;
 use super::recover::take_environment;
 use super::swap::ProxyMode;
 use super::swap::{self, Swap};
@@ -100,8 +101,11 @@ pub async fn deploy_image(
         Some(&engine),
         &project,
         &request.environment,
-        &request.command,
-        request.wait_lock,
+        &Asker {
+            command: &request.command,
+            user: &request.created_by,
+            wait: request.wait_lock,
+        },
         progress,
     )
     .await?;

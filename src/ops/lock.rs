@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{current_user, Progress};
+use super::Progress;
 use crate::clock::{ago, now_ms, rfc3339};
 use crate::error::{ExitStatus, Failure};
 use crate::store::{release_lock, LockAttempt, LockHolder, Project, Store};
@@ -25,13 +25,23 @@ impl Drop for EnvLock {
     }
 }
 
-/// Lock `project/environment` for `command` (like `rollback 41`).
+/// Who asks for an environment's lock, for whoever finds it busy, and how long they wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Asker<'a> {
+    /// The command, like `rollback 41`.
+    pub command: &'a str,
+    /// Whom the history records as `created_by`: a person, or `token:NAME`.
+    pub user: &'a str,
+    /// `--wait-lock`; `None` answers busy at once.
+    pub wait: Option<Duration>,
+}
+
+/// Lock `project/environment` for `asker`.
 pub fn lock_environment(
     store: &mut Store,
     project: &Project,
     environment: &str,
-    command: &str,
-    wait: Option<Duration>,
+    asker: &Asker<'_>,
     progress: &dyn Progress,
 ) -> Result<EnvLock> {
     let pid = std::process::id();
@@ -39,8 +49,8 @@ pub fn lock_environment(
         pid,
         pid_start: process_start(pid),
         host: hostname(),
-        user: current_user(),
-        command: command.to_string(),
+        user: asker.user.to_string(),
+        command: asker.command.to_string(),
         started_at: now_ms(),
     };
     let started = Instant::now();
@@ -67,7 +77,7 @@ pub fn lock_environment(
             }
             LockAttempt::Busy(holder) => {
                 let waited = started.elapsed();
-                match wait {
+                match asker.wait {
                     Some(limit) if waited < limit => {
                         if !announced {
                             progress.step(&format!(
@@ -78,7 +88,7 @@ pub fn lock_environment(
                         }
                         std::thread::sleep(Duration::from_millis(50).min(limit - waited));
                     }
-                    _ => return Err(busy(&project.name, environment, &holder, wait).into()),
+                    _ => return Err(busy(&project.name, environment, &holder, asker.wait).into()),
                 }
             }
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 
+use super::lock::Asker;
 use super::recover::take_environment;
 use super::Progress;
 use crate::docker::{pin_repository, Engine};
@@ -20,6 +21,8 @@ pub struct PruneRequest {
     pub keep: usize,
     pub dry_run: bool,
     pub command: String,
+    /// Who prunes (for whoever finds the environment busy).
+    pub created_by: String,
     pub wait_lock: Option<Duration>,
 }
 
@@ -53,8 +56,11 @@ pub async fn prune(
                     engine.as_ref(),
                     &project,
                     &env.name,
-                    &request.command,
-                    request.wait_lock,
+                    &Asker {
+                        command: &request.command,
+                        user: &request.created_by,
+                        wait: request.wait_lock,
+                    },
                     progress,
                 )
                 .await?,

@@ -7,12 +7,10 @@
 //! deployment again if it was stopped, stops any other temps container running there, and
 //! marks the interrupted deployment `cancelled` with what it did.
 
-use std::time::Duration;
-
 use anyhow::Result;
 
 use super::drift::{observe, Drift};
-use super::lock::{lock_environment, EnvLock};
+use super::lock::{lock_environment, Asker, EnvLock};
 use super::{release, swap, Progress, Stage};
 use crate::docker::{ContainerFacts, Engine};
 use crate::store::{Preset, Project, Status, Store};
@@ -23,12 +21,11 @@ pub async fn take_environment(
     engine: Option<&Engine>,
     project: &Project,
     environment: &str,
-    command: &str,
-    wait: Option<Duration>,
+    asker: &Asker<'_>,
     progress: &dyn Progress,
 ) -> Result<EnvLock> {
     progress.stage(Stage::Lock);
-    let lock = lock_environment(store, project, environment, command, wait, progress)?;
+    let lock = lock_environment(store, project, environment, asker, progress)?;
     progress.stage(Stage::Reconcile);
     recover(store, engine, project, environment, progress).await?;
     Ok(lock)

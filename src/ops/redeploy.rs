@@ -14,7 +14,7 @@ use anyhow::Result;
 
 use super::gate::Choice;
 use super::hooks::{self, HookEnv};
-use super::lock::lock_environment;
+use super::lock::{lock_environment, Asker};
 use super::recover::recover;
 use super::swap::{self, Swap};
 use super::{clean_reason, release, Progress, Stage};
@@ -521,7 +521,12 @@ pub async fn run(
     let (project, environment) = locate(store, target_id)?;
     progress.stage(Stage::Lock);
     let command = format!("{} {target_id}", kind.noun());
-    let lock = lock_environment(store, &project, &environment, &command, wait_lock, progress)?;
+    let asker = Asker {
+        command: &command,
+        user: &created_by,
+        wait: wait_lock,
+    };
+    let lock = lock_environment(store, &project, &environment, &asker, progress)?;
     progress.stage(Stage::Validate);
     let plan = plan(store, kind, target_id).await?;
     let was = plan.environment.state;

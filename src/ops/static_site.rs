@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use super::deploy::{require_preset, DeployOutcome};
 use super::hooks::{self, HookEnv};
+use super::lock::Asker;
 use super::recover::take_environment;
 use super::release::{copy_release, point, release_dir};
 use super::{clean_reason, Stage};
@@ -47,8 +48,11 @@ pub async fn deploy_dir(
         None,
         &project,
         &request.environment,
-        &request.command,
-        request.wait_lock,
+        &Asker {
+            command: &request.command,
+            user: &request.created_by,
+            wait: request.wait_lock,
+        },
         progress,
     )
     .await?;

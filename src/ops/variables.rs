@@ -2,11 +2,9 @@
 //! rollback or promote running at that moment records the variables its containers
 //! really get, never a mix. Values are secrets: never echoed in errors or progress.
 
-use std::time::Duration;
-
 use anyhow::Result;
 
-use super::lock::lock_environment;
+use super::lock::{lock_environment, Asker};
 use super::Progress;
 use crate::error::{check_name, Failure};
 use crate::store::{Project, Store};
@@ -17,8 +15,7 @@ pub fn set(
     project: &Project,
     environment: &str,
     pairs: &[(String, String)],
-    command: &str,
-    wait: Option<Duration>,
+    asker: &Asker<'_>,
     progress: &dyn Progress,
 ) -> Result<()> {
     check_name("environment", environment)?;
@@ -26,7 +23,7 @@ pub fn set(
         check_key(key)?;
         check_value(key, value)?;
     }
-    let _lock = lock_environment(store, project, environment, command, wait, progress)?;
+    let _lock = lock_environment(store, project, environment, asker, progress)?;
     store.set_variables(project.id, environment, pairs)
 }
 
@@ -42,12 +39,11 @@ pub fn unset(
     project: &Project,
     environment: &str,
     keys: &[String],
-    command: &str,
-    wait: Option<Duration>,
+    asker: &Asker<'_>,
     progress: &dyn Progress,
 ) -> Result<Option<Unset>> {
     check_name("environment", environment)?;
-    let _lock = lock_environment(store, project, environment, command, wait, progress)?;
+    let _lock = lock_environment(store, project, environment, asker, progress)?;
     let Some(env) = store.environment(project.id, environment)? else {
         return Ok(None);
     };

@@ -1,3 +1,7 @@
-//! `temps serve`: the HTTP API and the dashboard page it serves.
+//! `temps serve`: the HTTP API end to end, a real server against a real engine; and its
+//! dashboard in a real browser.
 
 mod dashboard;
+mod operations;
+mod routes;
+pub(crate) mod server;

@@ -10,4 +10,5 @@ mod proxy;
 mod proxy_mode;
 mod reliability;
 mod rollback;
+mod serve;
 mod shell;

@@ -31,7 +31,7 @@ use crate::require_docker;
 const PATIENCE: Duration = Duration::from_secs(90);
 
 /// The whole history of a project, newest first.
-fn history(env: &TestEnv, project: &str) -> Vec<Value> {
+pub(crate) fn history(env: &TestEnv, project: &str) -> Vec<Value> {
     match env.json(&["list", project, "--limit", "0"]) {
         Value::Array(all) => all,
         other => panic!("`temps list` printed {other}, not an array"),
@@ -39,12 +39,12 @@ fn history(env: &TestEnv, project: &str) -> Vec<Value> {
 }
 
 /// One deployment, as `temps show` prints it.
-fn deployment(env: &TestEnv, id: i64) -> Value {
+pub(crate) fn deployment(env: &TestEnv, id: i64) -> Value {
     env.json(&["show", &id.to_string()])
 }
 
 /// What `temps project show` says of an environment.
-fn environment(env: &TestEnv, project: &str, name: &str) -> Value {
+pub(crate) fn environment(env: &TestEnv, project: &str, name: &str) -> Value {
     let shown = env.json(&["project", "show", project]);
     shown["environments"]
         .as_array()
@@ -56,16 +56,16 @@ fn environment(env: &TestEnv, project: &str, name: &str) -> Value {
 }
 
 /// The name temps gives a deployment's container.
-fn container(project: &str, environment: &str, id: i64) -> String {
+pub(crate) fn container(project: &str, environment: &str, id: i64) -> String {
     format!("temps-{project}-{environment}-{id}")
 }
 
 /// The container a port-mode swap tries the new version in, beside the serving one.
-fn check_container(project: &str, environment: &str, id: i64) -> String {
+pub(crate) fn check_container(project: &str, environment: &str, id: i64) -> String {
     format!("{}-check", container(project, environment, id))
 }
 
-fn is_running(name: &str) -> bool {
+pub(crate) fn is_running(name: &str) -> bool {
     docker_inspect(name, "{{.State.Running}}").as_deref() == Some("true")
 }
 
@@ -91,7 +91,7 @@ fn running_containers(project: &str) -> Vec<(String, String)> {
 
 /// What serves on `port`, polling a while: a container that was just started again can
 /// take a moment before Docker's proxy reaches it.
-fn serving_soon(port: u16) -> Option<String> {
+pub(crate) fn serving_soon(port: u16) -> Option<String> {
     let started = Instant::now();
     loop {
         if let Some(body) = serving(port) {
@@ -120,7 +120,7 @@ fn port_of(publish: &str) -> u16 {
 /// no other container of the project runs. Returns what the `production` environment
 /// serves on `port` (`None` when nothing is deployed there).
 #[track_caller]
-fn invariants(env: &TestEnv, project: &str, port: u16) -> Option<String> {
+pub(crate) fn invariants(env: &TestEnv, project: &str, port: u16) -> Option<String> {
     let history = history(env, project);
     let dump = || serde_json::to_string_pretty(&history).unwrap_or_default();
     for d in &history {
@@ -344,7 +344,13 @@ fn assert_killed(out: &Output) {
 /// The command after a crash took over the dead process's lock and cancelled its
 /// deployment, saying so; the record says it was interrupted.
 #[track_caller]
-fn assert_recovered(env: &TestEnv, run: &Run, project: &str, crashed: i64, crashed_command: &str) {
+pub(crate) fn assert_recovered(
+    env: &TestEnv,
+    run: &Run,
+    project: &str,
+    crashed: i64,
+    crashed_command: &str,
+) {
     assert!(
         run.stderr
             .contains(&format!("took over the lock of `temps {crashed_command}`")),

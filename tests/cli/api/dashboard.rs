@@ -6,35 +6,19 @@
 //! With `TEMPS_SCREENSHOTS` set, the main views are saved as docs/screenshots/*.png.
 
 mod browser;
-mod serve;
 
 use std::time::Duration;
 
 use fantoccini::Locator;
+use serde_json::json;
 
+use super::server::{token, Server};
 use crate::common::*;
 use crate::{require_browser, require_docker};
 use browser::{Driver, Page};
-use serve::Server;
 
 /// A rollback checks the new container's health before it serves: give it time.
 const ROLLBACK: Duration = Duration::from_secs(90);
-
-/// `temps token create NAME --role ROLE --project P`: the secret.
-fn token(env: &TestEnv, name: &str, role: &str, project: &str) -> String {
-    let created = env.json(&[
-        "token",
-        "create",
-        name,
-        "--role",
-        role,
-        "--project",
-        project,
-    ]);
-    let secret = created["token"].as_str().unwrap_or_default().to_string();
-    assert!(secret.starts_with("tps_"), "no secret in {created}");
-    secret
-}
 
 #[test]
 fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
@@ -57,8 +41,8 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
         ]);
     }
     assert_eq!(serving(port).as_deref(), Some("v2"));
-    let responder = token(&env, "oncall", "responder", &project);
-    let reader = token(&env, "viewer", "reader", &project);
+    let responder = token(&env, "oncall", "responder", &["--project", &project]);
+    let reader = token(&env, "viewer", "reader", &["--project", &project]);
 
     let server = Server::start(&env);
     let driver = Driver::start(&browser);
@@ -68,7 +52,8 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
         .expect("a runtime");
     runtime.block_on(async {
         let page = driver.open().await;
-        page.goto(&server.url()).await;
+        page.goto(&format!("http://127.0.0.1:{}/", server.port))
+            .await;
         sign_in(&page, &responder, "oncall").await;
         open_environment(&page, &project).await;
 
@@ -80,7 +65,7 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
 
         assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
         assert_row(&page, 2, &[], &["Current"]).await;
-        assert_eq!(serving(port).as_deref(), Some("v1"), "{}", server.log());
+        assert_eq!(serving(port).as_deref(), Some("v1"), "{}", server.stderr());
         let banner = page
             .wait_for_text("the rolled-back banner", "[role=status].banner", ROLLBACK)
             .await;
@@ -121,14 +106,13 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
     });
 
     // What the page does not offer, the API refuses too.
-    let refused = server.request(
-        "POST",
-        &format!("/api/projects/{project}/deployments/2/rollback"),
-        &reader,
-        Some("{}"),
-    );
-    assert_eq!(refused.status, 403, "{refused:?}");
-    assert_eq!(refused.json()["error"]["code"], "forbidden", "{refused:?}");
+    server
+        .post(
+            &format!("/api/projects/{project}/deployments/2/rollback"),
+            &reader,
+            &json!({}),
+        )
+        .error(403, "forbidden");
     let history = env.json(&["list", &project, "--limit", "0"]);
     assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
     assert_eq!(serving(port).as_deref(), Some("v1"));

@@ -1,0 +1,284 @@
+//! Operations started through the API under pressure: many at once, racing the command
+//! line, the server stopped by SIGTERM or killed while one runs, and the refusal to
+//! serve plain HTTP beyond loopback.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::server::{token, Answer, Server, PATIENCE};
+use crate::common::*;
+use crate::reliability::{
+    assert_recovered, check_container, deployment, history, invariants, is_running,
+};
+use crate::require_docker;
+
+/// A web project serving v1 as #1, then the SIGTERM-ignoring app as #2 with a 3 s stop
+/// timeout: a rollback to #1 holds the environment's lock for at least that stop.
+fn slow_to_leave(env: &TestEnv, hint: &str) -> (String, u16) {
+    let project = env.web_project(hint);
+    env.ok(&["project", "update", &project, "--stop-timeout", "3s"]);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}");
+    env.ok(&["deploy", &project, "--image", WEB_V1, "--publish", &publish]);
+    env.ok(&["deploy", &project, "--image", STUBBORN]);
+    assert_eq!(serving(port).as_deref(), Some("stubborn"));
+    (project, port)
+}
+
+/// The invariants, plus: the one `deployed` record is what `temps status` calls current.
+#[track_caller]
+fn consistent(env: &TestEnv, project: &str, port: u16) -> Option<String> {
+    let serving = invariants(env, project, port);
+    let status = env.json(&["status", project]);
+    let deployed: Vec<i64> = history(env, project)
+        .iter()
+        .filter(|d| d["status"] == "deployed")
+        .filter_map(|d| d["id"].as_i64())
+        .collect();
+    assert_eq!(
+        json!(deployed),
+        json!([status[0]["current"]["id"]]),
+        "{status}"
+    );
+    assert_eq!(status[0]["drift"], json!([]), "{status}");
+    serving
+}
+
+#[test]
+fn eight_api_rollbacks_at_once_one_runs_and_seven_are_busy() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port) = slow_to_leave(&env, "apieight");
+    let oncall = token(&env, "oncall", "responder", &[]);
+    let server = Server::start(&env);
+    let recorded = history(&env, &project).len();
+
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let request = server
+                .req(
+                    "POST",
+                    &format!("/api/projects/{project}/deployments/1/rollback?wait=true"),
+                )
+                .bearer(&oncall)
+                .json(&json!({ "reason": format!("caller {i}") }));
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                request.send()
+            })
+        })
+        .collect();
+    let answers: Vec<Answer> = threads
+        .into_iter()
+        .map(|t| t.join().expect("a caller"))
+        .collect();
+    let (won, lost): (Vec<Answer>, Vec<Answer>) =
+        answers.into_iter().partition(|a| a.status == 200);
+    assert_eq!(won.len(), 1, "exactly one runs: {won:?} {lost:?}");
+    let winner = won[0].json();
+    assert_eq!(winner["status"], "deployed", "{winner}");
+    assert_eq!(winner["rolled_back_to_id"], 1, "{winner}");
+    for answer in lost {
+        let doc = answer.error(409, "busy").json();
+        assert_eq!(doc["deployment"], Value::Null, "{doc}");
+    }
+    assert_eq!(
+        history(&env, &project).len(),
+        recorded + 1,
+        "one record, for the one that ran"
+    );
+    assert_eq!(consistent(&env, &project, port).as_deref(), Some("v1"));
+    let status = env.json(&["status", &project]);
+    assert_eq!(status[0]["current"]["id"], winner["id"], "{status}");
+}
+
+#[test]
+fn a_cli_rollback_and_an_api_rollback_of_one_environment_never_run_at_once() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port) = slow_to_leave(&env, "apirace");
+    let oncall = token(&env, "oncall", "responder", &[]);
+    let server = Server::start(&env);
+    let recorded = history(&env, &project).len();
+
+    let barrier = Barrier::new(2);
+    let (cli, api) = std::thread::scope(|scope| {
+        let cli = scope.spawn(|| {
+            let mut cmd = env.cmd();
+            cmd.args(["rollback", "1", "--yes", "--reason", "from the terminal"])
+                .stdin(Stdio::null());
+            barrier.wait();
+            Run::from(cmd.output().expect("temps rollback"))
+        });
+        let api = scope.spawn(|| {
+            let request = server
+                .req(
+                    "POST",
+                    &format!("/api/projects/{project}/deployments/1/rollback?wait=true"),
+                )
+                .bearer(&oncall)
+                .json(&json!({"reason": "from the API"}));
+            barrier.wait();
+            request.send()
+        });
+        (cli.join().expect("the CLI"), api.join().expect("the API"))
+    });
+    match (cli.status, api.status) {
+        (0, 409) => {
+            api.error(409, "busy");
+        }
+        (7, 200) => {
+            assert_error_with_hint(&cli);
+            assert_eq!(api.json()["status"], "deployed", "{api:?}");
+        }
+        _ => panic!(
+            "one must run and the other be busy: CLI exit {}\n{}\n--- API\n{api:?}",
+            cli.status, cli.stderr
+        ),
+    }
+    assert_eq!(history(&env, &project).len(), recorded + 1);
+    assert_eq!(consistent(&env, &project, port).as_deref(), Some("v1"));
+}
+
+#[test]
+fn sigterm_lets_the_api_rollback_in_flight_finish_then_exits_0() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port) = slow_to_leave(&env, "apiterm");
+    let oncall = token(&env, "oncall", "responder", &[]);
+    let mut server = Server::start(&env);
+    let record = server
+        .post(
+            &format!("/api/projects/{project}/deployments/1/rollback"),
+            &oncall,
+            &json!({}),
+        )
+        .status(202)
+        .json();
+    let id = record["id"].as_i64().expect("an id");
+    // #2 takes its 3 s stop timeout to go: the operation is still running.
+    let status = server.signal_and_wait("TERM");
+    let stderr = server.stderr();
+    assert_eq!(status.code(), Some(0), "{status}\n{stderr}");
+    assert!(
+        stderr.contains("SIGTERM") && stderr.contains("waiting for 1 operation(s) in flight"),
+        "{stderr}"
+    );
+    let record = deployment(&env, id);
+    assert_eq!(record["status"], "deployed", "{record}");
+    assert_eq!(record["error"], Value::Null, "{record}");
+    assert_eq!(consistent(&env, &project, port).as_deref(), Some("v1"));
+}
+
+#[test]
+fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
+    require_docker!();
+    let env = TestEnv::new();
+    // Without a health path, the never-healthy image passes on TCP: #1 serves.
+    let project = env.project_name("apikill");
+    env.ok(&["project", "create", &project]);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}");
+    env.ok(&[
+        "deploy",
+        &project,
+        "--image",
+        NOHEALTH,
+        "--publish",
+        &publish,
+    ]);
+    env.ok(&["deploy", &project, "--image", WEB_V1]);
+    // With one, rolling back to #1 waits for a health check that never passes.
+    env.ok(&[
+        "project",
+        "update",
+        &project,
+        "--health-path",
+        "/healthz",
+        "--health-timeout",
+        "10m",
+    ]);
+    let oncall = token(&env, "oncall", "responder", &[]);
+    let mut server = Server::start(&env);
+    let record = server
+        .post(
+            &format!("/api/projects/{project}/deployments/1/rollback"),
+            &oncall,
+            &json!({}),
+        )
+        .status(202)
+        .json();
+    assert_eq!(record["id"], 3, "{record}");
+    let check = check_container(&project, "production", 3);
+    let started = Instant::now();
+    while !is_running(&check) {
+        assert!(started.elapsed() < PATIENCE, "{check} never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = server.signal_and_wait("KILL");
+    assert_eq!(status.signal(), Some(9), "{status}");
+
+    // The server died with #3 in the middle: #2 still serves, `status` shows the drift.
+    assert_eq!(deployment(&env, 3)["status"], "deploying");
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+    let status = env.json(&["status", &project]);
+    assert_eq!(
+        status[0]["drift"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+
+    let run = env.ok(&["deploy", &project, "--image", WEB_V2]);
+    assert_recovered(&env, &run, &project, 3, "rollback 1");
+    assert_eq!(docker_inspect(&check, "{{.Name}}"), None, "{check} is left");
+    assert_eq!(deployment(&env, 4)["status"], "deployed");
+    assert_eq!(consistent(&env, &project, port).as_deref(), Some("v2"));
+}
+
+#[test]
+fn plain_http_beyond_loopback_is_refused_unless_insecure_http_says_why() {
+    let env = TestEnv::new();
+    let port = free_port();
+    let listen = format!("0.0.0.0:{port}");
+    let mut child = env
+        .cmd()
+        .args(["serve", "--listen", &listen])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn temps serve");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > PATIENCE {
+            let _ = child.kill();
+            panic!("temps serve --listen {listen} kept running without TLS");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let run = Run::from(child.wait_with_output().expect("output")).code(2);
+    assert_error_with_hint(&run);
+    assert!(
+        run.stderr.contains(&listen) && run.stderr.contains("--insecure-http"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+
+    let mut server = Server::listening(&env, &listen, port, &["--insecure-http"], &[]);
+    assert!(
+        server
+            .stderr()
+            .contains(&format!("listening on http://{listen}")),
+        "{}",
+        server.stderr()
+    );
+    let status = server.signal_and_wait("TERM");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+}

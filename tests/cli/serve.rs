@@ -1,0 +1,192 @@
+//! `temps serve` as a process: TLS from PEM files, the refusal of plain HTTP on a public
+//! address, and an operation that outlives the client that started it. (The routes,
+//! roles and error codes are tested in `api`.)
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::require_docker;
+
+/// A `temps serve` child, killed when dropped.
+struct Served {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(env: &TestEnv, extra: &[&str]) -> Served {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = env
+        .cmd()
+        .args(["serve", "--listen", &listen])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start temps serve");
+    let served = Served { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "temps serve did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    served
+}
+
+/// `curl` with `args`: (HTTP status, body).
+fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (status.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn token(env: &TestEnv, name: &str, role: &str) -> String {
+    env.json(&["token", "create", name, "--role", role])["token"]
+        .as_str()
+        .expect("token")
+        .to_string()
+}
+
+/// A self-signed certificate for 127.0.0.1, by openssl.
+fn certificate(dir: &Path) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(made.success(), "openssl made no certificate");
+    (
+        cert.to_string_lossy().into_owned(),
+        key.to_string_lossy().into_owned(),
+    )
+}
+
+#[test]
+fn tls_from_pem_files_serves_https_and_marks_the_session_cookie_secure() {
+    let env = TestEnv::new();
+    let (cert, key) = certificate(env.dir.path());
+    let admin = token(&env, "tls-admin", "admin");
+    let served = serve(&env, &["--tls-cert", &cert, "--tls-key", &key]);
+    let base = format!("https://127.0.0.1:{}", served.port);
+    let (status, body) = curl(&["--cacert", &cert, &format!("{base}/api/health")]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"ok\""), "{body}");
+    // HTTP/2 by ALPN, as browsers ask.
+    let (status, _) = curl(&["--http2", "--cacert", &cert, &format!("{base}/api/health")]);
+    assert_eq!(status, 200);
+    // Plain HTTP on the TLS port gets nothing served.
+    let (status, _) = curl(&[
+        "--max-time",
+        "3",
+        &format!("http://127.0.0.1:{}/api/health", served.port),
+    ]);
+    assert_ne!(status, 200);
+    let out = Command::new("curl")
+        .args(["-sS", "-D", "-", "-o", "/dev/null", "--cacert", &cert])
+        .args(["-H", "Content-Type: application/json"])
+        .args(["-d", &format!("{{\"token\":\"{admin}\"}}")])
+        .arg(format!("{base}/api/session"))
+        .output()
+        .expect("curl");
+    let headers = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    let cookie = headers
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie in {headers}"));
+    for part in ["httponly", "samesite=strict", "secure"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+}
+
+#[test]
+fn bad_tls_files_and_plain_http_on_a_public_address_are_refused() {
+    let env = TestEnv::new();
+    let missing = env.dir.path().join("nope.pem");
+    let missing = missing.to_string_lossy();
+    let run = env
+        .run(&["serve", "--tls-cert", &missing, "--tls-key", &missing])
+        .code(2);
+    assert!(run.stderr.contains("nope.pem"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    let port = free_port().to_string();
+    let run = env
+        .run(&["serve", "--listen", &format!("0.0.0.0:{port}")])
+        .code(2);
+    assert!(run.stderr.contains("--insecure-http"), "{}", run.stderr);
+    env.run(&["serve", "--tls-cert", &missing]).code(2);
+}
+
+#[test]
+fn an_operation_finishes_when_its_client_goes_away() {
+    require_docker!();
+    let env = TestEnv::new();
+    let project = env.web_project("gone");
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}");
+    env.ok(&["deploy", &project, "--image", WEB_V1, "--publish", &publish]);
+    env.ok(&["deploy", &project, "--image", WEB_V2]);
+    let responder = token(&env, "gone-oncall", "responder");
+    let served = serve(&env, &[]);
+    let url = format!(
+        "http://127.0.0.1:{}/api/projects/{project}/deployments/1/rollback?wait=true",
+        served.port
+    );
+    // The client gives up long before the rollback can end (a check container and a
+    // health check take hundreds of milliseconds).
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        "--max-time",
+        "0.05",
+        "-H",
+        &format!("Authorization: Bearer {responder}"),
+        &url,
+    ]);
+    assert_eq!(status, 0, "the client should have given up first");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = env.json(&["list", &project]);
+        let newest = &list[0];
+        if newest["id"] == 3 && newest["status"] == "deployed" {
+            assert_eq!(newest["rolled_back_to_id"], 1);
+            assert_eq!(newest["created_by"], "token:gone-oncall");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rollback did not finish: {list:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(http_get(port, "/").as_deref().map(str::trim), Some("v1"));
+}
