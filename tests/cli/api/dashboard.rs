@@ -46,11 +46,7 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
 
     let server = Server::start(&env);
     let driver = Driver::start(&browser);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
+    runtime().block_on(async {
         let page = driver.open().await;
         page.goto(&format!("http://127.0.0.1:{}/", server.port))
             .await;
@@ -116,6 +112,76 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
     let history = env.json(&["list", &project, "--limit", "0"]);
     assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
     assert_eq!(serving(port).as_deref(), Some("v1"));
+}
+
+#[test]
+fn a_rollback_that_fails_shows_its_error_and_hint_and_the_previous_version_serves() {
+    require_docker!();
+    let browser = require_browser!();
+    let env = TestEnv::new();
+    // No health path: the image's own HEALTHCHECK decides, and BROKEN=1 fails it.
+    let project = env.project_name("shop");
+    env.ok(&["project", "create", &project, "--health-timeout", "20s"]);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}");
+    env.ok(&["deploy", &project, "--image", FLAKY, "--publish", &publish]);
+    env.ok(&["deploy", &project, "--image", WEB_V2]);
+    env.ok(&["env", "set", &project, "BROKEN=1"]);
+    let responder = token(&env, "oncall", "responder", &["--project", &project]);
+
+    let server = Server::start(&env);
+    let driver = Driver::start(&browser);
+    runtime().block_on(async {
+        let page = driver.open().await;
+        page.goto(&format!("http://127.0.0.1:{}/", server.port))
+            .await;
+        sign_in(&page, &responder, "oncall").await;
+        open_environment(&page, &project).await;
+        page.press("Actions for #1").await;
+        page.choose("Rollback to this deployment").await;
+        let variables = page
+            .wait_for_text(
+                "the variables changed since #1 ran",
+                "dialog[open] dd[data-term=variables]",
+                ROLLBACK,
+            )
+            .await;
+        assert!(variables.starts_with("BROKEN"), "variables: {variables}");
+
+        page.press("Roll back").await;
+        let result = page
+            .wait_for_text("the rollback's result", "dialog[open] .result", ROLLBACK)
+            .await;
+        assert!(result.contains("#3 failed"), "result: {result}");
+        let hint = page
+            .wait_for_text("the error's hint", "dialog[open] .result .hint", ROLLBACK)
+            .await;
+        assert!(hint.len() > "hint: ".len(), "hint: {hint}");
+        page.screenshot("dashboard-failed").await;
+        page.press("Close").await;
+
+        assert_row(&page, 3, &["Rollback"], &["Current"]).await;
+        assert_row(&page, 2, &["Current"], &[]).await;
+        let failed = page
+            .wait_for_text(
+                "the failed rollback's status and error",
+                "tr[data-id='3'] .error-text",
+                ROLLBACK,
+            )
+            .await;
+        assert!(!failed.is_empty());
+        let banner = page.body_text().await;
+        assert!(!banner.contains("is rolled back"), "{banner}");
+        page.close().await;
+    });
+    assert_eq!(serving(port).as_deref(), Some("v2"), "{}", server.stderr());
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
 }
 
 /// Type the token into the sign-in form and wait until the page says who is signed in.
