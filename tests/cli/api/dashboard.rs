@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: the page `temps serve` serves at `/`, signed in with a
-//! responder token, rolls an environment back the way an on-call would at 3 a.m.; a reader
-//! sees the same history and no way to change it. Real engine, real server, real chromium
-//! (through chromedriver); nothing is mocked.
+//! responder token, rolls an environment back the way an on-call would at 3 a.m. and takes
+//! the banner's way out (a promote); a reader sees the same history and no way to change
+//! it; a rollback that fails shows why. Real engine, real server, real chromium (through
+//! chromedriver); nothing is mocked.
 //!
 //! With `TEMPS_SCREENSHOTS` set, the main views are saved as docs/screenshots/*.png.
 
@@ -21,7 +22,7 @@ use browser::{Driver, Page};
 const ROLLBACK: Duration = Duration::from_secs(90);
 
 #[test]
-fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
+fn a_responder_rolls_back_and_promotes_from_the_dashboard_and_a_reader_only_reads() {
     require_docker!();
     let browser = require_browser!();
     let env = TestEnv::new();
@@ -72,10 +73,39 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
         page.screenshot("dashboard-deployments").await;
         on_a_phone(&page).await;
 
+        // The banner's way out: promote the version the rollback left.
+        page.press("Promote #2").await;
+        let title = page
+            .wait_for_text("the promote's dialog", "dialog[open] h2", ROLLBACK)
+            .await;
+        assert_eq!(title, "Promote #2 on production?");
+        let target = page
+            .wait_for_text(
+                "the promote's target",
+                "dialog[open] dd[data-term=target]",
+                ROLLBACK,
+            )
+            .await;
+        assert!(target.starts_with("#2 "), "target: {target}");
+        page.press("Promote").await;
+        let result = page
+            .wait_for_text("the promote's result", "dialog[open] .result", ROLLBACK)
+            .await;
+        assert!(result.contains("#4 serves"), "result: {result}");
+        page.press("Close").await;
+        assert_row(&page, 4, &["Current", "Promote"], &[]).await;
+        assert_row(&page, 3, &["Rollback"], &["Current"]).await;
+        page.eventually("the banner to go", ROLLBACK, async || {
+            let banner = page.client.find(Locator::Css(".banner")).await.ok()?;
+            banner.text().await.ok()?.is_empty().then_some(())
+        })
+        .await;
+        assert_eq!(serving(port).as_deref(), Some("v2"), "{}", server.stderr());
+
         page.press("Sign out").await;
         sign_in(&page, &reader, "viewer").await;
         open_environment(&page, &project).await;
-        assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
+        assert_row(&page, 4, &["Current", "Promote"], &[]).await;
         let names = page.button_names().await;
         assert!(
             !names.iter().any(|n| n.starts_with("Actions for")),
@@ -104,14 +134,14 @@ fn a_responder_rolls_back_from_the_dashboard_and_a_reader_only_reads() {
     // What the page does not offer, the API refuses too.
     server
         .post(
-            &format!("/api/projects/{project}/deployments/2/rollback"),
+            &format!("/api/projects/{project}/deployments/1/rollback"),
             &reader,
             &json!({}),
         )
         .error(403, "forbidden");
     let history = env.json(&["list", &project, "--limit", "0"]);
-    assert_eq!(history.as_array().map(Vec::len), Some(3), "{history}");
-    assert_eq!(serving(port).as_deref(), Some("v1"));
+    assert_eq!(history.as_array().map(Vec::len), Some(4), "{history}");
+    assert_eq!(serving(port).as_deref(), Some("v2"));
 }
 
 #[test]
