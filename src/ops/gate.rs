@@ -277,6 +277,8 @@ pub struct Availability {
     preset: Preset,
     /// The current deployment of every environment: never a rollback target.
     current: HashSet<i64>,
+    /// Those of rolled-back environments: promoting one ends the rolled-back state.
+    rolled_back: HashSet<i64>,
 }
 
 impl Availability {
@@ -294,28 +296,41 @@ impl Availability {
         store: &Store,
         images: Option<HashSet<String>>,
     ) -> Result<Availability> {
-        let current = store
-            .environments(project.id)?
+        let environments = store.environments(project.id)?;
+        let current = environments
             .iter()
+            .filter_map(|e| e.current_deployment_id)
+            .collect();
+        let rolled_back = environments
+            .iter()
+            .filter(|e| e.state == crate::store::EnvState::RolledBack)
             .filter_map(|e| e.current_deployment_id)
             .collect();
         Ok(Availability {
             images,
             preset: project.preset,
             current,
+            rolled_back,
         })
     }
 
     /// What may be done to `d` now, by the gate: `rollback` and `promote`, of those
     /// `allowed` (the caller's permissions). A target whose image or release is gone is
     /// offered nothing; one Docker did not answer about is offered what its record allows.
+    /// Promoting what serves is offered only where it ends a rolled-back state (elsewhere
+    /// it would change nothing).
     pub fn actions(&self, d: &Deployment, allowed: bool) -> Vec<&'static str> {
         if !allowed {
             return Vec::new();
         }
+        let pointless = |kind: Kind| {
+            kind == Kind::Promote
+                && self.current.contains(&d.id)
+                && !self.rolled_back.contains(&d.id)
+        };
         [Kind::Rollback, Kind::Promote]
             .into_iter()
-            .filter(|kind| self.decide(*kind, d).0.is_ok())
+            .filter(|kind| self.decide(*kind, d).0.is_ok() && !pointless(*kind))
             .map(Kind::noun)
             .collect()
     }

@@ -86,11 +86,9 @@ impl Driver {
                 ],
             }),
         );
-        // temps' rustls has ring, fantoccini's hyper-rustls adds aws-lc-rs: with two
-        // providers built in, rustls wants the process default named (it may be already).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = ClientBuilder::rustls()
-            .expect("a WebDriver client")
+        // chromedriver listens on loopback: plain HTTP, no TLS stack to build.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
