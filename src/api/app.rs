@@ -19,6 +19,10 @@ const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
 const MAX_SESSIONS: usize = 10_000;
 /// How long the list of images on the host is reused for `actions`.
 const IMAGES_FRESH: Duration = Duration::from_secs(2);
+/// Connections to the history kept open, and how many requests work on it at once (the
+/// others wait for a permit): more would only open connections that are closed again,
+/// each on a thread of its own, and take turns on the same cores.
+const POOL: usize = 8;
 
 pub const SESSION_COOKIE: &str = "temps_session";
 
@@ -26,8 +30,12 @@ pub struct App {
     pub db: PathBuf,
     pub tls: bool,
     pool: Mutex<Vec<Store>>,
+    /// One per pooled connection, taken by `call` for the time it uses one.
+    permits: Arc<tokio::sync::Semaphore>,
     sessions: Mutex<HashMap<String, Session>>,
-    images: tokio::sync::Mutex<Option<(Instant, Option<HashSet<String>>)>>,
+    /// Docker's last answer (when it came), and who is asking for the next one.
+    images: Mutex<Option<(Instant, Option<HashSet<String>>)>>,
+    asking: tokio::sync::Mutex<()>,
     pub operations: Operations,
 }
 
@@ -52,8 +60,10 @@ impl App {
             db,
             tls,
             pool: Mutex::new(vec![store]),
+            permits: Arc::new(tokio::sync::Semaphore::new(POOL)),
             sessions: Mutex::new(HashMap::new()),
-            images: tokio::sync::Mutex::new(None),
+            images: Mutex::new(None),
+            asking: tokio::sync::Mutex::new(()),
             operations: Operations::default(),
         })
     }
@@ -68,13 +78,14 @@ impl App {
 
     fn give_back(&self, store: Store) {
         let mut pool = self.pool.lock().expect("pool");
-        if pool.len() < 8 {
+        if pool.len() < POOL {
             pool.push(store);
         }
     }
 
     /// Run `f` with a connection to the history on a blocking thread, as the caller
-    /// the request authenticates as, if it may do `permission`.
+    /// the request authenticates as, if it may do `permission`. At most `POOL` at once,
+    /// each with a pooled connection; the others wait for their turn.
     pub async fn call<T: Send + 'static>(
         self: &Arc<Self>,
         headers: &HeaderMap,
@@ -82,9 +93,42 @@ impl App {
         permission: Permission,
         f: impl FnOnce(&mut Store, &Token) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.run(headers, method, permission, true, f).await
+    }
+
+    /// `call` for work that may wait on Docker while it holds its connection (`status`,
+    /// a dry run's validation): it takes no turn, so a slow engine cannot make every
+    /// other request wait.
+    pub async fn call_engine<T: Send + 'static>(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        method: &Method,
+        permission: Permission,
+        f: impl FnOnce(&mut Store, &Token) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.run(headers, method, permission, false, f).await
+    }
+
+    async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        method: &Method,
+        permission: Permission,
+        turn: bool,
+        f: impl FnOnce(&mut Store, &Token) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         let credential = self.credential(headers, method)?;
+        let permit = if turn {
+            let permit = self.permits.clone().acquire_owned().await;
+            Some(permit.map_err(|e| {
+                ApiError::from_anyhow(&anyhow::anyhow!("waiting for a connection: {e}"))
+            })?)
+        } else {
+            None
+        };
         let app = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut store = app.store()?;
             let result = (|| {
                 let token = app.authenticate(&store, &credential)?;
@@ -230,17 +274,39 @@ impl App {
 
     /// The image ids on the host, asked of Docker at most every two seconds (`None`
     /// when it does not answer quickly): for `actions`, which the operation's own
-    /// validation checks again.
+    /// validation checks again. One request asks at a time; while it does, the others
+    /// answer from the previous answer if it is barely older than that (an ask takes at
+    /// most `ENGINE_BUDGET`) instead of queueing behind it.
     pub async fn images(&self) -> Option<HashSet<String>> {
-        let mut cached = self.images.lock().await;
-        if let Some((at, images)) = cached.as_ref() {
-            if at.elapsed() < IMAGES_FRESH {
-                return images.clone();
+        if let Some(images) = self.cached_images(IMAGES_FRESH) {
+            return images;
+        }
+        let _asking = match self.asking.try_lock() {
+            Ok(asking) => asking,
+            Err(_) => {
+                let asked = IMAGES_FRESH + 2 * crate::ops::gate::ENGINE_BUDGET;
+                if let Some(images) = self.cached_images(asked) {
+                    return images;
+                }
+                self.asking.lock().await
             }
+        };
+        // Asked meanwhile by the request this one waited for.
+        if let Some(images) = self.cached_images(IMAGES_FRESH) {
+            return images;
         }
         let images = crate::ops::gate::images_within(crate::ops::gate::ENGINE_BUDGET).await;
-        *cached = Some((Instant::now(), images.clone()));
+        *self.images.lock().expect("images") = Some((Instant::now(), images.clone()));
         images
+    }
+
+    /// Docker's last answer, if it is younger than `age`.
+    fn cached_images(&self, age: Duration) -> Option<Option<HashSet<String>>> {
+        let cached = self.images.lock().expect("images");
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < age)
+            .map(|(_, images)| images.clone())
     }
 }
 
