@@ -9,8 +9,10 @@ port. After one request it reads the server's VmRSS (idle); then `wrk` (Lua scri
 `GET /api/projects/bench/deployments` (the default 50) from C connections on T threads for
 ROUNDS rounds of SECONDS each, while a thread reads the server's VmRSS every 10 ms; VmHWM
 (the kernel's own peak) is read after. Per round: requests/s, p50, p90, p99, p99.9 and max
-latency, errors, the server's CPU time per request. The project is a docker project whose
-images are not on the host (the list still works; `actions` is empty for a reader).
+latency, errors, the server's CPU time per request. Then, for reference, one round each of
+`?limit=1` and of `GET /api/health` (no token, no history): what the same load costs
+without the rows, and without anything. The project is a docker project whose images are
+not on the host (the list still works; `actions` is empty for a reader).
 
 Part 2, rollbacks: a second history with a project on the fixture images (v1 then v2,
 published on a free port, /healthz), a responder token and its own `temps serve`. Then N
@@ -213,10 +215,17 @@ def reads(args, temps, work):
         after = server.status()
         time.sleep(2)
         settled = server.status()
+        # For reference, the same load on what costs less: one row, and no history at all.
+        reference = {}
+        for label, ref in (("limit=1", path + "?limit=1"), ("/api/health", "/api/health")):
+            r = wrk_round(server, script, ref, args.wrk_threads, args.connections, args.seconds)
+            reference[label] = r
+            log(f"reference {label}: {r['rps']:.0f} req/s, p50 {r['p50'] / 1000:.2f} ms, "
+                f"p99 {r['p99'] / 1000:.2f} ms, {r['errors']} errors, load {r['load']:.1f}")
     finally:
         server.stop()
     return {"rows": args.rows, "page_bytes": len(body), "start": start, "idle": idle,
-            "after_load": after, "settled": settled, "rounds": rounds}
+            "after_load": after, "settled": settled, "rounds": rounds, "reference": reference}
 
 
 def rollbacks(args, temps, work):
@@ -233,7 +242,7 @@ def rollbacks(args, temps, work):
     state = {"target": 1}
     runs = {"cli": [], "api": []}
 
-    def check(new, via):
+    def check(new, via, wall0, took):
         target = state["target"]
         if new["status"] != "deployed" or new.get("rolled_back_to_id") != target:
             raise RuntimeError(f"{via} rollback to #{target}: {new}")
@@ -245,20 +254,24 @@ def rollbacks(args, temps, work):
         versions[target] = got
         created, finished = row_times(db, new["id"])
         state["target"] = 2 if target == 1 else 1
-        return new["id"], finished - created
+        # The swap, and what lies on either side of it: before the record (process or
+        # request, lock, validation), after the route (restart policy, the check
+        # container's removal, exit or answer).
+        return new["id"], finished - created, created - wall0, wall0 + took - finished
 
     def cli():
+        wall0 = time.time()
         took, out = run_temps(temps, db, "-o", "json", "rollback", str(state["target"]), "--yes")
-        return (took, *check(json.loads(out), "CLI"))
+        return (took, *check(json.loads(out), "CLI", wall0, took))
 
     def api():
         path = f"/api/projects/{project}/deployments/{state['target']}/rollback?wait=true"
-        t0 = time.perf_counter()
+        wall0, t0 = time.time(), time.perf_counter()
         status, body = server.request("POST", path, token)
         took = time.perf_counter() - t0
         if status != 200:
             raise RuntimeError(f"POST {path}: HTTP {status}: {body[:500]!r}")
-        return (took, *check(json.loads(body), "API"))
+        return (took, *check(json.loads(body), "API", wall0, took))
 
     try:
         wait_healthy(port, 0.005)
@@ -269,9 +282,9 @@ def rollbacks(args, temps, work):
         for i in range(args.rollbacks):
             order = [("cli", cli), ("api", api)] if i % 2 == 0 else [("api", api), ("cli", cli)]
             for name, op in order:
-                took, new_id, swap = op()
-                runs[name].append({"round": i, "total": took, "swap": swap, "id": new_id,
-                                   "load": os.getloadavg()[0]})
+                took, new_id, swap, before, after = op()
+                runs[name].append({"round": i, "total": took, "swap": swap, "before": before,
+                                   "after": after, "id": new_id, "load": os.getloadavg()[0]})
                 log(f"rollback {i + 1}/{args.rollbacks} {name}: {took * 1000:.0f} ms "
                     f"(record -> routed {swap * 1000:.0f} ms), #{new_id}")
                 time.sleep(args.settle_ms / 1000)
@@ -307,6 +320,10 @@ def report(summary, args):
               f"| {med('p99') / 1000:.2f} | {med('p999') / 1000:.2f} | {med('max') / 1000:.1f} "
               f"| {sum(r['errors'] for r in rounds)} | {med('cpu_us_per_request'):.0f} "
               f"| {max(r['rss_peak_kb'] for r in rounds) / 1024:.1f} (max) | |")
+        for label, r in rd["reference"].items():
+            print(f"| reference: `{label}` | {r['rps']:,.0f} | {r['p50'] / 1000:.2f} | {r['p90'] / 1000:.2f} "
+                  f"| {r['p99'] / 1000:.2f} | {r['p999'] / 1000:.2f} | {r['max'] / 1000:.1f} | {r['errors']} "
+                  f"| {r['cpu_us_per_request']:.0f} | {r['rss_peak_kb'] / 1024:.1f} | {r['load']:.1f} |")
         hwm = rd["after_load"]["VmHWM"] / 1024
         peak = max(max(r["rss_peak_kb"] for r in rounds) / 1024, hwm)
         idle = rd["idle"]["VmRSS"] / 1024
@@ -338,19 +355,21 @@ def report(summary, args):
             return st
 
         s_cli = line("`temps rollback ID --yes` (spawn → exit)", [r["total"] for r in cli])
-        line("— of which record → routed", [r["swap"] for r in cli])
-        line("— the rest (outside the swap)", [r["total"] - r["swap"] for r in cli])
+        line("— spawn → recorded (process, lock, validation)", [r["before"] for r in cli])
+        line("— recorded → routed (the swap)", [r["swap"] for r in cli])
+        line("— routed → exit (restart policy, check container removed)", [r["after"] for r in cli])
         s_api = line("`POST …/rollback?wait=true` (connect → answer)", [r["total"] for r in api])
-        line("— of which record → routed", [r["swap"] for r in api])
-        line("— the rest (outside the swap)", [r["total"] - r["swap"] for r in api])
-        pairs = [a["total"] - c["total"] for c, a in zip(cli, api)]
-        rest = [(a["total"] - a["swap"]) - (c["total"] - c["swap"]) for c, a in zip(cli, api)]
+        line("— connect → recorded (request, lock, validation)", [r["before"] for r in api])
+        line("— recorded → routed (the swap)", [r["swap"] for r in api])
+        line("— routed → answer (restart policy, check container removed)", [r["after"] for r in api])
         diff = s_api["median"] - s_cli["median"]
-        print(f"\nAPI − CLI: medians {diff * 1000:+.1f} ms; per round (same round, back to back): "
-              f"median {statistics.median(pairs) * 1000:+.1f} ms, range {min(pairs) * 1000:+.0f} … "
-              f"{max(pairs) * 1000:+.0f} ms; outside the swap: median "
-              f"{statistics.median(rest) * 1000:+.1f} ms, range {min(rest) * 1000:+.0f} … "
-              f"{max(rest) * 1000:+.0f} ms")
+        print(f"\nAPI − CLI, medians {diff * 1000:+.1f} ms. Per round (the two back to back), median "
+              f"and range:")
+        for label, key in (("total", "total"), ("before the record", "before"),
+                           ("the swap", "swap"), ("after the route", "after")):
+            d = [a[key] - c[key] for c, a in zip(cli, api)]
+            print(f"- {label}: {statistics.median(d) * 1000:+.1f} ms ({min(d) * 1000:+.0f} … "
+                  f"{max(d) * 1000:+.0f})")
         checks.append(("API rollback within 20 ms of the CLI's (medians)", abs(diff) <= 0.020))
     print()
     for what, ok in checks:
