@@ -19,6 +19,10 @@ const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
 const MAX_SESSIONS: usize = 10_000;
 /// How long the list of images on the host is reused for `actions`.
 const IMAGES_FRESH: Duration = Duration::from_secs(2);
+/// Connections to the history kept open, and how many requests work on it at once (the
+/// others wait for a permit): more would only open connections that are closed again,
+/// each on a thread of its own, and take turns on the same cores.
+const POOL: usize = 8;
 
 /// The image ids on the host (`None`: Docker did not answer), and when they were asked.
 type ImagesSeen = (Instant, Option<HashSet<String>>);
@@ -29,6 +33,8 @@ pub struct App {
     pub db: PathBuf,
     pub tls: bool,
     pool: Mutex<Vec<Store>>,
+    /// One per pooled connection, taken by `call` for the time it uses one.
+    permits: Arc<tokio::sync::Semaphore>,
     sessions: Mutex<HashMap<String, Session>>,
     images: Arc<Mutex<Option<ImagesSeen>>>,
     images_refreshing: Arc<std::sync::atomic::AtomicBool>,
@@ -56,6 +62,7 @@ impl App {
             db,
             tls,
             pool: Mutex::new(vec![store]),
+            permits: Arc::new(tokio::sync::Semaphore::new(POOL)),
             sessions: Mutex::new(HashMap::new()),
             images: Arc::new(Mutex::new(None)),
             images_refreshing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -73,13 +80,14 @@ impl App {
 
     fn give_back(&self, store: Store) {
         let mut pool = self.pool.lock().expect("pool");
-        if pool.len() < 8 {
+        if pool.len() < POOL {
             pool.push(store);
         }
     }
 
     /// Run `f` with a connection to the history on a blocking thread, as the caller
-    /// the request authenticates as, if it may do `permission`.
+    /// the request authenticates as, if it may do `permission`. At most `POOL` at once,
+    /// each with a pooled connection; the others wait for their turn.
     pub async fn call<T: Send + 'static>(
         self: &Arc<Self>,
         headers: &HeaderMap,
@@ -87,9 +95,42 @@ impl App {
         permission: Permission,
         f: impl FnOnce(&mut Store, &Token) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.run(headers, method, permission, true, f).await
+    }
+
+    /// `call` for work that may wait on Docker while it holds its connection (`status`,
+    /// a dry run's validation): it takes no turn, so a slow engine cannot make every
+    /// other request wait.
+    pub async fn call_engine<T: Send + 'static>(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        method: &Method,
+        permission: Permission,
+        f: impl FnOnce(&mut Store, &Token) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.run(headers, method, permission, false, f).await
+    }
+
+    async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        method: &Method,
+        permission: Permission,
+        turn: bool,
+        f: impl FnOnce(&mut Store, &Token) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         let credential = self.credential(headers, method)?;
+        let permit = if turn {
+            let permit = self.permits.clone().acquire_owned().await;
+            Some(permit.map_err(|e| {
+                ApiError::from_anyhow(&anyhow::anyhow!("waiting for a connection: {e}"))
+            })?)
+        } else {
+            None
+        };
         let app = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut store = app.store()?;
             let result = (|| {
                 let token = app.authenticate(&store, &credential)?;

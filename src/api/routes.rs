@@ -246,7 +246,7 @@ async fn status(
     headers: HeaderMap,
 ) -> Answer {
     let doc = app
-        .call(&headers, &method, Permission::Read, move |store, token| {
+        .call_engine(&headers, &method, Permission::Read, move |store, token| {
             let project = visible_project(store, token, &name)?;
             let statuses = tokio::runtime::Handle::current().block_on(
                 crate::ops::status::statuses(store, std::slice::from_ref(&project)),
@@ -282,7 +282,7 @@ async fn deployments(
         },
     };
     let images = app.images().await;
-    let doc = app
+    let body = app
         .call(&headers, &method, Permission::Read, move |store, token| {
             let project = visible_project(store, token, &name)?;
             let env_name = environment.or_else(|| token.environment.clone());
@@ -290,25 +290,31 @@ async fn deployments(
                 Some(env) => match visible_environment(store, token, &project, &env)? {
                     Some(id) => Some(id),
                     // Scoped to an environment that has no deployment yet.
-                    None => return Ok(Value::Array(Vec::new())),
+                    None => return Ok(b"[]".to_vec()),
                 },
                 None => None,
             };
             let availability = Availability::new(&project, store, images)?;
             let may = token.may(Permission::Redeploy);
-            let mut all = Vec::new();
+            let mut body = Vec::with_capacity(32 * 1024);
+            body.push(b'[');
             store.each_deployment(project.id, env_id, limit, |d| {
+                if body.len() > 1 {
+                    body.push(b',');
+                }
                 // As `list -o json` prints it (with its `can_roll_back`), plus `actions`.
-                let mut doc = serde_json::to_value(&d)?;
-                doc["can_roll_back"] = json!(availability.can_roll_back(&d));
-                doc["actions"] = json!(availability.actions(&d, may));
-                all.push(doc);
-                Ok(())
+                write_with_actions(
+                    &mut body,
+                    &d,
+                    Some(availability.can_roll_back(&d)),
+                    availability.actions(&d, may),
+                )
             })?;
-            Ok(Value::Array(all))
+            body.push(b']');
+            Ok(body)
         })
         .await?;
-    Ok(Json(doc).into_response())
+    Ok(json_bytes(body))
 }
 
 async fn deployment(
@@ -319,18 +325,22 @@ async fn deployment(
 ) -> Answer {
     let id = parse_id(&id)?;
     let images = app.images().await;
-    let doc = app
+    let body = app
         .call(&headers, &method, Permission::Read, move |store, token| {
             let project = visible_project(store, token, &name)?;
             let d = visible_deployment(store, token, &project, id)?;
             let availability = Availability::new(&project, store, images)?;
-            with_actions(
+            let mut body = Vec::with_capacity(2048);
+            write_with_actions(
+                &mut body,
                 &d,
+                None,
                 availability.actions(&d, token.may(Permission::Redeploy)),
-            )
+            )?;
+            Ok(body)
         })
         .await?;
-    Ok(Json(doc).into_response())
+    Ok(json_bytes(body))
 }
 
 async fn events(
@@ -464,8 +474,9 @@ async fn redeploy_by_id(
     let (wait, dry_run) = (query.flag("wait")?, query.flag("dry_run")?);
     let id = parse_id(&id)?;
     let body: RedeployBody = json_body(&headers, body).await?;
+    // A dry run's validation may wait on Docker.
     let prepared = app
-        .call(
+        .call_engine(
             &headers,
             &method,
             Permission::Redeploy,
@@ -498,8 +509,9 @@ async fn rollback_latest(
     let query = Query::parse(query.as_deref(), &["wait", "dry_run"])?;
     let (wait, dry_run) = (query.flag("wait")?, query.flag("dry_run")?);
     let body: RollbackBody = json_body(&headers, body).await?;
+    // A dry run's validation may wait on Docker.
     let prepared = app
-        .call(
+        .call_engine(
             &headers,
             &method,
             Permission::Redeploy,
@@ -784,10 +796,38 @@ fn project_document(store: &Store, token: &Token, project: &Project) -> Result<V
     Ok(documents::project(project, &envs))
 }
 
-fn with_actions(d: &Deployment, actions: Vec<&'static str>) -> Result<Value, ApiError> {
-    let mut doc = serde_json::to_value(d).map_err(anyhow::Error::from)?;
-    doc["actions"] = json!(actions);
-    Ok(doc)
+/// The record as every command prints it, with `actions` added, written straight to
+/// `out` (no document built and walked per row).
+fn write_with_actions(
+    out: &mut Vec<u8>,
+    d: &Deployment,
+    can_roll_back: Option<Option<bool>>,
+    actions: Vec<&'static str>,
+) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *out, d)?;
+    // A struct is an object: drop its `}` and add the fields.
+    debug_assert_eq!(out.last(), Some(&b'}'));
+    out.pop();
+    if let Some(can) = can_roll_back {
+        out.extend_from_slice(b",\"can_roll_back\":");
+        serde_json::to_writer(&mut *out, &can)?;
+    }
+    out.extend_from_slice(b",\"actions\":");
+    serde_json::to_writer(&mut *out, &actions)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// A JSON answer already written.
+fn json_bytes(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 fn parse_id(text: &str) -> Result<i64, ApiError> {

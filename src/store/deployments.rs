@@ -206,7 +206,8 @@ impl Store {
                 format!("{DEPLOYMENT_SELECT} WHERE d.project_id = ?1 ORDER BY d.id DESC LIMIT ?2")
             }
         };
-        let mut stmt = self.conn.prepare(&sql)?;
+        // Cached: the server asks the same on every list.
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![environment_id.unwrap_or(project_id), limit])?;
         while let Some(row) = rows.next().context("reading the history")? {
             each(deployment_from_row(row)?)?;

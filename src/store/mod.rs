@@ -74,6 +74,14 @@ impl Store {
             .map_err(|e| unreadable(path, &e.to_string()))?;
         conn.busy_timeout(Duration::from_secs(10))
             .context("setting the database busy timeout")?;
+        // Plans do not depend on bound values: otherwise binding a new `LIMIT ?` (and
+        // some other parameters) makes a cached statement compile again on its next
+        // step, which was most of the server's time per request.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .context("setting the query planner's stability guarantee")?;
         // The first statement reads the header: a file that is not SQLite fails here,
         // before anything is written to it.
         conn.query_row("PRAGMA schema_version", [], |_| Ok(()))

@@ -159,11 +159,10 @@ impl Store {
     pub fn project(&self, name: &str) -> Result<Project> {
         check_name("project", name)?;
         self.conn
-            .query_row(
-                &format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE name = ?1"),
-                [name],
-                project_from_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects WHERE name = ?1"
+            ))?
+            .query_row([name], project_from_row)
             .optional()
             .context("reading the project")?
             .ok_or_else(|| project_not_found(name).into())
@@ -201,7 +200,7 @@ impl Store {
     }
 
     pub fn environments(&self, project_id: i64) -> Result<Vec<Environment>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE project_id = ?1 ORDER BY name"
         ))?;
         let rows = stmt.query_map([project_id], environment_from_row)?;
