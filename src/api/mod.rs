@@ -27,6 +27,9 @@ pub use app::App;
 
 use crate::error::Failure;
 
+/// How long a new connection may stay silent, and a request head take.
+const FIRST_BYTE: Duration = Duration::from_secs(30);
+
 /// How `temps serve` was asked to run.
 pub struct ServeOptions {
     pub db: PathBuf,
@@ -89,7 +92,7 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
         builder
             .http1()
             .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
+            .header_read_timeout(FIRST_BYTE)
             .max_buf_size(64 * 1024);
         builder
             .http2()
@@ -122,10 +125,17 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
                 let builder = builder.clone();
                 match &tls {
                     None => {
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        let conn = graceful.watch(conn.into_owned());
+                        let watcher = graceful.watcher();
                         tokio::spawn(async move {
-                            let _ = conn.await;
+                            // A connection that never sends a byte is closed, as one
+                            // that stalls in a request head is (hyper's header timeout
+                            // starts only with a request).
+                            let mut first = [0u8; 1];
+                            let spoke = tokio::time::timeout(FIRST_BYTE, stream.peek(&mut first)).await;
+                            if matches!(spoke, Ok(Ok(n)) if n > 0) {
+                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                                let _ = watcher.watch(conn.into_owned()).await;
+                            }
                             drop(permit);
                         });
                     }
