@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 use super::forward::{Forwarder, ProxyBody};
 use super::h1;
+use super::policy::HEADER_READ_TIMEOUT;
 use super::table::{plan, Routes, Wanted};
 use super::{event, problem};
 use crate::store::Route;
@@ -61,11 +62,6 @@ pub struct Server {
     bind_errors: HashMap<SocketAddr, String>,
     problems: HashSet<String>,
 }
-
-/// How long a client connection may take to send a request's headers, and may sit idle
-/// between requests: a slow or silent client cannot hold a connection (and its
-/// memory and file descriptor) for ever.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// HTTP/2's flow-control window, for a stream and for a whole connection: how much a
 /// client may send ahead of what the app has read, which the proxy holds meanwhile.

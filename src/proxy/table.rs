@@ -15,14 +15,11 @@ use std::time::{Duration, Instant};
 use hyper::http::uri::Authority;
 use tokio::net::TcpStream;
 
+use super::policy::{self, UPSTREAM_IDLE};
 use crate::store::Route;
 
 /// How long a refused connect keeps an upstream out of the rotation (while another is up).
 const DOWN_FOR: Duration = Duration::from_secs(2);
-/// Upstreams run on this host: a connect that takes longer is not going to work.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long an unused kept-alive connection to an upstream stays open.
-pub const IDLE_FOR: Duration = Duration::from_secs(30);
 /// Kept-alive connections kept per upstream, at most; more are closed after their answer.
 const IDLE_MAX: usize = 512;
 
@@ -70,7 +67,7 @@ impl Upstream {
             // Readable while idle means closed (or garbage): either way, not usable. The
             // check costs no system call while the reactor has seen nothing.
             let open = matches!(stream.try_read(&mut [0; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-            if open && since.elapsed() < IDLE_FOR {
+            if open && since.elapsed() < UPSTREAM_IDLE {
                 return Some(stream);
             }
         }
@@ -90,7 +87,7 @@ impl Upstream {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         while idle
             .front()
-            .is_some_and(|(_, since)| since.elapsed() >= IDLE_FOR)
+            .is_some_and(|(_, since)| since.elapsed() >= UPSTREAM_IDLE)
         {
             idle.pop_front();
         }
@@ -198,6 +195,8 @@ impl Upstreams {
 pub struct Site {
     pub upstreams: Vec<Arc<Upstream>>,
     next: AtomicUsize,
+    /// How long an upstream's answer may take to begin; None: no limit.
+    response_timeout: Option<Duration>,
 }
 
 impl Site {
@@ -238,8 +237,13 @@ pub enum Pick {
     NoRoute,
     /// The environment has no upstream (or no other one to retry on).
     NoUpstream,
-    /// Counted in flight on its upstream; `others` says whether a retry could go elsewhere.
-    Upstream { guard: FlightGuard, others: bool },
+    /// Counted in flight on its upstream; `others` says whether a retry could go
+    /// elsewhere; the answer must begin within `response_timeout`, when there is one.
+    Upstream {
+        guard: FlightGuard,
+        others: bool,
+        response_timeout: Option<Duration>,
+    },
 }
 
 /// The current table and the upstreams' counters, shared by every connection.
@@ -263,6 +267,7 @@ impl Routes {
             Some(upstream) => Pick::Upstream {
                 guard: FlightGuard::begin(upstream),
                 others: site.upstreams.len() > 1,
+                response_timeout: site.response_timeout,
             },
             None => Pick::NoUpstream,
         }
@@ -359,6 +364,7 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
             Site {
                 upstreams: site_upstreams,
                 next: AtomicUsize::new(0),
+                response_timeout: policy::response_timeout(route.response_timeout_ms),
             },
         );
     }
@@ -390,6 +396,7 @@ mod tests {
             upstreams: upstreams.iter().map(|u| u.to_string()).collect(),
             deployment_id: None,
             generation,
+            response_timeout_ms: 60_000,
         }
     }
 
@@ -453,7 +460,7 @@ mod tests {
         let listen: SocketAddr = "127.0.0.1:80".parse().unwrap();
         let set = [route(1, "127.0.0.1:80", &["127.0.0.1:1", "127.0.0.1:2"], 1)];
         routes.replace(plan(&set, &routes.upstreams, &HashMap::new()).table);
-        let Pick::Upstream { guard, others } = routes.begin(listen, None) else {
+        let Pick::Upstream { guard, others, .. } = routes.begin(listen, None) else {
             panic!("no upstream")
         };
         assert!(others);
@@ -465,7 +472,7 @@ mod tests {
 
         let single = [route(1, "127.0.0.1:80", &["127.0.0.1:1"], 2)];
         routes.replace(plan(&single, &routes.upstreams, &HashMap::new()).table);
-        let Pick::Upstream { guard, others } = routes.begin(listen, None) else {
+        let Pick::Upstream { guard, others, .. } = routes.begin(listen, None) else {
             panic!("no upstream")
         };
         assert!(!others);

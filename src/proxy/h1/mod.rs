@@ -22,11 +22,12 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{tcp, TcpStream};
 use tokio::sync::watch;
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
 use self::parse::{BadChunk, Chunked, Framing, Parsed, Request};
-use super::server::{stop_requested, HEADER_READ_TIMEOUT};
-use super::table::{FlightGuard, Pick, Routes, Upstream, CONNECT_TIMEOUT};
+use super::policy::{Local, CONNECT_TIMEOUT, HEADER_READ_TIMEOUT, SEND_TIMEOUT};
+use super::server::stop_requested;
+use super::table::{FlightGuard, Pick, Routes, Upstream};
 
 /// What a head is read into at first; it grows up to [`parse::MAX_HEAD`].
 const HEAD_BUFFER: usize = 8 * 1024;
@@ -35,9 +36,6 @@ const BODY_BUFFER: usize = 64 * 1024;
 /// After refusing a request, how long the rest of it may still be read (and thrown away)
 /// so that the refusal reaches the client before the connection closes.
 const LINGER: Duration = Duration::from_secs(2);
-/// How long a write may wait for its receiver to take the bytes (a client that stopped
-/// reading its answer, an app that stopped reading a body), as nginx's `send_timeout`.
-const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// How a client connection ended.
@@ -102,7 +100,7 @@ pub async fn serve(
 enum Head {
     Request(Request),
     Http2,
-    Refuse(u16),
+    Refuse(Local),
     Gone,
 }
 
@@ -269,7 +267,7 @@ impl Connection<'_> {
                 Ok(Ok(0) | Err(_)) => return Head::Gone,
                 Ok(Ok(_)) => {}
                 Err(_) if self.input.is_empty() => return Head::Gone,
-                Err(_) => return Head::Refuse(408),
+                Err(_) => return Head::Refuse(Local::RequestTimeout),
             }
         }
     }
@@ -301,10 +299,16 @@ impl Connection<'_> {
         let mut reuse = true;
         for attempt in 0..3 {
             let skip = failed.as_ref().map(|guard| guard.upstream().as_ref());
-            let (guard, others) = match self.routes.begin(self.listen, skip) {
-                Pick::Upstream { guard, others } => (guard, others),
-                _ if failed.is_some() => return self.fail(502, request).await,
-                Pick::NoRoute | Pick::NoUpstream => return self.fail(503, request).await,
+            let (guard, others, response_timeout) = match self.routes.begin(self.listen, skip) {
+                Pick::Upstream {
+                    guard,
+                    others,
+                    response_timeout,
+                } => (guard, others, response_timeout),
+                _ if failed.is_some() => return self.fail(Local::BadGateway, request).await,
+                Pick::NoRoute | Pick::NoUpstream => {
+                    return self.fail(Local::Unavailable, request).await
+                }
             };
             drop(failed.take());
             let upstream = guard.upstream();
@@ -325,37 +329,45 @@ impl Connection<'_> {
                             failed = Some(guard);
                             continue;
                         }
-                        return self.fail(502, request).await;
+                        return self.fail(Local::BadGateway, request).await;
                     }
                 },
             };
             let retry = reused && request.idempotent;
-            match self.forward(request, stream, &guard, retry).await {
+            let sent = Sent {
+                retry,
+                response_timeout,
+            };
+            match self.forward(request, stream, &guard, sent).await {
                 Forwarded::Done { keep } => return keep,
                 Forwarded::Stale => reuse = false,
             }
         }
-        self.fail(502, request).await
+        self.fail(Local::BadGateway, request).await
     }
 
-    /// Send `request` on `upstream` and pass its answer back. With `retry`, a connection
-    /// that closes before answering gives [`Forwarded::Stale`] (nothing was read of the
-    /// client's body beyond what is in hand, and nothing was written back).
+    /// Send `request` on `upstream` and pass its answer back. With `sent.retry`, a
+    /// connection that closes before answering gives [`Forwarded::Stale`] (nothing was
+    /// read of the client's body beyond what is in hand, and nothing was written back).
     async fn forward(
         &mut self,
         request: &Request,
         mut upstream: TcpStream,
         guard: &FlightGuard,
-        retry: bool,
+        sent: Sent,
     ) -> Forwarded {
         let mut body = Remaining::of(request.framing);
         let (in_hand, complete) = match body.take(&self.input) {
             Ok(taken) => taken,
             Err(BadChunk) => {
-                self.refuse(400).await;
+                self.refuse(Local::BadRequest).await;
                 return Forwarded::Done { keep: false };
             }
         };
+        let Sent {
+            retry,
+            response_timeout,
+        } = sent;
         let retry = retry && complete;
         let sent = if in_hand == 0 {
             send(&mut upstream, &request.head).await
@@ -370,13 +382,24 @@ impl Connection<'_> {
                 return Forwarded::Stale;
             }
             return Forwarded::Done {
-                keep: self.answer(502, request, complete.then_some(in_hand)).await,
+                keep: self
+                    .answer(Local::BadGateway, request, complete.then_some(in_hand))
+                    .await,
             };
         }
         if !complete {
             self.input.drain(..in_hand);
         }
         let body_sent = AtomicBool::new(complete);
+        let answer_begun = AtomicBool::new(false);
+        // The answer must begin within the response timeout of the request being sent
+        // whole (or of the app no longer taking its body).
+        let answer_by = |now: Instant| response_timeout.map(|limit| now + limit);
+        let mut deadline = if complete {
+            answer_by(Instant::now())
+        } else {
+            None
+        };
         let relayed = {
             let (client_read, mut client_write) = self.client.split();
             let (mut upstream_read, mut upstream_write) = upstream.split();
@@ -404,7 +427,10 @@ impl Connection<'_> {
                 &mut upstream_read,
                 &mut client_write,
                 request,
-                &body_sent,
+                Progress {
+                    body_sent: &body_sent,
+                    answer_begun: &answer_begun,
+                },
                 &self.stopped,
                 guard.upstream(),
             );
@@ -415,6 +441,7 @@ impl Connection<'_> {
                 tokio::select! {
                     sent = &mut send, if sending => {
                         sending = false;
+                        deadline = answer_by(Instant::now());
                         match sent {
                             Ok(watch) => watched = Some(watch),
                             // The upstream takes no more of the body: its answer (a 413,
@@ -437,6 +464,13 @@ impl Connection<'_> {
                         }
                     },
                     relayed = &mut receive => break relayed,
+                    () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                        if answer_begun.load(Ordering::Relaxed) {
+                            deadline = None;
+                        } else {
+                            break Err(Failure::TimedOut);
+                        }
+                    },
                 }
             }
         };
@@ -465,8 +499,21 @@ impl Connection<'_> {
             Ok(Relayed::Switched { .. }) => Forwarded::Done { keep: false },
             Err(Failure::Stale) if retry => Forwarded::Stale,
             Err(Failure::Stale | Failure::Upstream) => Forwarded::Done {
-                keep: self.answer(502, request, complete.then_some(in_hand)).await,
+                keep: self
+                    .answer(Local::BadGateway, request, complete.then_some(in_hand))
+                    .await,
             },
+            // The upstream connection is dropped here: its late answer goes nowhere.
+            Err(Failure::TimedOut) => {
+                let in_hand = if complete {
+                    Some(in_hand)
+                } else {
+                    body_sent.load(Ordering::Relaxed).then_some(0)
+                };
+                Forwarded::Done {
+                    keep: self.answer(Local::GatewayTimeout, request, in_hand).await,
+                }
+            }
             Err(Failure::Broken) => Forwarded::Done { keep: false },
         }
     }
@@ -488,7 +535,7 @@ impl Connection<'_> {
     }
 
     /// Answer with the proxy's own `status` before anything of the request was passed on.
-    async fn fail(&mut self, status: u16, request: &Request) -> bool {
+    async fn fail(&mut self, status: Local, request: &Request) -> bool {
         let in_hand = match Remaining::of(request.framing).take(&self.input) {
             Ok((taken, true)) => Some(taken),
             _ => None,
@@ -499,11 +546,11 @@ impl Connection<'_> {
     /// Answer with the proxy's own `status`. The connection stays open when the client
     /// wants it and the request's body was all in hand (its first `in_hand` bytes of the
     /// input, dropped then); true then.
-    async fn answer(&mut self, status: u16, request: &Request, in_hand: Option<usize>) -> bool {
+    async fn answer(&mut self, status: Local, request: &Request, in_hand: Option<usize>) -> bool {
         match in_hand {
             Some(in_hand) if request.keep_alive => {
                 self.input.drain(..in_hand);
-                let _ = send(&mut self.client, &local_answer(status, false)).await;
+                let _ = send(&mut self.client, &status.http1(false)).await;
                 true
             }
             _ => {
@@ -514,8 +561,8 @@ impl Connection<'_> {
     }
 
     /// Answer with `status`, saying that the connection closes.
-    async fn refuse(&mut self, status: u16) {
-        let _ = send(&mut self.client, &local_answer(status, true)).await;
+    async fn refuse(&mut self, status: Local) {
+        let _ = send(&mut self.client, &status.http1(true)).await;
     }
 
     /// Close the client's connection, after reading (and dropping) what it still sends
@@ -533,6 +580,24 @@ impl Connection<'_> {
     }
 }
 
+/// How a request goes on the upstream connection picked for it.
+#[derive(Clone, Copy)]
+struct Sent {
+    /// Send it again on a new connection if this one turns out stale.
+    retry: bool,
+    /// The answer must begin within this once the request was sent whole.
+    response_timeout: Option<Duration>,
+}
+
+/// What the two halves of an exchange tell each other.
+#[derive(Clone, Copy)]
+struct Progress<'a> {
+    /// The request's body was all sent.
+    body_sent: &'a AtomicBool,
+    /// The final answer's head came: the response timeout no longer runs.
+    answer_begun: &'a AtomicBool,
+}
+
 /// How an answer went, when it did.
 enum Relayed {
     Answered {
@@ -546,6 +611,8 @@ enum Relayed {
 enum Failure {
     /// The upstream closed before sending a byte.
     Stale,
+    /// The upstream's answer did not begin within the response timeout.
+    TimedOut,
     /// The upstream broke off before its answer's head was whole, or sent a bad one.
     Upstream,
     /// The answer was cut off, or the client went away: close.
@@ -558,7 +625,7 @@ async fn relay<R, W>(
     upstream: &mut R,
     client: &mut W,
     request: &Request,
-    body_sent: &AtomicBool,
+    progress: Progress<'_>,
     stopped: &watch::Receiver<bool>,
     from: &Upstream,
 ) -> Result<Relayed, Failure>
@@ -611,12 +678,13 @@ where
             }
             _ => {}
         }
+        progress.answer_begun.store(true, Ordering::Relaxed);
         // An answer that comes before the request's body was all sent ends the exchange:
         // the rest of the body is never read, so the client connection closes after it.
         let keep_client = request.keep_alive
             && !*stopped.borrow()
             && response.framing != Framing::UntilClose
-            && body_sent.load(Ordering::Relaxed);
+            && progress.body_sent.load(Ordering::Relaxed);
         response.finish(!keep_client, request.http10);
         copy_body(
             upstream,
@@ -666,37 +734,4 @@ async fn connect(upstream: &Upstream) -> io::Result<TcpStream> {
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
     stream.set_nodelay(true)?;
     Ok(stream)
-}
-
-/// An answer of the proxy's own.
-fn local_answer(status: u16, close: bool) -> Vec<u8> {
-    let (reason, text) = match status {
-        400 => ("Bad Request", "400 bad request\n"),
-        405 => (
-            "Method Not Allowed",
-            "405 method not allowed: CONNECT is not proxied\n",
-        ),
-        408 => (
-            "Request Timeout",
-            "408 request timeout: the request's head came too slowly\n",
-        ),
-        431 => (
-            "Request Header Fields Too Large",
-            "431 request header fields too large\n",
-        ),
-        502 => (
-            "Bad Gateway",
-            "502 bad gateway: the upstream cannot be reached\n",
-        ),
-        _ => (
-            "Service Unavailable",
-            "503 service unavailable: nothing serves this address now\n",
-        ),
-    };
-    format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n{text}",
-        text.len(),
-        if close { "Connection: close\r\n" } else { "" },
-    )
-    .into_bytes()
 }

@@ -6,9 +6,8 @@
 //! `X-Forwarded-*` headers are set. Bodies are never decoded: their bytes pass through as
 //! they came, and [`Chunked`] only finds where a chunked body ends.
 
-use crate::proxy::headers::{
-    self, is_forwarding, is_hop_by_hop, is_underscore_alias, is_valid_host, is_valid_method,
-};
+use crate::proxy::headers::{self, is_forwarding, is_hop_by_hop, is_underscore_alias};
+use crate::proxy::policy::{self, Local};
 
 /// The longest head accepted, request or response (hyper's default is larger; nginx's
 /// is 4 × 8 KB for a request).
@@ -36,8 +35,8 @@ pub enum Parsed<T> {
     /// Not all of it yet: read more.
     Partial,
     Done(T),
-    /// Answer the client with this status and close: the message cannot be passed on.
-    Refuse(u16),
+    /// Answer the client with this and close: the message cannot be passed on.
+    Refuse(Local),
 }
 
 /// A client's request, rewritten for the upstream.
@@ -210,22 +209,24 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
     let mut parsed = httparse::Request::new(&mut headers);
     let len = match parsed.parse(input) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if input.len() >= MAX_HEAD => return Parsed::Refuse(431),
+        Ok(httparse::Status::Partial) if input.len() >= MAX_HEAD => {
+            return Parsed::Refuse(Local::HeadersTooLarge)
+        }
         Ok(httparse::Status::Partial) => return Parsed::Partial,
-        Err(httparse::Error::TooManyHeaders) => return Parsed::Refuse(431),
-        Err(_) => return Parsed::Refuse(400),
+        Err(httparse::Error::TooManyHeaders) => return Parsed::Refuse(Local::HeadersTooLarge),
+        Err(_) => return Parsed::Refuse(Local::BadRequest),
     };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
     else {
-        return Parsed::Refuse(400);
+        return Parsed::Refuse(Local::BadRequest);
     };
     let headers = parsed.headers;
-    if method == "CONNECT" {
-        return Parsed::Refuse(405);
+    if let Err(refused) = policy::admit_method(method.as_bytes()) {
+        return Parsed::Refuse(refused);
     }
     // A request target never carries a fragment (RFC 9112 §3.2).
-    if !is_valid_method(method.as_bytes()) || target.contains('#') {
-        return Parsed::Refuse(400);
+    if target.contains('#') {
+        return Parsed::Refuse(Local::BadRequest);
     }
     // Absolute form (`GET http://host/path`): the authority replaces Host (RFC 9112 §3.2.2).
     let (authority, path) = match target.get(..7) {
@@ -235,23 +236,23 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
             (Some(&rest[..split]), &rest[split..])
         }
         _ if target.starts_with('/') || target == "*" => (None, target),
-        _ => return Parsed::Refuse(400),
+        _ => return Parsed::Refuse(Local::BadRequest),
     };
-    let mut hosts = headers
+    let hosts = headers
         .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("host"));
-    let host_header = hosts.next().map(|h| h.value);
-    if hosts.next().is_some()
-        || (minor == 1 && host_header.is_none() && authority.is_none())
-        || !host_header.is_none_or(is_valid_host)
-        || !authority.is_none_or(|a| is_valid_host(a.as_bytes()))
-    {
-        return Parsed::Refuse(400);
+        .filter(|h| h.name.eq_ignore_ascii_case("host"))
+        .map(|h| h.value);
+    // The absolute form's authority replaces Host (RFC 9112 §3.2.2): they need not agree.
+    let host = match policy::requested_host(authority.map(str::as_bytes), hosts, false) {
+        Ok(host) => host,
+        Err(refused) => return Parsed::Refuse(refused),
+    };
+    if minor == 1 && host.is_none() {
+        return Parsed::Refuse(Local::BadRequest);
     }
-    let host = authority.map(str::as_bytes).or(host_header);
 
     let (Ok(length), Ok(coding)) = (content_length(headers), transfer_encoding(headers)) else {
-        return Parsed::Refuse(400);
+        return Parsed::Refuse(Local::BadRequest);
     };
     // A request body may only be chunked, and nothing else: no other coding is worth
     // the risk of the proxy and the app reading its end differently.
@@ -259,7 +260,7 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
         (None, None | Some(0)) => Framing::Empty,
         (None, Some(n)) => Framing::Length(n),
         (Some(Coding::Chunked), None) if minor == 1 => Framing::Chunked,
-        _ => return Parsed::Refuse(400),
+        _ => return Parsed::Refuse(Local::BadRequest),
     };
     let tokens = ConnectionTokens::read(headers);
     let upgrade_value = headers
@@ -336,10 +337,7 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
         keep_alive,
         upgrade,
         head_only: method == "HEAD",
-        idempotent: matches!(
-            method,
-            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
-        ),
+        idempotent: policy::retried_on_stale(method.as_bytes()),
         http10: minor == 0,
     })
 }
@@ -352,23 +350,23 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
     let len = match parsed.parse(input) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if input.len() < MAX_HEAD => return Parsed::Partial,
-        _ => return Parsed::Refuse(502),
+        _ => return Parsed::Refuse(Local::BadGateway),
     };
     let (Some(minor), Some(status)) = (parsed.version, parsed.code) else {
-        return Parsed::Refuse(502);
+        return Parsed::Refuse(Local::BadGateway);
     };
     let reason = parsed.reason.unwrap_or_default();
     let headers = parsed.headers;
     let tokens = ConnectionTokens::read(headers);
     let Ok(chunked) = transfer_encoding(headers) else {
-        return Parsed::Refuse(502);
+        return Parsed::Refuse(Local::BadGateway);
     };
     // Lengths that disagree cannot be passed on, even where they frame nothing; where a
     // coding frames the body, the length is dropped and not read.
     let length = match (chunked, content_length(headers)) {
         (Some(_), _) => None,
         (None, Ok(length)) => length,
-        (None, Err(())) => return Parsed::Refuse(502),
+        (None, Err(())) => return Parsed::Refuse(Local::BadGateway),
     };
     let framing = if head_only || (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::Empty
@@ -564,7 +562,7 @@ mod tests {
 
     fn refused(input: &str) -> u16 {
         match request(input.as_bytes(), client()) {
-            Parsed::Refuse(status) => status,
+            Parsed::Refuse(answer) => answer.status(),
             other => panic!("{input:?} gave {other:?}"),
         }
     }
@@ -787,7 +785,7 @@ mod tests {
                 b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
                 true
             ),
-            Parsed::Refuse(502)
+            Parsed::Refuse(Local::BadGateway)
         ));
     }
 
@@ -799,7 +797,10 @@ mod tests {
                 b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
             );
         }
-        assert!(matches!(request(&input, client()), Parsed::Refuse(431)));
+        assert!(matches!(
+            request(&input, client()),
+            Parsed::Refuse(Local::HeadersTooLarge)
+        ));
         assert!(matches!(request(&input[..1000], client()), Parsed::Partial));
     }
 
@@ -871,7 +872,7 @@ mod tests {
         assert!(r.keep_alive);
         assert!(matches!(
             response(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", false),
-            Parsed::Refuse(502)
+            Parsed::Refuse(Local::BadGateway)
         ));
         let mut r = match response(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", false) {
             Parsed::Done(r) => r,
