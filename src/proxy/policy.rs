@@ -27,6 +27,11 @@ pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long an unused kept-alive connection to an upstream stays open.
 pub const UPSTREAM_IDLE: Duration = Duration::from_secs(30);
 
+/// The longest chunk extension (`;name=value` after a chunk's size) passed on: the
+/// proxy does not read them, and an app that does should not be handed an unbounded
+/// line. Longer ones are refused (400) as a malformed body.
+pub const MAX_CHUNK_EXTENSION: usize = 16 * 1024;
+
 /// The response timeout of a route, as the history stores it: zero is no limit.
 pub fn response_timeout(ms: u64) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms))

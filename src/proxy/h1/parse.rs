@@ -428,6 +428,8 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
 pub struct Chunked {
     state: State,
     trailers: usize,
+    /// Bytes of the current chunk's extensions so far.
+    extension: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,6 +462,7 @@ impl Default for Chunked {
         Chunked {
             state: State::SizeStart,
             trailers: 0,
+            extension: 0,
         }
     }
 }
@@ -481,7 +484,10 @@ impl Chunked {
                         Some(d) if size < 1 << 59 => State::Size(size * 16 + u64::from(d)),
                         None if self.state != State::SizeStart => match b {
                             b'\r' => State::SizeLf(size),
-                            b';' => State::Extension(size),
+                            b';' => {
+                                self.extension = 0;
+                                State::Extension(size)
+                            }
                             b' ' | b'\t' => State::SizeSpace(size),
                             _ => return Err(BadChunk),
                         },
@@ -490,14 +496,25 @@ impl Chunked {
                 }
                 State::SizeSpace(size) => match b {
                     b' ' | b'\t' => State::SizeSpace(size),
-                    b';' => State::Extension(size),
+                    b';' => {
+                        self.extension = 0;
+                        State::Extension(size)
+                    }
                     b'\r' => State::SizeLf(size),
                     _ => return Err(BadChunk),
                 },
                 State::Extension(size) => match b {
                     b'\r' => State::SizeLf(size),
                     b'\n' => return Err(BadChunk),
-                    _ => State::Extension(size),
+                    _ => {
+                        // A chunk's extensions, `;` to the line's end, are bounded
+                        // (refused as a malformed body beyond that).
+                        self.extension += 1;
+                        if self.extension >= policy::MAX_CHUNK_EXTENSION {
+                            return Err(BadChunk);
+                        }
+                        State::Extension(size)
+                    }
                 },
                 State::SizeLf(size) if b == b'\n' => {
                     if size == 0 {
@@ -909,6 +926,25 @@ mod tests {
         assert_eq!(scan_all(&["5\r\nhel"]), Ok(None));
         assert_eq!(scan_all(&["A\r\n0123456789\r\n0\r\n\r\n"]), Ok(Some(20)));
         assert_eq!(scan_all(&["1 \t;x\r\na\r\n0 \r\n\r\n"]), Ok(Some(16)));
+    }
+
+    #[test]
+    fn chunk_extensions_over_16_kib_are_refused() {
+        // `;` and what follows it up to the line's end: at most 16 KiB.
+        let extension = |len: usize| format!(";{}", "e".repeat(len - 1));
+        let at_limit = format!("1{}\r\na\r\n0\r\n\r\n", extension(16 * 1024));
+        assert_eq!(scan_all(&[&at_limit]), Ok(Some(at_limit.len())));
+        let over = format!("1{}\r\na\r\n0\r\n\r\n", extension(16 * 1024 + 1));
+        assert_eq!(scan_all(&[&over]), Err(BadChunk));
+        // Byte by byte, the same.
+        let pieces: Vec<String> = over.chars().map(String::from).collect();
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        assert_eq!(scan_all(&pieces), Err(BadChunk));
+        // The bound is per chunk, not per body; the last chunk's counts too.
+        let many = format!("1{}\r\na\r\n", extension(16 * 1024)).repeat(3) + "0\r\n\r\n";
+        assert_eq!(scan_all(&[&many]), Ok(Some(many.len())));
+        let last = format!("0{}\r\n\r\n", extension(16 * 1024 + 1));
+        assert_eq!(scan_all(&[&last]), Err(BadChunk));
     }
 
     #[test]
