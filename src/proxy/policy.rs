@@ -12,6 +12,10 @@ use super::headers::{is_valid_host, is_valid_method};
 /// and file descriptor) for ever. A request body that stalls this long is given up too.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest head accepted, request or response, on HTTP/1.1; on HTTP/2 the longest
+/// header list (hyper's default is larger; nginx's is 4 × 8 KB for a request).
+pub const MAX_HEAD: usize = 64 * 1024;
+
 /// Upstreams run on this host: a connect that takes longer is not going to work.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 

@@ -21,8 +21,8 @@ use tokio::sync::watch;
 
 use super::forward::{Forwarder, ProxyBody};
 use super::h1;
-use super::policy::HEADER_READ_TIMEOUT;
-use super::table::{plan, Routes, Wanted};
+use super::policy::{HEADER_READ_TIMEOUT, MAX_HEAD};
+use super::table::{plan, sweep_pool, Routes, Wanted};
 use super::{event, problem};
 use crate::store::Route;
 
@@ -89,13 +89,15 @@ fn http2_builder() -> http2::Builder<TokioExecutor> {
         .adaptive_window(false)
         .max_concurrent_streams(HTTP2_STREAMS)
         // The same bound as an HTTP/1.1 request head's.
-        .max_header_list_size(h1::MAX_HEAD as u32)
+        .max_header_list_size(MAX_HEAD as u32)
         .max_send_buf_size(HTTP2_SEND_BUFFER);
     builder
 }
 
 impl Server {
+    /// Made within the runtime: the pool of upstream connections is kept from here on.
     pub fn new(routes: Arc<Routes>, serving: Arc<Serving>, limits: Limits) -> Server {
+        tokio::spawn(sweep_pool(Arc::clone(&routes)));
         Server {
             forwarder: Arc::new(Forwarder::new(Arc::clone(&routes))),
             routes,

@@ -82,15 +82,24 @@ impl Upstream {
         }
     }
 
-    /// Close the connections idle for too long.
-    fn close_expired(&self) {
+    /// Close the connections idle for [`UPSTREAM_IDLE`] or longer as of `now`.
+    fn close_expired(&self, now: Instant) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         while idle
             .front()
-            .is_some_and(|(_, since)| since.elapsed() >= UPSTREAM_IDLE)
+            .is_some_and(|(_, since)| now.saturating_duration_since(*since) >= UPSTREAM_IDLE)
         {
             idle.pop_front();
         }
+    }
+
+    /// Kept-alive connections to it no request is using.
+    #[cfg(test)]
+    fn idle_count(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     pub fn in_flight(&self) -> u64 {
@@ -168,25 +177,47 @@ impl Upstreams {
     }
 
     /// Requests in flight per upstream: every routed upstream (0 included) and every
-    /// upstream no longer routed that still has requests or connections open. Forgets the
-    /// upstreams nothing refers to any more.
+    /// upstream no longer routed that still has requests or connections open. Only reads:
+    /// the pool is kept by [`Upstreams::sweep`], whether or not anyone reports.
     pub fn in_flight(&self) -> BTreeMap<String, u64> {
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known
+            .iter()
+            .filter(|(_, upstream)| Arc::strong_count(upstream) > 1)
+            .map(|(addr, upstream)| (addr.clone(), upstream.in_flight()))
+            .collect()
+    }
+
+    /// The pool's own expiry: close the kept-alive connections idle for too long as of
+    /// `now`, and forget the upstreams nothing refers to any more (with their idle
+    /// connections).
+    pub fn sweep(&self, now: Instant) {
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         // Only the registry holds it: no table routes to it and no request is on it. New
         // references are only made under this lock, so the count cannot rise meanwhile.
         known.retain(|_, upstream| Arc::strong_count(upstream) > 1);
         for upstream in known.values() {
-            upstream.close_expired();
+            upstream.close_expired(now);
         }
-        known
-            .iter()
-            .map(|(addr, upstream)| (addr.clone(), upstream.in_flight()))
-            .collect()
     }
 
     pub fn total_in_flight(&self) -> u64 {
         let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         known.values().map(|u| u.in_flight()).sum()
+    }
+}
+
+/// How often the pool looks for connections idle too long: they close at most this
+/// much later than [`UPSTREAM_IDLE`].
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Keep the pool of idle upstream connections, for as long as the proxy runs.
+pub async fn sweep_pool(routes: Arc<Routes>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        routes.upstreams.sweep(Instant::now());
     }
 }
 
@@ -517,6 +548,36 @@ mod tests {
         let counts = routes.upstreams.in_flight();
         assert_eq!(counts.get("127.0.0.1:1"), None, "{counts:?}");
         assert_eq!(counts.get("127.0.0.1:2"), Some(&0), "{counts:?}");
+        routes.upstreams.sweep(Instant::now());
+        let known = routes.upstreams.known.lock().unwrap();
+        assert!(!known.contains_key("127.0.0.1:1"), "forgotten by the sweep");
+        assert!(known.contains_key("127.0.0.1:2"), "still routed");
+    }
+
+    #[tokio::test]
+    async fn idle_connections_expire_by_the_pool_not_by_the_report() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let routes = Routes::default();
+        routes.replace(
+            plan(
+                &[route(1, "127.0.0.1:80", &[&addr], 1)],
+                &routes.upstreams,
+                &HashMap::new(),
+            )
+            .table,
+        );
+        let upstream = routes.upstreams.get(&addr).unwrap();
+        for _ in 0..2 {
+            let stream = TcpStream::connect(&addr).await.unwrap();
+            upstream.put_idle(stream);
+        }
+        routes.upstreams.in_flight();
+        assert_eq!(upstream.idle_count(), 2, "the report leaves the pool alone");
+        routes.upstreams.sweep(Instant::now());
+        assert_eq!(upstream.idle_count(), 2, "not idle long enough yet");
+        routes.upstreams.sweep(Instant::now() + UPSTREAM_IDLE);
+        assert_eq!(upstream.idle_count(), 0, "expired");
     }
 
     #[test]

@@ -12,8 +12,6 @@
 
 mod parse;
 
-pub use parse::MAX_HEAD;
-
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,11 +23,11 @@ use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
 use self::parse::{BadChunk, Chunked, Framing, Parsed, Request};
-use super::policy::{Local, CONNECT_TIMEOUT, HEADER_READ_TIMEOUT, SEND_TIMEOUT};
+use super::policy::{Local, CONNECT_TIMEOUT, HEADER_READ_TIMEOUT, MAX_HEAD, SEND_TIMEOUT};
 use super::server::stop_requested;
 use super::table::{FlightGuard, Pick, Routes, Upstream};
 
-/// What a head is read into at first; it grows up to [`parse::MAX_HEAD`].
+/// What a head is read into at first; it grows up to [`MAX_HEAD`].
 const HEAD_BUFFER: usize = 8 * 1024;
 /// What a body larger than that is copied through.
 const BODY_BUFFER: usize = 64 * 1024;
@@ -459,7 +457,7 @@ impl Connection<'_> {
                         if gone {
                             break Err(Failure::Broken);
                         }
-                        if watched.as_ref().is_some_and(|(_, input)| input.len() >= parse::MAX_HEAD) {
+                        if watched.as_ref().is_some_and(|(_, input)| input.len() >= MAX_HEAD) {
                             watched = None;
                         }
                     },

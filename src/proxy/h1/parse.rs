@@ -7,11 +7,8 @@
 //! they came, and [`Chunked`] only finds where a chunked body ends.
 
 use crate::proxy::headers::{self, is_forwarding, is_hop_by_hop, is_underscore_alias};
-use crate::proxy::policy::{self, Local};
+use crate::proxy::policy::{self, Local, MAX_HEAD};
 
-/// The longest head accepted, request or response (hyper's default is larger; nginx's
-/// is 4 × 8 KB for a request).
-pub const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// The longest trailer section of a chunked body.
 const MAX_TRAILERS: usize = 16 * 1024;
