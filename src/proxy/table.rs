@@ -42,7 +42,7 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    fn new(addr: &str) -> Result<Upstream, String> {
+    pub(super) fn new(addr: &str) -> Result<Upstream, String> {
         let authority: Authority = addr
             .parse()
             .map_err(|_| format!("`{addr}` is not an upstream address (like 127.0.0.1:49153)"))?;

@@ -10,27 +10,25 @@
 //!
 //! A connection that opens with the HTTP/2 preface is handed back for hyper to serve.
 
+mod exchange;
 mod parse;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{tcp, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::time::{sleep_until, timeout, timeout_at, Instant};
+use tokio::time::{timeout, timeout_at, Instant};
 
-use self::parse::{BadChunk, Chunked, Framing, Parsed, Request};
-use super::policy::{Local, CONNECT_TIMEOUT, HEADER_READ_TIMEOUT, MAX_HEAD, SEND_TIMEOUT};
+use self::exchange::{
+    pass, send, send_head, Failure, Halves, Passed, Relayed, Remaining, Terms, HEAD_BUFFER,
+};
+use self::parse::{BadChunk, Parsed, Request};
+use super::policy::{Local, CONNECT_TIMEOUT, HEADER_READ_TIMEOUT};
 use super::server::stop_requested;
 use super::table::{FlightGuard, Pick, Routes, Upstream};
-
-/// What a head is read into at first; it grows up to [`MAX_HEAD`].
-const HEAD_BUFFER: usize = 8 * 1024;
-/// What a body larger than that is copied through.
-const BODY_BUFFER: usize = 64 * 1024;
 /// After refusing a request, how long the rest of it may still be read (and thrown away)
 /// so that the refusal reaches the client before the connection closes.
 const LINGER: Duration = Duration::from_secs(2);
@@ -109,110 +107,6 @@ enum Forwarded {
     /// A kept-alive upstream connection was closed before it answered: send again on a
     /// new one.
     Stale,
-}
-
-/// Where a body stands: bytes left, chunks, or everything until the sender closes.
-enum Remaining {
-    Bytes(u64),
-    Chunks(Chunked),
-    UntilClose,
-}
-
-impl Remaining {
-    fn of(framing: Framing) -> Remaining {
-        match framing {
-            Framing::Empty => Remaining::Bytes(0),
-            Framing::Length(n) => Remaining::Bytes(n),
-            Framing::Chunked => Remaining::Chunks(Chunked::default()),
-            Framing::UntilClose => Remaining::UntilClose,
-        }
-    }
-
-    /// How many of `bytes` (the next ones read) belong to the body, and whether it ends
-    /// with them.
-    fn take(&mut self, bytes: &[u8]) -> Result<(usize, bool), BadChunk> {
-        Ok(match self {
-            Remaining::Bytes(left) => {
-                let take = bytes
-                    .len()
-                    .min(usize::try_from(*left).unwrap_or(usize::MAX));
-                *left -= take as u64;
-                (take, *left == 0)
-            }
-            Remaining::Chunks(chunked) => match chunked.scan(bytes)? {
-                Some(end) => (end, true),
-                None => (bytes.len(), false),
-            },
-            Remaining::UntilClose => (bytes.len(), false),
-        })
-    }
-}
-
-/// Why a body could not be passed on whole.
-#[derive(Debug, PartialEq, Eq)]
-enum Broken {
-    /// Reading it failed, ended early or stalled: its sender is gone or broken.
-    Read,
-    /// Writing it failed: its receiver is gone, or will not take more.
-    Write,
-    /// A malformed chunked body.
-    Chunk,
-}
-
-impl From<BadChunk> for Broken {
-    fn from(_: BadChunk) -> Broken {
-        Broken::Chunk
-    }
-}
-
-/// Copy a body from `from` to `to`: first what is already in `pending` (bytes read from
-/// `from`), then what is read, up to the body's end. `first` goes out before it, in the
-/// same write (a head). Leaves in `pending` what was read past the end. With `stall`, a
-/// read that waits longer than that fails.
-async fn copy_body<R, W>(
-    from: &mut R,
-    to: &mut W,
-    mut remaining: Remaining,
-    pending: &mut Vec<u8>,
-    mut first: Vec<u8>,
-    stall: Option<Duration>,
-) -> Result<(), Broken>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    loop {
-        let (take, done) = remaining.take(pending)?;
-        if first.is_empty() {
-            if take > 0 {
-                send(to, &pending[..take])
-                    .await
-                    .map_err(|_| Broken::Write)?;
-            }
-        } else {
-            first.extend_from_slice(&pending[..take]);
-            send(to, &first).await.map_err(|_| Broken::Write)?;
-            first = Vec::new();
-        }
-        pending.drain(..take);
-        if done {
-            return Ok(());
-        }
-        if pending.capacity() - pending.len() < HEAD_BUFFER {
-            pending.reserve(BODY_BUFFER);
-        }
-        let read = match stall {
-            Some(stall) => timeout(stall, from.read_buf(pending))
-                .await
-                .unwrap_or(Err(io::ErrorKind::TimedOut.into())),
-            None => from.read_buf(pending).await,
-        };
-        match (read, &remaining) {
-            (Ok(0), Remaining::UntilClose) => return Ok(()),
-            (Ok(0) | Err(_), _) => return Err(Broken::Read),
-            (Ok(_), _) => {}
-        }
-    }
 }
 
 struct Connection<'a> {
@@ -367,14 +261,7 @@ impl Connection<'_> {
             response_timeout,
         } = sent;
         let retry = retry && complete;
-        let sent = if in_hand == 0 {
-            send(&mut upstream, &request.head).await
-        } else {
-            let mut out = Vec::with_capacity(request.head.len() + in_hand);
-            out.extend_from_slice(&request.head);
-            out.extend_from_slice(&self.input[..in_hand]);
-            send(&mut upstream, &out).await
-        };
+        let sent = send_head(&mut upstream, request, &self.input[..in_hand]).await;
         if sent.is_err() {
             if retry {
                 return Forwarded::Stale;
@@ -388,90 +275,25 @@ impl Connection<'_> {
         if !complete {
             self.input.drain(..in_hand);
         }
-        let body_sent = AtomicBool::new(complete);
-        let answer_begun = AtomicBool::new(false);
-        // The answer must begin within the response timeout of the request being sent
-        // whole (or of the app no longer taking its body).
-        let answer_by = |now: Instant| response_timeout.map(|limit| now + limit);
-        let mut deadline = if complete {
-            answer_by(Instant::now())
-        } else {
-            None
-        };
-        let relayed = {
-            let (client_read, mut client_write) = self.client.split();
-            let (mut upstream_read, mut upstream_write) = upstream.split();
-            let input = &mut self.input;
-            let sent_flag = &body_sent;
-            // The rest of the body, as the client sends it; the client's read half comes
-            // back when it is done, to watch the client while the answer is awaited.
-            let send = async move {
-                let mut client_read = client_read;
-                if !complete {
-                    copy_body(
-                        &mut client_read,
-                        &mut upstream_write,
-                        body,
-                        input,
-                        Vec::new(),
-                        Some(HEADER_READ_TIMEOUT),
-                    )
-                    .await?;
-                    sent_flag.store(true, Ordering::Relaxed);
-                }
-                Ok::<_, Broken>((client_read, input))
-            };
-            let receive = relay(
-                &mut upstream_read,
-                &mut client_write,
+        let (client_read, client_write) = self.client.split();
+        let (upstream_read, upstream_write) = upstream.split();
+        let Passed { relayed, body_sent } = pass(
+            Halves {
+                client_read,
+                client_write,
+                upstream_read,
+                upstream_write,
+            },
+            &mut self.input,
+            (!complete).then_some(body),
+            Terms {
                 request,
-                Progress {
-                    body_sent: &body_sent,
-                    answer_begun: &answer_begun,
-                },
-                &self.stopped,
-                guard.upstream(),
-            );
-            tokio::pin!(send, receive);
-            let mut sending = true;
-            let mut watched = None;
-            loop {
-                tokio::select! {
-                    sent = &mut send, if sending => {
-                        sending = false;
-                        deadline = answer_by(Instant::now());
-                        match sent {
-                            Ok(watch) => watched = Some(watch),
-                            // The upstream takes no more of the body: its answer (a 413,
-                            // say) may still come, and is passed on.
-                            Err(Broken::Write) => {}
-                            // The client went away or sent a broken body: nothing more
-                            // can be answered on either connection.
-                            Err(Broken::Read | Broken::Chunk) => break Err(Failure::Broken),
-                        }
-                    },
-                    gone = client_gone(watched.as_mut()), if watched.is_some() => {
-                        // Gone while its answer is awaited: let the upstream go too. What
-                        // it sends meanwhile (pipelined requests) waits in its input, up
-                        // to a head's worth; then it waits in the socket, unwatched.
-                        if gone {
-                            break Err(Failure::Broken);
-                        }
-                        if watched.as_ref().is_some_and(|(_, input)| input.len() >= MAX_HEAD) {
-                            watched = None;
-                        }
-                    },
-                    relayed = &mut receive => break relayed,
-                    () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                        if answer_begun.load(Ordering::Relaxed) {
-                            deadline = None;
-                        } else {
-                            break Err(Failure::TimedOut);
-                        }
-                    },
-                }
-            }
-        };
+                stopped: &self.stopped,
+                from: guard.upstream(),
+                response_timeout,
+            },
+        )
+        .await;
         match relayed {
             Ok(Relayed::Answered {
                 keep_client,
@@ -480,12 +302,12 @@ impl Connection<'_> {
                 if complete {
                     self.input.drain(..in_hand);
                 }
-                if reuse_upstream && body_sent.load(Ordering::Relaxed) {
+                if reuse_upstream && body_sent {
                     guard.upstream().put_idle(upstream);
                 }
                 Forwarded::Done { keep: keep_client }
             }
-            Ok(Relayed::Switched { head, rest }) if body_sent.load(Ordering::Relaxed) => {
+            Ok(Relayed::Switched { head, rest }) if body_sent => {
                 if complete {
                     self.input.drain(..in_hand);
                 }
@@ -506,7 +328,7 @@ impl Connection<'_> {
                 let in_hand = if complete {
                     Some(in_hand)
                 } else {
-                    body_sent.load(Ordering::Relaxed).then_some(0)
+                    body_sent.then_some(0)
                 };
                 Forwarded::Done {
                     keep: self.answer(Local::GatewayTimeout, request, in_hand).await,
@@ -585,139 +407,6 @@ struct Sent {
     retry: bool,
     /// The answer must begin within this once the request was sent whole.
     response_timeout: Option<Duration>,
-}
-
-/// What the two halves of an exchange tell each other.
-#[derive(Clone, Copy)]
-struct Progress<'a> {
-    /// The request's body was all sent.
-    body_sent: &'a AtomicBool,
-    /// The final answer's head came: the response timeout no longer runs.
-    answer_begun: &'a AtomicBool,
-}
-
-/// How an answer went, when it did.
-enum Relayed {
-    Answered {
-        keep_client: bool,
-        reuse_upstream: bool,
-    },
-    /// A switch of protocols: the head for the client and what came after it.
-    Switched { head: Vec<u8>, rest: Vec<u8> },
-}
-
-enum Failure {
-    /// The upstream closed before sending a byte.
-    Stale,
-    /// The upstream's answer did not begin within the response timeout.
-    TimedOut,
-    /// The upstream broke off before its answer's head was whole, or sent a bad one.
-    Upstream,
-    /// The answer was cut off, or the client went away: close.
-    Broken,
-}
-
-/// Read the upstream's answer and pass it to the client: informational answers (100
-/// Continue) as they come, then the final one, its body framed as the upstream framed it.
-async fn relay<R, W>(
-    upstream: &mut R,
-    client: &mut W,
-    request: &Request,
-    progress: Progress<'_>,
-    stopped: &watch::Receiver<bool>,
-    from: &Upstream,
-) -> Result<Relayed, Failure>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut pending = Vec::with_capacity(HEAD_BUFFER);
-    let mut answered = false;
-    loop {
-        let mut response = loop {
-            match parse::response(&pending, request.head_only) {
-                Parsed::Done(response) => break response,
-                // Not an answer: on a kept-alive connection, whatever the app left there
-                // (its idle timeout's notice, say); sent again on a new one when safe.
-                Parsed::Refuse(_) if answered => return Err(Failure::Upstream),
-                Parsed::Refuse(_) => return Err(Failure::Stale),
-                Parsed::Partial => {}
-            }
-            if pending.capacity() == pending.len() {
-                pending.reserve(HEAD_BUFFER);
-            }
-            match upstream.read_buf(&mut pending).await {
-                Ok(1..) => {}
-                _ if answered || !pending.is_empty() => return Err(Failure::Upstream),
-                _ => return Err(Failure::Stale),
-            }
-        };
-        answered = true;
-        from.mark_up();
-        pending.drain(..response.len);
-        match response.status {
-            101 if request.upgrade => {
-                response.finish_switch();
-                return Ok(Relayed::Switched {
-                    head: response.head,
-                    rest: pending,
-                });
-            }
-            // A switch nobody asked for cannot be passed on.
-            101 => return Err(Failure::Upstream),
-            // Interim answers (100 Continue) are not for HTTP/1.0 clients.
-            100..=199 if request.http10 => continue,
-            100..=199 => {
-                response.finish(false, false);
-                send(client, &response.head)
-                    .await
-                    .map_err(|_| Failure::Broken)?;
-                continue;
-            }
-            _ => {}
-        }
-        progress.answer_begun.store(true, Ordering::Relaxed);
-        // An answer that comes before the request's body was all sent ends the exchange:
-        // the rest of the body is never read, so the client connection closes after it.
-        let keep_client = request.keep_alive
-            && !*stopped.borrow()
-            && response.framing != Framing::UntilClose
-            && progress.body_sent.load(Ordering::Relaxed);
-        response.finish(!keep_client, request.http10);
-        copy_body(
-            upstream,
-            client,
-            Remaining::of(response.framing),
-            &mut pending,
-            response.head,
-            None,
-        )
-        .await
-        .map_err(|_| Failure::Broken)?;
-        return Ok(Relayed::Answered {
-            keep_client,
-            reuse_upstream: response.keep_alive && pending.is_empty(),
-        });
-    }
-}
-
-/// Read what the client sends while its answer is awaited into its input: true once it
-/// closed its connection (or the connection broke). Never resolves without a client.
-async fn client_gone(watched: Option<&mut (tcp::ReadHalf<'_>, &mut Vec<u8>)>) -> bool {
-    let Some((client, input)) = watched else {
-        return std::future::pending().await;
-    };
-    if input.capacity() - input.len() < HEAD_BUFFER / 2 {
-        input.reserve(HEAD_BUFFER);
-    }
-    matches!(client.read_buf(*input).await, Ok(0) | Err(_))
-}
-
-/// Write all of `bytes`, within [`SEND_TIMEOUT`].
-async fn send<W: AsyncWrite + Unpin>(to: &mut W, bytes: &[u8]) -> io::Result<()> {
-    timeout(SEND_TIMEOUT, to.write_all(bytes))
-        .await
-        .unwrap_or(Err(io::ErrorKind::TimedOut.into()))
 }
 
 async fn connect(upstream: &Upstream) -> io::Result<TcpStream> {
