@@ -21,8 +21,8 @@ use tokio::sync::watch;
 
 use super::headers::{add_forwarding, content_length, drop_underscore_aliases, strip_hop_by_hop};
 use super::policy::{
-    admit_method, requested_host, retried_on_stale, Local, CONNECT_TIMEOUT, LOCAL_CONTENT_TYPE,
-    UPSTREAM_IDLE,
+    admit_method, passes_status, requested_host, retried_on_stale, Local, CONNECT_TIMEOUT,
+    LOCAL_CONTENT_TYPE, UPSTREAM_IDLE,
 };
 use super::table::{FlightGuard, Pick, Routes};
 
@@ -192,8 +192,10 @@ fn upstream_uri(guard: &FlightGuard, path: &PathAndQuery) -> Uri {
 
 /// The upstream's answer on its way back.
 fn respond(response: Response<Incoming>, guard: FlightGuard) -> Response<ProxyBody> {
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        // HTTP/2 has no switch of protocols to pass one on.
+    // HTTP/2 has no switch of protocols to pass one on.
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+        || !passes_status(response.status().as_u16())
+    {
         return local(Local::BadGateway);
     }
     let (mut parts, body) = response.into_parts();

@@ -12,6 +12,8 @@
 //! flight there until it closes.
 
 mod forward;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 mod h1;
 mod headers;
 mod policy;

@@ -51,6 +51,12 @@ pub fn retried_on_stale(method: &[u8]) -> bool {
     )
 }
 
+/// Whether an app's status code may be passed on: three digits, the first 1 to 5 (RFC
+/// 9110 §15). Another answer gets 502.
+pub fn passes_status(status: u16) -> bool {
+    (100..600).contains(&status)
+}
+
 /// Whether a request's method may be passed on: not CONNECT (405: the proxy makes no
 /// tunnels), and an upper-case token (400), as nginx.
 pub fn admit_method(method: &[u8]) -> Result<(), Local> {
@@ -220,6 +226,8 @@ mod tests {
         assert_eq!(admit_method(b"head"), Err(Local::BadRequest));
         assert_eq!(admit_method(b"PROPFIND"), Ok(()));
         assert!(retried_on_stale(b"PUT") && !retried_on_stale(b"POST"));
+        assert!(passes_status(100) && passes_status(599));
+        assert!(!passes_status(0) && !passes_status(99) && !passes_status(600));
         assert_eq!(response_timeout(0), None);
         assert_eq!(response_timeout(1500), Some(Duration::from_millis(1500)));
     }

@@ -11,7 +11,7 @@
 //! A connection that opens with the HTTP/2 preface is handed back for hyper to serve.
 
 mod exchange;
-mod parse;
+pub(super) mod parse;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};

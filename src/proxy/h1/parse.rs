@@ -352,6 +352,11 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
     let (Some(minor), Some(status)) = (parsed.version, parsed.code) else {
         return Parsed::Refuse(Local::BadGateway);
     };
+    // httparse reads `000` as status 0, which would go to the client as `HTTP/1.1 0`,
+    // an answer no client can read.
+    if !policy::passes_status(status) {
+        return Parsed::Refuse(Local::BadGateway);
+    }
     let reason = parsed.reason.unwrap_or_default();
     let headers = parsed.headers;
     let tokens = ConnectionTokens::read(headers);
@@ -779,6 +784,25 @@ mod tests {
             head.starts_with("PROPFIND / HTTP/1.1\r\nHost: [::1]:8080\r\n"),
             "{head}"
         );
+    }
+
+    #[test]
+    fn an_answer_with_a_status_out_of_range_cannot_be_passed_on() {
+        for input in [
+            "HTTP/1.1 000 OK\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            assert!(
+                matches!(
+                    response(input.as_bytes(), false),
+                    Parsed::Refuse(Local::BadGateway)
+                ),
+                "{input:?}"
+            );
+        }
+        let (_, r) = answer("HTTP/1.1 599 Custom\r\nContent-Length: 0\r\n\r\n", false);
+        assert_eq!(r.status, 599);
     }
 
     #[test]
