@@ -10,6 +10,8 @@
 //!
 //! A connection that opens with the HTTP/2 preface is handed back for hyper to serve.
 
+#[cfg(test)]
+mod differential;
 mod exchange;
 pub(super) mod parse;
 

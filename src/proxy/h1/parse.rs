@@ -449,10 +449,18 @@ enum State {
     DataLf,
     /// The start of a trailer line, or of the final blank line.
     LineStart,
+    /// A trailer field's name, up to its `:`.
+    TrailerName,
+    /// A trailer field's value, up to the line's end.
     Trailer,
     TrailerLf,
     FinalLf,
     Done,
+}
+
+/// A character of a token (RFC 9110 §5.6.2): a header field's name, say.
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// The chunked body is malformed: the connection cannot be used any more.
@@ -539,15 +547,24 @@ impl Chunked {
                 State::DataCr if b == b'\r' => State::DataLf,
                 State::DataLf if b == b'\n' => State::SizeStart,
                 State::LineStart if b == b'\r' => State::FinalLf,
-                State::LineStart | State::Trailer => {
+                // Trailer fields are read as header fields are (a token, `:`, a value
+                // without control characters): a reader that takes a malformed line
+                // for the end of the trailers would find the next request elsewhere.
+                State::LineStart | State::TrailerName | State::Trailer => {
                     self.trailers += 1;
-                    if self.trailers > MAX_TRAILERS || b == b'\n' {
+                    if self.trailers > MAX_TRAILERS {
                         return Err(BadChunk);
                     }
-                    if b == b'\r' {
-                        State::TrailerLf
-                    } else {
-                        State::Trailer
+                    match (self.state, b) {
+                        (State::LineStart | State::TrailerName, b) if is_token(b) => {
+                            State::TrailerName
+                        }
+                        (State::TrailerName, b':') => State::Trailer,
+                        (State::Trailer, b'\r') => State::TrailerLf,
+                        (State::Trailer, b) if b == b'\t' || !(b.is_ascii_control()) => {
+                            State::Trailer
+                        }
+                        _ => return Err(BadChunk),
                     }
                 }
                 State::TrailerLf if b == b'\n' => State::LineStart,
@@ -979,6 +996,10 @@ mod tests {
             "fffffffffffffffffff\r\n",
             "5;ext\nhello",
             "5 xyz\r\nhello\r\n",
+            "0\r\nX-Sum.1\r\n\r\n",
+            "0\r\n: 1\r\n\r\n",
+            "0\r\nX Sum: 1\r\n\r\n",
+            "0\r\nX-Sum: a\x01b\r\n\r\n",
         ] {
             assert_eq!(scan_all(&[bad]), Err(BadChunk), "{bad:?}");
         }
