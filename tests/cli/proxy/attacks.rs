@@ -709,3 +709,50 @@ fn a_chunk_extension_over_16_kib_is_refused_and_never_reaches_the_app_whole() {
     let answer = p.conn().get("/after").answer();
     assert_eq!(answer.status, 200, "{answer:?}");
 }
+
+#[test]
+fn on_h2c_an_idempotent_request_is_sent_again_when_its_kept_alive_connection_was_closed() {
+    // The first `/stale` and `/stale-post` requests find their connection closed by the
+    // app before an answer, as when its idle timeout strikes.
+    let closed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let p = Proxied::start(move |seen| {
+        let mut closed = closed.lock().unwrap();
+        let path = seen.path().to_string();
+        if path.starts_with("/stale") && !closed.contains(&path) {
+            closed.push(path);
+            return Reply::raw(Vec::new()).closing();
+        }
+        echo(seen)
+    });
+    let port = p.port;
+    let (get, post) = runtime().block_on(async {
+        let (mut sender, _driver) = h2c(port, None).await;
+        let mut status = |method: Method, path: &str| {
+            let request = Request::builder()
+                .method(method)
+                .uri(format!("http://shop.example:{port}{path}"))
+                .body(empty())
+                .expect("request");
+            let answer = sender.send_request(request);
+            async move { answer.await.map(|r| r.status().as_u16()) }
+        };
+        // A first request makes a kept-alive connection to the app.
+        assert_eq!(status(Method::GET, "/").await.ok(), Some(200));
+        let get = status(Method::GET, "/stale").await.ok();
+        let post = status(Method::POST, "/stale-post").await.ok();
+        (get, post)
+    });
+    assert_eq!(get, Some(200), "GET is sent again");
+    assert_eq!(post, Some(502), "POST is not");
+    let paths: Vec<String> = p.upstream.seen().iter().map(|s| s.path().into()).collect();
+    assert_eq!(
+        paths.iter().filter(|p| *p == "/stale").count(),
+        2,
+        "{paths:?}"
+    );
+    assert_eq!(
+        paths.iter().filter(|p| *p == "/stale-post").count(),
+        1,
+        "{paths:?}"
+    );
+}
