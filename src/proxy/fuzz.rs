@@ -1,8 +1,8 @@
 //! Fuzz targets for the proxy's own HTTP/1.1 framing: request heads, response heads and
 //! chunked bodies. Each takes any bytes and panics when a property the proxy relies on
-//! breaks. `fuzz/` runs them under cargo-fuzz (nightly); on stable, the test below runs
-//! them over the committed corpus (`fuzz/corpus/`) and a fixed number of seeded random
-//! mutations of it.
+//! breaks. `fuzz/` runs them under libFuzzer: with cargo-fuzz on nightly, or instrumented
+//! on stable with `bash fuzz/run.sh` (bounded time); the tests below also run them over
+//! the committed corpus (`fuzz/corpus/`) and a fixed number of seeded random mutations.
 
 use super::h1::parse::{self, Chunked, Parsed};
 use super::policy::Local;
