@@ -118,13 +118,10 @@ impl<'a> ConnectionTokens<'a> {
         tokens
     }
 
-    /// Whether `Connection` names `name` as hop-by-hop. The headers that frame a message
-    /// or name its host are never dropped that way: the framing was read from them, and
-    /// the next hop has to read the same.
+    /// Whether `Connection` names `name` as hop-by-hop, and it may be dropped as such
+    /// (see [`headers::connection_may_drop`]).
     fn names(&self, name: &str) -> bool {
-        !["content-length", "transfer-encoding", "host"]
-            .iter()
-            .any(|h| name.eq_ignore_ascii_case(h))
+        headers::connection_may_drop(name)
             && self
                 .named
                 .iter()
