@@ -129,3 +129,26 @@ fn a_hung_app_is_answered_504_after_the_response_timeout_on_both_protocols() {
     assert_eq!(answer.status, 504, "{answer:?}");
     assert!(took >= Duration::from_secs(5), "answered after {took:?}");
 }
+
+#[test]
+fn a_response_timeout_applies_to_proxy_mode_only() {
+    require_docker!();
+    let env = crate::common::TestEnv::new();
+    let project = env.web_project("timeout-usage");
+    let run = env
+        .run(&[
+            "deploy",
+            &project,
+            "--image",
+            crate::common::WEB_V1,
+            "--response-timeout",
+            "5s",
+        ])
+        .code(2);
+    assert!(
+        run.stderr
+            .contains("--response-timeout apply to environments in proxy mode"),
+        "{}",
+        run.stderr
+    );
+}
