@@ -352,6 +352,11 @@ pub struct DeployArgs {
     /// before it is stopped [default: 30s; remembered]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub drain: Option<Duration>,
+    /// Proxy mode: how long the app's answer may take to begin once the request was sent
+    /// to it whole; after that the proxy answers 504 Gateway Timeout and closes the
+    /// connection to the app [default: 60s; 0s for no limit; remembered]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub response_timeout: Option<Duration>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,

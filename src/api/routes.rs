@@ -430,6 +430,7 @@ async fn deploy(
                         proxy: None,
                         replicas: None,
                         drain: None,
+                        response_timeout: None,
                     })),
                     project.name,
                 ))

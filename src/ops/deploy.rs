@@ -13,6 +13,7 @@ use super::swap::{self, Swap};
 use super::{clean_reason, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::{check_name, Failure};
+use crate::proxy::DEFAULT_RESPONSE_TIMEOUT;
 use crate::store::{Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store};
 
 pub struct DeployRequest {
@@ -30,6 +31,8 @@ pub struct DeployRequest {
     pub proxy: Option<String>,
     pub replicas: Option<u32>,
     pub drain: Option<Duration>,
+    /// Proxy mode: how long the app's answer may take to begin (`--response-timeout`).
+    pub response_timeout: Option<Duration>,
 }
 
 pub enum DeployOutcome {
@@ -77,12 +80,16 @@ pub async fn deploy_image(
     }
     let proxied = request.proxy.is_some()
         || (request.publish.is_none() && remembered.as_ref().is_some_and(|e| e.proxy.is_some()));
-    if !proxied && (request.replicas.is_some() || request.drain.is_some()) {
-        return Err(
-            Failure::usage("--replicas and --drain apply to environments in proxy mode")
-                .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
-                .into(),
-        );
+    if !proxied
+        && (request.replicas.is_some()
+            || request.drain.is_some()
+            || request.response_timeout.is_some())
+    {
+        return Err(Failure::usage(
+            "--replicas, --drain and --response-timeout apply to environments in proxy mode",
+        )
+        .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
+        .into());
     }
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
     check_port(&project, &image, publishing || proxied)?;
@@ -151,10 +158,17 @@ pub async fn deploy_image(
                     .drain
                     .or(remembered.as_ref().map(|m| m.drain))
                     .unwrap_or(Duration::from_secs(30)),
+                response_timeout: request
+                    .response_timeout
+                    .or(remembered.as_ref().map(|m| m.response_timeout))
+                    .unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
             }),
             (None, Some(remembered)) if request.publish.is_none() => Some(ProxyMode {
                 replicas: request.replicas.unwrap_or(remembered.replicas),
                 drain: request.drain.unwrap_or(remembered.drain),
+                response_timeout: request
+                    .response_timeout
+                    .unwrap_or(remembered.response_timeout),
                 ..remembered
             }),
             _ => None,
@@ -165,9 +179,7 @@ pub async fn deploy_image(
             store.remember_address(
                 env.id,
                 request.publish.as_ref(),
-                proxy_mode
-                    .as_ref()
-                    .map(|m| (m.listen.as_str(), m.replicas, m.drain.as_millis() as u64)),
+                proxy_mode.as_ref().map(ProxyMode::settings),
             )?;
         }
         let has_port = project.container_port.or(image.exposed_port).is_some();

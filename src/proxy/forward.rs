@@ -8,20 +8,23 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::http::uri::{PathAndQuery, Scheme};
-use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::watch;
 
-use super::headers::{
-    add_forwarding, content_length, drop_underscore_aliases, is_valid_host, is_valid_method,
-    strip_hop_by_hop,
+use super::headers::{add_forwarding, content_length, drop_underscore_aliases, strip_hop_by_hop};
+use super::policy::{
+    admit_method, passes_status, requested_host, retried_on_stale, Local, CONNECT_TIMEOUT,
+    LOCAL_CONTENT_TYPE, UPSTREAM_IDLE,
 };
-use super::table::{FlightGuard, Pick, Routes, CONNECT_TIMEOUT, IDLE_FOR};
+use super::table::{FlightGuard, Pick, Routes};
 
 /// The socket send buffer of a connection to an app (the kernel doubles it).
 const UPSTREAM_SEND_BUFFER: usize = 64 * 1024;
@@ -42,7 +45,7 @@ impl Forwarder {
         connector.set_send_buffer_size(Some(UPSTREAM_SEND_BUFFER));
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(IDLE_FOR)
+            .pool_idle_timeout(UPSTREAM_IDLE)
             // What one upstream connection may buffer of a request body for an app that
             // reads slowly (hyper's default is 400 KB; this is its least). The body's
             // data is queued as [`RequestBody`] copied it, each piece its own size: a
@@ -62,8 +65,8 @@ impl Forwarder {
         request: Request<Incoming>,
     ) -> Response<ProxyBody> {
         let (parts, body) = request.into_parts();
-        if let Err(status) = acceptable(&parts) {
-            return local(status);
+        if let Err(refused) = acceptable(&parts) {
+            return local(refused);
         }
         let mut headers = parts.headers;
         // HTTP/2 clients name the host in the URI; HTTP/1.1 upstreams want a Host header.
@@ -84,17 +87,25 @@ impl Forwarder {
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let body = Arc::new(BodySlot::new(body));
 
-        // On a refused connect, once more on another upstream (the body is still unread).
+        // On a refused connect, once more on another upstream (the body is still unread);
+        // on a connection that closed before answering, once more when the policy says
+        // the method may be sent again and the body is still unread.
+        let retried = retried_on_stale(parts.method.as_str().as_bytes());
         let mut failed: Option<FlightGuard> = None;
+        let mut stale_retried = false;
         for attempt in 0..2 {
             let skip = failed.as_ref().map(|guard| guard.upstream().as_ref());
-            let (guard, others) = match self.routes.begin(listen, skip) {
-                Pick::Upstream { guard, others } => (guard, others),
-                _ if failed.is_some() => return local(StatusCode::BAD_GATEWAY),
-                Pick::NoRoute | Pick::NoUpstream => return local(StatusCode::SERVICE_UNAVAILABLE),
+            let (guard, others, response_timeout) = match self.routes.begin(listen, skip) {
+                Pick::Upstream {
+                    guard,
+                    others,
+                    response_timeout,
+                } => (guard, others, response_timeout),
+                _ if failed.is_some() => return local(Local::BadGateway),
+                Pick::NoRoute | Pick::NoUpstream => return local(Local::Unavailable),
             };
             drop(failed.take());
-            let last = attempt == 1 || !others;
+            let last = attempt == 1 || !(others || retried);
             let mut upstream_request = Request::new(RequestBody {
                 slot: Arc::clone(&body),
             });
@@ -106,7 +117,17 @@ impl Forwarder {
             } else {
                 headers.clone()
             };
-            match self.client.request(upstream_request).await {
+            let requested = self.client.request(upstream_request);
+            let answered = match response_timeout {
+                None => requested.await,
+                Some(limit) => tokio::select! {
+                    answered = requested => answered,
+                    // Dropping the request closes its connection: the late answer can
+                    // never reach the next request.
+                    () = body.sent_for(limit) => return local(Local::GatewayTimeout),
+                },
+            };
+            match answered {
                 Ok(response) => {
                     guard.upstream().mark_up();
                     return respond(response, guard);
@@ -119,44 +140,45 @@ impl Forwarder {
                             error_chain(&err)
                         ));
                     }
-                    if last || body.polled.load(Ordering::SeqCst) {
-                        return local(StatusCode::BAD_GATEWAY);
+                    if last || !others || body.polled.load(Ordering::SeqCst) {
+                        return local(Local::BadGateway);
                     }
                     failed = Some(guard);
                 }
+                // A kept-alive connection closed before a byte of answer: as on HTTP/1.1,
+                // sent once more when that is safe.
+                Err(err)
+                    if retried
+                        && !last
+                        && !stale_retried
+                        && closed_before_answer(&err)
+                        && !body.polled.load(Ordering::SeqCst) =>
+                {
+                    stale_retried = true;
+                }
                 // The upstream broke the connection or the request: nothing to retry safely.
-                Err(_) => return local(StatusCode::BAD_GATEWAY),
+                Err(_) => return local(Local::BadGateway),
             }
         }
-        local(StatusCode::BAD_GATEWAY)
+        local(Local::BadGateway)
     }
 }
 
 /// Whether a request may be passed on, as on HTTP/1.1: not CONNECT (nor extended
 /// CONNECT, which hyper's server does not take), an upper-case method, and one host
 /// named at most once, the same in `:authority` and `Host` when both are given.
-fn acceptable(request: &hyper::http::request::Parts) -> Result<(), StatusCode> {
-    if request.method == Method::CONNECT {
-        return Err(StatusCode::METHOD_NOT_ALLOWED);
-    }
-    if !is_valid_method(request.method.as_str().as_bytes()) {
-        return Err(StatusCode::BAD_REQUEST);
-    }
-    let authority = request.uri.authority().map(|a| a.as_str());
-    let mut hosts = request.headers.get_all(HOST).iter();
-    let host = hosts.next();
-    let one_host = hosts.next().is_none()
-        && authority.is_none_or(|a| is_valid_host(a.as_bytes()))
-        && host.is_none_or(|h| is_valid_host(h.as_bytes()))
-        && match (authority, host) {
-            (Some(a), Some(h)) => a.as_bytes().eq_ignore_ascii_case(h.as_bytes()),
-            _ => true,
-        };
-    if one_host {
-        Ok(())
-    } else {
-        Err(StatusCode::BAD_REQUEST)
-    }
+fn acceptable(request: &hyper::http::request::Parts) -> Result<(), Local> {
+    admit_method(request.method.as_str().as_bytes())?;
+    requested_host(
+        request.uri.authority().map(|a| a.as_str().as_bytes()),
+        request
+            .headers
+            .get_all(HOST)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        true,
+    )?;
+    Ok(())
 }
 
 fn upstream_uri(guard: &FlightGuard, path: &PathAndQuery) -> Uri {
@@ -170,9 +192,11 @@ fn upstream_uri(guard: &FlightGuard, path: &PathAndQuery) -> Uri {
 
 /// The upstream's answer on its way back.
 fn respond(response: Response<Incoming>, guard: FlightGuard) -> Response<ProxyBody> {
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        // HTTP/2 has no switch of protocols to pass one on.
-        return local(StatusCode::BAD_GATEWAY);
+    // HTTP/2 has no switch of protocols to pass one on.
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+        || !passes_status(response.status().as_u16())
+    {
+        return local(Local::BadGateway);
     }
     let (mut parts, body) = response.into_parts();
     parts.extensions = Default::default();
@@ -190,7 +214,7 @@ fn respond(response: Response<Incoming>, guard: FlightGuard) -> Response<ProxyBo
             Ok(Some(n)) => {
                 parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
             }
-            Ok(None) | Err(()) => return local(StatusCode::BAD_GATEWAY),
+            Ok(None) | Err(()) => return local(Local::BadGateway),
         }
     }
     Response::from_parts(
@@ -202,22 +226,24 @@ fn respond(response: Response<Incoming>, guard: FlightGuard) -> Response<ProxyBo
     )
 }
 
-/// An answer of the proxy's own: 400 (a request that cannot be passed on), 405
-/// (CONNECT), 502 (the upstream cannot be reached), 503 (no upstream).
-fn local(status: StatusCode) -> Response<ProxyBody> {
-    let text: &'static str = match status {
-        StatusCode::BAD_REQUEST => "400 bad request\n",
-        StatusCode::METHOD_NOT_ALLOWED => "405 method not allowed: CONNECT is not proxied\n",
-        StatusCode::BAD_GATEWAY => "502 bad gateway: the upstream cannot be reached\n",
-        _ => "503 service unavailable: nothing serves this address now\n",
-    };
+/// An answer of the proxy's own, as [`Local`] writes it.
+fn local(answer: Local) -> Response<ProxyBody> {
+    let text = answer.text();
     let mut response = Response::new(ProxyBody::Local(Some(Bytes::from_static(text.as_bytes()))));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::BAD_GATEWAY);
     response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(LOCAL_CONTENT_TYPE));
+    response
+}
+
+/// The upstream connection closed before a byte of the answer came: a kept-alive one
+/// the app had closed meanwhile, as a rule.
+fn closed_before_answer(err: &hyper_util::client::legacy::Error) -> bool {
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<hyper::Error>())
+        .is_some_and(hyper::Error::is_incomplete_message)
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -283,6 +309,8 @@ impl Body for ProxyBody {
 struct BodySlot {
     body: Mutex<Option<Incoming>>,
     polled: AtomicBool,
+    /// True once the body was handed over whole: the response timeout runs from then.
+    sent: watch::Sender<bool>,
     end_stream: bool,
     size_hint: SizeHint,
 }
@@ -292,9 +320,19 @@ impl BodySlot {
         BodySlot {
             end_stream: body.is_end_stream(),
             size_hint: body.size_hint(),
+            sent: watch::Sender::new(body.is_end_stream()),
             body: Mutex::new(Some(body)),
             polled: AtomicBool::new(false),
         }
+    }
+
+    /// Resolves `limit` after the body was sent whole.
+    async fn sent_for(&self, limit: Duration) {
+        let mut sent = self.sent.subscribe();
+        if sent.wait_for(|sent| *sent).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(limit).await;
     }
 }
 
@@ -319,7 +357,11 @@ impl Body for RequestBody {
         let Some(body) = body.as_mut() else {
             return Poll::Ready(None);
         };
-        match ready!(Pin::new(body).poll_frame(cx)) {
+        let polled = ready!(Pin::new(&mut *body).poll_frame(cx));
+        if matches!(polled, None | Some(Ok(_))) && (polled.is_none() || body.is_end_stream()) {
+            self.slot.sent.send_replace(true);
+        }
+        match polled {
             Some(Ok(frame)) => Poll::Ready(Some(Ok(match frame.into_data() {
                 // Copied: the data is a slice of the HTTP/2 connection's read buffer,
                 // which it would keep alive, whole, while it waits for the app.

@@ -35,6 +35,16 @@ pub fn is_forwarding(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h.as_str()))
 }
 
+/// Whether a header `Connection` names may be dropped as hop-by-hop, on either path. Not
+/// the ones that frame a message or name its host (the framing was read from them, and
+/// the next hop has to read the same), nor the ones the proxy sets itself.
+pub fn connection_may_drop(name: &str) -> bool {
+    !["content-length", "transfer-encoding", "host"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+        && !is_forwarding(name)
+}
+
 /// A name with `_` standing for `-` that spells a header the proxy sets, frames by or
 /// drops (`X_Forwarded_For`): apps that read headers CGI-style cannot tell the two apart,
 /// so the client could pass off its own value as the proxy's.
@@ -130,7 +140,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
             .filter(|name| {
                 !matches!(name.as_str(), "keep-alive" | "close" | "upgrade")
-                    && !is_forwarding(name.as_str())
+                    && connection_may_drop(name.as_str())
             })
             .collect();
         for name in named {
@@ -298,6 +308,18 @@ mod tests {
         ]);
         strip_hop_by_hop(&mut map);
         assert_eq!(map["x-forwarded-for"], "10.0.0.1");
+    }
+
+    #[test]
+    fn connection_cannot_remove_the_framing_or_the_host() {
+        let mut map = headers(&[
+            ("connection", "content-length, host, x-trace"),
+            ("content-length", "5"),
+            ("host", "shop.example"),
+            ("x-trace", "1"),
+        ]);
+        strip_hop_by_hop(&mut map);
+        assert_eq!(names(&map), ["content-length", "host"]);
     }
 
     #[test]

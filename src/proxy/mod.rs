@@ -12,8 +12,11 @@
 //! flight there until it closes.
 
 mod forward;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 mod h1;
 mod headers;
+mod policy;
 mod report;
 mod server;
 mod table;
@@ -33,6 +36,8 @@ use crate::store::{ProxyState, Route, Store};
 use report::Observed;
 use server::{Limits, Server, Serving};
 use table::Routes;
+
+pub use policy::DEFAULT_RESPONSE_TIMEOUT;
 
 /// How many client connections the proxy holds at once unless told otherwise: the 10,000
 /// idle ones the benchmarks open fit, and so do their file descriptors (with the
@@ -64,7 +69,7 @@ impl Default for ProxyOptions {
             poll_interval: Duration::from_millis(20),
             report_interval: REPORT_INTERVAL,
             shutdown_timeout: Duration::from_secs(10),
-            idle_timeout: server::HEADER_READ_TIMEOUT,
+            idle_timeout: policy::HEADER_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
         }
     }

@@ -21,7 +21,8 @@ use tokio::sync::watch;
 
 use super::forward::{Forwarder, ProxyBody};
 use super::h1;
-use super::table::{plan, Routes, Wanted};
+use super::policy::{HEADER_READ_TIMEOUT, MAX_HEAD};
+use super::table::{plan, sweep_pool, Routes, Wanted};
 use super::{event, problem};
 use crate::store::Route;
 
@@ -62,11 +63,6 @@ pub struct Server {
     problems: HashSet<String>,
 }
 
-/// How long a client connection may take to send a request's headers, and may sit idle
-/// between requests: a slow or silent client cannot hold a connection (and its
-/// memory and file descriptor) for ever.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// HTTP/2's flow-control window, for a stream and for a whole connection: how much a
 /// client may send ahead of what the app has read, which the proxy holds meanwhile.
 /// Measured with a thousand uploads to an app that never reads: hyper's default of 1 MB
@@ -93,13 +89,15 @@ fn http2_builder() -> http2::Builder<TokioExecutor> {
         .adaptive_window(false)
         .max_concurrent_streams(HTTP2_STREAMS)
         // The same bound as an HTTP/1.1 request head's.
-        .max_header_list_size(h1::MAX_HEAD as u32)
+        .max_header_list_size(MAX_HEAD as u32)
         .max_send_buf_size(HTTP2_SEND_BUFFER);
     builder
 }
 
 impl Server {
+    /// Made within the runtime: the pool of upstream connections is kept from here on.
     pub fn new(routes: Arc<Routes>, serving: Arc<Serving>, limits: Limits) -> Server {
+        tokio::spawn(sweep_pool(Arc::clone(&routes)));
         Server {
             forwarder: Arc::new(Forwarder::new(Arc::clone(&routes))),
             routes,

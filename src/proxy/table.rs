@@ -15,14 +15,11 @@ use std::time::{Duration, Instant};
 use hyper::http::uri::Authority;
 use tokio::net::TcpStream;
 
+use super::policy::{self, UPSTREAM_IDLE};
 use crate::store::Route;
 
 /// How long a refused connect keeps an upstream out of the rotation (while another is up).
 const DOWN_FOR: Duration = Duration::from_secs(2);
-/// Upstreams run on this host: a connect that takes longer is not going to work.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long an unused kept-alive connection to an upstream stays open.
-pub const IDLE_FOR: Duration = Duration::from_secs(30);
 /// Kept-alive connections kept per upstream, at most; more are closed after their answer.
 const IDLE_MAX: usize = 512;
 
@@ -45,7 +42,7 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    fn new(addr: &str) -> Result<Upstream, String> {
+    pub(super) fn new(addr: &str) -> Result<Upstream, String> {
         let authority: Authority = addr
             .parse()
             .map_err(|_| format!("`{addr}` is not an upstream address (like 127.0.0.1:49153)"))?;
@@ -70,7 +67,7 @@ impl Upstream {
             // Readable while idle means closed (or garbage): either way, not usable. The
             // check costs no system call while the reactor has seen nothing.
             let open = matches!(stream.try_read(&mut [0; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-            if open && since.elapsed() < IDLE_FOR {
+            if open && since.elapsed() < UPSTREAM_IDLE {
                 return Some(stream);
             }
         }
@@ -85,15 +82,24 @@ impl Upstream {
         }
     }
 
-    /// Close the connections idle for too long.
-    fn close_expired(&self) {
+    /// Close the connections idle for [`UPSTREAM_IDLE`] or longer as of `now`.
+    fn close_expired(&self, now: Instant) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         while idle
             .front()
-            .is_some_and(|(_, since)| since.elapsed() >= IDLE_FOR)
+            .is_some_and(|(_, since)| now.saturating_duration_since(*since) >= UPSTREAM_IDLE)
         {
             idle.pop_front();
         }
+    }
+
+    /// Kept-alive connections to it no request is using.
+    #[cfg(test)]
+    fn idle_count(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     pub fn in_flight(&self) -> u64 {
@@ -171,20 +177,28 @@ impl Upstreams {
     }
 
     /// Requests in flight per upstream: every routed upstream (0 included) and every
-    /// upstream no longer routed that still has requests or connections open. Forgets the
-    /// upstreams nothing refers to any more.
+    /// upstream no longer routed that still has requests or connections open. Only reads:
+    /// the pool is kept by [`Upstreams::sweep`], whether or not anyone reports.
     pub fn in_flight(&self) -> BTreeMap<String, u64> {
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known
+            .iter()
+            .filter(|(_, upstream)| Arc::strong_count(upstream) > 1)
+            .map(|(addr, upstream)| (addr.clone(), upstream.in_flight()))
+            .collect()
+    }
+
+    /// The pool's own expiry: close the kept-alive connections idle for too long as of
+    /// `now`, and forget the upstreams nothing refers to any more (with their idle
+    /// connections).
+    pub fn sweep(&self, now: Instant) {
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         // Only the registry holds it: no table routes to it and no request is on it. New
         // references are only made under this lock, so the count cannot rise meanwhile.
         known.retain(|_, upstream| Arc::strong_count(upstream) > 1);
         for upstream in known.values() {
-            upstream.close_expired();
+            upstream.close_expired(now);
         }
-        known
-            .iter()
-            .map(|(addr, upstream)| (addr.clone(), upstream.in_flight()))
-            .collect()
     }
 
     pub fn total_in_flight(&self) -> u64 {
@@ -193,11 +207,27 @@ impl Upstreams {
     }
 }
 
+/// How often the pool looks for connections idle too long: they close at most this
+/// much later than [`UPSTREAM_IDLE`].
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Keep the pool of idle upstream connections, for as long as the proxy runs.
+pub async fn sweep_pool(routes: Arc<Routes>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        routes.upstreams.sweep(Instant::now());
+    }
+}
+
 /// One environment's requests: the upstreams they go to, in turn.
 #[derive(Debug)]
 pub struct Site {
     pub upstreams: Vec<Arc<Upstream>>,
     next: AtomicUsize,
+    /// How long an upstream's answer may take to begin; None: no limit.
+    response_timeout: Option<Duration>,
 }
 
 impl Site {
@@ -238,8 +268,13 @@ pub enum Pick {
     NoRoute,
     /// The environment has no upstream (or no other one to retry on).
     NoUpstream,
-    /// Counted in flight on its upstream; `others` says whether a retry could go elsewhere.
-    Upstream { guard: FlightGuard, others: bool },
+    /// Counted in flight on its upstream; `others` says whether a retry could go
+    /// elsewhere; the answer must begin within `response_timeout`, when there is one.
+    Upstream {
+        guard: FlightGuard,
+        others: bool,
+        response_timeout: Option<Duration>,
+    },
 }
 
 /// The current table and the upstreams' counters, shared by every connection.
@@ -263,6 +298,7 @@ impl Routes {
             Some(upstream) => Pick::Upstream {
                 guard: FlightGuard::begin(upstream),
                 others: site.upstreams.len() > 1,
+                response_timeout: site.response_timeout,
             },
             None => Pick::NoUpstream,
         }
@@ -359,6 +395,7 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
             Site {
                 upstreams: site_upstreams,
                 next: AtomicUsize::new(0),
+                response_timeout: policy::response_timeout(route.response_timeout_ms),
             },
         );
     }
@@ -390,6 +427,7 @@ mod tests {
             upstreams: upstreams.iter().map(|u| u.to_string()).collect(),
             deployment_id: None,
             generation,
+            response_timeout_ms: 60_000,
         }
     }
 
@@ -453,7 +491,7 @@ mod tests {
         let listen: SocketAddr = "127.0.0.1:80".parse().unwrap();
         let set = [route(1, "127.0.0.1:80", &["127.0.0.1:1", "127.0.0.1:2"], 1)];
         routes.replace(plan(&set, &routes.upstreams, &HashMap::new()).table);
-        let Pick::Upstream { guard, others } = routes.begin(listen, None) else {
+        let Pick::Upstream { guard, others, .. } = routes.begin(listen, None) else {
             panic!("no upstream")
         };
         assert!(others);
@@ -465,7 +503,7 @@ mod tests {
 
         let single = [route(1, "127.0.0.1:80", &["127.0.0.1:1"], 2)];
         routes.replace(plan(&single, &routes.upstreams, &HashMap::new()).table);
-        let Pick::Upstream { guard, others } = routes.begin(listen, None) else {
+        let Pick::Upstream { guard, others, .. } = routes.begin(listen, None) else {
             panic!("no upstream")
         };
         assert!(!others);
@@ -510,6 +548,36 @@ mod tests {
         let counts = routes.upstreams.in_flight();
         assert_eq!(counts.get("127.0.0.1:1"), None, "{counts:?}");
         assert_eq!(counts.get("127.0.0.1:2"), Some(&0), "{counts:?}");
+        routes.upstreams.sweep(Instant::now());
+        let known = routes.upstreams.known.lock().unwrap();
+        assert!(!known.contains_key("127.0.0.1:1"), "forgotten by the sweep");
+        assert!(known.contains_key("127.0.0.1:2"), "still routed");
+    }
+
+    #[tokio::test]
+    async fn idle_connections_expire_by_the_pool_not_by_the_report() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let routes = Routes::default();
+        routes.replace(
+            plan(
+                &[route(1, "127.0.0.1:80", &[&addr], 1)],
+                &routes.upstreams,
+                &HashMap::new(),
+            )
+            .table,
+        );
+        let upstream = routes.upstreams.get(&addr).unwrap();
+        for _ in 0..2 {
+            let stream = TcpStream::connect(&addr).await.unwrap();
+            upstream.put_idle(stream);
+        }
+        routes.upstreams.in_flight();
+        assert_eq!(upstream.idle_count(), 2, "the report leaves the pool alone");
+        routes.upstreams.sweep(Instant::now());
+        assert_eq!(upstream.idle_count(), 2, "not idle long enough yet");
+        routes.upstreams.sweep(Instant::now() + UPSTREAM_IDLE);
+        assert_eq!(upstream.idle_count(), 0, "expired");
     }
 
     #[test]

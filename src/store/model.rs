@@ -138,6 +138,8 @@ pub struct Environment {
     pub replicas: u32,
     /// Proxy mode: how long in-flight requests may take to finish on the old version.
     pub drain: Duration,
+    /// Proxy mode: how long the app's answer may take to begin (zero: no limit).
+    pub response_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

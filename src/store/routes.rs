@@ -51,6 +51,19 @@ pub struct Route {
     pub upstreams: Vec<String>,
     pub deployment_id: Option<i64>,
     pub generation: i64,
+    /// How long the app's answer may take to begin, in milliseconds (0: no limit): the
+    /// environment's `--response-timeout`.
+    pub response_timeout_ms: u64,
+}
+
+/// How an environment in proxy mode is served, as the environment remembers it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProxySettings<'a> {
+    /// The public address: `0.0.0.0:80`.
+    pub listen: &'a str,
+    pub replicas: u32,
+    pub drain_ms: u64,
+    pub response_timeout_ms: u64,
 }
 
 /// What the running proxy last said about itself.
@@ -87,17 +100,23 @@ impl Store {
         id: i64,
         environment_id: i64,
         state: super::EnvState,
-        mode: (&str, u32, u64),
+        mode: ProxySettings,
         upstreams: &[String],
     ) -> Result<i64> {
-        let (listen, replicas, drain_ms) = mode;
         self.write(|tx| {
             super::deployments::route_in(tx, id, environment_id, state, None)?;
             tx.execute(
-                "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, publish = NULL WHERE id = ?1",
-                params![environment_id, listen, replicas, drain_ms as i64],
+                "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, \
+                 response_timeout_ms = ?5, publish = NULL WHERE id = ?1",
+                params![
+                    environment_id,
+                    mode.listen,
+                    mode.replicas,
+                    mode.drain_ms as i64,
+                    mode.response_timeout_ms as i64
+                ],
             )?;
-            write_route(tx, environment_id, listen, upstreams, Some(id))
+            write_route(tx, environment_id, mode.listen, upstreams, Some(id))
         })
         .with_context(|| format!("routing the environment to deployment #{id}"))
     }
@@ -109,7 +128,7 @@ impl Store {
         &mut self,
         environment_id: i64,
         publish: Option<&super::Publish>,
-        proxy: Option<(&str, u32, u64)>,
+        proxy: Option<ProxySettings>,
     ) -> Result<()> {
         self.write(|tx| {
             if let Some(publish) = publish {
@@ -118,11 +137,18 @@ impl Store {
                     params![environment_id, publish.to_string()],
                 )?;
             }
-            if let Some((listen, replicas, drain_ms)) = proxy {
+            if let Some(mode) = proxy {
                 tx.execute(
-                    "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, publish = NULL \
+                    "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, \
+                     response_timeout_ms = ?5, publish = NULL \
                      WHERE id = ?1 AND current_deployment_id IS NULL",
-                    params![environment_id, listen, replicas, drain_ms as i64],
+                    params![
+                        environment_id,
+                        mode.listen,
+                        mode.replicas,
+                        mode.drain_ms as i64,
+                        mode.response_timeout_ms as i64
+                    ],
                 )?;
             }
             Ok(())
@@ -133,7 +159,8 @@ impl Store {
     /// Every route, for the proxy.
     pub fn routes(&self) -> Result<Vec<Route>> {
         let mut stmt = self.conn.prepare(
-            "SELECT r.environment_id, p.name, e.name, r.listen, r.upstreams, r.deployment_id, r.generation \
+            "SELECT r.environment_id, p.name, e.name, r.listen, r.upstreams, r.deployment_id, r.generation, \
+             e.response_timeout_ms \
              FROM routes r JOIN environments e ON e.id = r.environment_id JOIN projects p ON p.id = e.project_id \
              ORDER BY r.environment_id",
         )?;
@@ -147,6 +174,7 @@ impl Store {
                 upstreams: serde_json::from_str(&upstreams).unwrap_or_default(),
                 deployment_id: r.get(5)?,
                 generation: r.get(6)?,
+                response_timeout_ms: r.get::<_, i64>(7)?.max(0) as u64,
             })
         })?;
         rows.collect::<rusqlite::Result<_>>()

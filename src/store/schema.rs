@@ -124,6 +124,11 @@ const MIGRATIONS: &[&str] = &[
         last_used_at INTEGER
     );
     "#,
+    // 6: proxy mode's response timeout: how long the app's answer may take to begin
+    // (0: no limit), remembered by the environment like its drain time.
+    r#"
+    ALTER TABLE environments ADD COLUMN response_timeout_ms INTEGER NOT NULL DEFAULT 60000;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -17,7 +17,7 @@ use crate::docker::{container_names, ContainerSpec, Engine};
 use crate::error::Failure;
 use crate::health::Probe;
 use crate::ops::{fault_point, Progress};
-use crate::store::{Deployment, Environment, Project, Publish, Status, Store};
+use crate::store::{Deployment, Environment, Project, ProxySettings, Publish, Status, Store};
 
 /// How an environment in proxy mode is served.
 #[derive(Debug, Clone)]
@@ -26,6 +26,9 @@ pub struct ProxyMode {
     pub listen: String,
     pub replicas: u32,
     pub drain: Duration,
+    /// How long the app's answer may take to begin before the proxy answers 504 (zero:
+    /// no limit).
+    pub response_timeout: Duration,
 }
 
 impl ProxyMode {
@@ -35,7 +38,18 @@ impl ProxyMode {
             listen: listen.clone(),
             replicas: env.replicas,
             drain: env.drain,
+            response_timeout: env.response_timeout,
         })
+    }
+
+    /// What the environment remembers of it.
+    pub fn settings(&self) -> ProxySettings<'_> {
+        ProxySettings {
+            listen: &self.listen,
+            replicas: self.replicas,
+            drain_ms: self.drain.as_millis() as u64,
+            response_timeout_ms: self.response_timeout.as_millis() as u64,
+        }
     }
 }
 
@@ -188,13 +202,7 @@ pub(super) async fn run(
         .route_of(env.id)?
         .map(|r| r.upstreams)
         .unwrap_or_default();
-    let generation = store.route_proxied(
-        id,
-        env.id,
-        state_after,
-        (&mode.listen, mode.replicas, mode.drain.as_millis() as u64),
-        &upstreams,
-    )?;
+    let generation = store.route_proxied(id, env.id, state_after, mode.settings(), &upstreams)?;
     fault_point("switched");
     let routed = store.expect_deployment(id)?;
     keep_running(engine, &routed, progress).await;

@@ -10,34 +10,30 @@
 //!
 //! A connection that opens with the HTTP/2 preface is handed back for hyper to serve.
 
-mod parse;
-
-pub use parse::MAX_HEAD;
+#[cfg(test)]
+mod differential;
+mod exchange;
+pub(super) mod parse;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{tcp, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{timeout, timeout_at, Instant};
 
-use self::parse::{BadChunk, Chunked, Framing, Parsed, Request};
-use super::server::{stop_requested, HEADER_READ_TIMEOUT};
-use super::table::{FlightGuard, Pick, Routes, Upstream, CONNECT_TIMEOUT};
-
-/// What a head is read into at first; it grows up to [`parse::MAX_HEAD`].
-const HEAD_BUFFER: usize = 8 * 1024;
-/// What a body larger than that is copied through.
-const BODY_BUFFER: usize = 64 * 1024;
+use self::exchange::{
+    pass, send, send_head, Failure, Halves, Passed, Relayed, Remaining, Terms, HEAD_BUFFER,
+};
+use self::parse::{BadChunk, Parsed, Request};
+use super::policy::{Local, CONNECT_TIMEOUT, HEADER_READ_TIMEOUT};
+use super::server::stop_requested;
+use super::table::{FlightGuard, Pick, Routes, Upstream};
 /// After refusing a request, how long the rest of it may still be read (and thrown away)
 /// so that the refusal reaches the client before the connection closes.
 const LINGER: Duration = Duration::from_secs(2);
-/// How long a write may wait for its receiver to take the bytes (a client that stopped
-/// reading its answer, an app that stopped reading a body), as nginx's `send_timeout`.
-const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// How a client connection ended.
@@ -102,7 +98,7 @@ pub async fn serve(
 enum Head {
     Request(Request),
     Http2,
-    Refuse(u16),
+    Refuse(Local),
     Gone,
 }
 
@@ -113,110 +109,6 @@ enum Forwarded {
     /// A kept-alive upstream connection was closed before it answered: send again on a
     /// new one.
     Stale,
-}
-
-/// Where a body stands: bytes left, chunks, or everything until the sender closes.
-enum Remaining {
-    Bytes(u64),
-    Chunks(Chunked),
-    UntilClose,
-}
-
-impl Remaining {
-    fn of(framing: Framing) -> Remaining {
-        match framing {
-            Framing::Empty => Remaining::Bytes(0),
-            Framing::Length(n) => Remaining::Bytes(n),
-            Framing::Chunked => Remaining::Chunks(Chunked::default()),
-            Framing::UntilClose => Remaining::UntilClose,
-        }
-    }
-
-    /// How many of `bytes` (the next ones read) belong to the body, and whether it ends
-    /// with them.
-    fn take(&mut self, bytes: &[u8]) -> Result<(usize, bool), BadChunk> {
-        Ok(match self {
-            Remaining::Bytes(left) => {
-                let take = bytes
-                    .len()
-                    .min(usize::try_from(*left).unwrap_or(usize::MAX));
-                *left -= take as u64;
-                (take, *left == 0)
-            }
-            Remaining::Chunks(chunked) => match chunked.scan(bytes)? {
-                Some(end) => (end, true),
-                None => (bytes.len(), false),
-            },
-            Remaining::UntilClose => (bytes.len(), false),
-        })
-    }
-}
-
-/// Why a body could not be passed on whole.
-#[derive(Debug, PartialEq, Eq)]
-enum Broken {
-    /// Reading it failed, ended early or stalled: its sender is gone or broken.
-    Read,
-    /// Writing it failed: its receiver is gone, or will not take more.
-    Write,
-    /// A malformed chunked body.
-    Chunk,
-}
-
-impl From<BadChunk> for Broken {
-    fn from(_: BadChunk) -> Broken {
-        Broken::Chunk
-    }
-}
-
-/// Copy a body from `from` to `to`: first what is already in `pending` (bytes read from
-/// `from`), then what is read, up to the body's end. `first` goes out before it, in the
-/// same write (a head). Leaves in `pending` what was read past the end. With `stall`, a
-/// read that waits longer than that fails.
-async fn copy_body<R, W>(
-    from: &mut R,
-    to: &mut W,
-    mut remaining: Remaining,
-    pending: &mut Vec<u8>,
-    mut first: Vec<u8>,
-    stall: Option<Duration>,
-) -> Result<(), Broken>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    loop {
-        let (take, done) = remaining.take(pending)?;
-        if first.is_empty() {
-            if take > 0 {
-                send(to, &pending[..take])
-                    .await
-                    .map_err(|_| Broken::Write)?;
-            }
-        } else {
-            first.extend_from_slice(&pending[..take]);
-            send(to, &first).await.map_err(|_| Broken::Write)?;
-            first = Vec::new();
-        }
-        pending.drain(..take);
-        if done {
-            return Ok(());
-        }
-        if pending.capacity() - pending.len() < HEAD_BUFFER {
-            pending.reserve(BODY_BUFFER);
-        }
-        let read = match stall {
-            Some(stall) => timeout(stall, from.read_buf(pending))
-                .await
-                .unwrap_or(Err(io::ErrorKind::TimedOut.into())),
-            None => from.read_buf(pending).await,
-        };
-        match (read, &remaining) {
-            (Ok(0), Remaining::UntilClose) => return Ok(()),
-            (Ok(0) | Err(_), _) => return Err(Broken::Read),
-            (Ok(_), _) => {}
-        }
-    }
 }
 
 struct Connection<'a> {
@@ -269,7 +161,7 @@ impl Connection<'_> {
                 Ok(Ok(0) | Err(_)) => return Head::Gone,
                 Ok(Ok(_)) => {}
                 Err(_) if self.input.is_empty() => return Head::Gone,
-                Err(_) => return Head::Refuse(408),
+                Err(_) => return Head::Refuse(Local::RequestTimeout),
             }
         }
     }
@@ -301,10 +193,16 @@ impl Connection<'_> {
         let mut reuse = true;
         for attempt in 0..3 {
             let skip = failed.as_ref().map(|guard| guard.upstream().as_ref());
-            let (guard, others) = match self.routes.begin(self.listen, skip) {
-                Pick::Upstream { guard, others } => (guard, others),
-                _ if failed.is_some() => return self.fail(502, request).await,
-                Pick::NoRoute | Pick::NoUpstream => return self.fail(503, request).await,
+            let (guard, others, response_timeout) = match self.routes.begin(self.listen, skip) {
+                Pick::Upstream {
+                    guard,
+                    others,
+                    response_timeout,
+                } => (guard, others, response_timeout),
+                _ if failed.is_some() => return self.fail(Local::BadGateway, request).await,
+                Pick::NoRoute | Pick::NoUpstream => {
+                    return self.fail(Local::Unavailable, request).await
+                }
             };
             drop(failed.take());
             let upstream = guard.upstream();
@@ -325,121 +223,79 @@ impl Connection<'_> {
                             failed = Some(guard);
                             continue;
                         }
-                        return self.fail(502, request).await;
+                        return self.fail(Local::BadGateway, request).await;
                     }
                 },
             };
             let retry = reused && request.idempotent;
-            match self.forward(request, stream, &guard, retry).await {
+            let sent = Sent {
+                retry,
+                response_timeout,
+            };
+            match self.forward(request, stream, &guard, sent).await {
                 Forwarded::Done { keep } => return keep,
                 Forwarded::Stale => reuse = false,
             }
         }
-        self.fail(502, request).await
+        self.fail(Local::BadGateway, request).await
     }
 
-    /// Send `request` on `upstream` and pass its answer back. With `retry`, a connection
-    /// that closes before answering gives [`Forwarded::Stale`] (nothing was read of the
-    /// client's body beyond what is in hand, and nothing was written back).
+    /// Send `request` on `upstream` and pass its answer back. With `sent.retry`, a
+    /// connection that closes before answering gives [`Forwarded::Stale`] (nothing was
+    /// read of the client's body beyond what is in hand, and nothing was written back).
     async fn forward(
         &mut self,
         request: &Request,
         mut upstream: TcpStream,
         guard: &FlightGuard,
-        retry: bool,
+        sent: Sent,
     ) -> Forwarded {
         let mut body = Remaining::of(request.framing);
         let (in_hand, complete) = match body.take(&self.input) {
             Ok(taken) => taken,
             Err(BadChunk) => {
-                self.refuse(400).await;
+                self.refuse(Local::BadRequest).await;
                 return Forwarded::Done { keep: false };
             }
         };
+        let Sent {
+            retry,
+            response_timeout,
+        } = sent;
         let retry = retry && complete;
-        let sent = if in_hand == 0 {
-            send(&mut upstream, &request.head).await
-        } else {
-            let mut out = Vec::with_capacity(request.head.len() + in_hand);
-            out.extend_from_slice(&request.head);
-            out.extend_from_slice(&self.input[..in_hand]);
-            send(&mut upstream, &out).await
-        };
+        let sent = send_head(&mut upstream, request, &self.input[..in_hand]).await;
         if sent.is_err() {
             if retry {
                 return Forwarded::Stale;
             }
             return Forwarded::Done {
-                keep: self.answer(502, request, complete.then_some(in_hand)).await,
+                keep: self
+                    .answer(Local::BadGateway, request, complete.then_some(in_hand))
+                    .await,
             };
         }
         if !complete {
             self.input.drain(..in_hand);
         }
-        let body_sent = AtomicBool::new(complete);
-        let relayed = {
-            let (client_read, mut client_write) = self.client.split();
-            let (mut upstream_read, mut upstream_write) = upstream.split();
-            let input = &mut self.input;
-            let sent_flag = &body_sent;
-            // The rest of the body, as the client sends it; the client's read half comes
-            // back when it is done, to watch the client while the answer is awaited.
-            let send = async move {
-                let mut client_read = client_read;
-                if !complete {
-                    copy_body(
-                        &mut client_read,
-                        &mut upstream_write,
-                        body,
-                        input,
-                        Vec::new(),
-                        Some(HEADER_READ_TIMEOUT),
-                    )
-                    .await?;
-                    sent_flag.store(true, Ordering::Relaxed);
-                }
-                Ok::<_, Broken>((client_read, input))
-            };
-            let receive = relay(
-                &mut upstream_read,
-                &mut client_write,
+        let (client_read, client_write) = self.client.split();
+        let (upstream_read, upstream_write) = upstream.split();
+        let Passed { relayed, body_sent } = pass(
+            Halves {
+                client_read,
+                client_write,
+                upstream_read,
+                upstream_write,
+            },
+            &mut self.input,
+            (!complete).then_some(body),
+            Terms {
                 request,
-                &body_sent,
-                &self.stopped,
-                guard.upstream(),
-            );
-            tokio::pin!(send, receive);
-            let mut sending = true;
-            let mut watched = None;
-            loop {
-                tokio::select! {
-                    sent = &mut send, if sending => {
-                        sending = false;
-                        match sent {
-                            Ok(watch) => watched = Some(watch),
-                            // The upstream takes no more of the body: its answer (a 413,
-                            // say) may still come, and is passed on.
-                            Err(Broken::Write) => {}
-                            // The client went away or sent a broken body: nothing more
-                            // can be answered on either connection.
-                            Err(Broken::Read | Broken::Chunk) => break Err(Failure::Broken),
-                        }
-                    },
-                    gone = client_gone(watched.as_mut()), if watched.is_some() => {
-                        // Gone while its answer is awaited: let the upstream go too. What
-                        // it sends meanwhile (pipelined requests) waits in its input, up
-                        // to a head's worth; then it waits in the socket, unwatched.
-                        if gone {
-                            break Err(Failure::Broken);
-                        }
-                        if watched.as_ref().is_some_and(|(_, input)| input.len() >= parse::MAX_HEAD) {
-                            watched = None;
-                        }
-                    },
-                    relayed = &mut receive => break relayed,
-                }
-            }
-        };
+                stopped: &self.stopped,
+                from: guard.upstream(),
+                response_timeout,
+            },
+        )
+        .await;
         match relayed {
             Ok(Relayed::Answered {
                 keep_client,
@@ -448,12 +304,12 @@ impl Connection<'_> {
                 if complete {
                     self.input.drain(..in_hand);
                 }
-                if reuse_upstream && body_sent.load(Ordering::Relaxed) {
+                if reuse_upstream && body_sent {
                     guard.upstream().put_idle(upstream);
                 }
                 Forwarded::Done { keep: keep_client }
             }
-            Ok(Relayed::Switched { head, rest }) if body_sent.load(Ordering::Relaxed) => {
+            Ok(Relayed::Switched { head, rest }) if body_sent => {
                 if complete {
                     self.input.drain(..in_hand);
                 }
@@ -465,8 +321,21 @@ impl Connection<'_> {
             Ok(Relayed::Switched { .. }) => Forwarded::Done { keep: false },
             Err(Failure::Stale) if retry => Forwarded::Stale,
             Err(Failure::Stale | Failure::Upstream) => Forwarded::Done {
-                keep: self.answer(502, request, complete.then_some(in_hand)).await,
+                keep: self
+                    .answer(Local::BadGateway, request, complete.then_some(in_hand))
+                    .await,
             },
+            // The upstream connection is dropped here: its late answer goes nowhere.
+            Err(Failure::TimedOut) => {
+                let in_hand = if complete {
+                    Some(in_hand)
+                } else {
+                    body_sent.then_some(0)
+                };
+                Forwarded::Done {
+                    keep: self.answer(Local::GatewayTimeout, request, in_hand).await,
+                }
+            }
             Err(Failure::Broken) => Forwarded::Done { keep: false },
         }
     }
@@ -488,7 +357,7 @@ impl Connection<'_> {
     }
 
     /// Answer with the proxy's own `status` before anything of the request was passed on.
-    async fn fail(&mut self, status: u16, request: &Request) -> bool {
+    async fn fail(&mut self, status: Local, request: &Request) -> bool {
         let in_hand = match Remaining::of(request.framing).take(&self.input) {
             Ok((taken, true)) => Some(taken),
             _ => None,
@@ -499,11 +368,11 @@ impl Connection<'_> {
     /// Answer with the proxy's own `status`. The connection stays open when the client
     /// wants it and the request's body was all in hand (its first `in_hand` bytes of the
     /// input, dropped then); true then.
-    async fn answer(&mut self, status: u16, request: &Request, in_hand: Option<usize>) -> bool {
+    async fn answer(&mut self, status: Local, request: &Request, in_hand: Option<usize>) -> bool {
         match in_hand {
             Some(in_hand) if request.keep_alive => {
                 self.input.drain(..in_hand);
-                let _ = send(&mut self.client, &local_answer(status, false)).await;
+                let _ = send(&mut self.client, &status.http1(false)).await;
                 true
             }
             _ => {
@@ -514,8 +383,8 @@ impl Connection<'_> {
     }
 
     /// Answer with `status`, saying that the connection closes.
-    async fn refuse(&mut self, status: u16) {
-        let _ = send(&mut self.client, &local_answer(status, true)).await;
+    async fn refuse(&mut self, status: Local) {
+        let _ = send(&mut self.client, &status.http1(true)).await;
     }
 
     /// Close the client's connection, after reading (and dropping) what it still sends
@@ -533,125 +402,13 @@ impl Connection<'_> {
     }
 }
 
-/// How an answer went, when it did.
-enum Relayed {
-    Answered {
-        keep_client: bool,
-        reuse_upstream: bool,
-    },
-    /// A switch of protocols: the head for the client and what came after it.
-    Switched { head: Vec<u8>, rest: Vec<u8> },
-}
-
-enum Failure {
-    /// The upstream closed before sending a byte.
-    Stale,
-    /// The upstream broke off before its answer's head was whole, or sent a bad one.
-    Upstream,
-    /// The answer was cut off, or the client went away: close.
-    Broken,
-}
-
-/// Read the upstream's answer and pass it to the client: informational answers (100
-/// Continue) as they come, then the final one, its body framed as the upstream framed it.
-async fn relay<R, W>(
-    upstream: &mut R,
-    client: &mut W,
-    request: &Request,
-    body_sent: &AtomicBool,
-    stopped: &watch::Receiver<bool>,
-    from: &Upstream,
-) -> Result<Relayed, Failure>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut pending = Vec::with_capacity(HEAD_BUFFER);
-    let mut answered = false;
-    loop {
-        let mut response = loop {
-            match parse::response(&pending, request.head_only) {
-                Parsed::Done(response) => break response,
-                // Not an answer: on a kept-alive connection, whatever the app left there
-                // (its idle timeout's notice, say); sent again on a new one when safe.
-                Parsed::Refuse(_) if answered => return Err(Failure::Upstream),
-                Parsed::Refuse(_) => return Err(Failure::Stale),
-                Parsed::Partial => {}
-            }
-            if pending.capacity() == pending.len() {
-                pending.reserve(HEAD_BUFFER);
-            }
-            match upstream.read_buf(&mut pending).await {
-                Ok(1..) => {}
-                _ if answered || !pending.is_empty() => return Err(Failure::Upstream),
-                _ => return Err(Failure::Stale),
-            }
-        };
-        answered = true;
-        from.mark_up();
-        pending.drain(..response.len);
-        match response.status {
-            101 if request.upgrade => {
-                response.finish_switch();
-                return Ok(Relayed::Switched {
-                    head: response.head,
-                    rest: pending,
-                });
-            }
-            // A switch nobody asked for cannot be passed on.
-            101 => return Err(Failure::Upstream),
-            // Interim answers (100 Continue) are not for HTTP/1.0 clients.
-            100..=199 if request.http10 => continue,
-            100..=199 => {
-                response.finish(false, false);
-                send(client, &response.head)
-                    .await
-                    .map_err(|_| Failure::Broken)?;
-                continue;
-            }
-            _ => {}
-        }
-        // An answer that comes before the request's body was all sent ends the exchange:
-        // the rest of the body is never read, so the client connection closes after it.
-        let keep_client = request.keep_alive
-            && !*stopped.borrow()
-            && response.framing != Framing::UntilClose
-            && body_sent.load(Ordering::Relaxed);
-        response.finish(!keep_client, request.http10);
-        copy_body(
-            upstream,
-            client,
-            Remaining::of(response.framing),
-            &mut pending,
-            response.head,
-            None,
-        )
-        .await
-        .map_err(|_| Failure::Broken)?;
-        return Ok(Relayed::Answered {
-            keep_client,
-            reuse_upstream: response.keep_alive && pending.is_empty(),
-        });
-    }
-}
-
-/// Read what the client sends while its answer is awaited into its input: true once it
-/// closed its connection (or the connection broke). Never resolves without a client.
-async fn client_gone(watched: Option<&mut (tcp::ReadHalf<'_>, &mut Vec<u8>)>) -> bool {
-    let Some((client, input)) = watched else {
-        return std::future::pending().await;
-    };
-    if input.capacity() - input.len() < HEAD_BUFFER / 2 {
-        input.reserve(HEAD_BUFFER);
-    }
-    matches!(client.read_buf(*input).await, Ok(0) | Err(_))
-}
-
-/// Write all of `bytes`, within [`SEND_TIMEOUT`].
-async fn send<W: AsyncWrite + Unpin>(to: &mut W, bytes: &[u8]) -> io::Result<()> {
-    timeout(SEND_TIMEOUT, to.write_all(bytes))
-        .await
-        .unwrap_or(Err(io::ErrorKind::TimedOut.into()))
+/// How a request goes on the upstream connection picked for it.
+#[derive(Clone, Copy)]
+struct Sent {
+    /// Send it again on a new connection if this one turns out stale.
+    retry: bool,
+    /// The answer must begin within this once the request was sent whole.
+    response_timeout: Option<Duration>,
 }
 
 async fn connect(upstream: &Upstream) -> io::Result<TcpStream> {
@@ -666,37 +423,4 @@ async fn connect(upstream: &Upstream) -> io::Result<TcpStream> {
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
     stream.set_nodelay(true)?;
     Ok(stream)
-}
-
-/// An answer of the proxy's own.
-fn local_answer(status: u16, close: bool) -> Vec<u8> {
-    let (reason, text) = match status {
-        400 => ("Bad Request", "400 bad request\n"),
-        405 => (
-            "Method Not Allowed",
-            "405 method not allowed: CONNECT is not proxied\n",
-        ),
-        408 => (
-            "Request Timeout",
-            "408 request timeout: the request's head came too slowly\n",
-        ),
-        431 => (
-            "Request Header Fields Too Large",
-            "431 request header fields too large\n",
-        ),
-        502 => (
-            "Bad Gateway",
-            "502 bad gateway: the upstream cannot be reached\n",
-        ),
-        _ => (
-            "Service Unavailable",
-            "503 service unavailable: nothing serves this address now\n",
-        ),
-    };
-    format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n{text}",
-        text.len(),
-        if close { "Connection: close\r\n" } else { "" },
-    )
-    .into_bytes()
 }

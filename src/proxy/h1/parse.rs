@@ -6,13 +6,9 @@
 //! `X-Forwarded-*` headers are set. Bodies are never decoded: their bytes pass through as
 //! they came, and [`Chunked`] only finds where a chunked body ends.
 
-use crate::proxy::headers::{
-    self, is_forwarding, is_hop_by_hop, is_underscore_alias, is_valid_host, is_valid_method,
-};
+use crate::proxy::headers::{self, is_forwarding, is_hop_by_hop, is_underscore_alias};
+use crate::proxy::policy::{self, Local, MAX_HEAD};
 
-/// The longest head accepted, request or response (hyper's default is larger; nginx's
-/// is 4 × 8 KB for a request).
-pub const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// The longest trailer section of a chunked body.
 const MAX_TRAILERS: usize = 16 * 1024;
@@ -36,8 +32,8 @@ pub enum Parsed<T> {
     /// Not all of it yet: read more.
     Partial,
     Done(T),
-    /// Answer the client with this status and close: the message cannot be passed on.
-    Refuse(u16),
+    /// Answer the client with this and close: the message cannot be passed on.
+    Refuse(Local),
 }
 
 /// A client's request, rewritten for the upstream.
@@ -122,13 +118,10 @@ impl<'a> ConnectionTokens<'a> {
         tokens
     }
 
-    /// Whether `Connection` names `name` as hop-by-hop. The headers that frame a message
-    /// or name its host are never dropped that way: the framing was read from them, and
-    /// the next hop has to read the same.
+    /// Whether `Connection` names `name` as hop-by-hop, and it may be dropped as such
+    /// (see [`headers::connection_may_drop`]).
     fn names(&self, name: &str) -> bool {
-        !["content-length", "transfer-encoding", "host"]
-            .iter()
-            .any(|h| name.eq_ignore_ascii_case(h))
+        headers::connection_may_drop(name)
             && self
                 .named
                 .iter()
@@ -210,22 +203,24 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
     let mut parsed = httparse::Request::new(&mut headers);
     let len = match parsed.parse(input) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if input.len() >= MAX_HEAD => return Parsed::Refuse(431),
+        Ok(httparse::Status::Partial) if input.len() >= MAX_HEAD => {
+            return Parsed::Refuse(Local::HeadersTooLarge)
+        }
         Ok(httparse::Status::Partial) => return Parsed::Partial,
-        Err(httparse::Error::TooManyHeaders) => return Parsed::Refuse(431),
-        Err(_) => return Parsed::Refuse(400),
+        Err(httparse::Error::TooManyHeaders) => return Parsed::Refuse(Local::HeadersTooLarge),
+        Err(_) => return Parsed::Refuse(Local::BadRequest),
     };
     let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
     else {
-        return Parsed::Refuse(400);
+        return Parsed::Refuse(Local::BadRequest);
     };
     let headers = parsed.headers;
-    if method == "CONNECT" {
-        return Parsed::Refuse(405);
+    if let Err(refused) = policy::admit_method(method.as_bytes()) {
+        return Parsed::Refuse(refused);
     }
     // A request target never carries a fragment (RFC 9112 §3.2).
-    if !is_valid_method(method.as_bytes()) || target.contains('#') {
-        return Parsed::Refuse(400);
+    if target.contains('#') {
+        return Parsed::Refuse(Local::BadRequest);
     }
     // Absolute form (`GET http://host/path`): the authority replaces Host (RFC 9112 §3.2.2).
     let (authority, path) = match target.get(..7) {
@@ -235,23 +230,23 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
             (Some(&rest[..split]), &rest[split..])
         }
         _ if target.starts_with('/') || target == "*" => (None, target),
-        _ => return Parsed::Refuse(400),
+        _ => return Parsed::Refuse(Local::BadRequest),
     };
-    let mut hosts = headers
+    let hosts = headers
         .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("host"));
-    let host_header = hosts.next().map(|h| h.value);
-    if hosts.next().is_some()
-        || (minor == 1 && host_header.is_none() && authority.is_none())
-        || !host_header.is_none_or(is_valid_host)
-        || !authority.is_none_or(|a| is_valid_host(a.as_bytes()))
-    {
-        return Parsed::Refuse(400);
+        .filter(|h| h.name.eq_ignore_ascii_case("host"))
+        .map(|h| h.value);
+    // The absolute form's authority replaces Host (RFC 9112 §3.2.2): they need not agree.
+    let host = match policy::requested_host(authority.map(str::as_bytes), hosts, false) {
+        Ok(host) => host,
+        Err(refused) => return Parsed::Refuse(refused),
+    };
+    if minor == 1 && host.is_none() {
+        return Parsed::Refuse(Local::BadRequest);
     }
-    let host = authority.map(str::as_bytes).or(host_header);
 
     let (Ok(length), Ok(coding)) = (content_length(headers), transfer_encoding(headers)) else {
-        return Parsed::Refuse(400);
+        return Parsed::Refuse(Local::BadRequest);
     };
     // A request body may only be chunked, and nothing else: no other coding is worth
     // the risk of the proxy and the app reading its end differently.
@@ -259,7 +254,7 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
         (None, None | Some(0)) => Framing::Empty,
         (None, Some(n)) => Framing::Length(n),
         (Some(Coding::Chunked), None) if minor == 1 => Framing::Chunked,
-        _ => return Parsed::Refuse(400),
+        _ => return Parsed::Refuse(Local::BadRequest),
     };
     let tokens = ConnectionTokens::read(headers);
     let upgrade_value = headers
@@ -336,10 +331,7 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
         keep_alive,
         upgrade,
         head_only: method == "HEAD",
-        idempotent: matches!(
-            method,
-            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
-        ),
+        idempotent: policy::retried_on_stale(method.as_bytes()),
         http10: minor == 0,
     })
 }
@@ -352,23 +344,28 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
     let len = match parsed.parse(input) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if input.len() < MAX_HEAD => return Parsed::Partial,
-        _ => return Parsed::Refuse(502),
+        _ => return Parsed::Refuse(Local::BadGateway),
     };
     let (Some(minor), Some(status)) = (parsed.version, parsed.code) else {
-        return Parsed::Refuse(502);
+        return Parsed::Refuse(Local::BadGateway);
     };
+    // httparse reads `000` as status 0, which would go to the client as `HTTP/1.1 0`,
+    // an answer no client can read.
+    if !policy::passes_status(status) {
+        return Parsed::Refuse(Local::BadGateway);
+    }
     let reason = parsed.reason.unwrap_or_default();
     let headers = parsed.headers;
     let tokens = ConnectionTokens::read(headers);
     let Ok(chunked) = transfer_encoding(headers) else {
-        return Parsed::Refuse(502);
+        return Parsed::Refuse(Local::BadGateway);
     };
     // Lengths that disagree cannot be passed on, even where they frame nothing; where a
     // coding frames the body, the length is dropped and not read.
     let length = match (chunked, content_length(headers)) {
         (Some(_), _) => None,
         (None, Ok(length)) => length,
-        (None, Err(())) => return Parsed::Refuse(502),
+        (None, Err(())) => return Parsed::Refuse(Local::BadGateway),
     };
     let framing = if head_only || (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::Empty
@@ -430,6 +427,8 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
 pub struct Chunked {
     state: State,
     trailers: usize,
+    /// Bytes of the current chunk's extensions so far.
+    extension: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -447,10 +446,18 @@ enum State {
     DataLf,
     /// The start of a trailer line, or of the final blank line.
     LineStart,
+    /// A trailer field's name, up to its `:`.
+    TrailerName,
+    /// A trailer field's value, up to the line's end.
     Trailer,
     TrailerLf,
     FinalLf,
     Done,
+}
+
+/// A character of a token (RFC 9110 §5.6.2): a header field's name, say.
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// The chunked body is malformed: the connection cannot be used any more.
@@ -462,6 +469,7 @@ impl Default for Chunked {
         Chunked {
             state: State::SizeStart,
             trailers: 0,
+            extension: 0,
         }
     }
 }
@@ -483,7 +491,10 @@ impl Chunked {
                         Some(d) if size < 1 << 59 => State::Size(size * 16 + u64::from(d)),
                         None if self.state != State::SizeStart => match b {
                             b'\r' => State::SizeLf(size),
-                            b';' => State::Extension(size),
+                            b';' => {
+                                self.extension = 0;
+                                State::Extension(size)
+                            }
                             b' ' | b'\t' => State::SizeSpace(size),
                             _ => return Err(BadChunk),
                         },
@@ -492,14 +503,25 @@ impl Chunked {
                 }
                 State::SizeSpace(size) => match b {
                     b' ' | b'\t' => State::SizeSpace(size),
-                    b';' => State::Extension(size),
+                    b';' => {
+                        self.extension = 0;
+                        State::Extension(size)
+                    }
                     b'\r' => State::SizeLf(size),
                     _ => return Err(BadChunk),
                 },
                 State::Extension(size) => match b {
                     b'\r' => State::SizeLf(size),
                     b'\n' => return Err(BadChunk),
-                    _ => State::Extension(size),
+                    _ => {
+                        // A chunk's extensions, `;` to the line's end, are bounded
+                        // (refused as a malformed body beyond that).
+                        self.extension += 1;
+                        if self.extension >= policy::MAX_CHUNK_EXTENSION {
+                            return Err(BadChunk);
+                        }
+                        State::Extension(size)
+                    }
                 },
                 State::SizeLf(size) if b == b'\n' => {
                     if size == 0 {
@@ -522,15 +544,24 @@ impl Chunked {
                 State::DataCr if b == b'\r' => State::DataLf,
                 State::DataLf if b == b'\n' => State::SizeStart,
                 State::LineStart if b == b'\r' => State::FinalLf,
-                State::LineStart | State::Trailer => {
+                // Trailer fields are read as header fields are (a token, `:`, a value
+                // without control characters): a reader that takes a malformed line
+                // for the end of the trailers would find the next request elsewhere.
+                State::LineStart | State::TrailerName | State::Trailer => {
                     self.trailers += 1;
-                    if self.trailers > MAX_TRAILERS || b == b'\n' {
+                    if self.trailers > MAX_TRAILERS {
                         return Err(BadChunk);
                     }
-                    if b == b'\r' {
-                        State::TrailerLf
-                    } else {
-                        State::Trailer
+                    match (self.state, b) {
+                        (State::LineStart | State::TrailerName, b) if is_token(b) => {
+                            State::TrailerName
+                        }
+                        (State::TrailerName, b':') => State::Trailer,
+                        (State::Trailer, b'\r') => State::TrailerLf,
+                        (State::Trailer, b) if b == b'\t' || !(b.is_ascii_control()) => {
+                            State::Trailer
+                        }
+                        _ => return Err(BadChunk),
                     }
                 }
                 State::TrailerLf if b == b'\n' => State::LineStart,
@@ -564,7 +595,7 @@ mod tests {
 
     fn refused(input: &str) -> u16 {
         match request(input.as_bytes(), client()) {
-            Parsed::Refuse(status) => status,
+            Parsed::Refuse(answer) => answer.status(),
             other => panic!("{input:?} gave {other:?}"),
         }
     }
@@ -770,6 +801,25 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_with_a_status_out_of_range_cannot_be_passed_on() {
+        for input in [
+            "HTTP/1.1 000 OK\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            assert!(
+                matches!(
+                    response(input.as_bytes(), false),
+                    Parsed::Refuse(Local::BadGateway)
+                ),
+                "{input:?}"
+            );
+        }
+        let (_, r) = answer("HTTP/1.1 599 Custom\r\nContent-Length: 0\r\n\r\n", false);
+        assert_eq!(r.status, 599);
+    }
+
+    #[test]
     fn an_answer_gives_its_length_once() {
         for input in [
             "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nX-A: 1\r\n\r\n",
@@ -787,7 +837,7 @@ mod tests {
                 b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
                 true
             ),
-            Parsed::Refuse(502)
+            Parsed::Refuse(Local::BadGateway)
         ));
     }
 
@@ -799,7 +849,10 @@ mod tests {
                 b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
             );
         }
-        assert!(matches!(request(&input, client()), Parsed::Refuse(431)));
+        assert!(matches!(
+            request(&input, client()),
+            Parsed::Refuse(Local::HeadersTooLarge)
+        ));
         assert!(matches!(request(&input[..1000], client()), Parsed::Partial));
     }
 
@@ -871,7 +924,7 @@ mod tests {
         assert!(r.keep_alive);
         assert!(matches!(
             response(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", false),
-            Parsed::Refuse(502)
+            Parsed::Refuse(Local::BadGateway)
         ));
         let mut r = match response(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", false) {
             Parsed::Done(r) => r,
@@ -911,6 +964,25 @@ mod tests {
     }
 
     #[test]
+    fn chunk_extensions_over_16_kib_are_refused() {
+        // `;` and what follows it up to the line's end: at most 16 KiB.
+        let extension = |len: usize| format!(";{}", "e".repeat(len - 1));
+        let at_limit = format!("1{}\r\na\r\n0\r\n\r\n", extension(16 * 1024));
+        assert_eq!(scan_all(&[&at_limit]), Ok(Some(at_limit.len())));
+        let over = format!("1{}\r\na\r\n0\r\n\r\n", extension(16 * 1024 + 1));
+        assert_eq!(scan_all(&[&over]), Err(BadChunk));
+        // Byte by byte, the same.
+        let pieces: Vec<String> = over.chars().map(String::from).collect();
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        assert_eq!(scan_all(&pieces), Err(BadChunk));
+        // The bound is per chunk, not per body; the last chunk's counts too.
+        let many = format!("1{}\r\na\r\n", extension(16 * 1024)).repeat(3) + "0\r\n\r\n";
+        assert_eq!(scan_all(&[&many]), Ok(Some(many.len())));
+        let last = format!("0{}\r\n\r\n", extension(16 * 1024 + 1));
+        assert_eq!(scan_all(&[&last]), Err(BadChunk));
+    }
+
+    #[test]
     fn a_malformed_chunked_body_is_refused() {
         for bad in [
             "x\r\n",
@@ -921,6 +993,10 @@ mod tests {
             "fffffffffffffffffff\r\n",
             "5;ext\nhello",
             "5 xyz\r\nhello\r\n",
+            "0\r\nX-Sum.1\r\n\r\n",
+            "0\r\n: 1\r\n\r\n",
+            "0\r\nX Sum: 1\r\n\r\n",
+            "0\r\nX-Sum: a\x01b\r\n\r\n",
         ] {
             assert_eq!(scan_all(&[bad]), Err(BadChunk), "{bad:?}");
         }

@@ -1,7 +1,8 @@
 //! `temps proxy` probed as an attacker would: what a slow HTTP/2 upload or an idle h2c
-//! connection may cost it, how many connections it holds, and what must never reach the
-//! app (CONNECT, a Host that names more than one host, a method in the wrong case), on
-//! both protocols. Real clients over loopback sockets; the HTTP/1.1 ones raw.
+//! connection may cost it, how many connections it holds, what must never reach the app
+//! (CONNECT, a Host that names more than one host, a method in the wrong case, an
+//! oversized chunk extension), on both protocols, and how long a hung app may hold a
+//! client. Real clients over loopback sockets; the HTTP/1.1 ones raw.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -21,6 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use super::harness::{environment, eventually, route, Proxy, Upstream};
 use super::http1::{echo, ok, Conn, Proxied, Reply};
 use crate::common::{free_port, TestEnv};
+use temps::store::{ProxySettings, Store};
 
 type H2Body = BoxBody<Bytes, Infallible>;
 
@@ -620,4 +622,137 @@ fn an_answer_that_gives_its_length_twice_reaches_the_client_with_one() {
         ))
         .expect("an answer");
     assert_eq!(answer.status, 502, "h2c: {answer:?}");
+}
+
+#[test]
+fn a_hung_app_gets_504_after_the_response_timeout_on_http1_and_h2c() {
+    let p = Proxied::start(|seen| {
+        if seen.path() == "/hang" {
+            thread::sleep(Duration::from_secs(4));
+        }
+        echo(seen)
+    });
+    let listen = format!("127.0.0.1:{}", p.port);
+    Store::open(&p.env.db())
+        .expect("open the history")
+        .remember_address(
+            p.web,
+            None,
+            Some(ProxySettings {
+                listen: &listen,
+                replicas: 1,
+                drain_ms: 30_000,
+                response_timeout_ms: 500,
+            }),
+        )
+        .expect("set the response timeout");
+    p.reroute(&[&p.upstream.addr]);
+
+    let mut conn = p.conn();
+    let asked = Instant::now();
+    let answer = conn.get("/hang").answer();
+    assert_eq!(answer.status, 504, "{answer:?}");
+    assert!(
+        answer.text().starts_with("504 gateway timeout"),
+        "{answer:?}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        asked.elapsed()
+    );
+    let answer = conn.get("/next").answer();
+    assert_eq!(
+        (answer.status, answer.text()),
+        (200, "GET /next HTTP/1.1\n".into())
+    );
+    // The connection the late answer would come on was closed, never reused.
+    let seen = eventually("the app to finish /hang", || {
+        Some(p.upstream.seen()).filter(|seen| seen.len() == 2)
+    });
+    let peer = |path: &str| seen.iter().find(|s| s.path() == path).map(|s| s.peer);
+    assert_ne!(peer("/hang"), peer("/next"), "{seen:?}");
+
+    let port = p.port;
+    let answer = runtime().block_on(async {
+        let request = Request::get(format!("http://shop.example:{port}/hang"))
+            .body(empty())
+            .expect("request");
+        h2_exchange(port, request).await
+    });
+    let answer = answer.expect("an answer");
+    assert_eq!(answer.status, 504, "{answer:?}");
+    assert!(answer.body.starts_with("504 gateway timeout"), "{answer:?}");
+}
+
+#[test]
+fn a_chunk_extension_over_16_kib_is_refused_and_never_reaches_the_app_whole() {
+    let p = Proxied::start(echo);
+    let mut conn = p.conn();
+    let extension = "x".repeat(17 * 1024);
+    conn.send(format!(
+        "POST /extension HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n\
+         1;{extension}\r\na\r\n0\r\n\r\n"
+    ));
+    // 400 when the head had not gone on yet; else the connections just close.
+    let rest = String::from_utf8_lossy(&conn.until_closed()).into_owned();
+    assert!(
+        rest.is_empty() || rest.starts_with("HTTP/1.1 400 "),
+        "{rest}"
+    );
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        p.upstream.seen().iter().all(|s| s.path() != "/extension"),
+        "{:?}",
+        p.upstream.seen()
+    );
+    let answer = p.conn().get("/after").answer();
+    assert_eq!(answer.status, 200, "{answer:?}");
+}
+
+#[test]
+fn on_h2c_an_idempotent_request_is_sent_again_when_its_kept_alive_connection_was_closed() {
+    // The first `/stale` and `/stale-post` requests find their connection closed by the
+    // app before an answer, as when its idle timeout strikes.
+    let closed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let p = Proxied::start(move |seen| {
+        let mut closed = closed.lock().unwrap();
+        let path = seen.path().to_string();
+        if path.starts_with("/stale") && !closed.contains(&path) {
+            closed.push(path);
+            return Reply::raw(Vec::new()).closing();
+        }
+        echo(seen)
+    });
+    let port = p.port;
+    let (get, post) = runtime().block_on(async {
+        let (mut sender, _driver) = h2c(port, None).await;
+        let mut status = |method: Method, path: &str| {
+            let request = Request::builder()
+                .method(method)
+                .uri(format!("http://shop.example:{port}{path}"))
+                .body(empty())
+                .expect("request");
+            let answer = sender.send_request(request);
+            async move { answer.await.map(|r| r.status().as_u16()) }
+        };
+        // A first request makes a kept-alive connection to the app.
+        assert_eq!(status(Method::GET, "/").await.ok(), Some(200));
+        let get = status(Method::GET, "/stale").await.ok();
+        let post = status(Method::POST, "/stale-post").await.ok();
+        (get, post)
+    });
+    assert_eq!(get, Some(200), "GET is sent again");
+    assert_eq!(post, Some(502), "POST is not");
+    let paths: Vec<String> = p.upstream.seen().iter().map(|s| s.path().into()).collect();
+    assert_eq!(
+        paths.iter().filter(|p| *p == "/stale").count(),
+        2,
+        "{paths:?}"
+    );
+    assert_eq!(
+        paths.iter().filter(|p| *p == "/stale-post").count(),
+        1,
+        "{paths:?}"
+    );
 }
