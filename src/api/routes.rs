@@ -421,6 +421,7 @@ async fn deploy(
                         replicas: None,
                         drain: None,
                         response_timeout: None,
+                        domains: None,
                     })),
                     project.name,
                 ))
