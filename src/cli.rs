@@ -357,6 +357,14 @@ pub struct DeployArgs {
     /// connection to the app [default: 60s; 0s for no limit; remembered]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub response_timeout: Option<Duration>,
+    /// Proxy mode: a host this environment answers on its address (repeat for more;
+    /// `*.example.com` for every name one label under it). Environments of any project
+    /// may share one `--proxy` address when each names its domains; a request for no
+    /// known domain gets 404, unless one environment there has none (the address's
+    /// default). A domain another environment on the address holds is refused (exit 4)
+    /// [remembered]
+    #[arg(long = "domain", value_name = "HOST")]
+    pub domains: Vec<String>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,

@@ -431,6 +431,7 @@ async fn deploy(
                         replicas: None,
                         drain: None,
                         response_timeout: None,
+                        domains: None,
                     })),
                     project.name,
                 ))

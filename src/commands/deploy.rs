@@ -40,6 +40,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 replicas: args.replicas,
                 drain: args.drain,
                 response_timeout: args.response_timeout,
+                domains: (!args.domains.is_empty()).then_some(args.domains),
             };
             block_on(deploy_image(&mut store, request, &spinner))??
         }
@@ -49,9 +50,10 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 || args.replicas.is_some()
                 || args.drain.is_some()
                 || args.response_timeout.is_some()
+                || !args.domains.is_empty()
             {
                 return Err(Failure::usage(
-                    "--publish, --proxy, --replicas, --drain and --response-timeout apply to docker projects",
+                    "--publish, --proxy, --replicas, --drain, --response-timeout and --domain apply to docker projects",
                 )
                 .hint("a static release is served by your web server from its `current` link")
                 .into());

@@ -300,6 +300,15 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
             .map_or("nothing serves".to_string(), describe)
     ));
     lines.push(format!("  target   {}", describe(&plan.target)));
+    let affected = crate::ops::domains::affected(&plan.environment);
+    if !affected.is_empty() {
+        let what = if plan.environment.domains.is_empty() {
+            "address"
+        } else {
+            "domains"
+        };
+        lines.push(format!("  {what:<8} {}", affected.join(", ")));
+    }
     if !plan.marks.is_empty() && plan.kind == Kind::Rollback {
         lines.push(format!(
             "  note     #{}: {}",

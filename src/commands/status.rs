@@ -78,6 +78,9 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
                 "  proxy      {} (route generation {}; {applied})",
                 proxy.listen, proxy.generation
             ));
+            if !proxy.domains.is_empty() {
+                out.line(format!("  domains    {}", proxy.domains.join(", ")));
+            }
             for upstream in &proxy.upstreams {
                 out.line(format!(
                     "  upstream   {}  {} in flight",

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use super::domains;
 use super::hooks::{self, HookEnv};
 use super::lock::Asker;
 use super::recover::take_environment;
@@ -33,6 +34,9 @@ pub struct DeployRequest {
     pub drain: Option<Duration>,
     /// Proxy mode: how long the app's answer may take to begin (`--response-timeout`).
     pub response_timeout: Option<Duration>,
+    /// Proxy mode: the hosts it answers on its address (`--domain`); `None` keeps what the
+    /// environment remembers.
+    pub domains: Option<Vec<String>>,
 }
 
 pub enum DeployOutcome {
@@ -83,13 +87,35 @@ pub async fn deploy_image(
     if !proxied
         && (request.replicas.is_some()
             || request.drain.is_some()
-            || request.response_timeout.is_some())
+            || request.response_timeout.is_some()
+            || request.domains.is_some())
     {
         return Err(Failure::usage(
-            "--replicas, --drain and --response-timeout apply to environments in proxy mode",
+            "--replicas, --drain, --response-timeout and --domain apply to environments in proxy mode",
         )
         .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
         .into());
+    }
+    let domains = request
+        .domains
+        .as_deref()
+        .map(domains::normalize_all)
+        .transpose()?;
+    if proxied {
+        let remembered_proxy = remembered.as_ref().and_then(|e| e.proxy.clone());
+        if let Some(listen) = request.proxy.clone().or(remembered_proxy) {
+            let claimed = domains
+                .clone()
+                .or(remembered.as_ref().map(|e| e.domains.clone()))
+                .unwrap_or_default();
+            domains::check_claims(
+                store,
+                remembered.as_ref().map(|e| e.id),
+                &listen,
+                &claimed,
+                &format!("{}/{}", project.name, request.environment),
+            )?;
+        }
     }
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
     check_port(&project, &image, publishing || proxied)?;
@@ -162,6 +188,10 @@ pub async fn deploy_image(
                     .response_timeout
                     .or(remembered.as_ref().map(|m| m.response_timeout))
                     .unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
+                domains: domains
+                    .clone()
+                    .or(remembered.as_ref().map(|m| m.domains.clone()))
+                    .unwrap_or_default(),
             }),
             (None, Some(remembered)) if request.publish.is_none() => Some(ProxyMode {
                 replicas: request.replicas.unwrap_or(remembered.replicas),
@@ -169,6 +199,7 @@ pub async fn deploy_image(
                 response_timeout: request
                     .response_timeout
                     .unwrap_or(remembered.response_timeout),
+                domains: domains.clone().unwrap_or(remembered.domains.clone()),
                 ..remembered
             }),
             _ => None,

@@ -53,6 +53,7 @@ pub fn plan(plan: &Plan) -> Value {
         "target": plan.target,
         "changed_variables": plan.changed_variables,
         "addresses": addresses(&plan.environment),
+        "domains": super::domains::affected(&plan.environment),
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod documents;
+pub mod domains;
 pub mod drift;
 pub mod gate;
 pub mod hooks;

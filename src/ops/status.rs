@@ -29,6 +29,8 @@ pub struct EnvironmentStatus {
 #[derive(Serialize)]
 pub struct ProxyView {
     pub listen: String,
+    /// The hosts it answers there (none: every host).
+    pub domains: Vec<String>,
     /// The route's generation, as written by the last switch.
     pub generation: i64,
     /// Whether a `temps proxy` reported itself in the last second.
@@ -115,6 +117,7 @@ pub async fn project_status(
                 };
                 Some(ProxyView {
                     listen: listen.clone(),
+                    domains: env.domains.clone(),
                     generation,
                     running,
                     applied_generation: applied,

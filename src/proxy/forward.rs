@@ -77,6 +77,9 @@ impl Forwarder {
         if let (false, Some(host)) = (headers.contains_key(HOST), &host) {
             headers.insert(HOST, host.clone());
         }
+        let route_host = host
+            .as_ref()
+            .and_then(|h| crate::ops::domains::request_host(h.as_bytes()));
         strip_hop_by_hop(&mut headers);
         drop_underscore_aliases(&mut headers);
         add_forwarding(&mut headers, client, host);
@@ -95,15 +98,17 @@ impl Forwarder {
         let mut stale_retried = false;
         for attempt in 0..2 {
             let skip = failed.as_ref().map(|guard| guard.upstream().as_ref());
-            let (guard, others, response_timeout) = match self.routes.begin(listen, skip) {
-                Pick::Upstream {
-                    guard,
-                    others,
-                    response_timeout,
-                } => (guard, others, response_timeout),
-                _ if failed.is_some() => return local(Local::BadGateway),
-                Pick::NoRoute | Pick::NoUpstream => return local(Local::Unavailable),
-            };
+            let (guard, others, response_timeout) =
+                match self.routes.begin(listen, route_host.as_deref(), skip) {
+                    Pick::Upstream {
+                        guard,
+                        others,
+                        response_timeout,
+                    } => (guard, others, response_timeout),
+                    _ if failed.is_some() => return local(Local::BadGateway),
+                    Pick::UnknownHost => return local(Local::NotFound),
+                    Pick::NoRoute | Pick::NoUpstream => return local(Local::Unavailable),
+                };
             drop(failed.take());
             let last = attempt == 1 || !(others || retried);
             let mut upstream_request = Request::new(RequestBody {

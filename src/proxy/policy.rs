@@ -100,7 +100,6 @@ pub enum Local {
     /// A request that cannot be passed on as it is.
     BadRequest,
     /// No environment on this address serves the host asked for (routing by domain).
-    #[allow(dead_code)]
     NotFound,
     /// CONNECT.
     MethodNotAllowed,

@@ -254,11 +254,71 @@ impl Site {
     }
 }
 
+/// The environments one address serves, told apart by the request's host.
+#[derive(Debug, Default)]
+pub struct Listener {
+    pub sites: Vec<Site>,
+    /// `shop.example.com` → its site.
+    exact: HashMap<String, usize>,
+    /// `example.com` for `*.example.com` → its site.
+    wildcard: HashMap<String, usize>,
+    /// The environment with no domains: every other host.
+    default: Option<usize>,
+}
+
+impl Listener {
+    /// The site for a request naming `host` (lower case, no port): an exact domain, then a
+    /// wildcard one label up, then the address's default.
+    fn site(&self, host: Option<&str>) -> Option<&Site> {
+        let found = host.and_then(|host| {
+            self.exact.get(host).or_else(|| {
+                let (label, parent) = host.split_once('.')?;
+                (!label.is_empty()).then(|| self.wildcard.get(parent))?
+            })
+        });
+        found.or(self.default.as_ref()).map(|i| &self.sites[*i])
+    }
+
+    /// Add a site for `domains` (none: the default). The domains already held, or a
+    /// second default, are refused: their names are returned.
+    fn add(&mut self, site: Site, domains: &[String]) -> Result<(), Vec<String>> {
+        let taken: Vec<String> = if domains.is_empty() {
+            self.default
+                .map(|_| vec!["every other host".to_string()])
+                .unwrap_or_default()
+        } else {
+            domains
+                .iter()
+                .filter(|d| match d.strip_prefix("*.") {
+                    Some(parent) => self.wildcard.contains_key(parent),
+                    None => self.exact.contains_key(d.as_str()),
+                })
+                .cloned()
+                .collect()
+        };
+        if !taken.is_empty() {
+            return Err(taken);
+        }
+        let index = self.sites.len();
+        self.sites.push(site);
+        if domains.is_empty() {
+            self.default = Some(index);
+        }
+        for domain in domains {
+            match domain.strip_prefix("*.") {
+                Some(parent) => self.wildcard.insert(parent.to_string(), index),
+                None => self.exact.insert(domain.clone(), index),
+            };
+        }
+        Ok(())
+    }
+}
+
 /// What every listener serves, as of one route generation.
 #[derive(Debug, Default)]
 pub struct Table {
     pub generation: i64,
-    pub sites: HashMap<SocketAddr, Site>,
+    pub sites: HashMap<SocketAddr, Listener>,
 }
 
 /// The outcome of picking an upstream for one request.
@@ -266,6 +326,8 @@ pub struct Table {
 pub enum Pick {
     /// Nothing is routed on this address (any more).
     NoRoute,
+    /// The address is shared by domain, and none of its environments answers this host.
+    UnknownHost,
     /// The environment has no upstream (or no other one to retry on).
     NoUpstream,
     /// Counted in flight on its upstream; `others` says whether a retry could go
@@ -289,10 +351,13 @@ impl Routes {
     /// in one step under the table's read lock: [`Routes::replace`] takes the write lock,
     /// so once it returns, no request is between reading the old table and being counted
     /// on the old upstream, and a report made after it cannot miss one.
-    pub fn begin(&self, listen: SocketAddr, skip: Option<&Upstream>) -> Pick {
+    pub fn begin(&self, listen: SocketAddr, host: Option<&str>, skip: Option<&Upstream>) -> Pick {
         let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(site) = table.sites.get(&listen) else {
+        let Some(listener) = table.sites.get(&listen) else {
             return Pick::NoRoute;
+        };
+        let Some(site) = listener.site(host) else {
+            return Pick::UnknownHost;
         };
         match site.pick(skip, monotonic_ms()) {
             Some(upstream) => Pick::Upstream {
@@ -367,37 +432,40 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
                 r.environment_id,
             )
         });
-        let route = contenders[0];
-        let name = format!("{}/{}", route.project, route.environment);
-        for refused in &contenders[1..] {
-            plan.problems.push(format!(
-                "{}/{} wants {addr}, which {name} already uses; not serving it",
-                refused.project, refused.environment
-            ));
-        }
-        let mut site_upstreams = Vec::with_capacity(route.upstreams.len());
-        for addr in &route.upstreams {
-            match upstreams.get(addr) {
-                Ok(upstream) => site_upstreams.push(upstream),
-                Err(why) => plan.problems.push(format!("{name}: {why}")),
+        // Environments share an address by domain; the one that serves it now (or the
+        // oldest) keeps what two of them claim.
+        let mut listener = Listener::default();
+        for route in &contenders {
+            let name = format!("{}/{}", route.project, route.environment);
+            let mut site_upstreams = Vec::with_capacity(route.upstreams.len());
+            for upstream in &route.upstreams {
+                match upstreams.get(upstream) {
+                    Ok(upstream) => site_upstreams.push(upstream),
+                    Err(why) => plan.problems.push(format!("{name}: {why}")),
+                }
             }
-        }
-        plan.listen.insert(
-            addr,
-            Wanted {
-                written: route.listen.clone(),
-                name,
-                environment_id: route.environment_id,
-            },
-        );
-        plan.table.sites.insert(
-            addr,
-            Site {
+            let site = Site {
                 upstreams: site_upstreams,
                 next: AtomicUsize::new(0),
                 response_timeout: policy::response_timeout(route.response_timeout_ms),
+            };
+            if let Err(taken) = listener.add(site, &route.domains) {
+                plan.problems.push(format!(
+                    "{name} wants {} on {addr}, which another environment there answers already; not serving it",
+                    taken.join(", ")
+                ));
+            }
+        }
+        let first = contenders[0];
+        plan.listen.insert(
+            addr,
+            Wanted {
+                written: first.listen.clone(),
+                name: format!("{}/{}", first.project, first.environment),
+                environment_id: first.environment_id,
             },
         );
+        plan.table.sites.insert(addr, listener);
     }
     plan
 }
@@ -428,11 +496,73 @@ mod tests {
             deployment_id: None,
             generation,
             response_timeout_ms: 60_000,
+            domains: Vec::new(),
         }
     }
 
+    fn pick_for(routes: &Routes, listen: SocketAddr, host: &str) -> Option<String> {
+        match routes.begin(listen, Some(host), None) {
+            Pick::Upstream { guard, .. } => Some(guard.upstream().addr.clone()),
+            Pick::UnknownHost => None,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn environments_share_an_address_by_host() {
+        let upstreams = Upstreams::default();
+        let mut shop = route(1, "0.0.0.0:80", &["127.0.0.1:1"], 1);
+        shop.domains = vec!["shop.example.com".into()];
+        let mut blog = route(2, "0.0.0.0:80", &["127.0.0.1:2"], 1);
+        blog.domains = vec!["*.blog.example.com".into(), "blog.example.com".into()];
+        let shared = plan(&[shop.clone(), blog.clone()], &upstreams, &HashMap::new());
+        assert!(shared.problems.is_empty(), "{:?}", shared.problems);
+        let routes = Routes::default();
+        routes.replace(shared.table);
+        let listen: SocketAddr = "0.0.0.0:80".parse().unwrap();
+        assert_eq!(
+            pick_for(&routes, listen, "shop.example.com").unwrap(),
+            "127.0.0.1:1"
+        );
+        assert_eq!(
+            pick_for(&routes, listen, "blog.example.com").unwrap(),
+            "127.0.0.1:2"
+        );
+        assert_eq!(
+            pick_for(&routes, listen, "a.blog.example.com").unwrap(),
+            "127.0.0.1:2"
+        );
+        // One label only, and no default: anything else is no one's.
+        assert_eq!(pick_for(&routes, listen, "a.b.blog.example.com"), None);
+        assert_eq!(pick_for(&routes, listen, "other.example.com"), None);
+        assert!(matches!(
+            routes.begin(listen, None, None),
+            Pick::UnknownHost
+        ));
+
+        // An environment without domains is the address's default; a domain claimed twice
+        // stays with the environment that holds it.
+        let default = route(3, "0.0.0.0:80", &["127.0.0.1:3"], 1);
+        let mut thief = route(4, "0.0.0.0:80", &["127.0.0.1:4"], 1);
+        thief.domains = vec!["shop.example.com".into()];
+        let contested = plan(&[shop, blog, default, thief], &upstreams, &HashMap::new());
+        let problems = &contested.problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("web/env4"), "{problems:?}");
+        let routes = Routes::default();
+        routes.replace(contested.table);
+        assert_eq!(
+            pick_for(&routes, listen, "shop.example.com").unwrap(),
+            "127.0.0.1:1"
+        );
+        assert_eq!(
+            pick_for(&routes, listen, "other.example.com").unwrap(),
+            "127.0.0.1:3"
+        );
+    }
+
     fn pick_addr(routes: &Routes, listen: SocketAddr) -> Option<String> {
-        match routes.begin(listen, None) {
+        match routes.begin(listen, None, None) {
             Pick::Upstream { guard, .. } => Some(guard.upstream().addr.clone()),
             _ => None,
         }
@@ -491,11 +621,12 @@ mod tests {
         let listen: SocketAddr = "127.0.0.1:80".parse().unwrap();
         let set = [route(1, "127.0.0.1:80", &["127.0.0.1:1", "127.0.0.1:2"], 1)];
         routes.replace(plan(&set, &routes.upstreams, &HashMap::new()).table);
-        let Pick::Upstream { guard, others, .. } = routes.begin(listen, None) else {
+        let Pick::Upstream { guard, others, .. } = routes.begin(listen, None, None) else {
             panic!("no upstream")
         };
         assert!(others);
-        let Pick::Upstream { guard: retry, .. } = routes.begin(listen, Some(guard.upstream()))
+        let Pick::Upstream { guard: retry, .. } =
+            routes.begin(listen, None, Some(guard.upstream()))
         else {
             panic!("no other upstream")
         };
@@ -503,16 +634,16 @@ mod tests {
 
         let single = [route(1, "127.0.0.1:80", &["127.0.0.1:1"], 2)];
         routes.replace(plan(&single, &routes.upstreams, &HashMap::new()).table);
-        let Pick::Upstream { guard, others, .. } = routes.begin(listen, None) else {
+        let Pick::Upstream { guard, others, .. } = routes.begin(listen, None, None) else {
             panic!("no upstream")
         };
         assert!(!others);
         assert!(matches!(
-            routes.begin(listen, Some(guard.upstream())),
+            routes.begin(listen, None, Some(guard.upstream())),
             Pick::NoUpstream
         ));
         assert!(matches!(
-            routes.begin("127.0.0.1:81".parse().unwrap(), None),
+            routes.begin("127.0.0.1:81".parse().unwrap(), None, None),
             Pick::NoRoute
         ));
     }
@@ -529,7 +660,7 @@ mod tests {
             )
             .table,
         );
-        let Pick::Upstream { guard, .. } = routes.begin(listen, None) else {
+        let Pick::Upstream { guard, .. } = routes.begin(listen, None, None) else {
             panic!("no upstream")
         };
         routes.replace(
@@ -581,7 +712,7 @@ mod tests {
     }
 
     #[test]
-    fn two_environments_cannot_share_an_address() {
+    fn two_environments_without_domains_cannot_share_an_address() {
         let upstreams = Upstreams::default();
         let set = [
             route(1, "0.0.0.0:8080", &["127.0.0.1:1"], 1),
@@ -601,7 +732,7 @@ mod tests {
             first.problems
         );
         assert!(
-            first.problems[1].contains("web/env2 wants 0.0.0.0:8080"),
+            first.problems[1].contains("web/env2 wants every other host on 0.0.0.0:8080"),
             "{:?}",
             first.problems
         );

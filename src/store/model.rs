@@ -140,6 +140,9 @@ pub struct Environment {
     pub drain: Duration,
     /// Proxy mode: how long the app's answer may take to begin (zero: no limit).
     pub response_timeout: Duration,
+    /// Proxy mode: the hosts it answers on its address (none: every host, the address's
+    /// default).
+    pub domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

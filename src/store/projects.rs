@@ -39,7 +39,7 @@ fn project_from_row(row: &Row) -> rusqlite::Result<Project> {
 
 const ENVIRONMENT_COLUMNS: &str =
     "id, project_id, name, publish, current_deployment_id, state, proxy, replicas, drain_ms, \
-     response_timeout_ms";
+     response_timeout_ms, domains";
 
 fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
     let publish: Option<String> = row.get(3)?;
@@ -59,6 +59,7 @@ fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
         replicas: row.get::<_, u32>(7)?.max(1),
         drain: Duration::from_millis(row.get::<_, i64>(8)?.max(0) as u64),
         response_timeout: Duration::from_millis(row.get::<_, i64>(9)?.max(0) as u64),
+        domains: serde_json::from_str(&row.get::<_, String>(10)?).unwrap_or_default(),
     })
 }
 
@@ -199,6 +200,22 @@ impl Store {
                 environment_from_row,
             )
             .context("reading the environment")
+    }
+
+    /// Every environment in proxy mode, with its project's name.
+    pub fn proxied_environments(&self) -> Result<Vec<(Environment, String)>> {
+        let columns: Vec<String> = ENVIRONMENT_COLUMNS
+            .split(',')
+            .map(|c| format!("e.{}", c.trim()))
+            .collect();
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {}, p.name FROM environments e JOIN projects p ON p.id = e.project_id \
+             WHERE e.proxy IS NOT NULL ORDER BY e.id",
+            columns.join(", ")
+        ))?;
+        let rows = stmt.query_map([], |row| Ok((environment_from_row(row)?, row.get(11)?)))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the environments in proxy mode")
     }
 
     pub fn environments(&self, project_id: i64) -> Result<Vec<Environment>> {

@@ -54,6 +54,8 @@ pub struct Route {
     /// How long the app's answer may take to begin, in milliseconds (0: no limit): the
     /// environment's `--response-timeout`.
     pub response_timeout_ms: u64,
+    /// The hosts it answers on `listen` (none: every host, the address's default).
+    pub domains: Vec<String>,
 }
 
 /// How an environment in proxy mode is served, as the environment remembers it.
@@ -64,6 +66,8 @@ pub struct ProxySettings<'a> {
     pub replicas: u32,
     pub drain_ms: u64,
     pub response_timeout_ms: u64,
+    /// The hosts it answers on `listen` (none: every host).
+    pub domains: &'a [String],
 }
 
 /// What the running proxy last said about itself.
@@ -107,13 +111,14 @@ impl Store {
             super::deployments::route_in(tx, id, environment_id, state, None)?;
             tx.execute(
                 "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, \
-                 response_timeout_ms = ?5, publish = NULL WHERE id = ?1",
+                 response_timeout_ms = ?5, domains = ?6, publish = NULL WHERE id = ?1",
                 params![
                     environment_id,
                     mode.listen,
                     mode.replicas,
                     mode.drain_ms as i64,
-                    mode.response_timeout_ms as i64
+                    mode.response_timeout_ms as i64,
+                    serde_json::to_string(mode.domains)?
                 ],
             )?;
             write_route(tx, environment_id, mode.listen, upstreams, Some(id))
@@ -140,14 +145,15 @@ impl Store {
             if let Some(mode) = proxy {
                 tx.execute(
                     "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, \
-                     response_timeout_ms = ?5, publish = NULL \
+                     response_timeout_ms = ?5, domains = ?6, publish = NULL \
                      WHERE id = ?1 AND current_deployment_id IS NULL",
                     params![
                         environment_id,
                         mode.listen,
                         mode.replicas,
                         mode.drain_ms as i64,
-                        mode.response_timeout_ms as i64
+                        mode.response_timeout_ms as i64,
+                        serde_json::to_string(mode.domains)?
                     ],
                 )?;
             }
@@ -160,7 +166,7 @@ impl Store {
     pub fn routes(&self) -> Result<Vec<Route>> {
         let mut stmt = self.conn.prepare(
             "SELECT r.environment_id, p.name, e.name, r.listen, r.upstreams, r.deployment_id, r.generation, \
-             e.response_timeout_ms \
+             e.response_timeout_ms, e.domains \
              FROM routes r JOIN environments e ON e.id = r.environment_id JOIN projects p ON p.id = e.project_id \
              ORDER BY r.environment_id",
         )?;
@@ -175,6 +181,7 @@ impl Store {
                 deployment_id: r.get(5)?,
                 generation: r.get(6)?,
                 response_timeout_ms: r.get::<_, i64>(7)?.max(0) as u64,
+                domains: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
             })
         })?;
         rows.collect::<rusqlite::Result<_>>()

@@ -129,6 +129,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE environments ADD COLUMN response_timeout_ms INTEGER NOT NULL DEFAULT 60000;
     "#,
+    // 7: proxy mode's domains: environments sharing one listen address are told apart by
+    // the request's host (a JSON array of names, `*.example.com` for one label).
+    r#"
+    ALTER TABLE environments ADD COLUMN domains TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 /// The schema version this build writes.

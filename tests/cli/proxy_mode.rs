@@ -5,6 +5,7 @@
 //! `--drain` (or until an interrupt), a restarted proxy serves the current route, and a
 //! rollback that fails its health check leaves the route alone.
 
+mod domains;
 mod load;
 mod timeout;
 

@@ -29,6 +29,8 @@ pub struct ProxyMode {
     /// How long the app's answer may take to begin before the proxy answers 504 (zero:
     /// no limit).
     pub response_timeout: Duration,
+    /// The hosts it answers on `listen` (none: every host).
+    pub domains: Vec<String>,
 }
 
 impl ProxyMode {
@@ -39,6 +41,7 @@ impl ProxyMode {
             replicas: env.replicas,
             drain: env.drain,
             response_timeout: env.response_timeout,
+            domains: env.domains.clone(),
         })
     }
 
@@ -49,6 +52,7 @@ impl ProxyMode {
             replicas: self.replicas,
             drain_ms: self.drain.as_millis() as u64,
             response_timeout_ms: self.response_timeout.as_millis() as u64,
+            domains: &self.domains,
         }
     }
 }

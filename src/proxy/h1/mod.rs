@@ -193,17 +193,22 @@ impl Connection<'_> {
         let mut reuse = true;
         for attempt in 0..3 {
             let skip = failed.as_ref().map(|guard| guard.upstream().as_ref());
-            let (guard, others, response_timeout) = match self.routes.begin(self.listen, skip) {
-                Pick::Upstream {
-                    guard,
-                    others,
-                    response_timeout,
-                } => (guard, others, response_timeout),
-                _ if failed.is_some() => return self.fail(Local::BadGateway, request).await,
-                Pick::NoRoute | Pick::NoUpstream => {
-                    return self.fail(Local::Unavailable, request).await
-                }
-            };
+            let (guard, others, response_timeout) =
+                match self
+                    .routes
+                    .begin(self.listen, request.host.as_deref(), skip)
+                {
+                    Pick::Upstream {
+                        guard,
+                        others,
+                        response_timeout,
+                    } => (guard, others, response_timeout),
+                    _ if failed.is_some() => return self.fail(Local::BadGateway, request).await,
+                    Pick::UnknownHost => return self.fail(Local::NotFound, request).await,
+                    Pick::NoRoute | Pick::NoUpstream => {
+                        return self.fail(Local::Unavailable, request).await
+                    }
+                };
             drop(failed.take());
             let upstream = guard.upstream();
             let idle = if reuse { upstream.take_idle() } else { None };

@@ -54,6 +54,8 @@ pub struct Request {
     /// closed before answering (RFC 9110 §9.2.2).
     pub idempotent: bool,
     pub http10: bool,
+    /// The host it names (lower case, no port), for routing by domain.
+    pub host: Option<String>,
 }
 
 /// An upstream's answer head, rewritten for the client, without its final blank line:
@@ -333,6 +335,7 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
         head_only: method == "HEAD",
         idempotent: policy::retried_on_stale(method.as_bytes()),
         http10: minor == 0,
+        host: host.and_then(crate::ops::domains::request_host),
     })
 }
 

@@ -643,6 +643,7 @@ fn a_hung_app_gets_504_after_the_response_timeout_on_http1_and_h2c() {
                 replicas: 1,
                 drain_ms: 30_000,
                 response_timeout_ms: 500,
+                domains: &[],
             }),
         )
         .expect("set the response timeout");

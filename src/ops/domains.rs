@@ -1,0 +1,169 @@
+//! Domains: environments in proxy mode that share one listen address are told apart by
+//! the request's host. A domain is a host name (`shop.example.com`) or a wildcard for one
+//! label (`*.example.com`); names are kept in lower case.
+
+use crate::error::{ExitStatus, Failure};
+use crate::store::{Environment, Store};
+
+/// At most this many domains per environment.
+pub const MAX_DOMAINS: usize = 32;
+
+/// A domain as given on the command line, checked and in lower case.
+pub fn normalize(text: &str) -> Result<String, Failure> {
+    let host = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let name = host.strip_prefix("*.").unwrap_or(&host);
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let labels: Vec<&str> = name.split('.').collect();
+    let valid = host.len() <= 253
+        && labels.iter().all(|l| label_ok(l))
+        // A wildcard covers one label under a name of two labels at least: `*.com` is not one.
+        && (!host.starts_with("*.") || labels.len() >= 2);
+    if valid {
+        Ok(host)
+    } else {
+        let shown: String = text.chars().take(80).collect();
+        Err(Failure::usage(format!("`{shown}` is not a domain")).hint(
+            "a host name like `shop.example.com`, or `*.example.com` for every name one label under it",
+        ))
+    }
+}
+
+/// The domains given, checked, in lower case, without repeats.
+pub fn normalize_all(given: &[String]) -> Result<Vec<String>, Failure> {
+    let mut domains = Vec::with_capacity(given.len());
+    for text in given {
+        let domain = normalize(text)?;
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    if domains.len() > MAX_DOMAINS {
+        return Err(Failure::usage(format!(
+            "{} domains given; an environment answers at most {MAX_DOMAINS}",
+            domains.len()
+        ))
+        .hint("use a wildcard like `*.example.com` for many names under one"));
+    }
+    Ok(domains)
+}
+
+/// The host a request names, as domains are matched: lower case, without the port or a
+/// final dot. `None` for a host that cannot be a domain (an IP literal in brackets, say).
+pub fn request_host(host: &[u8]) -> Option<String> {
+    let host = std::str::from_utf8(host).ok()?.trim();
+    if host.starts_with('[') {
+        return None;
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    Some(name.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Refuse (exit 4) domains on `listen` that another environment there holds, and a
+/// second environment without domains (two defaults) on one address.
+pub fn check_claims(
+    store: &Store,
+    environment_id: Option<i64>,
+    listen: &str,
+    domains: &[String],
+    who: &str,
+) -> anyhow::Result<()> {
+    for other in store.proxied_environments()? {
+        let (env, project) = other;
+        if Some(env.id) == environment_id || env.proxy.as_deref() != Some(listen) {
+            continue;
+        }
+        let name = format!("{project}/{}", env.name);
+        if let Some(taken) = domains.iter().find(|d| env.domains.contains(d)) {
+            return Err(Failure::new(
+                ExitStatus::Refused,
+                format!("{taken} on {listen} belongs to {name} already; {who} cannot claim it"),
+            )
+            .hint(format!(
+                "choose another domain, or remove it from {name} first (deploy it with its other `--domain`s)"
+            ))
+            .into());
+        }
+        if domains.is_empty() && env.domains.is_empty() {
+            return Err(Failure::new(
+                ExitStatus::Refused,
+                format!(
+                    "{name} answers every host on {listen} already; {who} can share that address only with `--domain HOST`"
+                ),
+            )
+            .hint("give this environment its domains (`--domain shop.example.com`), or another `--proxy` address")
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Which of `domains` (or the address, when there are none) a request reaches: for the
+/// confirmation and the plan.
+pub fn affected(env: &Environment) -> Vec<String> {
+    if env.domains.is_empty() {
+        crate::ops::documents::addresses(env)
+    } else {
+        env.domains.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_host_names_or_one_label_wildcards() {
+        assert_eq!(normalize("Shop.Example.COM.").unwrap(), "shop.example.com");
+        assert_eq!(normalize("*.example.com").unwrap(), "*.example.com");
+        assert_eq!(normalize("localhost").unwrap(), "localhost");
+        for bad in [
+            "",
+            "*.com",
+            "*",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "a b.com",
+            "a/b.com",
+            "a@b.com",
+            "*.*.example.com",
+            "a.*.example.com",
+            "ex_ample.com",
+            &format!("{}.com", "a".repeat(64)),
+        ] {
+            assert!(normalize(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn request_hosts_lose_their_port_and_case() {
+        assert_eq!(
+            request_host(b"Shop.Example.com:8080").as_deref(),
+            Some("shop.example.com")
+        );
+        assert_eq!(
+            request_host(b"shop.example.com.").as_deref(),
+            Some("shop.example.com")
+        );
+        assert_eq!(request_host(b"[::1]:80"), None);
+    }
+
+    #[test]
+    fn repeats_are_dropped_and_the_count_bounded() {
+        let given = vec!["a.com".to_string(), "A.com".to_string()];
+        assert_eq!(normalize_all(&given).unwrap(), ["a.com"]);
+        let many: Vec<String> = (0..40).map(|i| format!("h{i}.example.com")).collect();
+        assert!(normalize_all(&many).is_err());
+    }
+}
