@@ -24,7 +24,7 @@ else
   else
     log "starting dockerd"
     mkdir -p /var/log
-    nohup dockerd >/var/log/temps-dockerd.log 2>&1 &
+    nohup dockerd >>/var/log/temps-dockerd.log 2>&1 &
   fi
   for _ in $(seq 1 120); do
     docker info >/dev/null 2>&1 && break

@@ -258,6 +258,8 @@ impl Site {
 #[derive(Debug, Default)]
 pub struct Listener {
     pub sites: Vec<Site>,
+    /// `web/production`, per site: who holds what, for the log.
+    names: Vec<String>,
     /// `shop.example.com` → its site.
     exact: HashMap<String, usize>,
     /// `example.com` for `*.example.com` → its site.
@@ -279,28 +281,27 @@ impl Listener {
         found.or(self.default.as_ref()).map(|i| &self.sites[*i])
     }
 
-    /// Add a site for `domains` (none: the default). The domains already held, or a
-    /// second default, are refused: their names are returned.
-    fn add(&mut self, site: Site, domains: &[String]) -> Result<(), Vec<String>> {
-        let taken: Vec<String> = if domains.is_empty() {
-            self.default
-                .map(|_| vec!["every other host".to_string()])
-                .unwrap_or_default()
-        } else {
-            domains
-                .iter()
-                .filter(|d| match d.strip_prefix("*.") {
-                    Some(parent) => self.wildcard.contains_key(parent),
-                    None => self.exact.contains_key(d.as_str()),
-                })
-                .cloned()
-                .collect()
+    /// Add `name`'s site for `domains` (none: the default). A second default, or domains
+    /// already held, are refused: says why, naming who holds them.
+    fn add(&mut self, name: &str, site: Site, domains: &[String]) -> Result<(), String> {
+        if domains.is_empty() {
+            if let Some(holder) = self.default {
+                return Err(format!(", which {} already uses", self.names[holder]));
+            }
+        }
+        let held = |d: &String| match d.strip_prefix("*.") {
+            Some(parent) => self.wildcard.get(parent),
+            None => self.exact.get(d.as_str()),
         };
-        if !taken.is_empty() {
-            return Err(taken);
+        if let Some((domain, holder)) = domains.iter().find_map(|d| held(d).map(|h| (d, *h))) {
+            return Err(format!(
+                " for {domain}, which {} answers already",
+                self.names[holder]
+            ));
         }
         let index = self.sites.len();
         self.sites.push(site);
+        self.names.push(name.to_string());
         if domains.is_empty() {
             self.default = Some(index);
         }
@@ -449,11 +450,9 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
                 next: AtomicUsize::new(0),
                 response_timeout: policy::response_timeout(route.response_timeout_ms),
             };
-            if let Err(taken) = listener.add(site, &route.domains) {
-                plan.problems.push(format!(
-                    "{name} wants {} on {addr}, which another environment there answers already; not serving it",
-                    taken.join(", ")
-                ));
+            if let Err(why) = listener.add(&name, site, &route.domains) {
+                plan.problems
+                    .push(format!("{name} wants {addr}{why}; not serving it"));
             }
         }
         let first = contenders[0];
@@ -732,7 +731,7 @@ mod tests {
             first.problems
         );
         assert!(
-            first.problems[1].contains("web/env2 wants every other host on 0.0.0.0:8080"),
+            first.problems[1].contains("web/env2 wants 0.0.0.0:8080, which web/env1 already uses"),
             "{:?}",
             first.problems
         );

@@ -146,8 +146,8 @@ fn a_response_timeout_applies_to_proxy_mode_only() {
         ])
         .code(2);
     assert!(
-        run.stderr
-            .contains("--response-timeout apply to environments in proxy mode"),
+        run.stderr.contains("--response-timeout")
+            && run.stderr.contains("apply to environments in proxy mode"),
         "{}",
         run.stderr
     );
