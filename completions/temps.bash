@@ -279,7 +279,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__deploy)
-            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --replicas --drain --reason --wait-lock --db --output --yes --quiet --help"
+            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --replicas --drain --standby --reason --wait-lock --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -314,6 +314,10 @@ _temps() {
                     return 0
                     ;;
                 --drain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --standby)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -158,6 +158,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --proxy 'Serve through `temps proxy` on this public address, switching with no downtime (start first, switch, drain, stop); remembered by the environment'
             cand --replicas 'Proxy mode: how many containers to run, round-robin [default: 1; remembered]'
             cand --drain 'Proxy mode: how long requests in flight may take to finish on the old version before it is stopped [default: 30s; remembered]'
+            cand --standby 'Proxy mode: after a switch, how long the replaced deployment''s containers keep running with no traffic, so that a rollback or promote to it only switches the route (the warm path); 0s stops them once drained [default: 30m; remembered]'
             cand --reason 'Why this deployment is made, for the history'
             cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'

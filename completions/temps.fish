@@ -116,6 +116,7 @@ complete -c temps -n "__fish_temps_using_subcommand deploy" -l publish -d 'Publi
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l proxy -d 'Serve through `temps proxy` on this public address, switching with no downtime (start first, switch, drain, stop); remembered by the environment' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l replicas -d 'Proxy mode: how many containers to run, round-robin [default: 1; remembered]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l drain -d 'Proxy mode: how long requests in flight may take to finish on the old version before it is stopped [default: 30s; remembered]' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l standby -d 'Proxy mode: after a switch, how long the replaced deployment\'s containers keep running with no traffic, so that a rollback or promote to it only switches the route (the warm path); 0s stops them once drained [default: 30m; remembered]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l reason -d 'Why this deployment is made, for the history' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F

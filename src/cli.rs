@@ -352,6 +352,11 @@ pub struct DeployArgs {
     /// before it is stopped [default: 30s; remembered]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub drain: Option<Duration>,
+    /// Proxy mode: after a switch, how long the replaced deployment's containers keep
+    /// running with no traffic, so that a rollback or promote to it only switches the
+    /// route (the warm path); 0s stops them once drained [default: 30m; remembered]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub standby: Option<Duration>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,

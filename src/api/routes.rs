@@ -420,6 +420,7 @@ async fn deploy(
                         proxy: None,
                         replicas: None,
                         drain: None,
+                        standby: None,
                     })),
                     project.name,
                 ))

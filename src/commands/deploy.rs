@@ -39,6 +39,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 proxy,
                 replicas: args.replicas,
                 drain: args.drain,
+                standby: args.standby,
             };
             block_on(deploy_image(&mut store, request, &spinner))??
         }
@@ -47,9 +48,10 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 || args.proxy.is_some()
                 || args.replicas.is_some()
                 || args.drain.is_some()
+                || args.standby.is_some()
             {
                 return Err(Failure::usage(
-                    "--publish, --proxy, --replicas and --drain apply to docker projects",
+                    "--publish, --proxy, --replicas, --drain and --standby apply to docker projects",
                 )
                 .hint("a static release is served by your web server from its `current` link")
                 .into());

@@ -13,7 +13,9 @@ use super::swap::{self, Swap};
 use super::{clean_reason, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::{check_name, Failure};
-use crate::store::{Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store};
+use crate::store::{
+    Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store, DEFAULT_STANDBY,
+};
 
 pub struct DeployRequest {
     pub project: String,
@@ -30,6 +32,8 @@ pub struct DeployRequest {
     pub proxy: Option<String>,
     pub replicas: Option<u32>,
     pub drain: Option<Duration>,
+    /// Proxy mode: how long the replaced deployment stays warm (`--standby`).
+    pub standby: Option<Duration>,
 }
 
 pub enum DeployOutcome {
@@ -77,12 +81,14 @@ pub async fn deploy_image(
     }
     let proxied = request.proxy.is_some()
         || (request.publish.is_none() && remembered.as_ref().is_some_and(|e| e.proxy.is_some()));
-    if !proxied && (request.replicas.is_some() || request.drain.is_some()) {
-        return Err(
-            Failure::usage("--replicas and --drain apply to environments in proxy mode")
-                .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
-                .into(),
-        );
+    if !proxied
+        && (request.replicas.is_some() || request.drain.is_some() || request.standby.is_some())
+    {
+        return Err(Failure::usage(
+            "--replicas, --drain and --standby apply to environments in proxy mode",
+        )
+        .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
+        .into());
     }
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
     check_port(&project, &image, publishing || proxied)?;
@@ -151,10 +157,15 @@ pub async fn deploy_image(
                     .drain
                     .or(remembered.as_ref().map(|m| m.drain))
                     .unwrap_or(Duration::from_secs(30)),
+                standby: request
+                    .standby
+                    .or(remembered.as_ref().map(|m| m.standby))
+                    .unwrap_or(DEFAULT_STANDBY),
             }),
             (None, Some(remembered)) if request.publish.is_none() => Some(ProxyMode {
                 replicas: request.replicas.unwrap_or(remembered.replicas),
                 drain: request.drain.unwrap_or(remembered.drain),
+                standby: request.standby.unwrap_or(remembered.standby),
                 ..remembered
             }),
             _ => None,
@@ -165,9 +176,7 @@ pub async fn deploy_image(
             store.remember_address(
                 env.id,
                 request.publish.as_ref(),
-                proxy_mode
-                    .as_ref()
-                    .map(|m| (m.listen.as_str(), m.replicas, m.drain.as_millis() as u64)),
+                proxy_mode.as_ref().map(ProxyMode::settings),
             )?;
         }
         let has_port = project.container_port.or(image.exposed_port).is_some();

@@ -38,7 +38,7 @@ fn project_from_row(row: &Row) -> rusqlite::Result<Project> {
 }
 
 const ENVIRONMENT_COLUMNS: &str =
-    "id, project_id, name, publish, current_deployment_id, state, proxy, replicas, drain_ms";
+    "id, project_id, name, publish, current_deployment_id, state, proxy, replicas, drain_ms, standby_ms";
 
 fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
     let publish: Option<String> = row.get(3)?;
@@ -57,6 +57,7 @@ fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
         proxy: row.get(6)?,
         replicas: row.get::<_, u32>(7)?.max(1),
         drain: Duration::from_millis(row.get::<_, i64>(8)?.max(0) as u64),
+        standby: Duration::from_millis(row.get::<_, i64>(9)?.max(0) as u64),
     })
 }
 

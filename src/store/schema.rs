@@ -124,6 +124,13 @@ const MIGRATIONS: &[&str] = &[
         last_used_at INTEGER
     );
     "#,
+    // 6: warm standby (proxy mode). After a switch the previous deployment's containers
+    // keep running, without traffic, until its `warm_until`; the environment remembers
+    // how long (`--standby`, default 30 minutes).
+    r#"
+    ALTER TABLE environments ADD COLUMN standby_ms INTEGER NOT NULL DEFAULT 1800000;
+    ALTER TABLE deployments ADD COLUMN warm_until INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -19,7 +19,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use tempfile::TempDir;
 
 /// The fields of a deployment record that SPEC.md ("Deployment JSON") fixes.
-pub const SPEC_DEPLOYMENT_FIELDS: [&str; 16] = [
+pub const SPEC_DEPLOYMENT_FIELDS: [&str; 17] = [
     "id",
     "project",
     "environment",
@@ -36,6 +36,7 @@ pub const SPEC_DEPLOYMENT_FIELDS: [&str; 16] = [
     "reason",
     "error",
     "containers",
+    "warm_until",
 ];
 
 pub const WEB_V1: &str = "temps-test/web:v1";
