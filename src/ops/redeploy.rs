@@ -16,6 +16,7 @@ use super::gate::Choice;
 use super::hooks::{self, HookEnv};
 use super::lock::{lock_environment, Asker};
 use super::recover::recover;
+use super::swap::warm::WarmOutcome;
 use super::swap::{self, Swap};
 use super::{clean_reason, release, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
@@ -34,18 +35,55 @@ pub struct Plan {
     pub environment: Environment,
     pub current: Option<Deployment>,
     pub target: Deployment,
-    /// Variables whose current value differs from what the target ran with (names only).
+    /// Variables whose current value differs from what the target ran with (names only):
+    /// empty means the variables digests agree.
     pub changed_variables: Vec<String>,
     /// What speaks against the target (a rollback left it; it runs what serves now).
     pub marks: Vec<gate::Mark>,
+    /// Proxy mode: whether the switch reuses the target's warm containers, and why.
+    pub path: Option<SwitchPath>,
     /// How the switch will be made, as validated.
     switch: Switch,
+}
+
+/// Proxy mode: the warm path (the target's containers run warm with the current
+/// variables: only the route switches) or the cold one (new containers), and why.
+#[derive(Debug, Clone)]
+pub struct SwitchPath {
+    pub warm: bool,
+    pub reason: String,
+}
+
+impl SwitchPath {
+    pub fn name(&self) -> &'static str {
+        if self.warm {
+            "warm"
+        } else {
+            "cold"
+        }
+    }
+
+    fn cold(reason: String) -> SwitchPath {
+        SwitchPath {
+            warm: false,
+            reason,
+        }
+    }
 }
 
 /// How a validated plan switches: only what validation proved possible can be asked.
 enum Switch {
     /// Run the target's image, found by id on the engine the validation reached.
     Docker { engine: Engine, image: ImageFacts },
+    /// Proxy mode: reuse the target's warm containers, which ran when validated; the
+    /// image is there for the cold path, should one of them fail its probe.
+    Warm {
+        engine: Engine,
+        image: ImageFacts,
+        /// The deployment whose standby the containers are: the target, or a later
+        /// rollback or promote that served from the target's containers.
+        standby: Box<Deployment>,
+    },
     /// Point the environment at the target's release folder, which exists.
     Static { release: PathBuf },
     /// A promote of the deployment that serves already: only the state changes.
@@ -56,7 +94,7 @@ impl Plan {
     /// The engine the validation connected to (docker preset).
     pub fn engine(&self) -> Option<&Engine> {
         match &self.switch {
-            Switch::Docker { engine, .. } => Some(engine),
+            Switch::Docker { engine, .. } | Switch::Warm { engine, .. } => Some(engine),
             _ => None,
         }
     }
@@ -136,6 +174,7 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         target,
         changed_variables,
         marks,
+        path: None,
         switch: Switch::ClearState,
     };
     if is_current {
@@ -148,10 +187,93 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         Preset::Docker => {
             let engine = Engine::connect().await?;
             let image = check_image(&engine, &plan).await?;
+            if plan.environment.proxy.is_some() {
+                let standby = standby_of(store, &plan)?;
+                let path = choose_path(&engine, &plan, &standby).await?;
+                let warm = path.warm;
+                plan.path = Some(path);
+                if warm {
+                    plan.switch = Switch::Warm {
+                        engine,
+                        image,
+                        standby: Box::new(standby),
+                    };
+                    return Ok(plan);
+                }
+            }
             Switch::Docker { engine, image }
         }
     };
     Ok(plan)
+}
+
+/// The standby that runs the target's containers: the target's own, or that of a later
+/// rollback or promote that served from them (the same containers, the same image).
+fn standby_of(store: &Store, plan: &Plan) -> Result<Deployment> {
+    let target = &plan.target;
+    let now = crate::clock::now_ms();
+    if target.is_warm(now) || target.containers.is_empty() {
+        return Ok(target.clone());
+    }
+    Ok(store
+        .warm(plan.environment.id, now)?
+        .into_iter()
+        .find(|d| d.containers == target.containers && d.image_id == target.image_id)
+        .unwrap_or_else(|| target.clone()))
+}
+
+/// Proxy mode: the warm path when the target's containers are a standby that is on,
+/// they ran with the variables the environment has now, and each of them runs (one look
+/// at each).
+async fn choose_path(engine: &Engine, plan: &Plan, standby: &Deployment) -> Result<SwitchPath> {
+    let target = &plan.target;
+    let now = crate::clock::now_ms();
+    match standby.warm_until {
+        None => {
+            return Ok(SwitchPath::cold(format!(
+                "#{} has no warm standby: new containers are started",
+                target.id
+            )))
+        }
+        Some(until) if until <= now => {
+            return Ok(SwitchPath::cold(format!(
+                "the standby of #{} ended at {}: new containers are started",
+                target.id,
+                crate::clock::time_of_day(until)
+            )))
+        }
+        Some(_) => {}
+    }
+    if !plan.changed_variables.is_empty() {
+        return Ok(SwitchPath::cold(format!(
+            "variables changed since #{} ran ({}): new containers get the current values",
+            target.id,
+            plan.changed_variables.join(", ")
+        )));
+    }
+    if target.containers.is_empty() {
+        return Ok(SwitchPath::cold(format!(
+            "#{} has no containers: new ones are started",
+            target.id
+        )));
+    }
+    for name in &target.containers {
+        let running = engine.container(name).await?.is_some_and(|c| c.running);
+        if !running {
+            return Ok(SwitchPath::cold(format!(
+                "{name} of #{} does not run: new containers are started",
+                target.id
+            )));
+        }
+    }
+    Ok(SwitchPath {
+        warm: true,
+        reason: format!(
+            "#{} runs warm (until {}) with the current variables: only the route switches",
+            target.id,
+            crate::clock::time_of_day(standby.warm_until.unwrap_or(now))
+        ),
+    })
 }
 
 /// The rollback targets of an environment, newest first, with what speaks against each
@@ -276,6 +398,10 @@ async fn execute(
         current,
         ..
     } = plan;
+    let standby = match &switch {
+        Switch::Warm { standby, .. } => Some(standby.as_ref().clone()),
+        _ => None,
+    };
     if let Switch::ClearState = switch {
         store.set_state(target.environment_id, EnvState::Normal)?;
         return store.expect_deployment(target.id);
@@ -340,25 +466,35 @@ async fn execute(
         };
         progress.stage(Stage::Switch);
         match switch {
-            Switch::Docker { engine, image } => {
+            Switch::Docker { engine, image } | Switch::Warm { engine, image, .. } => {
                 swap::pin(&engine, store, &project, &deployment, &image).await?;
-                swap::run(
-                    &engine,
-                    store,
-                    Swap {
-                        project: &project,
-                        environment: &env,
-                        deployment,
-                        image: &image,
-                        previous,
-                        publish: env.publish.as_ref(),
-                        proxy: proxy_mode.as_ref(),
-                        health_timeout: health_timeout.unwrap_or(project.health_timeout),
-                        state_after,
-                    },
-                    progress,
-                )
-                .await
+                let swap = Swap {
+                    project: &project,
+                    environment: &env,
+                    deployment,
+                    image: &image,
+                    previous,
+                    publish: env.publish.as_ref(),
+                    proxy: proxy_mode.as_ref(),
+                    health_timeout: health_timeout.unwrap_or(project.health_timeout),
+                    state_after,
+                };
+                let swap = match &standby {
+                    None => swap,
+                    Some(standby) => {
+                        match swap::warm::run(&engine, store, swap, standby, progress).await? {
+                            WarmOutcome::Switched(deployment) => return Ok(*deployment),
+                            WarmOutcome::NotHealthy(swap, why) => {
+                                progress.warn(&format!(
+                                    "{why}; taking the cold path: starting new containers of #{}",
+                                    target.id
+                                ));
+                                *swap
+                            }
+                        }
+                    }
+                };
+                swap::run(&engine, store, swap, progress).await
             }
             Switch::Static { release } => {
                 store.set_artifact(deployment.id, &release.to_string_lossy())?;

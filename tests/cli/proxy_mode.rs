@@ -6,6 +6,7 @@
 //! rollback that fails its health check leaves the route alone.
 
 mod load;
+mod warm;
 
 use std::thread;
 use std::time::{Duration, Instant};
