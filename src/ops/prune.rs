@@ -101,7 +101,11 @@ pub async fn prune(
                     .filter(|c| containers.contains(*c) && !kept_containers.contains(c))
                     .cloned()
                     .collect(),
-                tags: if tags.contains(&tag) {
+                // A kept deployment serving from this one's warm containers runs its
+                // image, pinned by this one's tag (the warm path tags nothing).
+                tags: if tags.contains(&tag)
+                    && !d.containers.iter().any(|c| kept_containers.contains(c))
+                {
                     vec![tag]
                 } else {
                     Vec::new()

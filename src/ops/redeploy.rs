@@ -189,7 +189,9 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
             let image = check_image(&engine, &plan).await?;
             if plan.environment.proxy.is_some() {
                 let standby = standby_of(store, &plan)?;
-                let path = choose_path(&engine, &plan, &standby).await?;
+                let changed =
+                    self::changed_variables(&store.variables(plan.environment.id)?, &standby);
+                let path = choose_path(&engine, &plan, &standby, &changed).await?;
                 let warm = path.warm;
                 plan.path = Some(path);
                 if warm {
@@ -207,25 +209,36 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
     Ok(plan)
 }
 
-/// The standby that runs the target's containers: the target's own, or that of a later
-/// rollback or promote that served from them (the same containers, the same image).
+/// The warm standby that runs the target's version: the target's own, or that of a
+/// later deployment of the same image (by id), such as a rollback or promote to the
+/// target, with containers of its own or the target's. The target itself when none.
 fn standby_of(store: &Store, plan: &Plan) -> Result<Deployment> {
     let target = &plan.target;
     let now = crate::clock::now_ms();
-    if target.is_warm(now) || target.containers.is_empty() {
+    if target.is_warm(now) || target.image_id.is_none() {
         return Ok(target.clone());
     }
-    Ok(store
+    let same_image: Vec<Deployment> = store
         .warm(plan.environment.id, now)?
         .into_iter()
-        .find(|d| d.containers == target.containers && d.image_id == target.image_id)
-        .unwrap_or_else(|| target.clone()))
+        .filter(|d| d.image_id == target.image_id && !d.containers.is_empty())
+        .collect();
+    let standby = same_image
+        .iter()
+        .find(|d| d.containers == target.containers)
+        .or(same_image.first());
+    Ok(standby.cloned().unwrap_or_else(|| target.clone()))
 }
 
-/// Proxy mode: the warm path when the target's containers are a standby that is on,
-/// they ran with the variables the environment has now, and each of them runs (one look
-/// at each).
-async fn choose_path(engine: &Engine, plan: &Plan, standby: &Deployment) -> Result<SwitchPath> {
+/// Proxy mode: the warm path when a standby of the target's version is on, it ran with
+/// the variables the environment has now (`changed`: the names that differ), and each of
+/// its containers runs (one look at each).
+async fn choose_path(
+    engine: &Engine,
+    plan: &Plan,
+    standby: &Deployment,
+    changed: &[String],
+) -> Result<SwitchPath> {
     let target = &plan.target;
     let now = crate::clock::now_ms();
     match standby.warm_until {
@@ -244,33 +257,37 @@ async fn choose_path(engine: &Engine, plan: &Plan, standby: &Deployment) -> Resu
         }
         Some(_) => {}
     }
-    if !plan.changed_variables.is_empty() {
+    if !changed.is_empty() {
         return Ok(SwitchPath::cold(format!(
             "variables changed since #{} ran ({}): new containers get the current values",
-            target.id,
-            plan.changed_variables.join(", ")
+            standby.id,
+            changed.join(", ")
         )));
     }
-    if target.containers.is_empty() {
+    if standby.containers.is_empty() {
         return Ok(SwitchPath::cold(format!(
             "#{} has no containers: new ones are started",
-            target.id
+            standby.id
         )));
     }
-    for name in &target.containers {
+    for name in &standby.containers {
         let running = engine.container(name).await?.is_some_and(|c| c.running);
         if !running {
             return Ok(SwitchPath::cold(format!(
                 "{name} of #{} does not run: new containers are started",
-                target.id
+                standby.id
             )));
         }
     }
+    let whose = if standby.id == target.id {
+        format!("#{}", target.id)
+    } else {
+        format!("#{} (its image, as #{})", target.id, standby.id)
+    };
     Ok(SwitchPath {
         warm: true,
         reason: format!(
-            "#{} runs warm (until {}) with the current variables: only the route switches",
-            target.id,
+            "{whose} runs warm (until {}) with the current variables: only the route switches",
             crate::clock::time_of_day(standby.warm_until.unwrap_or(now))
         ),
     })

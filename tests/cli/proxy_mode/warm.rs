@@ -231,6 +231,18 @@ fn changed_variables_send_a_rollback_down_the_cold_path() {
     }
     let status = site.status();
     assert_eq!(status["drift"], serde_json::json!([]), "{status:#}");
+
+    // Back to v2: cold again (it ran without GREETING), and the cold v1 stays warm. Its
+    // containers run #1's image with the current variables: the next rollback to #1
+    // takes them.
+    let second = first_id + 1;
+    assert_eq!(self::plan(&site, second)["path"], "cold");
+    site.env.ok(&["rollback", &second.to_string(), "--yes"]);
+    let warm = self::plan(&site, first_id);
+    assert_eq!(warm["path"], "warm", "{warm:#}");
+    let again = site.env.json(&["rollback", &first_id.to_string(), "--yes"]);
+    assert_eq!(again["containers"], rollback["containers"], "{again:#}");
+    assert_eq!(site.serving().as_deref(), Ok("v1"));
 }
 
 #[test]
