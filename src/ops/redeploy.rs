@@ -484,7 +484,14 @@ async fn execute(
         progress.stage(Stage::Switch);
         match switch {
             Switch::Docker { engine, image } | Switch::Warm { engine, image, .. } => {
-                swap::pin(&engine, store, &project, &deployment, &image).await?;
+                // The warm path starts nothing from the image: it stays pinned by the tag
+                // of the deployment that made the warm containers (which prune keeps while
+                // a kept deployment serves from them). Tagging takes the engine tens of
+                // milliseconds, as long as the rest of the warm switch; the cold path, and
+                // a fallback to it, pins as always.
+                if standby.is_none() {
+                    swap::pin(&engine, store, &project, &deployment, &image).await?;
+                }
                 let swap = Swap {
                     project: &project,
                     environment: &env,
@@ -506,6 +513,8 @@ async fn execute(
                                     "{why}; taking the cold path: starting new containers of #{}",
                                     target.id
                                 ));
+                                swap::pin(&engine, store, &project, &swap.deployment, &image)
+                                    .await?;
                                 *swap
                             }
                         }
