@@ -340,3 +340,37 @@ fn a_kill_in_the_middle_of_a_warm_switch_leaves_one_version_serving_and_the_stan
     assert_eq!(site.serving().as_deref(), Ok("v1"));
     assert_eq!(running_ids(&site.project), before);
 }
+
+#[test]
+fn prune_keeps_what_a_warm_rollback_serves_from_and_ends_the_standby_it_removes() {
+    require_docker!();
+    let (site, first) = v1_warm_behind_v2("wprune");
+    let first_id = first["id"].as_i64().expect("an id");
+    let rollback = site.env.json(&["rollback", &first_id.to_string(), "--yes"]);
+    assert_eq!(rollback["containers"], first["containers"], "{rollback:#}");
+    let second = site.show(first_id + 1);
+    assert!(second["warm_until"].is_string(), "{second:#}");
+
+    site.env
+        .ok(&["prune", &site.project, "--keep", "1", "--yes"]);
+    assert_eq!(site.serving().as_deref(), Ok("v1"));
+    for name in names(&first["containers"]) {
+        assert!(running(&name), "{name} serves the rollback and must stay");
+    }
+    let pin = format!("temps/{}:{first_id}", site.project);
+    assert!(
+        docker(&["image", "inspect", &pin]).status == 0,
+        "{pin} pins the image the rollback runs"
+    );
+    // The warm v2 was pruned: its standby is over.
+    for name in names(&second["containers"]) {
+        assert!(
+            docker_inspect(&name, "{{.Name}}").is_none(),
+            "{name} removed"
+        );
+    }
+    let listed = site.env.ok(&["list", &site.project]);
+    assert!(!listed.stdout.contains("warm until"), "{}", listed.stdout);
+    let status = site.status();
+    assert_eq!(status["drift"], serde_json::json!([]), "{status:#}");
+}
