@@ -24,7 +24,8 @@ pub enum WarmOutcome<'a> {
     NotHealthy(Box<Swap<'a>>, String),
 }
 
-/// Switch to the warm containers of `warm` (the rollback's or promote's target).
+/// Switch to the warm containers of `warm`: a standby of the version the rollback or
+/// promote goes to (see `redeploy::standby_of`).
 pub async fn run<'a>(
     engine: &crate::docker::Engine,
     store: &mut Store,
