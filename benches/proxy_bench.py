@@ -544,7 +544,9 @@ def main():
         ids = {"proxy": [], "port": []}
         for image in (args.v1, args.v2):
             _, p = run_temps(temps, db, "-o", "json", "deploy", px, "--image", image,
-                             "--proxy", f"127.0.0.1:{proxy_port}", "--drain", "5s")
+                             "--proxy", f"127.0.0.1:{proxy_port}", "--drain", "5s",
+                             # Cold rollbacks, as measured before warm standby (see warm.sh).
+                             "--standby", "0s")
             ids["proxy"].append(json.loads(p.stdout)["id"])
             _, p = run_temps(temps, db, "-o", "json", "deploy", pt, "--image", image,
                              "--publish", f"127.0.0.1:{port_port}")

@@ -160,6 +160,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --drain 'Proxy mode: how long requests in flight may take to finish on the old version before it is stopped [default: 30s; remembered]'
             cand --response-timeout 'Proxy mode: how long the app''s answer may take to begin once the request was sent to it whole; after that the proxy answers 504 Gateway Timeout and closes the connection to the app [default: 60s; 0s for no limit; remembered]'
             cand --domain 'Proxy mode: a host this environment answers on its address (repeat for more; `*.example.com` for every name one label under it). Environments of any project may share one `--proxy` address when each names its domains; a request for no known domain gets 404, unless one environment there has none (the address''s default). A domain another environment on the address holds is refused (exit 4) [remembered]'
+            cand --standby 'Proxy mode: after a switch, how long the replaced deployment''s containers keep running with no traffic, so that a rollback or promote to it only switches the route (the warm path); 0s stops them once drained [default: 30m; remembered]'
             cand --reason 'Why this deployment is made, for the history'
             cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'

@@ -89,13 +89,18 @@ pub enum Command {
     /// preselected) on a terminal, else the most recent valid target. That one skips
     /// deployments whose version a later rollback left and those running the image that
     /// serves now, so the same no-id rollback run twice never goes forward to the version
-    /// it fled; when none is left, temps refuses (exit 4) and names them.
+    /// it fled; when none is left, temps refuses (exit 4) and names them. In proxy mode,
+    /// a target whose containers still run as the warm standby, with the current
+    /// variables, takes the warm path: one probe per container and the route switch, no
+    /// container started; otherwise (or when a probe fails) the cold path. The
+    /// confirmation and --dry-run say which and why.
     Rollback(RollbackArgs),
     /// Make a deployment serve and leave the rolled-back state
     ///
     /// Swaps to the deployment (ready, completed or deployed) exactly as a rollback does,
     /// records it with is_promote, and returns the environment to normal, so new deploys
     /// serve again. Promoting the deployment that serves already only clears the state.
+    /// In proxy mode a warm target takes the warm path, as with rollback.
     Promote(PromoteArgs),
     /// Manage an environment's variables
     #[command(subcommand)]
@@ -365,6 +370,11 @@ pub struct DeployArgs {
     /// [remembered]
     #[arg(long = "domain", value_name = "HOST")]
     pub domains: Vec<String>,
+    /// Proxy mode: after a switch, how long the replaced deployment's containers keep
+    /// running with no traffic, so that a rollback or promote to it only switches the
+    /// route (the warm path); 0s stops them once drained [default: 30m; remembered]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub standby: Option<Duration>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,

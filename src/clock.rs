@@ -23,6 +23,12 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
+/// `12:30 UTC` for a millisecond timestamp: when a standby ends, in a line for people.
+pub fn time_of_day(ms: i64) -> String {
+    let rem = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

@@ -199,6 +199,43 @@ pub async fn wait_healthy(
     }
 }
 
+/// One attempt of `probe` on a container that runs already (a warm standby): `Err` says
+/// why it did not pass. A check that only waits (the image's HEALTHCHECK, staying up)
+/// asks Docker what it last saw.
+pub async fn probe_once(engine: &Engine, container: &str, probe: &Probe) -> Result<(), String> {
+    const ATTEMPT: Duration = Duration::from_secs(2);
+    let addr = match probe {
+        Probe::Http { target, .. } | Probe::Tcp { target } => {
+            Some(resolve(engine, container, target).await?)
+        }
+        Probe::DockerHealthcheck | Probe::Running => None,
+    };
+    match (probe, addr) {
+        (Probe::Http { path, .. }, Some(addr)) => {
+            tokio::time::timeout(ATTEMPT, http_get(addr, path))
+                .await
+                .unwrap_or_else(|_| Err(Miss::silent(format!("GET {path} timed out"))))
+                .map_err(|miss| miss.text)
+        }
+        (Probe::Tcp { .. }, Some(addr)) => tokio::time::timeout(ATTEMPT, tcp_holds(addr))
+            .await
+            .unwrap_or_else(|_| Err("connecting timed out".to_string())),
+        _ => match engine.container(container).await {
+            Ok(Some(facts)) if !facts.running => {
+                Err(format!("container {container} is {}", facts.state))
+            }
+            Ok(Some(facts)) => match (probe, facts.health) {
+                (Probe::DockerHealthcheck, Health::Healthy) | (Probe::Running, _) => Ok(()),
+                (_, health) => {
+                    Err(format!("Docker reports container {container} {health:?}").to_lowercase())
+                }
+            },
+            Ok(None) => Err(format!("container {container} does not exist")),
+            Err(err) => Err(format!("{err:#}")),
+        },
+    }
+}
+
 /// Why a container that should run does not: its exit and last output, once it has
 /// stopped; `None` while it runs (or when Docker cannot say).
 pub async fn why_not_running(engine: &Engine, container: &str) -> Option<String> {

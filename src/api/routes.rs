@@ -432,6 +432,7 @@ async fn deploy(
                         drain: None,
                         response_timeout: None,
                         domains: None,
+                        standby: None,
                     })),
                     project.name,
                 ))

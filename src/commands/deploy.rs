@@ -41,6 +41,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 drain: args.drain,
                 response_timeout: args.response_timeout,
                 domains: (!args.domains.is_empty()).then_some(args.domains),
+                standby: args.standby,
             };
             block_on(deploy_image(&mut store, request, &spinner))??
         }
@@ -51,9 +52,10 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 || args.drain.is_some()
                 || args.response_timeout.is_some()
                 || !args.domains.is_empty()
+                || args.standby.is_some()
             {
                 return Err(Failure::usage(
-                    "--publish, --proxy, --replicas, --drain, --response-timeout and --domain apply to docker projects",
+                    "--publish, --proxy, --replicas, --drain, --response-timeout, --domain and --standby apply to docker projects",
                 )
                 .hint("a static release is served by your web server from its `current` link")
                 .into());

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::{block_on, Context};
 use crate::cli::{ListArgs, ShowArgs};
-use crate::clock::{ago, now_ms, rfc3339};
+use crate::clock::{ago, now_ms, rfc3339, time_of_day};
 use crate::commands::deploy::what;
 use crate::error::Failure;
 use crate::ops::gate::Availability;
@@ -155,6 +155,14 @@ impl Columns {
             let _ = write!(line, "{:<env$} ", clip(&d.environment, env));
         }
         let mut note = d.note();
+        if let Some(until) = d.warm_until.filter(|_| d.is_warm(now)) {
+            let warm = format!("warm until {}", time_of_day(until));
+            note = if note.is_empty() {
+                warm
+            } else {
+                format!("{warm}, {note}")
+            };
+        }
         if let Some(gone) = availability.gone(d) {
             note = if note.is_empty() {
                 gone.to_string()
@@ -252,6 +260,16 @@ pub fn cmd_show(ctx: &Context, args: ShowArgs) -> Result<()> {
     }
     if !d.containers.is_empty() {
         field("containers", d.containers.join(", "));
+    }
+    if let Some(until) = d.warm_until {
+        field(
+            "warm until",
+            if d.is_warm(now) {
+                rfc3339(until)
+            } else {
+                format!("{} (its standby has ended)", rfc3339(until))
+            },
+        );
     }
     if let Some(error) = &d.error {
         field("error", error.replace('\n', "\n               "));

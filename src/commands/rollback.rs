@@ -328,6 +328,9 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
             plan.changed_variables.join(", ")
         ));
     }
+    if let Some(path) = &plan.path {
+        lines.push(format!("  path     {}: {}", path.name(), path.reason));
+    }
     lines.push(
         "  not reverted: database migrations and external state (queues, storage, other services)"
             .into(),

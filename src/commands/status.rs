@@ -90,7 +90,16 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
         }
         for c in &s.containers {
             let health = c.health.map(|h| format!(", {h}")).unwrap_or_default();
-            let line = format!("  container  {}  {}{health}", c.name, c.state);
+            let warm = match (&c.warm_until, c.state.as_str()) {
+                (Some(until), "running") => format!(
+                    "  warm standby until {}",
+                    until
+                        .get(11..16)
+                        .map_or(until.clone(), |t| format!("{t} UTC"))
+                ),
+                _ => String::new(),
+            };
+            let line = format!("  container  {}  {}{health}{warm}", c.name, c.state);
             out.line(if c.state == "running" {
                 line
             } else {

@@ -15,7 +15,9 @@ use super::{clean_reason, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::{check_name, Failure};
 use crate::proxy::DEFAULT_RESPONSE_TIMEOUT;
-use crate::store::{Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store};
+use crate::store::{
+    Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store, DEFAULT_STANDBY,
+};
 
 pub struct DeployRequest {
     pub project: String,
@@ -37,6 +39,8 @@ pub struct DeployRequest {
     /// Proxy mode: the hosts it answers on its address (`--domain`); `None` keeps what the
     /// environment remembers.
     pub domains: Option<Vec<String>>,
+    /// Proxy mode: how long the replaced deployment stays warm (`--standby`).
+    pub standby: Option<Duration>,
 }
 
 pub enum DeployOutcome {
@@ -88,10 +92,11 @@ pub async fn deploy_image(
         && (request.replicas.is_some()
             || request.drain.is_some()
             || request.response_timeout.is_some()
-            || request.domains.is_some())
+            || request.domains.is_some()
+            || request.standby.is_some())
     {
         return Err(Failure::usage(
-            "--replicas, --drain, --response-timeout and --domain apply to environments in proxy mode",
+            "--replicas, --drain, --response-timeout, --domain and --standby apply to environments in proxy mode",
         )
         .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
         .into());
@@ -192,6 +197,10 @@ pub async fn deploy_image(
                     .clone()
                     .or(remembered.as_ref().map(|m| m.domains.clone()))
                     .unwrap_or_default(),
+                standby: request
+                    .standby
+                    .or(remembered.as_ref().map(|m| m.standby))
+                    .unwrap_or(DEFAULT_STANDBY),
             }),
             (None, Some(remembered)) if request.publish.is_none() => Some(ProxyMode {
                 replicas: request.replicas.unwrap_or(remembered.replicas),
@@ -200,6 +209,7 @@ pub async fn deploy_image(
                     .response_timeout
                     .unwrap_or(remembered.response_timeout),
                 domains: domains.clone().unwrap_or(remembered.domains.clone()),
+                standby: request.standby.unwrap_or(remembered.standby),
                 ..remembered
             }),
             _ => None,

@@ -43,7 +43,7 @@ pub fn addresses(env: &Environment) -> Vec<String> {
 
 /// A validated rollback or promote, as `--dry-run -o json` prints it.
 pub fn plan(plan: &Plan) -> Value {
-    json!({
+    let mut document = json!({
         "dry_run": true,
         "action": plan.kind.noun(),
         "project": plan.project.name,
@@ -54,7 +54,13 @@ pub fn plan(plan: &Plan) -> Value {
         "changed_variables": plan.changed_variables,
         "addresses": addresses(&plan.environment),
         "domains": super::domains::affected(&plan.environment),
-    })
+    });
+    // Proxy mode: whether the target's warm containers are reused, and why (or not).
+    if let (Some(path), Some(fields)) = (&plan.path, document.as_object_mut()) {
+        fields.insert("path".into(), json!(path.name()));
+        fields.insert("path_reason".into(), json!(path.reason));
+    }
+    document
 }
 
 /// An environment's variables as `env list -o json` prints them: values masked unless

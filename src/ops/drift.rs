@@ -17,8 +17,8 @@ pub enum Drift {
     Stopped { container: String, state: String },
     /// A container of the current deployment runs, and Docker reports it unhealthy.
     Unhealthy { container: String },
-    /// A temps container runs that the history does not know as current (a check
-    /// container of an interrupted swap among them).
+    /// A temps container runs that the history does not know as current or as a warm
+    /// standby (a check container of an interrupted swap among them).
     Stray { container: String },
     /// A check container that does not run: only an interrupted swap leaves one.
     LeftoverCheck { container: String },
@@ -64,8 +64,13 @@ impl fmt::Display for Drift {
     }
 }
 
-/// Compare the current deployment with the containers Docker has in its environment.
-pub fn observe(current: Option<&Deployment>, containers: &[&ContainerFacts]) -> Vec<Drift> {
+/// Compare the current deployment with the containers Docker has in its environment;
+/// the containers of a warm standby (`warm`) may run too.
+pub fn observe(
+    current: Option<&Deployment>,
+    warm: &[String],
+    containers: &[&ContainerFacts],
+) -> Vec<Drift> {
     let wanted: &[String] = current.map(|d| d.containers.as_slice()).unwrap_or_default();
     let mut drift = Vec::new();
     for name in wanted {
@@ -83,7 +88,8 @@ pub fn observe(current: Option<&Deployment>, containers: &[&ContainerFacts]) -> 
             Some(_) => {}
         }
     }
-    for c in containers.iter().filter(|c| !wanted.contains(&c.name)) {
+    let expected = |name: &String| wanted.contains(name) || warm.contains(name);
+    for c in containers.iter().filter(|c| !expected(&c.name)) {
         if c.running {
             drift.push(Drift::Stray {
                 container: c.name.clone(),
@@ -127,7 +133,7 @@ mod tests {
             container("t-4", false),
         ];
         let refs: Vec<&ContainerFacts> = all.iter().collect();
-        let drift = observe(Some(&current), &refs);
+        let drift = observe(Some(&current), &[], &refs);
         assert_eq!(
             drift,
             [

@@ -15,6 +15,7 @@ pub mod prune;
 pub mod recover;
 pub mod redeploy;
 pub mod release;
+pub mod standby;
 pub mod static_site;
 pub mod status;
 pub mod swap;

@@ -76,6 +76,8 @@ pub async fn prune(
         // A release may be shared: a static rollback points at its target's folder.
         let kept_releases: HashSet<&str> =
             kept.iter().filter_map(|d| d.artifact.as_deref()).collect();
+        // So may containers: a rollback to a warm standby serves from its target's.
+        let kept_containers: HashSet<&String> = kept.iter().flat_map(|d| &d.containers).collect();
         let (containers, tags) = match &engine {
             Some(engine) => {
                 let names: HashSet<String> = engine
@@ -96,10 +98,14 @@ pub async fn prune(
                 containers: d
                     .containers
                     .iter()
-                    .filter(|c| containers.contains(*c))
+                    .filter(|c| containers.contains(*c) && !kept_containers.contains(c))
                     .cloned()
                     .collect(),
-                tags: if tags.contains(&tag) {
+                // A kept deployment serving from this one's warm containers runs its
+                // image, pinned by this one's tag (the warm path tags nothing).
+                tags: if tags.contains(&tag)
+                    && !d.containers.iter().any(|c| kept_containers.contains(c))
+                {
                     vec![tag]
                 } else {
                     Vec::new()
@@ -116,6 +122,9 @@ pub async fn prune(
             }
             if !request.dry_run {
                 remove(engine.as_ref(), &item, progress).await?;
+                if !item.containers.is_empty() {
+                    store.end_standby(d.id)?;
+                }
             }
             pruned.push(item);
         }

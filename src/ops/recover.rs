@@ -5,13 +5,15 @@
 //! next operation on that environment takes its lock and then reconciles the history with
 //! what Docker runs: it removes what the dead operation made, starts the current
 //! deployment again if it was stopped, stops any other temps container running there, and
-//! marks the interrupted deployment `cancelled` with what it did.
+//! marks the interrupted deployment `cancelled` with what it did. A warm standby (proxy
+//! mode) may run until its `warm_until`; after that, this stops it like any stray.
 
 use anyhow::Result;
 
 use super::drift::{observe, Drift};
 use super::lock::{lock_environment, Asker, EnvLock};
 use super::{release, swap, Progress, Stage};
+use crate::clock::now_ms;
 use crate::docker::{ContainerFacts, Engine};
 use crate::store::{Preset, Project, Status, Store};
 
@@ -60,9 +62,15 @@ pub async fn recover(
                 .into_iter()
                 .filter(|c| c.environment.as_deref() == Some(environment))
                 .collect();
-            let exists = |name: &str| containers.iter().any(|c| c.name == name);
+            // Only what the dead operation made itself: a rollback to a warm standby names
+            // the standby's containers, which are not its to remove.
+            let made_by = |name: &str, id: i64| {
+                containers
+                    .iter()
+                    .any(|c| c.name == name && c.deployment_id == Some(id))
+            };
             for d in &unfinished {
-                for container in d.containers.iter().filter(|c| exists(c)) {
+                for container in d.containers.iter().filter(|c| made_by(c, d.id)) {
                     engine.remove(container).await?;
                     done.push(format!("removed {container}"));
                 }
@@ -73,7 +81,20 @@ pub async fn recover(
                 .iter()
                 .filter(|c| !unfinished_names.contains(&&c.name))
                 .collect();
-            let drift = observe(current.as_ref(), &remaining);
+            // A warm standby runs with no traffic until its time is up; then it stops, as
+            // expected rather than as drift.
+            let now = now_ms();
+            let warm: Vec<String> = store
+                .warm(env.id, now)?
+                .into_iter()
+                .flat_map(|d| d.containers)
+                .collect();
+            let ended: Vec<String> = store
+                .ended_standbys(env.id, now)?
+                .into_iter()
+                .flat_map(|d| d.containers)
+                .collect();
+            let drift = observe(current.as_ref(), &warm, &remaining);
             // Nothing the history does not know as current may run; a check container
             // only lives while its swap does.
             let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
@@ -84,6 +105,10 @@ pub async fn recover(
                     {
                         engine.remove(container).await?;
                         done.push(format!("removed {container}"));
+                    }
+                    Drift::Stray { container } if ended.contains(container) => {
+                        progress.step(&format!("stopping {container}: its standby ended"));
+                        engine.stop(container, stop_secs).await?;
                     }
                     Drift::Stray { container } => {
                         engine.stop(container, stop_secs).await?;

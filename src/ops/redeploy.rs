@@ -16,6 +16,7 @@ use super::gate::Choice;
 use super::hooks::{self, HookEnv};
 use super::lock::{lock_environment, Asker};
 use super::recover::recover;
+use super::swap::warm::WarmOutcome;
 use super::swap::{self, Swap};
 use super::{clean_reason, release, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
@@ -34,18 +35,55 @@ pub struct Plan {
     pub environment: Environment,
     pub current: Option<Deployment>,
     pub target: Deployment,
-    /// Variables whose current value differs from what the target ran with (names only).
+    /// Variables whose current value differs from what the target ran with (names only):
+    /// empty means the variables digests agree.
     pub changed_variables: Vec<String>,
     /// What speaks against the target (a rollback left it; it runs what serves now).
     pub marks: Vec<gate::Mark>,
+    /// Proxy mode: whether the switch reuses the target's warm containers, and why.
+    pub path: Option<SwitchPath>,
     /// How the switch will be made, as validated.
     switch: Switch,
+}
+
+/// Proxy mode: the warm path (the target's containers run warm with the current
+/// variables: only the route switches) or the cold one (new containers), and why.
+#[derive(Debug, Clone)]
+pub struct SwitchPath {
+    pub warm: bool,
+    pub reason: String,
+}
+
+impl SwitchPath {
+    pub fn name(&self) -> &'static str {
+        if self.warm {
+            "warm"
+        } else {
+            "cold"
+        }
+    }
+
+    fn cold(reason: String) -> SwitchPath {
+        SwitchPath {
+            warm: false,
+            reason,
+        }
+    }
 }
 
 /// How a validated plan switches: only what validation proved possible can be asked.
 enum Switch {
     /// Run the target's image, found by id on the engine the validation reached.
     Docker { engine: Engine, image: ImageFacts },
+    /// Proxy mode: reuse the target's warm containers, which ran when validated; the
+    /// image is there for the cold path, should one of them fail its probe.
+    Warm {
+        engine: Engine,
+        image: ImageFacts,
+        /// The deployment whose standby the containers are: the target, or a later
+        /// rollback or promote that served from the target's containers.
+        standby: Box<Deployment>,
+    },
     /// Point the environment at the target's release folder, which exists.
     Static { release: PathBuf },
     /// A promote of the deployment that serves already: only the state changes.
@@ -56,7 +94,7 @@ impl Plan {
     /// The engine the validation connected to (docker preset).
     pub fn engine(&self) -> Option<&Engine> {
         match &self.switch {
-            Switch::Docker { engine, .. } => Some(engine),
+            Switch::Docker { engine, .. } | Switch::Warm { engine, .. } => Some(engine),
             _ => None,
         }
     }
@@ -136,6 +174,7 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         target,
         changed_variables,
         marks,
+        path: None,
         switch: Switch::ClearState,
     };
     if is_current {
@@ -148,10 +187,110 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         Preset::Docker => {
             let engine = Engine::connect().await?;
             let image = check_image(&engine, &plan).await?;
+            if plan.environment.proxy.is_some() {
+                let standby = standby_of(store, &plan)?;
+                let changed =
+                    self::changed_variables(&store.variables(plan.environment.id)?, &standby);
+                let path = choose_path(&engine, &plan, &standby, &changed).await?;
+                let warm = path.warm;
+                plan.path = Some(path);
+                if warm {
+                    plan.switch = Switch::Warm {
+                        engine,
+                        image,
+                        standby: Box::new(standby),
+                    };
+                    return Ok(plan);
+                }
+            }
             Switch::Docker { engine, image }
         }
     };
     Ok(plan)
+}
+
+/// The warm standby that runs the target's version: the target's own, or that of a
+/// later deployment of the same image (by id), such as a rollback or promote to the
+/// target, with containers of its own or the target's. The target itself when none.
+fn standby_of(store: &Store, plan: &Plan) -> Result<Deployment> {
+    let target = &plan.target;
+    let now = crate::clock::now_ms();
+    if target.is_warm(now) || target.image_id.is_none() {
+        return Ok(target.clone());
+    }
+    let same_image: Vec<Deployment> = store
+        .warm(plan.environment.id, now)?
+        .into_iter()
+        .filter(|d| d.image_id == target.image_id && !d.containers.is_empty())
+        .collect();
+    let standby = same_image
+        .iter()
+        .find(|d| d.containers == target.containers)
+        .or(same_image.first());
+    Ok(standby.cloned().unwrap_or_else(|| target.clone()))
+}
+
+/// Proxy mode: the warm path when a standby of the target's version is on, it ran with
+/// the variables the environment has now (`changed`: the names that differ), and each of
+/// its containers runs (one look at each).
+async fn choose_path(
+    engine: &Engine,
+    plan: &Plan,
+    standby: &Deployment,
+    changed: &[String],
+) -> Result<SwitchPath> {
+    let target = &plan.target;
+    let now = crate::clock::now_ms();
+    match standby.warm_until {
+        None => {
+            return Ok(SwitchPath::cold(format!(
+                "#{} has no warm standby: new containers are started",
+                target.id
+            )))
+        }
+        Some(until) if until <= now => {
+            return Ok(SwitchPath::cold(format!(
+                "the standby of #{} ended at {}: new containers are started",
+                target.id,
+                crate::clock::time_of_day(until)
+            )))
+        }
+        Some(_) => {}
+    }
+    if !changed.is_empty() {
+        return Ok(SwitchPath::cold(format!(
+            "variables changed since #{} ran ({}): new containers get the current values",
+            standby.id,
+            changed.join(", ")
+        )));
+    }
+    if standby.containers.is_empty() {
+        return Ok(SwitchPath::cold(format!(
+            "#{} has no containers: new ones are started",
+            standby.id
+        )));
+    }
+    for name in &standby.containers {
+        let running = engine.container(name).await?.is_some_and(|c| c.running);
+        if !running {
+            return Ok(SwitchPath::cold(format!(
+                "{name} of #{} does not run: new containers are started",
+                standby.id
+            )));
+        }
+    }
+    let whose = if standby.id == target.id {
+        format!("#{}", target.id)
+    } else {
+        format!("#{} (its image, as #{})", target.id, standby.id)
+    };
+    Ok(SwitchPath {
+        warm: true,
+        reason: format!(
+            "{whose} runs warm (until {}) with the current variables: only the route switches",
+            crate::clock::time_of_day(standby.warm_until.unwrap_or(now))
+        ),
+    })
 }
 
 /// The rollback targets of an environment, newest first, with what speaks against each
@@ -276,6 +415,10 @@ async fn execute(
         current,
         ..
     } = plan;
+    let standby = match &switch {
+        Switch::Warm { standby, .. } => Some(standby.as_ref().clone()),
+        _ => None,
+    };
     if let Switch::ClearState = switch {
         store.set_state(target.environment_id, EnvState::Normal)?;
         return store.expect_deployment(target.id);
@@ -340,25 +483,44 @@ async fn execute(
         };
         progress.stage(Stage::Switch);
         match switch {
-            Switch::Docker { engine, image } => {
-                swap::pin(&engine, store, &project, &deployment, &image).await?;
-                swap::run(
-                    &engine,
-                    store,
-                    Swap {
-                        project: &project,
-                        environment: &env,
-                        deployment,
-                        image: &image,
-                        previous,
-                        publish: env.publish.as_ref(),
-                        proxy: proxy_mode.as_ref(),
-                        health_timeout: health_timeout.unwrap_or(project.health_timeout),
-                        state_after,
-                    },
-                    progress,
-                )
-                .await
+            Switch::Docker { engine, image } | Switch::Warm { engine, image, .. } => {
+                // The warm path starts nothing from the image: it stays pinned by the tag
+                // of the deployment that made the warm containers (which prune keeps while
+                // a kept deployment serves from them). Tagging takes the engine tens of
+                // milliseconds, as long as the rest of the warm switch; the cold path, and
+                // a fallback to it, pins as always.
+                if standby.is_none() {
+                    swap::pin(&engine, store, &project, &deployment, &image).await?;
+                }
+                let swap = Swap {
+                    project: &project,
+                    environment: &env,
+                    deployment,
+                    image: &image,
+                    previous,
+                    publish: env.publish.as_ref(),
+                    proxy: proxy_mode.as_ref(),
+                    health_timeout: health_timeout.unwrap_or(project.health_timeout),
+                    state_after,
+                };
+                let swap = match &standby {
+                    None => swap,
+                    Some(standby) => {
+                        match swap::warm::run(&engine, store, swap, standby, progress).await? {
+                            WarmOutcome::Switched(deployment) => return Ok(*deployment),
+                            WarmOutcome::NotHealthy(swap, why) => {
+                                progress.warn(&format!(
+                                    "{why}; taking the cold path: starting new containers of #{}",
+                                    target.id
+                                ));
+                                swap::pin(&engine, store, &project, &swap.deployment, &image)
+                                    .await?;
+                                *swap
+                            }
+                        }
+                    }
+                };
+                swap::run(&engine, store, swap, progress).await
             }
             Switch::Static { release } => {
                 store.set_artifact(deployment.id, &release.to_string_lossy())?;

@@ -52,6 +52,9 @@ pub struct ContainerStatus {
     pub deployment_id: Option<i64>,
     pub state: String,
     pub health: Option<&'static str>,
+    /// Proxy mode: a warm standby's container, kept running with no traffic until then
+    /// (RFC 3339).
+    pub warm_until: Option<String>,
 }
 
 /// The environments of `projects`, asking Docker once when any of them needs it.
@@ -90,6 +93,14 @@ pub async fn project_status(
             .iter()
             .filter(|c| c.environment.as_deref() == Some(env.name.as_str()))
             .collect();
+        let warm = store.warm(env.id, crate::clock::now_ms())?;
+        let warm_until = |name: &str| {
+            warm.iter()
+                .filter(|d| d.containers.iter().any(|c| c == name))
+                .filter_map(|d| d.warm_until)
+                .max()
+        };
+        let warm_containers: Vec<String> = warm.iter().flat_map(|d| d.containers.clone()).collect();
         let mut drift = Vec::new();
         let proxy = match (&env.proxy, store.route_of(env.id)?) {
             (Some(listen), route) => {
@@ -136,7 +147,7 @@ pub async fn project_status(
         };
         match project.preset {
             Preset::Docker => drift.extend(
-                observe(current.as_ref(), &mine)
+                observe(current.as_ref(), &warm_containers, &mine)
                     .iter()
                     .map(ToString::to_string),
             ),
@@ -165,6 +176,7 @@ pub async fn project_status(
                     deployment_id: c.deployment_id,
                     state: c.state.clone(),
                     health: health_word(c.health),
+                    warm_until: warm_until(&c.name).map(crate::clock::rfc3339),
                 })
                 .collect(),
             proxy,

@@ -9,7 +9,8 @@
 //! kept-alive connection, goes to the new upstreams), and reports what it applies and
 //! what is in flight per upstream. Requests are routed one by one, never per connection;
 //! an upgraded (WebSocket) connection stays on the upstream it started on and counts as in
-//! flight there until it closes.
+//! flight there until it closes. Apart from the requests, a thread stops the warm
+//! standbys whose time is up (`standby`).
 
 mod forward;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -19,6 +20,7 @@ mod headers;
 mod policy;
 mod report;
 mod server;
+mod standby;
 mod table;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -127,6 +129,7 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         }
     }
     let reporter_store = Store::open(store.path())?;
+    let keeper_store = Store::open(store.path())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("temps-proxy")
@@ -148,6 +151,11 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         store,
         options.poll_interval,
         routes_tx,
+        Arc::clone(&stop_polling),
+    )?;
+    let keeper = standby::spawn_keeper(
+        keeper_store,
+        crate::ops::standby::check_interval(),
         Arc::clone(&stop_polling),
     )?;
     let (nudge, reporter) = report::spawn_reporter(
@@ -173,6 +181,7 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     // Hanging up makes the reporter write the final state (listening nowhere) and stop.
     drop(nudge);
     let _ = poller.join();
+    let _ = keeper.join();
     let _ = reporter.join();
     // Upgraded connections still open after the timeout end with the process.
     runtime.shutdown_timeout(Duration::from_millis(100));

@@ -7,13 +7,13 @@ use super::projects::{ensure_environment, variables_digest};
 use super::{Deployment, EnvState, Environment, NewDeployment, Publish, Status, Store};
 use crate::clock::now_ms;
 
-const DEPLOYMENT_SELECT: &str = "SELECT d.id, p.name, e.name, d.environment_id, d.image, d.image_id, \
+pub(super) const DEPLOYMENT_SELECT: &str = "SELECT d.id, p.name, e.name, d.environment_id, d.image, d.image_id, \
      d.artifact, d.status, d.is_rollback, d.rolled_back_from_id, d.rolled_back_to_id, d.is_promote, \
      d.promoted_id, d.created_at, d.finished_at, d.created_by, d.reason, d.error, d.containers, \
-     d.variables_digest \
+     d.variables_digest, d.warm_until \
      FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id";
 
-fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
+pub(super) fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
     let status: String = row.get(7)?;
     let containers: String = row.get(18)?;
     let digest: String = row.get(19)?;
@@ -40,6 +40,7 @@ fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
         error: row.get(17)?,
         containers: serde_json::from_str(&containers).unwrap_or_default(),
         variables_digest: serde_json::from_str(&digest).unwrap_or_default(),
+        warm_until: row.get(20)?,
     })
 }
 
@@ -308,5 +309,41 @@ impl Store {
         let rows = stmt.query_map(params![project_id, environment], deployment_from_row)?;
         rows.collect::<rusqlite::Result<_>>()
             .context("reading unfinished deployments")
+    }
+}
+
+impl Store {
+    /// The deployments of an environment whose standby is on at `now`, newest first.
+    pub fn warm(&self, environment_id: i64, now: i64) -> Result<Vec<Deployment>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.warm_until > ?2 ORDER BY d.id DESC"
+        ))?;
+        let rows = stmt.query_map(params![environment_id, now], deployment_from_row)?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the warm deployments")
+    }
+
+    /// The latest deployments of an environment whose standby has ended by `now`: their
+    /// containers, if still running, are to be stopped.
+    pub fn ended_standbys(&self, environment_id: i64, now: i64) -> Result<Vec<Deployment>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.warm_until <= ?2 \
+             ORDER BY d.id DESC LIMIT 20"
+        ))?;
+        let rows = stmt.query_map(params![environment_id, now], deployment_from_row)?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the ended standbys")
+    }
+
+    /// End a deployment's standby now (its containers are going away), if it is on.
+    pub fn end_standby(&mut self, id: i64) -> Result<()> {
+        let now = now_ms();
+        self.conn
+            .execute(
+                "UPDATE deployments SET warm_until = ?2 WHERE id = ?1 AND warm_until > ?2",
+                params![id, now],
+            )
+            .with_context(|| format!("ending the standby of deployment #{id}"))?;
+        Ok(())
     }
 }

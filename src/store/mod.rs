@@ -25,7 +25,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use deployments::Fled;
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
-pub use routes::{ProxySettings, ProxyState, Route};
+pub use routes::{ProxiedSwitch, ProxySettings, ProxyState, Route, Switched};
 pub use tokens::{NewToken, TokenRecord};
 
 use crate::error::{ExitStatus, Failure};

@@ -143,7 +143,12 @@ pub struct Environment {
     /// Proxy mode: the hosts it answers on its address (none: every host, the address's
     /// default).
     pub domains: Vec<String>,
+    /// Proxy mode: how long a replaced deployment's containers stay warm (running, with
+    /// no traffic) after a switch; zero stops them once drained.
+    pub standby: Duration,
 }
+
+pub const DEFAULT_STANDBY: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -225,9 +230,17 @@ pub struct Deployment {
     pub containers: Vec<String>,
     /// Variable name → digest of the value it ran with; never the values themselves.
     pub variables_digest: BTreeMap<String, String>,
+    /// Proxy mode: until when its containers stay running with no traffic after it was
+    /// replaced (when a later switch cut that short: the moment it did).
+    pub warm_until: Option<i64>,
 }
 
 impl Deployment {
+    /// Its containers are meant to run warm now (whether they do is Docker's to say).
+    pub fn is_warm(&self, now: i64) -> bool {
+        self.warm_until.is_some_and(|until| until > now)
+    }
+
     /// `rollback of #41`, `promote of #45`, or nothing.
     pub fn note(&self) -> String {
         if let (true, Some(to)) = (self.is_rollback, self.rolled_back_to_id) {
@@ -265,13 +278,14 @@ impl Deployment {
             error: None,
             containers: Vec::new(),
             variables_digest: Default::default(),
+            warm_until: None,
         }
     }
 }
 
 impl Serialize for Deployment {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Deployment", 18)?;
+        let mut s = serializer.serialize_struct("Deployment", 19)?;
         s.serialize_field("id", &self.id)?;
         s.serialize_field("project", &self.project)?;
         s.serialize_field("environment", &self.environment)?;
@@ -292,6 +306,7 @@ impl Serialize for Deployment {
         s.serialize_field("reason", &self.reason)?;
         s.serialize_field("error", &self.error)?;
         s.serialize_field("containers", &self.containers)?;
+        s.serialize_field("warm_until", &self.warm_until.map(rfc3339))?;
         s.end()
     }
 }

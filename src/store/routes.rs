@@ -39,6 +39,31 @@ fn write_route(
     Ok(generation)
 }
 
+/// A switch in proxy mode, as `Store::route_proxied` makes it.
+pub struct ProxiedSwitch<'a> {
+    /// The deployment that serves from now on.
+    pub id: i64,
+    pub environment_id: i64,
+    /// The environment's state afterwards.
+    pub state: super::EnvState,
+    pub settings: ProxySettings<'a>,
+    pub upstreams: &'a [String],
+    /// The instant path: the warm deployment whose containers `id` serves from, and
+    /// those containers.
+    pub serves_from: Option<(i64, &'a [String])>,
+}
+
+/// What a switch in proxy mode changed besides the route.
+#[derive(Debug)]
+pub struct Switched {
+    /// The new route's generation.
+    pub generation: i64,
+    /// Until when the replaced deployment stays warm (`None`: stop it once drained).
+    pub warm_until: Option<i64>,
+    /// Other standbys of the environment, ended by this switch: their containers stop.
+    pub ended: Vec<super::Deployment>,
+}
+
 /// Where one environment's requests go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Route {
@@ -68,6 +93,8 @@ pub struct ProxySettings<'a> {
     pub response_timeout_ms: u64,
     /// The hosts it answers on `listen` (none: every host).
     pub domains: &'a [String],
+    /// How long a replaced deployment stays warm after a switch (0: stopped once drained).
+    pub standby_ms: u64,
 }
 
 /// What the running proxy last said about itself.
@@ -98,42 +125,104 @@ impl Store {
 
     /// Make `id` serve through the proxy, in one transaction: its route is written, it
     /// becomes the environment's current deployment (see `route`), and the environment
-    /// remembers its proxy settings. Returns the route's generation.
-    pub fn route_proxied(
-        &mut self,
-        id: i64,
-        environment_id: i64,
-        state: super::EnvState,
-        mode: ProxySettings,
-        upstreams: &[String],
-    ) -> Result<i64> {
+    /// remembers its proxy settings. The deployment it replaces stays warm for the
+    /// settings' standby; any other standby of the environment ends now (returned, for
+    /// its containers to be stopped). With `serves_from`, `id` serves from the warm
+    /// containers of that deployment (the instant path): they become `id`'s.
+    pub fn route_proxied(&mut self, switch: ProxiedSwitch<'_>) -> Result<Switched> {
+        let ProxiedSwitch {
+            id,
+            environment_id,
+            state,
+            settings,
+            upstreams,
+            serves_from,
+        } = switch;
         self.write(|tx| {
+            let now = now_ms();
+            let previous: Option<i64> = tx.query_row(
+                "SELECT current_deployment_id FROM environments WHERE id = ?1",
+                [environment_id],
+                |r| r.get(0),
+            )?;
+            let reused = serves_from.map(|(target, _)| target);
+            let mut ended = Vec::new();
+            {
+                let mut stmt = tx.prepare(&format!(
+                    "{} WHERE d.environment_id = ?1 AND d.warm_until > ?2 AND d.id != ?3 \
+                     AND d.id IS NOT ?4 AND d.id IS NOT ?5",
+                    super::deployments::DEPLOYMENT_SELECT
+                ))?;
+                let rows = stmt.query_map(
+                    params![environment_id, now, id, previous, reused],
+                    super::deployments::deployment_from_row,
+                )?;
+                for row in rows {
+                    ended.push(row?);
+                }
+            }
+            // A standby cut short keeps the moment it ended.
+            tx.execute(
+                "UPDATE deployments SET warm_until = ?2 WHERE environment_id = ?1 AND warm_until > ?2",
+                params![environment_id, now],
+            )?;
+            if let Some((target, containers)) = serves_from {
+                tx.execute(
+                    "UPDATE deployments SET containers = ?2 WHERE id = ?1",
+                    params![id, serde_json::to_string(containers)?],
+                )?;
+                tx.execute(
+                    "UPDATE deployments SET warm_until = MIN(COALESCE(warm_until, ?2), ?2) WHERE id = ?1",
+                    params![target, now],
+                )?;
+            }
+            let warm_until = match previous {
+                Some(previous) if settings.standby_ms > 0 && previous != id => {
+                    let until = now + settings.standby_ms as i64;
+                    tx.execute(
+                        "UPDATE deployments SET warm_until = ?2 WHERE id = ?1",
+                        params![previous, until],
+                    )?;
+                    Some(until)
+                }
+                _ => None,
+            };
+            tx.execute(
+                "UPDATE deployments SET warm_until = NULL WHERE id = ?1",
+                [id],
+            )?;
             super::deployments::route_in(tx, id, environment_id, state, None)?;
             tx.execute(
                 "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, \
-                 response_timeout_ms = ?5, domains = ?6, publish = NULL WHERE id = ?1",
+                 response_timeout_ms = ?5, domains = ?6, standby_ms = ?7, publish = NULL WHERE id = ?1",
                 params![
                     environment_id,
-                    mode.listen,
-                    mode.replicas,
-                    mode.drain_ms as i64,
-                    mode.response_timeout_ms as i64,
-                    serde_json::to_string(mode.domains)?
+                    settings.listen,
+                    settings.replicas,
+                    settings.drain_ms as i64,
+                    settings.response_timeout_ms as i64,
+                    serde_json::to_string(settings.domains)?,
+                    settings.standby_ms as i64
                 ],
             )?;
-            write_route(tx, environment_id, mode.listen, upstreams, Some(id))
+            let generation = write_route(tx, environment_id, settings.listen, upstreams, Some(id))?;
+            Ok(Switched {
+                generation,
+                warm_until,
+                ended,
+            })
         })
         .with_context(|| format!("routing the environment to deployment #{id}"))
     }
 
     /// Remember the address an environment that serves nothing yet was given (`--publish`,
-    /// or `--proxy` with its replicas and drain), before its first deployment is tried: a
-    /// first deploy that fails must not make the next one forget where to serve.
+    /// or `--proxy` with its replicas, drain and standby), before its first deployment is
+    /// tried: a first deploy that fails must not make the next one forget where to serve.
     pub fn remember_address(
         &mut self,
         environment_id: i64,
         publish: Option<&super::Publish>,
-        proxy: Option<ProxySettings>,
+        proxy: Option<ProxySettings<'_>>,
     ) -> Result<()> {
         self.write(|tx| {
             if let Some(publish) = publish {
@@ -145,7 +234,7 @@ impl Store {
             if let Some(mode) = proxy {
                 tx.execute(
                     "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, \
-                     response_timeout_ms = ?5, domains = ?6, publish = NULL \
+                     response_timeout_ms = ?5, domains = ?6, standby_ms = ?7, publish = NULL \
                      WHERE id = ?1 AND current_deployment_id IS NULL",
                     params![
                         environment_id,
@@ -153,7 +242,8 @@ impl Store {
                         mode.replicas,
                         mode.drain_ms as i64,
                         mode.response_timeout_ms as i64,
-                        serde_json::to_string(mode.domains)?
+                        serde_json::to_string(mode.domains)?,
+                        mode.standby_ms as i64
                     ],
                 )?;
             }

@@ -134,6 +134,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE environments ADD COLUMN domains TEXT NOT NULL DEFAULT '[]';
     "#,
+    // 8: warm standby (proxy mode). After a switch the previous deployment's containers
+    // keep running, without traffic, until its `warm_until`; the environment remembers
+    // how long (`--standby`, default 30 minutes).
+    r#"
+    ALTER TABLE environments ADD COLUMN standby_ms INTEGER NOT NULL DEFAULT 1800000;
+    ALTER TABLE deployments ADD COLUMN warm_until INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

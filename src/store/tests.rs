@@ -613,6 +613,7 @@ fn a_deployment_serializes_to_the_fields_of_the_spec() {
         "reason",
         "error",
         "containers",
+        "warm_until",
     ] {
         assert!(value.get(field).is_some(), "no {field} in {value}");
     }
@@ -621,6 +622,7 @@ fn a_deployment_serializes_to_the_fields_of_the_spec() {
     assert_eq!(value["status"], "deployed");
     assert_eq!(value["is_rollback"], false);
     assert!(value["rolled_back_from_id"].is_null());
+    assert!(value["warm_until"].is_null());
     let created = value["created_at"].as_str().unwrap();
     assert!(created.ends_with('Z') && created.len() == 20, "{created}");
 

@@ -8,6 +8,7 @@
 mod domains;
 mod load;
 mod timeout;
+mod warm;
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -65,6 +66,9 @@ impl Site {
             &listen,
             "--drain",
             "5s",
+            // These tests are about the cold path: a replaced version stops once drained.
+            "--standby",
+            "0s",
         ]);
         assert_eq!(deployment["status"], "deployed", "{deployment:#}");
         deployment["id"].as_i64().expect("an id")
@@ -520,6 +524,8 @@ fn a_rollback_across_two_replicas_under_load_fails_no_request() {
             "2",
             "--drain",
             "5s",
+            "--standby",
+            "0s",
         ]);
         id_of(&run)
     };

@@ -8,6 +8,7 @@
 
 mod start_first;
 mod stop_first;
+pub mod warm;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use crate::health::{wait_healthy, Probe, Unhealthy};
 use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
 
 /// A change of what serves an environment.
+#[derive(Clone)]
 pub struct Swap<'a> {
     pub project: &'a Project,
     pub environment: &'a Environment,

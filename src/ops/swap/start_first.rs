@@ -17,7 +17,10 @@ use crate::docker::{container_names, ContainerSpec, Engine};
 use crate::error::Failure;
 use crate::health::Probe;
 use crate::ops::{fault_point, Progress};
-use crate::store::{Deployment, Environment, Project, ProxySettings, Publish, Status, Store};
+use crate::store::{
+    Deployment, Environment, Project, ProxiedSwitch, ProxySettings, Publish, Status, Store,
+    Switched,
+};
 
 /// How an environment in proxy mode is served.
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct ProxyMode {
     pub response_timeout: Duration,
     /// The hosts it answers on `listen` (none: every host).
     pub domains: Vec<String>,
+    /// How long the replaced deployment's containers stay warm after a switch.
+    pub standby: Duration,
 }
 
 impl ProxyMode {
@@ -42,6 +47,7 @@ impl ProxyMode {
             drain: env.drain,
             response_timeout: env.response_timeout,
             domains: env.domains.clone(),
+            standby: env.standby,
         })
     }
 
@@ -53,6 +59,7 @@ impl ProxyMode {
             drain_ms: self.drain.as_millis() as u64,
             response_timeout_ms: self.response_timeout.as_millis() as u64,
             domains: &self.domains,
+            standby_ms: self.standby.as_millis() as u64,
         }
     }
 }
@@ -206,7 +213,14 @@ pub(super) async fn run(
         .route_of(env.id)?
         .map(|r| r.upstreams)
         .unwrap_or_default();
-    let generation = store.route_proxied(id, env.id, state_after, mode.settings(), &upstreams)?;
+    let switched = store.route_proxied(ProxiedSwitch {
+        id,
+        environment_id: env.id,
+        state: state_after,
+        settings: mode.settings(),
+        upstreams: &upstreams,
+        serves_from: None,
+    })?;
     fault_point("switched");
     let routed = store.expect_deployment(id)?;
     keep_running(engine, &routed, progress).await;
@@ -218,7 +232,8 @@ pub(super) async fn run(
         env,
         previous,
         mode,
-        generation,
+        switched,
+        serving: &routed.containers,
         old_upstreams: &old_upstreams,
     };
     if let Err(err) = retire(retiring, &mut signals, progress).await {
@@ -278,22 +293,25 @@ pub struct UpstreamChoice {
 }
 
 /// The previous version, once the route has switched away from it.
-struct Retiring<'a> {
-    engine: &'a Engine,
-    store: &'a Store,
-    project: &'a Project,
-    env: &'a Environment,
-    previous: Option<Deployment>,
-    mode: &'a ProxyMode,
-    /// The generation of the route that switched.
-    generation: i64,
+pub(super) struct Retiring<'a> {
+    pub engine: &'a Engine,
+    pub store: &'a Store,
+    pub project: &'a Project,
+    pub env: &'a Environment,
+    pub previous: Option<Deployment>,
+    pub mode: &'a ProxyMode,
+    /// What the switch changed: the route's generation, the standbys.
+    pub switched: Switched,
+    /// The containers that serve now: never stopped here.
+    pub serving: &'a [String],
     /// Where the previous version was reached, for the drain.
-    old_upstreams: &'a [String],
+    pub old_upstreams: &'a [String],
 }
 
 /// Wait for the proxy to apply the new route, drain the old upstreams (a signal ends the
-/// drain early), then stop the previous version's containers.
-async fn retire(
+/// drain early), then stop the previous version's containers unless they stay warm, and
+/// those of any standby the switch ended.
+pub(super) async fn retire(
     retiring: Retiring<'_>,
     signals: &mut Signals,
     progress: &dyn Progress,
@@ -305,9 +323,11 @@ async fn retire(
         env,
         previous,
         mode,
-        generation,
+        switched,
+        serving,
         old_upstreams,
     } = retiring;
+    let generation = switched.generation;
     progress.step("waiting for `temps proxy` to apply the new route");
     let applied = wait_applied(store, generation).await?;
     if !applied {
@@ -316,10 +336,24 @@ async fn retire(
             env.name, mode.listen
         ));
     }
+    let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
+    // A standby this switch ended: nothing routes to it any more.
+    for ended in &switched.ended {
+        for old in ended.containers.iter().filter(|c| !serving.contains(c)) {
+            if engine.container(old).await?.is_some_and(|c| c.running) {
+                stop_container(engine, project, old, stop_secs, progress).await?;
+            }
+        }
+    }
     let Some(previous) = previous else {
         return Ok(());
     };
-    if applied {
+    // A version that stays warm longer than the drain time drains while it waits: the
+    // command need not wait for it.
+    let outlasts_drain = switched
+        .warm_until
+        .is_some_and(|until| until - now_ms() >= mode.drain.as_millis() as i64);
+    if applied && !outlasts_drain {
         progress.step(&format!(
             "draining #{} (up to {})",
             previous.id,
@@ -330,8 +364,15 @@ async fn retire(
             signal = signals.next() => progress.warn(&format!("{signal}: draining stopped early")),
         }
     }
-    let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
-    for old in &previous.containers {
+    if let Some(until) = switched.warm_until.filter(|until| *until > now_ms()) {
+        progress.step(&format!(
+            "#{} stays warm until {}",
+            previous.id,
+            crate::clock::rfc3339(until)
+        ));
+        return Ok(());
+    }
+    for old in previous.containers.iter().filter(|c| !serving.contains(c)) {
         let stopping = stop_container(engine, project, old, stop_secs, progress);
         tokio::pin!(stopping);
         // The switch is made: an interrupt can no longer undo it, and the stop it would
@@ -372,7 +413,9 @@ async fn wait_applied(store: &Store, generation: i64) -> Result<bool> {
         if started.elapsed() > APPLY_TIMEOUT {
             return Ok(false);
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // The proxy polls every 20 ms: looking often adds no wait of our own to a switch
+        // that is otherwise a few milliseconds (the warm path).
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

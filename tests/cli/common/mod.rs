@@ -20,7 +20,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use tempfile::TempDir;
 
 /// The fields of a deployment record that SPEC.md ("Deployment JSON") fixes.
-pub const SPEC_DEPLOYMENT_FIELDS: [&str; 16] = [
+pub const SPEC_DEPLOYMENT_FIELDS: [&str; 17] = [
     "id",
     "project",
     "environment",
@@ -37,6 +37,7 @@ pub const SPEC_DEPLOYMENT_FIELDS: [&str; 16] = [
     "reason",
     "error",
     "containers",
+    "warm_until",
 ];
 
 pub const WEB_V1: &str = "temps-test/web:v1";

@@ -644,6 +644,7 @@ fn a_hung_app_gets_504_after_the_response_timeout_on_http1_and_h2c() {
                 drain_ms: 30_000,
                 response_timeout_ms: 500,
                 domains: &[],
+                standby_ms: 0,
             }),
         )
         .expect("set the response timeout");

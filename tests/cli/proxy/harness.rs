@@ -95,8 +95,14 @@ impl Proxy {
 
     /// `temps proxy` with these options.
     pub fn start_with(env: &TestEnv, options: &[&str]) -> Proxy {
+        Proxy::start_with_env(env, options, &[])
+    }
+
+    /// `temps proxy` with these options and these environment variables.
+    pub fn start_with_env(env: &TestEnv, options: &[&str], vars: &[(&str, &str)]) -> Proxy {
         let mut child = env
             .cmd()
+            .envs(vars.iter().copied())
             .arg("proxy")
             .args(options)
             .stdout(Stdio::null())

@@ -305,7 +305,16 @@ fn sigint_after_a_proxy_mode_switch_says_it_cannot_undo_it() {
     let project = env.web_project("afterswitch");
     env.ok(&["project", "update", &project, "--stop-timeout", "3s"]);
     let listen = format!("127.0.0.1:{}", free_port());
-    env.ok(&["deploy", &project, "--image", STUBBORN, "--proxy", &listen]);
+    env.ok(&[
+        "deploy",
+        &project,
+        "--image",
+        STUBBORN,
+        "--proxy",
+        &listen,
+        "--standby",
+        "0s",
+    ]);
     let old = container(&project, "production", 1);
     let mut deploy = Background::start(&env, &[], &["deploy", &project, "--image", WEB_V1]);
     deploy.wait_for_running(&container(&project, "production", 2));
