@@ -16,8 +16,9 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
 # --target keeps the flags off build scripts and procedural macros.
-(cd "$here" && cargo build --release --target "$target" --bin request --bin response --bin chunked)
+(cd "$here" && cargo build --locked --release --target "$target" --bin request --bin response --bin chunked)
 
+mkdir -p "$here/artifacts"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for name in request response chunked; do
