@@ -342,7 +342,7 @@ impl Report {
     }
 
     /// A switch from `old` to `new` during the load, by a command that returned at
-    /// `exited`: no request failed; `old` answered before the switch and `new` after;
+    /// `exited`: no request failed; `old` answered before the return and `new` after it began;
     /// no request sent after the first `new` answer arrived (on any client), nor after the
     /// command returned, reached `old`; and both kinds of clients sent enough requests
     /// after the return for that to mean something.
@@ -362,10 +362,10 @@ impl Report {
             .map(|s| s.received)
             .min()
             .unwrap_or_else(|| panic!("{new} never answered: {}", self.summary()));
-        assert!(
-            first_new <= exited,
-            "{new} answered first at {first_new:?}, after the command returned ({exited:?})"
-        );
+        // The first answer of `new` may arrive just after the command returned: the command
+        // returns once the proxy applies the route, and a request routed then is still on
+        // its way (a warm switch waits for no drain). What must hold is below: nothing sent
+        // after that answer, or after the return, reaches `old`.
         let late: Vec<&Sample> = self
             .samples
             .iter()
