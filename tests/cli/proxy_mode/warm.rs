@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::Site;
 use crate::common::{docker, docker_inspect, TestEnv, WEB_V1, WEB_V2};
-use crate::proxy::harness::{eventually, Proxy};
+use crate::proxy::harness::Proxy;
 use crate::require_docker;
 
 impl Site {
@@ -327,7 +327,7 @@ fn a_kill_in_the_middle_of_a_warm_switch_leaves_one_version_serving_and_the_stan
         )
         .code(-1);
     // The route is written; the proxy applies it within its poll interval.
-    eventually("the proxy to serve v2", || {
+    crate::proxy::harness::eventually("the proxy to serve v2", || {
         (site.serving().as_deref() == Ok("v2")).then_some(())
     });
     let status = site.status();
