@@ -1389,7 +1389,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__serve)
-            opts="-o -y -q -h --listen --tls-cert --tls-key --insecure-http --shutdown-timeout --db --output --yes --quiet --help"
+            opts="-o -y -q -h --listen --tls-cert --tls-key --insecure-http --shutdown-timeout --idle-timeout --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1408,6 +1408,10 @@ _temps() {
                     return 0
                     ;;
                 --shutdown-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

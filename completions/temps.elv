@@ -386,6 +386,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --tls-cert 'TLS certificate chain (PEM); needs --tls-key'
             cand --tls-key 'TLS private key (PEM); needs --tls-cert'
             cand --shutdown-timeout 'How long SIGTERM or SIGINT waits for operations in flight before exiting'
+            cand --idle-timeout 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
             cand -o 'How to print results: a table for people, one JSON document for scripts'
             cand --output 'How to print results: a table for people, one JSON document for scripts'

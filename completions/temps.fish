@@ -251,6 +251,7 @@ complete -c temps -n "__fish_temps_using_subcommand serve" -l listen -d 'Where t
 complete -c temps -n "__fish_temps_using_subcommand serve" -l tls-cert -d 'TLS certificate chain (PEM); needs --tls-key' -r -F
 complete -c temps -n "__fish_temps_using_subcommand serve" -l tls-key -d 'TLS private key (PEM); needs --tls-cert' -r -F
 complete -c temps -n "__fish_temps_using_subcommand serve" -l shutdown-timeout -d 'How long SIGTERM or SIGINT waits for operations in flight before exiting' -r
+complete -c temps -n "__fish_temps_using_subcommand serve" -l idle-timeout -d 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand serve" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"

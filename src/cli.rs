@@ -176,6 +176,11 @@ pub struct ServeArgs {
     /// How long SIGTERM or SIGINT waits for operations in flight before exiting
     #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// Close a client connection that has no request in progress for this long
+    /// (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
 }
 
 /// `--expires`: a duration as elsewhere, or days (`90d`, at most ten years).

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod error;
 pub mod generate;
 pub mod health;
+pub mod idle;
 pub mod ops;
 pub mod output;
 pub mod proxy;

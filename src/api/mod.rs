@@ -26,9 +26,13 @@ use tokio::net::TcpListener;
 pub use app::App;
 
 use crate::error::Failure;
+use crate::idle::{Counted, Open};
 
 /// How long a new connection may stay silent, and a request head take.
 const FIRST_BYTE: Duration = Duration::from_secs(30);
+
+/// Connections served at once; more are closed as they arrive.
+const MAX_CONNECTIONS: usize = 4096;
 
 /// How `temps serve` was asked to run.
 pub struct ServeOptions {
@@ -39,6 +43,9 @@ pub struct ServeOptions {
     pub insecure_http: bool,
     /// How long a signal waits for the operations in flight.
     pub shutdown_timeout: Duration,
+    /// How long a connection may stay open with no request in flight (HTTP/1.1 and
+    /// HTTP/2 alike; PINGs do not count as requests).
+    pub idle_timeout: Duration,
 }
 
 /// Plain HTTP on an address that is not loopback needs `--insecure-http`.
@@ -86,7 +93,8 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate()).context("catching SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("catching SIGINT")?;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Every connection watches this; `true` asks them to finish what they answer, then close.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     let builder = {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
@@ -102,7 +110,7 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
             .initial_connection_window_size(256 * 1024);
         Arc::new(builder)
     };
-    let connections = Arc::new(tokio::sync::Semaphore::new(4096));
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let signal_name = loop {
         tokio::select! {
             _ = terminate.recv() => break "SIGTERM",
@@ -121,11 +129,12 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
+                let router = router.clone();
                 let builder = builder.clone();
+                let stop = stop.clone();
+                let idle = options.idle_timeout;
                 match &tls {
                     None => {
-                        let watcher = graceful.watcher();
                         tokio::spawn(async move {
                             // A connection that never sends a byte is closed, as one
                             // that stalls in a request head is (hyper's header timeout
@@ -133,20 +142,17 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
                             let mut first = [0u8; 1];
                             let spoke = tokio::time::timeout(FIRST_BYTE, stream.peek(&mut first)).await;
                             if matches!(spoke, Ok(Ok(n)) if n > 0) {
-                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                                let _ = watcher.watch(conn.into_owned()).await;
+                                connection(&builder, TokioIo::new(stream), router, stop, idle).await;
                             }
                             drop(permit);
                         });
                     }
                     Some(acceptor) => {
                         let acceptor = acceptor.clone();
-                        let watcher = graceful.watcher();
                         tokio::spawn(async move {
                             let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
                             if let Ok(Ok(stream)) = handshake {
-                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                                let _ = watcher.watch(conn.into_owned()).await;
+                                connection(&builder, TokioIo::new(stream), router, stop, idle).await;
                             }
                             drop(permit);
                         });
@@ -158,7 +164,10 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
     drop(listener);
     app.operations.close();
     // Connections finish the request they are answering, then close.
-    let connections_closed = tokio::spawn(graceful.shutdown());
+    let _ = stopping.send(true);
+    let connections_closed = async move {
+        let _ = connections.acquire_many(MAX_CONNECTIONS as u32).await;
+    };
     let running = app.operations.running();
     if running > 0 {
         eprintln!(
@@ -177,6 +186,48 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
     // stream's last event) get a moment.
     let _ = tokio::time::timeout(Duration::from_secs(2), connections_closed).await;
     Ok(())
+}
+
+/// Serve one connection until it ends, or has had no request in flight for `idle`, or
+/// the server stops: then the requests open finish (HTTP/2: GOAWAY), and a client that
+/// holds the connection open after them is let go after the idle limit once more.
+async fn connection<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    router: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    idle: Duration,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    use hyper::service::Service as _;
+    let open = Open::new();
+    let requests = open.clone();
+    let inner = TowerToHyperService::new(router);
+    let service = hyper::service::service_fn(move |request| {
+        let counted = requests.request();
+        let answer = inner.call(request);
+        async move {
+            answer.await.map(|response| {
+                response.map(|body| Counted {
+                    body,
+                    request: counted,
+                })
+            })
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stop.wait_for(|stopping| *stopping) => {}
+        _ = open.idle_for(idle) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    tokio::select! {
+        _ = conn => {}
+        _ = open.idle_for(idle) => {}
+    }
 }
 
 /// A TLS acceptor from PEM files (HTTP/2 and HTTP/1.1 by ALPN).

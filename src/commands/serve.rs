@@ -17,5 +17,6 @@ pub fn cmd_serve(ctx: &Context, args: ServeArgs) -> Result<()> {
         tls: args.tls_cert.zip(args.tls_key),
         insecure_http: args.insecure_http,
         shutdown_timeout: args.shutdown_timeout,
+        idle_timeout: args.idle_timeout,
     })
 }

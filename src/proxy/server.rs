@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use hyper::body::{Body, Bytes, Frame, SizeHint};
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -19,11 +18,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 
-use super::forward::{Forwarder, ProxyBody};
+use super::forward::Forwarder;
 use super::h1;
 use super::policy::{HEADER_READ_TIMEOUT, MAX_HEAD};
 use super::table::{plan, sweep_pool, Routes, Wanted};
 use super::{event, problem};
+use crate::idle::{Counted, Open};
 use crate::store::Route;
 
 /// What the listeners share with the reporter.
@@ -380,16 +380,16 @@ async fn http2(
 ) {
     let client = peer.ip();
     let forwarder = shared.forwarder;
-    let (streams, open) = watch::channel(0usize);
-    let streams = Arc::new(streams);
+    let open = Open::new();
+    let requests = open.clone();
     let service = service_fn(move |request| {
         let forwarder = Arc::clone(&forwarder);
-        let stream = OpenStream::new(&streams);
+        let counted = requests.request();
         async move {
             let response = forwarder.handle(listen, client, request).await;
             Ok::<_, std::convert::Infallible>(response.map(|body| Counted {
                 body,
-                _stream: stream,
+                request: counted,
             }))
         }
     });
@@ -404,78 +404,14 @@ async fn http2(
     tokio::select! {
         _ = conn.as_mut() => return,
         _ = stop_requested(&mut stopped) => {}
-        _ = idle_for(idle, open.clone()) => {}
+        _ = open.idle_for(idle) => {}
     }
     // GOAWAY: the streams open finish; a client that keeps the connection open after
     // them, without a stream, is let go after the idle limit once more.
     conn.as_mut().graceful_shutdown();
     tokio::select! {
         _ = conn => {}
-        _ = idle_for(idle, open) => {}
-    }
-}
-
-/// Resolves once no stream has been open on an HTTP/2 connection for `limit`. PINGs and
-/// other frames do not count: hyper answers them by itself, and a client that only keeps
-/// its connection alive holds it (and its memory) as an idle HTTP/1.1 client would.
-async fn idle_for(limit: Duration, mut open: watch::Receiver<usize>) {
-    loop {
-        let quiet = *open.borrow_and_update() == 0;
-        let changed = if quiet {
-            match tokio::time::timeout(limit, open.changed()).await {
-                Ok(changed) => changed,
-                Err(_) => return,
-            }
-        } else {
-            open.changed().await
-        };
-        if changed.is_err() {
-            // The connection's service is gone: it ends by itself.
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// Counts a stream open on an HTTP/2 connection from its request until its answer's body
-/// was handed over whole (or dropped).
-struct OpenStream(Arc<watch::Sender<usize>>);
-
-impl OpenStream {
-    fn new(streams: &Arc<watch::Sender<usize>>) -> OpenStream {
-        streams.send_modify(|open| *open += 1);
-        OpenStream(Arc::clone(streams))
-    }
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        self.0.send_modify(|open| *open = open.saturating_sub(1));
-    }
-}
-
-/// An answer's body, keeping its stream counted open.
-struct Counted {
-    body: ProxyBody,
-    _stream: OpenStream,
-}
-
-impl Body for Counted {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        _ = open.idle_for(idle) => {}
     }
 }
 

@@ -190,3 +190,73 @@ fn an_operation_finishes_when_its_client_goes_away() {
     }
     assert_eq!(http_get(port, "/").as_deref().map(str::trim), Some("v1"));
 }
+
+#[test]
+fn an_idle_connection_is_closed_after_the_idle_limit_on_http1_and_http2() {
+    use crate::proxy::attacks::{empty, h2c, runtime};
+    use http_body_util::BodyExt;
+    use std::io::{Read, Write};
+
+    let env = TestEnv::new();
+    let served = serve(&env, &["--idle-timeout", "2s"]);
+    let port = served.port;
+    runtime().block_on(async {
+        // HTTP/2 (prior knowledge), PINGing every 200 ms: PINGs are not requests.
+        let (mut sender, driver) = h2c(port, Some(Duration::from_millis(200))).await;
+        let request = hyper::Request::get(format!("http://127.0.0.1:{port}/api/health"))
+            .body(empty())
+            .expect("a request");
+        let answer = sender
+            .send_request(request)
+            .await
+            .expect("an answer over HTTP/2");
+        assert_eq!(answer.status(), 200);
+        answer.into_body().collect().await.expect("the body");
+        let answered = Instant::now();
+        tokio::time::timeout(Duration::from_secs(15), driver)
+            .await
+            .expect("the idle HTTP/2 connection closed within 15 s")
+            .expect("join");
+        let idle = answered.elapsed();
+        assert!(
+            idle >= Duration::from_millis(1_500),
+            "closed after {idle:?}"
+        );
+    });
+
+    // HTTP/1.1 keeps the same limit between requests.
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("a read timeout");
+    conn.write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .expect("send");
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let quiet = loop {
+        let n = conn.read(&mut chunk).expect("read until closed");
+        if got.is_empty() {
+            assert!(n > 0, "closed before answering");
+        }
+        got.extend_from_slice(&chunk[..n]);
+        if n == 0 {
+            break None;
+        }
+        if got.windows(4).any(|w| w == b"\r\n\r\n") {
+            break Some(Instant::now());
+        }
+    };
+    let quiet = quiet.expect("an answer before the close");
+    let head = String::from_utf8_lossy(&got);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    loop {
+        match conn.read(&mut chunk).expect("closed within 15 s") {
+            0 => break,
+            _ => continue,
+        }
+    }
+    let idle = quiet.elapsed();
+    assert!(
+        idle >= Duration::from_millis(1_500),
+        "closed after {idle:?}"
+    );
+}

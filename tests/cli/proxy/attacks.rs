@@ -24,9 +24,9 @@ use super::http1::{echo, ok, Conn, Proxied, Reply};
 use crate::common::{free_port, TestEnv};
 use temps::store::{ProxySettings, Store};
 
-type H2Body = BoxBody<Bytes, Infallible>;
+pub(crate) type H2Body = BoxBody<Bytes, Infallible>;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -34,20 +34,20 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-fn empty() -> H2Body {
+pub(crate) fn empty() -> H2Body {
     Empty::new().boxed()
 }
 
-/// An h2c (prior knowledge) connection to the proxy on `port`, sending a PING every
+/// An h2c (prior knowledge) connection to a server on `port`, sending a PING every
 /// `ping` when given (and answering the proxy's own in any case); the handle ends when
-/// the connection does.
-async fn h2c(
+/// the connection does. (`temps serve` is probed with it too.)
+pub(crate) async fn h2c(
     port: u16,
     ping: Option<Duration>,
 ) -> (SendRequest<H2Body>, tokio::task::JoinHandle<()>) {
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
-        .expect("connect to the proxy");
+        .expect("connect to the server");
     let mut builder = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
     builder.timer(TokioTimer::new());
     if let Some(ping) = ping {
