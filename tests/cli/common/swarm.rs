@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::Run;
+use super::{Run, TestEnv};
 
 /// One node of the lab.
 #[derive(Debug, Clone)]
@@ -385,6 +385,17 @@ impl SwarmLab {
         self.node_action("start", node, &[]);
     }
 
+    /// Cut a node's link (it and its containers keep running, nothing reaches them); the
+    /// manager lists it Down after its missed heartbeats.
+    pub fn cut_node(&self, node: &str) {
+        self.node_action("cut", node, &[]);
+    }
+
+    /// Bring a cut link up again and wait until the manager sees the node Ready.
+    pub fn mend_node(&self, node: &str) {
+        self.node_action("mend", node, &[]);
+    }
+
     /// Wait (at most `seconds`) until the manager reports the node `ready`, `down`, …
     pub fn wait_node(&self, node: &str, state: &str, seconds: u32) {
         self.node_action("wait", node, &[state, &seconds.to_string()]);
@@ -399,6 +410,43 @@ impl SwarmLab {
             .script("swarm-registry.sh", &["push", image, repo_tag])
             .code(0);
         run.stdout.trim().to_string()
+    }
+
+    /// Build a new image (a digest of its own) from a seeded one (`temps-test/web:v1`)
+    /// whose `/` says `says`, and push it as `REPO:TAG`; returns its reference by digest.
+    /// For a history of many versions: `lab.build("lab/web-1234:v3", "v3", WEB_V1)`.
+    #[track_caller]
+    pub fn build(&self, repo_tag: &str, says: &str, base: &str) -> String {
+        let run = self
+            .script("swarm-registry.sh", &["build", repo_tag, says, base])
+            .code(0);
+        run.stdout.trim().to_string()
+    }
+
+    /// `temps ARGS` of the test's environment, against the manager (`DOCKER_HOST`).
+    pub fn temps(&self, env: &TestEnv, args: &[&str]) -> Run {
+        env.run_with(&[("DOCKER_HOST", &self.manager)], args)
+    }
+
+    /// Remove the services temps made for a project (label `dev.temps.project`).
+    pub fn remove_project_services(&self, project: &str) {
+        let filter = format!("label=dev.temps.project={project}");
+        let listed = self.manager_docker(&["service", "ls", "-q", "--filter", &filter]);
+        let ids: Vec<&str> = listed.stdout.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["service", "rm"];
+            args.extend(ids);
+            let _ = self.manager_docker(&args);
+        }
+    }
+
+    /// Remove the project's services when the returned guard drops (after the test,
+    /// passed or not).
+    pub fn clean_up_project(&self, project: &str) -> ProjectServices<'_> {
+        ProjectServices {
+            lab: self,
+            project: project.to_string(),
+        }
     }
 
     /// Whether the registry has the manifest `reference` (a tag or `sha256:…`) in `repo`.
@@ -471,6 +519,18 @@ impl SwarmLab {
             }
             thread::sleep(Duration::from_millis(250));
         }
+    }
+}
+
+/// Removes a project's services when dropped (`SwarmLab::clean_up_project`).
+pub struct ProjectServices<'a> {
+    lab: &'a SwarmLab,
+    project: String,
+}
+
+impl Drop for ProjectServices<'_> {
+    fn drop(&mut self) {
+        self.lab.remove_project_services(&self.project);
     }
 }
 

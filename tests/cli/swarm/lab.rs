@@ -104,6 +104,27 @@ fn the_registry_refuses_a_digest_once_deleted_and_the_other_repositories_keep_th
 }
 
 #[test]
+fn a_version_built_from_a_seeded_image_has_a_digest_of_its_own_and_every_node_pulls_it() {
+    let lab = require_swarm!();
+    let _held = lab.shared();
+    let repo = format!("lab/built-{}", std::process::id());
+    let v3 = lab.build(&format!("{repo}:v3"), "v3", WEB_V1);
+    let v4 = lab.build(&format!("{repo}:v4"), "v4", WEB_V1);
+    let digests = [
+        digest_of(&v3),
+        digest_of(&v4),
+        digest_of(lab.digest("WEB_V1")),
+    ];
+    let distinct: BTreeSet<&str> = digests.iter().copied().collect();
+    assert_eq!(distinct.len(), 3, "{digests:?}");
+    assert!(lab.has_manifest(&repo, "v3") && lab.has_manifest(&repo, "v4"));
+    for node in &lab.nodes {
+        lab.docker(&node.name, &["pull", "--quiet", &v4]).code(0);
+        lab.docker(&node.name, &["image", "rm", &v4]).code(0);
+    }
+}
+
+#[test]
 fn a_worker_that_stops_is_reported_down_and_ready_again_once_started() {
     let lab = require_swarm!();
     let _held = lab.exclusive();
