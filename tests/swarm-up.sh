@@ -249,7 +249,7 @@ wait_jobs() {
 }
 
 seed_registry() {
-  local image missing=() target
+  local image missing=()
   for image in "${FIXTURES[@]}"; do
     docker image inspect "$image" >/dev/null 2>&1 || missing+=("$image")
   done
