@@ -318,7 +318,8 @@ impl SwarmLab {
 
     /// Wait (at most `timeout`) until the service has converged: its last update (if any)
     /// completed, and `replicas` tasks running, every one with the spec's image. Returns
-    /// those tasks; panics with the service's tasks when it does not converge in time.
+    /// those tasks; panics with the service's tasks when it does not converge in time, or
+    /// at once when Swarm paused the update.
     #[track_caller]
     pub fn wait_converged(
         &self,
@@ -348,7 +349,8 @@ impl SwarmLab {
             if done {
                 return tasks;
             }
-            if started.elapsed() > timeout {
+            // A paused update waits for a person: no use waiting for it.
+            if started.elapsed() > timeout || update.ends_with("paused") {
                 let all = self.manager_docker(&["service", "ps", "--no-trunc", service]);
                 panic!(
                     "service {service} did not converge within {timeout:?} (update: {update:?}, \
@@ -464,6 +466,30 @@ impl SwarmLab {
     pub fn delete_digest(&self, repo: &str, digest: &str) {
         self.script("swarm-registry.sh", &["delete", repo, digest])
             .code(0);
+    }
+
+    /// What the manager's engine answers to `GET /distribution/REFERENCE/json` (the
+    /// registry's view of an image, as a client of the engine API asks it): the HTTP
+    /// status and the body. 200 with the descriptor's digest while the registry has it,
+    /// 404 `manifest unknown` once it is deleted.
+    pub fn distribution(&self, reference: &str) -> (u16, String) {
+        let socket = self.manager.trim_start_matches("unix://");
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-m",
+                "30",
+                "-w",
+                "\\n%{http_code}",
+                "--unix-socket",
+                socket,
+            ])
+            .arg(format!("http://engine/distribution/{reference}/json"))
+            .output()
+            .expect("curl (bash tests/tools-up.sh)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+        (code.trim().parse().unwrap_or(0), body.to_string())
     }
 
     /// One of the lab's scripts (tests/swarm-*.sh) on this lab.

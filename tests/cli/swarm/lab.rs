@@ -82,12 +82,21 @@ fn the_registry_refuses_a_digest_once_deleted_and_the_other_repositories_keep_th
     let digest = digest_of(&pushed).to_string();
     assert!(lab.has_manifest(&repo, &digest), "{pushed} was pushed");
     assert!(lab.has_manifest(&repo, "v2"));
+    let (status, body) = lab.distribution(&pushed);
+    assert_eq!(status, 200, "the manager's engine sees it: {body}");
+    assert!(body.contains(&digest), "{body}");
 
     lab.delete_digest(&repo, &digest);
     assert!(!lab.has_manifest(&repo, &digest), "{pushed} is gone");
     assert!(
         !lab.has_manifest(&repo, "v2"),
         "the tag that named it went with it"
+    );
+    let (status, body) = lab.distribution(&pushed);
+    assert_eq!(
+        (status, body.contains("manifest unknown")),
+        (404, true),
+        "the manager's engine sees it gone: {body}"
     );
     // A node that never had it cannot pull it any more.
     let pull = lab.docker("node2", &["pull", &pushed]);
