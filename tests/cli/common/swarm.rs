@@ -301,6 +301,29 @@ impl SwarmLab {
             .collect()
     }
 
+    /// The health of the service's running containers, node by node: `(node, health)`,
+    /// health being `healthy`, `unhealthy`, `starting`, or empty without a HEALTHCHECK.
+    pub fn health(&self, service: &str) -> Vec<(String, String)> {
+        let filter = format!("label=com.docker.swarm.service.name={service}");
+        let mut found = Vec::new();
+        for node in &self.nodes {
+            let ids = self.docker(&node.name, &["ps", "-q", "--filter", &filter]);
+            for id in ids.stdout.split_whitespace() {
+                let health = self.docker(
+                    &node.name,
+                    &[
+                        "inspect",
+                        "--format",
+                        "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                        id,
+                    ],
+                );
+                found.push((node.name.clone(), health.stdout.trim().to_string()));
+            }
+        }
+        found
+    }
+
     /// The image in the service's spec, as Swarm has it (`REPO:TAG@sha256:…`).
     pub fn service_image(&self, service: &str) -> String {
         self.manager_docker(&[

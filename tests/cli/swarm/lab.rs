@@ -1,6 +1,7 @@
 //! The lab itself: what the swarm-mode tests build on holds on this machine. A service
 //! spreads over every node and answers on each node's address, an update converges, a
-//! node can go away and come back, and the registry refuses a digest once it is deleted.
+//! HEALTHCHECK runs on every node, a node can go away and come back, and the registry
+//! refuses a digest once it is deleted.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -71,6 +72,36 @@ fn a_service_runs_a_task_on_every_node_each_answers_on_its_own_address_and_an_up
     let on: BTreeSet<&str> = tasks.iter().map(|t| t.node.as_str()).collect();
     assert_eq!(on, every, "still one task on every node: {tasks:?}");
     lab.wait_every_node_says(port, "v2", ANSWER);
+}
+
+#[test]
+fn a_healthcheck_passes_on_every_node() {
+    let lab = require_swarm!();
+    let _held = lab.shared();
+    let service = SwarmService::create(
+        lab,
+        "checked",
+        &[
+            "--replicas",
+            "3",
+            "--replicas-max-per-node",
+            "1",
+            lab.image("CHECKED_V1"),
+        ],
+    );
+    lab.wait_converged(&service.name, 3, CONVERGE);
+    let started = std::time::Instant::now();
+    loop {
+        let health = lab.health(&service.name);
+        if health.len() == 3 && health.iter().all(|(_, h)| h == "healthy") {
+            break;
+        }
+        assert!(
+            started.elapsed() < ANSWER,
+            "not every task healthy within {ANSWER:?}: {health:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 #[test]
