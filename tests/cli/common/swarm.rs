@@ -410,6 +410,21 @@ impl SwarmLab {
         self.node_action("start", node, &[]);
     }
 
+    /// Take a node away (hold `exclusive()` first): it comes back when the returned guard
+    /// drops or with `come_back()`. The manager lists it Down after its missed heartbeats
+    /// (about 10 to 15 s; `wait_node(node, "down", …)`), except after `Away::Left`, where
+    /// the node knows at once and the manager after the same delay.
+    #[track_caller]
+    pub fn away(&self, node: &str, how: Away) -> NodeAway<'_> {
+        self.node_action(how.actions().0, node, &[]);
+        NodeAway {
+            lab: self,
+            node: node.to_string(),
+            how,
+            back: false,
+        }
+    }
+
     /// Cut a node's link (it and its containers keep running, nothing reaches them); the
     /// manager lists it Down after its missed heartbeats.
     pub fn cut_node(&self, node: &str) {
@@ -567,6 +582,67 @@ impl SwarmLab {
                 panic!("not every node says {expected:?} on port {port} within {timeout:?}: {answers:?}");
             }
             thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// How a node goes away (`SwarmLab::away`), each with its way back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Away {
+    /// Its dockerd stops (SIGTERM), its containers with it; back: started again.
+    Stopped,
+    /// Every process of the node is killed at once (a machine losing power); back: started.
+    Killed,
+    /// Its link is down, it and its containers keep running; back: the link is up again.
+    Cut,
+    /// Its dockerd and containerd are frozen (SIGSTOP); back: SIGCONT.
+    Paused,
+    /// It left the swarm (`swarm leave --force`); back: it joins again, with a new node ID.
+    Left,
+}
+
+impl Away {
+    fn actions(self) -> (&'static str, &'static str) {
+        match self {
+            Away::Stopped => ("stop", "start"),
+            Away::Killed => ("kill", "start"),
+            Away::Cut => ("cut", "mend"),
+            Away::Paused => ("pause", "resume"),
+            Away::Left => ("leave", "join"),
+        }
+    }
+}
+
+/// A node taken away; it comes back (and the manager sees it Ready) with `come_back`, or
+/// when the guard drops, so that a failing test leaves the lab whole.
+pub struct NodeAway<'a> {
+    lab: &'a SwarmLab,
+    node: String,
+    how: Away,
+    back: bool,
+}
+
+impl NodeAway<'_> {
+    /// Bring the node back and wait (bounded) until the manager sees it Ready.
+    #[track_caller]
+    pub fn come_back(mut self) {
+        self.back = true;
+        self.lab.node_action(self.how.actions().1, &self.node, &[]);
+    }
+}
+
+impl Drop for NodeAway<'_> {
+    fn drop(&mut self) {
+        if !self.back {
+            let run = self
+                .lab
+                .script("swarm-node.sh", &[self.how.actions().1, &self.node]);
+            if run.status != 0 {
+                eprintln!(
+                    "the swarm lab's {} did not come back: {}",
+                    self.node, run.stderr
+                );
+            }
         }
     }
 }

@@ -182,7 +182,7 @@ fn a_worker_that_stops_is_reported_down_and_ready_again_once_started() {
         .stdout
     };
 
-    lab.stop_node(&worker);
+    let away = lab.away(&worker, Away::Stopped);
     lab.wait_node(&worker, "down", 60);
     assert!(
         state(&worker).contains(&format!("{worker} Down")),
@@ -192,7 +192,7 @@ fn a_worker_that_stops_is_reported_down_and_ready_again_once_started() {
     let gone = lab.docker(&worker, &["version"]);
     assert_ne!(gone.status, 0, "its engine is stopped");
 
-    lab.start_node(&worker);
+    away.come_back();
     assert!(
         state(&worker).contains(&format!("{worker} Ready")),
         "{}",
@@ -200,4 +200,52 @@ fn a_worker_that_stops_is_reported_down_and_ready_again_once_started() {
     );
     let back = lab.docker(&worker, &["info", "--format", "{{.Swarm.LocalNodeState}}"]);
     assert_eq!(back.code(0).stdout.trim(), "active", "still a member");
+}
+
+#[test]
+fn a_worker_whose_link_is_cut_keeps_its_task_but_is_reported_down_until_mended() {
+    let lab = require_swarm!();
+    let _held = lab.exclusive();
+    let worker = lab.workers().next().expect("a worker").clone();
+    let port = lab.port();
+    let publish = format!("mode=host,published={port},target=8080");
+    let service = SwarmService::create(
+        lab,
+        "cut",
+        &[
+            "--replicas",
+            "3",
+            "--replicas-max-per-node",
+            "1",
+            "--publish",
+            &publish,
+            lab.image("WEB_V1"),
+        ],
+    );
+    lab.wait_converged(&service.name, 3, CONVERGE);
+
+    let away = lab.away(&worker.name, Away::Cut);
+    lab.wait_node(&worker.name, "down", 60);
+    assert_eq!(
+        lab.get(&worker.addr, port, "/"),
+        None,
+        "nothing reaches a cut node"
+    );
+    let running = lab.docker(
+        &worker.name,
+        &[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={}", service.name),
+        ],
+    );
+    assert!(
+        !running.code(0).stdout.trim().is_empty(),
+        "its container keeps running behind the cut"
+    );
+
+    away.come_back();
+    lab.wait_converged(&service.name, 3, CONVERGE);
+    lab.wait_every_node_says(port, "v1", ANSWER);
 }
