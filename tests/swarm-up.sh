@@ -104,10 +104,11 @@ lab_sound() {
   ip -br addr show dev "$SWARM_UPLINK" 2>/dev/null | grep -q "$SWARM_HOST_ADDR/" || return 1
   for node in "${SWARM_NODES[@]}"; do
     pid_alive "$(node_pidfile "$node")" || return 1
-    state=$(ndocker "$node" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) || return 1
+    # A short timeout: a paused or wedged node must not hold up the verdict.
+    state=$(timeout 5 docker -H "$(node_host "$node")" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) || return 1
     [ "$state" = active ] || return 1
   done
-  ready=$(ndocker node1 node ls --format '{{.Status}}/{{.Availability}}' 2>/dev/null) || return 1
+  ready=$(timeout 5 docker -H "$(node_host node1)" node ls --format '{{.Status}}/{{.Availability}}' 2>/dev/null) || return 1
   [ "$(grep -c '^Ready/Active$' <<<"$ready")" = "${#SWARM_NODES[@]}" ] || return 1
   [ "$(wc -l <<<"$ready")" = "${#SWARM_NODES[@]}" ] || return 1
   curl -fsS -m 3 -o /dev/null "http://$SWARM_REGISTRY/v2/" || return 1
@@ -231,7 +232,7 @@ build_swarm() {
   wait_jobs "a node to join the swarm"
   all_ready() {
     local ready
-    ready=$(ndocker node1 node ls --format '{{.Status}}/{{.Availability}}') || return 1
+    ready=$(timeout 5 docker -H "$(node_host node1)" node ls --format '{{.Status}}/{{.Availability}}') || return 1
     [ "$(grep -c '^Ready/Active$' <<<"$ready")" = "${#SWARM_NODES[@]}" ]
   }
   wait_for 60 "every node to be Ready in the swarm" all_ready ||
