@@ -316,6 +316,10 @@ pub struct ProjectSettings {
     /// How long a hook may run before it is killed and counts as failed [default: 30s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub hook_timeout: Option<Duration>,
+    /// The watch window deploy, rollback and promote use when not given --watch
+    /// [default: 0s, no watch]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub watch: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -380,6 +384,19 @@ pub struct DeployArgs {
     pub reason: Option<String>,
     #[command(flatten)]
     pub lock: WaitLockArg,
+    #[command(flatten)]
+    pub watch: WatchArg,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArg {
+    /// After a successful switch, watch the new deployment for this long and roll back
+    /// by itself (exit 5) when its container exits or restarts, its health check fails 3
+    /// times in a row (probed every second), or, in proxy mode, 5xx answers make at least
+    /// 10% of at least 20 requests within the last 10 s; 0s skips the watch. Ctrl-C only
+    /// stops watching [default: the project's --watch]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub watch: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -456,6 +473,8 @@ pub struct RollbackArgs {
     pub health_timeout: Option<Duration>,
     #[command(flatten)]
     pub lock: WaitLockArg,
+    #[command(flatten)]
+    pub watch: WatchArg,
 }
 
 #[derive(Debug, Args)]
@@ -467,6 +486,8 @@ pub struct PromoteArgs {
     pub reason: Option<String>,
     #[command(flatten)]
     pub lock: WaitLockArg,
+    #[command(flatten)]
+    pub watch: WatchArg,
 }
 
 #[derive(Debug, Args)]
