@@ -322,15 +322,18 @@ async fn watch_after(
         return Ok(deployment);
     }
     sink.stage(Stage::Watch);
-    let outcome =
-        watching::after_switch(store, &deployment, before, window, created_by, sink).await?;
-    match outcome {
-        Some(WatchOutcome::RolledBack {
+    let Some(planned) =
+        watching::after_switch(store, &deployment, before, window, created_by, sink)?
+    else {
+        return Ok(deployment);
+    };
+    match watching::run(store, planned, sink).await? {
+        WatchOutcome::RolledBack {
             watched,
             rollback,
             signal,
-        }) => Err(watching::rolled_back_failure(&watched, &rollback, &signal).into()),
-        Some(WatchOutcome::Superseded { .. }) => {
+        } => Err(watching::rolled_back_failure(&watched, &rollback, &signal).into()),
+        WatchOutcome::Superseded { .. } => {
             sink.warn("another operation changed what serves: the watch ended without acting");
             store.expect_deployment(deployment.id)
         }

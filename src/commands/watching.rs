@@ -22,29 +22,39 @@ pub async fn watch_after(
 ) -> Result<Deployment> {
     let spinner = ctx.out.progress(&format!("watching #{}", deployment.id));
     let user = crate::ops::current_user();
-    let outcome = watch::after_switch(store, &deployment, before, window, &user, &spinner).await?;
-    spinner.finish();
+    let Some(planned) = watch::after_switch(store, &deployment, before, window, &user, &spinner)?
+    else {
+        return Ok(deployment);
+    };
     let id = deployment.id;
+    spinner.suspend(|| {
+        ctx.out.note(format!(
+            "watching #{id} for {}: it is rolled back to #{} if it goes bad; Ctrl-C stops watching and leaves it serving",
+            format_duration(window),
+            planned.previous
+        ))
+    });
+    let outcome = watch::run(store, planned, &spinner).await?;
+    spinner.finish();
     match outcome {
-        None => return Ok(deployment),
-        Some(WatchOutcome::Quiet(tally)) => ctx.out.note(format!(
+        WatchOutcome::Quiet(tally) => ctx.out.note(format!(
             "watched #{id} for {}: no signal{}",
             format_duration(window),
             counts(tally)
         )),
-        Some(WatchOutcome::Interrupted(tally)) => ctx.out.warn(format!(
+        WatchOutcome::Interrupted(tally) => ctx.out.warn(format!(
             "stopped watching #{id}{}: it keeps serving, and nothing rolls it back by itself now",
             counts(tally)
         )),
-        Some(WatchOutcome::Superseded { serving }) => ctx.out.warn(format!(
+        WatchOutcome::Superseded { serving } => ctx.out.warn(format!(
             "the watch of #{id} ended: another operation changed what serves ({}); nothing was done by the watch",
             serving.map_or("nothing".into(), |s| format!("#{s} serves now"))
         )),
-        Some(WatchOutcome::RolledBack {
+        WatchOutcome::RolledBack {
             watched,
             rollback,
             signal,
-        }) => return Err(watch::rolled_back_failure(&watched, &rollback, &signal).into()),
+        } => return Err(watch::rolled_back_failure(&watched, &rollback, &signal).into()),
     }
     store.expect_deployment(id)
 }

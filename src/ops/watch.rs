@@ -93,17 +93,17 @@ pub fn serving_now(store: &Store, project: &str, environment: &str) -> Result<Op
         .and_then(|env| env.current_deployment_id))
 }
 
-/// After an operation: watch `deployment` for `window` when it switched (it serves and
-/// something served before it), else `None` (with a warning when a watch was asked for
-/// and cannot be had). `before` is what served before the operation began.
-pub async fn after_switch(
-    store: &mut Store,
+/// After an operation: the watch of `deployment` for `window` when it switched (it
+/// serves and something served before it), else `None` (with a warning when a watch was
+/// asked for and cannot be had). `before` is what served before the operation began.
+pub fn after_switch(
+    store: &Store,
     deployment: &Deployment,
     before: Option<i64>,
     window: Duration,
     created_by: &str,
     progress: &dyn Progress,
-) -> Result<Option<WatchOutcome>> {
+) -> Result<Option<Watch>> {
     if window.is_zero() || deployment.status != Status::Deployed {
         return Ok(None);
     }
@@ -123,13 +123,12 @@ pub async fn after_switch(
         ));
         return Ok(None);
     };
-    let watch = Watch {
+    Ok(Some(Watch {
         deployment: deployment.clone(),
         previous,
         window,
         created_by: created_by.to_string(),
-    };
-    run(store, watch, progress).await.map(Some)
+    }))
 }
 
 /// A watch that rolled back, as the error the command and the API end with (exit 5,
@@ -157,6 +156,8 @@ pub fn rolled_back_failure(watched: &Deployment, rollback: &Deployment, signal: 
 /// Watch for the whole window, or until a signal, an interrupt or someone else's
 /// operation ends it.
 pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Result<WatchOutcome> {
+    // First: from here on an interrupt only stops the watch.
+    let mut signals = Signals::new()?;
     let watched = &watch.deployment;
     let engine = Engine::connect().await?;
     let project = store.project(&watched.project)?;
@@ -167,7 +168,6 @@ pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Re
     let mut events =
         engine.container_events(&watched.containers, watch.window + Duration::from_secs(60));
     let mut events_open = true;
-    let mut signals = Signals::new()?;
     let mut probe_tick = tokio::time::interval(PROBE_EVERY);
     probe_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is at once; the switch has just probed.
