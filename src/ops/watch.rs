@@ -37,7 +37,7 @@ pub const MIN_REQUESTS: u64 = 20;
 /// The share of 5xx answers, in percent, that fires.
 pub const ERROR_PERCENT: u64 = 10;
 /// How often the proxy's counts and the environment's current deployment are read.
-const LOOK_EVERY: Duration = Duration::from_millis(100);
+const LOOK_EVERY: Duration = Duration::from_millis(50);
 /// The proxy's counts are believed only while its heartbeat is this fresh.
 const FRESH_REPORT_MS: i64 = 5_000;
 /// How long the automatic rollback waits for a lock a person holds.
@@ -168,13 +168,11 @@ pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Re
     let mut events =
         engine.container_events(&watched.containers, watch.window + Duration::from_secs(60));
     let mut events_open = true;
-    let mut probe_tick = tokio::time::interval(PROBE_EVERY);
-    probe_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The first tick is at once; the switch has just probed.
-    probe_tick.tick().await;
+    // Probing runs beside the rest: a slow probe never delays the proxy's counts.
+    let health = watch_health(&engine, &probes);
+    tokio::pin!(health);
     let mut look_tick = tokio::time::interval(LOOK_EVERY);
     look_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut failed_probes: HashMap<String, u32> = HashMap::new();
     let mut tally = proxied.then(Tally::default);
     let mut shown_at: Option<u64> = None;
     let signal = loop {
@@ -197,11 +195,7 @@ pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Re
                 }
                 None => events_open = false,
             },
-            _ = probe_tick.tick() => {
-                if let Some(why) = probe_all(&engine, &probes, &mut failed_probes).await {
-                    break why;
-                }
-            }
+            why = &mut health => break why,
             _ = look_tick.tick() => {
                 let serving = store.environment_by_id(env.id)?.current_deployment_id;
                 if serving != Some(watched.id) {
@@ -301,30 +295,33 @@ async fn probes(
     Ok(probes)
 }
 
-/// Probe each container once; the signal, when one has now failed
-/// [`FAILED_PROBES`] times in a row.
-async fn probe_all(
-    engine: &Engine,
-    probes: &[(String, Probe)],
-    failed: &mut HashMap<String, u32>,
-) -> Option<String> {
-    for (name, probe) in probes {
-        match probe_once(engine, name, probe).await {
-            Ok(()) => {
-                failed.remove(name);
-            }
-            Err(why) => {
-                let count = failed.entry(name.clone()).or_default();
-                *count += 1;
-                if *count >= FAILED_PROBES {
-                    return Some(format!(
-                        "{name} failed its health check {count} times in a row ({why})"
-                    ));
+/// Probe each container every [`PROBE_EVERY`] until one has failed [`FAILED_PROBES`]
+/// times in a row: the signal.
+async fn watch_health(engine: &Engine, probes: &[(String, Probe)]) -> String {
+    let mut failed: HashMap<&str, u32> = HashMap::new();
+    let mut tick = tokio::time::interval(PROBE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once, and the switch has just probed: skip it.
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        for (name, probe) in probes {
+            match probe_once(engine, name, probe).await {
+                Ok(()) => {
+                    failed.remove(name.as_str());
+                }
+                Err(why) => {
+                    let count = failed.entry(name).or_default();
+                    *count += 1;
+                    if *count >= FAILED_PROBES {
+                        return format!(
+                            "{name} failed its health check {count} times in a row ({why})"
+                        );
+                    }
                 }
             }
         }
     }
-    None
 }
 
 /// The proxy's counts for the watched deployment's upstreams, and the signal when its
@@ -370,10 +367,6 @@ async fn roll_back(
     progress: &dyn Progress,
 ) -> Result<WatchOutcome> {
     let watched = &watch.deployment;
-    progress.warn(&format!(
-        "#{} went bad: {signal}; rolling back to #{}",
-        watched.id, watch.previous
-    ));
     let reason = format!("automatic: {signal} (watching #{})", watched.id);
     let reason = shorten(&reason, 480);
     let request = Request {
@@ -386,6 +379,8 @@ async fn roll_back(
     };
     let prompt = WhileWatchedServes {
         watched: watched.id,
+        signal,
+        progress,
     };
     let result = redeploy::run(store, request, &prompt, progress).await;
     let serving = store
@@ -431,18 +426,28 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 /// The automatic rollback's prompt: yes, as long as what serves (read under the lock)
-/// is still the watched deployment.
-struct WhileWatchedServes {
+/// is still the watched deployment. A signal that a person's operation caused (it
+/// stopped the watched container, say) thus never rolls back, and is not announced.
+struct WhileWatchedServes<'a> {
     watched: i64,
+    signal: &'a str,
+    progress: &'a dyn Progress,
 }
 
-impl Prompt for WhileWatchedServes {
+impl Prompt for WhileWatchedServes<'_> {
     fn choose(&self, choice: &Choice<'_>) -> Result<i64> {
         choice.most_recent()
     }
 
     fn confirm(&self, plan: &Plan) -> Result<bool> {
-        Ok(plan.current.as_ref().map(|c| c.id) == Some(self.watched))
+        let serves = plan.current.as_ref().map(|c| c.id) == Some(self.watched);
+        if serves {
+            self.progress.warn(&format!(
+                "#{} went bad: {}; rolling back to #{}",
+                self.watched, self.signal, plan.target.id
+            ));
+        }
+        Ok(serves)
     }
 }
 
