@@ -100,6 +100,59 @@ fn an_app_that_turns_unhealthy_is_rolled_back_automatically_in_port_mode() {
 }
 
 #[test]
+fn a_container_that_exits_is_rolled_back_at_once_and_the_post_rollback_hook_runs() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, v1) = port_mode(&env, "watchexit");
+    // A runbook's hook: it sees the automatic rollback as any other.
+    let hooks = env.dir.path().join("hooks");
+    std::fs::create_dir_all(&hooks).expect("hooks folder");
+    let seen = env.dir.path().join("post-rollback.seen");
+    let hook = hooks.join("post-rollback");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n%s\\n' \"$TEMPS_OUTCOME\" \"$TEMPS_REASON\" > '{}'\n",
+            seen.display()
+        ),
+    )
+    .expect("write the hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the hook executable");
+    env.ok(&[
+        "project",
+        "update",
+        &project,
+        "--hooks",
+        &hooks.to_string_lossy(),
+    ]);
+    env.ok(&["env", "set", &project, "EXIT_AFTER=2"]);
+    let run = env
+        .run(&[
+            "--output", "json", "deploy", &project, "--image", SOURING, "--watch", "60s",
+        ])
+        .code(5);
+    assert!(
+        run.stderr.contains("exited with status 0"),
+        "{}",
+        run.stderr
+    );
+    let watched = run.json();
+    assert_rolled_back_automatically(&env, &project, &watched, v1);
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+    let seen = std::fs::read_to_string(&seen).expect("the post-rollback hook ran");
+    let mut lines = seen.lines();
+    assert_eq!(lines.next(), Some("deployed"), "{seen}");
+    assert!(
+        lines
+            .next()
+            .unwrap_or_default()
+            .starts_with("automatic: container"),
+        "{seen}"
+    );
+}
+
+#[test]
 fn a_healthy_deployment_passes_its_watch_with_exit_0() {
     require_docker!();
     let env = TestEnv::new();

@@ -49,7 +49,7 @@ pub const SICK: &str = "temps-test/sick:v1";
 pub const QUIET: &str = "temps-test/quiet:v1";
 /// `/` says "souring", `/healthz` answers 200, `/cgi-bin/boom` always 500; with
 /// `SOUR_AFTER=N`, N seconds after the container started `/` answers 500 ("sour") and
-/// `/healthz` 404.
+/// `/healthz` 404; with `EXIT_AFTER=N`, the container exits N seconds after it started.
 pub const SOURING: &str = "temps-test/souring:v1";
 /// Ignores SIGTERM (httpd as PID 1 with no handler): killed only at the stop timeout.
 pub const STUBBORN: &str = "temps-test/stubborn:v1";
