@@ -399,7 +399,10 @@ async fn roll_back(
         }
         Err(err) => return Err(err),
     };
-    store.end_standby(watched.id)?;
+    // The version it left is no rollback target: once it has finished its requests, its
+    // containers stop (the proxy's and the next operation's standby check).
+    let drain = store.environment_by_id(watched.environment_id)?.drain;
+    store.shorten_standby(watched.id, now_ms() + drain.as_millis() as i64)?;
     let failed = store.finish_unsuccessful(watched.id, Status::Failed, &reason)?;
     Ok(WatchOutcome::RolledBack {
         watched: Box::new(failed),
