@@ -70,6 +70,12 @@ pub enum Command {
     /// healthy fails with the old one never stopped; a later failure starts the previous
     /// version again; either way temps exits 5. While the environment is rolled back, the
     /// deployment is recorded `ready` and does not serve until `temps promote`.
+    ///
+    /// With --watch (or the project's --watch), the new deployment is watched after the
+    /// switch and rolled back automatically to what served before when it goes bad: the
+    /// rollback's reason starts with `automatic:`, the deployment becomes failed, the
+    /// environment rolled back, and temps exits 5. The lock is not held while watching: a
+    /// manual rollback or promote meanwhile ends the watch, and Ctrl-C only stops watching.
     Deploy(DeployArgs),
     /// Show a project's deployment history, newest first
     #[command(visible_alias = "ls")]
@@ -93,14 +99,16 @@ pub enum Command {
     /// a target whose containers still run as the warm standby, with the current
     /// variables, takes the warm path: one probe per container and the route switch, no
     /// container started; otherwise (or when a probe fails) the cold path. The
-    /// confirmation and --dry-run say which and why.
+    /// confirmation and --dry-run say which and why. With --watch, the rollback is watched
+    /// like a deploy, and goes back to the deployment it rolled back from if it goes bad.
     Rollback(RollbackArgs),
     /// Make a deployment serve and leave the rolled-back state
     ///
     /// Swaps to the deployment (ready, completed or deployed) exactly as a rollback does,
     /// records it with is_promote, and returns the environment to normal, so new deploys
     /// serve again. Promoting the deployment that serves already only clears the state.
-    /// In proxy mode a warm target takes the warm path, as with rollback.
+    /// In proxy mode a warm target takes the warm path, as with rollback. With --watch, the
+    /// promoted deployment is watched like a deploy.
     Promote(PromoteArgs),
     /// Manage an environment's variables
     #[command(subcommand)]
