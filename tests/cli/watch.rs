@@ -173,6 +173,40 @@ fn a_healthy_deployment_passes_its_watch_with_exit_0() {
     assert!(!run.stderr.contains("watch"), "{}", run.stderr);
 }
 
+#[test]
+fn on_a_terminal_the_spinner_shows_the_time_left_and_the_proxy_counts() {
+    require_docker!();
+    let (site, v1) = ProxySite::new("watchtty", &[]);
+    let listen = format!("127.0.0.1:{}", site.port);
+    site.env.ok(&[
+        "deploy",
+        &site.project,
+        "--image",
+        WEB_V2,
+        "--proxy",
+        &listen,
+    ]);
+    // Requests all along, so that the spinner has answers to count.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = {
+        let (stop, port) = (Arc::clone(&stop), site.port);
+        thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = load::get(port, "/");
+                thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let run = site.env.terminal(
+        &["rollback", &v1.to_string(), "--yes", "--watch", "4s"],
+        &[PtyStep::Expect("watching #"), PtyStep::Expect("s left, ")],
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    client.join().expect("the client");
+    let run = run.code(0).has("requests, 0 errors").has("no signal (");
+    assert!(!run.text.contains("no signal (0 requests"), "{}", run.text);
+}
+
 /// `temps ARGS` running in the background, its stderr collected as it comes.
 struct Background {
     child: Child,
