@@ -97,6 +97,10 @@ fn an_app_that_turns_unhealthy_is_rolled_back_automatically_in_port_mode() {
         docker_inspect(name, "{{.State.Running}}").as_deref(),
         Some("false")
     );
+    // A pipeline that pushes the same build again cannot undo the rollback.
+    let again = env.json(&["deploy", &project, "--image", SOURING, "--watch", "60s"]);
+    assert_eq!(again["status"], "ready", "{again:#}");
+    assert_eq!(serving(port).as_deref(), Some("v1"));
 }
 
 #[test]
