@@ -397,10 +397,13 @@ async fn roll_back(
         Err(_) if prompt_declined(store, watched.id)? => {
             return Ok(WatchOutcome::Superseded { serving })
         }
-        Err(err) => return Err(err.context(format!(
-            "#{} went bad during its watch ({signal}), and the automatic rollback to #{} failed",
-            watched.id, watch.previous
-        ))),
+        Err(err) => {
+            let what = format!(
+                "#{} went bad during its watch ({signal}), and the automatic rollback to #{} failed",
+                watched.id, watch.previous
+            );
+            return Err(err.context(what));
+        }
     };
     // The version it left is no rollback target: once it has finished its requests, its
     // containers stop (the proxy's and the next operation's standby check).
