@@ -279,7 +279,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__deploy)
-            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --replicas --drain --response-timeout --domain --standby --reason --wait-lock --db --output --yes --quiet --help"
+            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --replicas --drain --response-timeout --domain --standby --reason --wait-lock --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,6 +334,10 @@ _temps() {
                     return 0
                     ;;
                 --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -977,7 +981,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__project__subcmd__create)
-            opts="-o -y -q -h --preset --container-port --health-path --health-timeout --health-interval --stop-timeout --hooks --hook-timeout --db --output --yes --quiet --help"
+            opts="-o -y -q -h --preset --container-port --health-path --health-timeout --health-interval --stop-timeout --hooks --hook-timeout --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1012,6 +1016,10 @@ _temps() {
                     return 0
                     ;;
                 --hook-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1171,7 +1179,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__project__subcmd__update)
-            opts="-o -y -q -h --container-port --health-path --health-timeout --health-interval --stop-timeout --hooks --hook-timeout --db --output --yes --quiet --help"
+            opts="-o -y -q -h --container-port --health-path --health-timeout --health-interval --stop-timeout --hooks --hook-timeout --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1205,6 +1213,10 @@ _temps() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1225,7 +1237,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__promote)
-            opts="-o -y -q -h --reason --wait-lock --db --output --yes --quiet --help"
+            opts="-o -y -q -h --reason --wait-lock --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1236,6 +1248,10 @@ _temps() {
                     return 0
                     ;;
                 --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1335,7 +1351,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__rollback)
-            opts="-p -e -o -y -q -h --project --environment --dry-run --reason --health-timeout --wait-lock --db --output --yes --quiet --help"
+            opts="-p -e -o -y -q -h --project --environment --dry-run --reason --health-timeout --wait-lock --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1366,6 +1382,10 @@ _temps() {
                     return 0
                     ;;
                 --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -67,6 +67,7 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]; temps says when a container had to be killed (it ignored SIGTERM)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l hook-timeout -d 'How long a hook may run before it is killed and counts as failed [default: 30s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l watch -d 'The watch window deploy, rollback and promote use when not given --watch [default: 0s, no watch]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from create" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
@@ -80,6 +81,7 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l stop-timeout -d 'How long a stopping container gets before it is killed [default: 10s]; temps says when a container had to be killed (it ignored SIGTERM)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l hooks -d 'A folder of hooks: executables named pre-deploy, post-deploy, pre-rollback, post-rollback, pre-promote, post-promote (`""` to unset)' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l hook-timeout -d 'How long a hook may run before it is killed and counts as failed [default: 30s]' -r
+complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l watch -d 'The watch window deploy, rollback and promote use when not given --watch [default: 0s, no watch]' -r
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_subcommand_from update" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
@@ -121,6 +123,7 @@ complete -c temps -n "__fish_temps_using_subcommand deploy" -l domain -d 'Proxy 
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l standby -d 'Proxy mode: after a switch, how long the replaced deployment\'s containers keep running with no traffic, so that a rollback or promote to it only switches the route (the warm path); 0s stops them once drained [default: 30m; remembered]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l reason -d 'Why this deployment is made, for the history' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l watch -d 'After a successful switch, watch the new deployment for this long and roll back by itself (exit 5) when its container exits or restarts, its health check fails 3 times in a row (probed every second), or, in proxy mode, 5xx answers make at least 10% of at least 20 requests within the last 10 s; 0s skips the watch. Ctrl-C only stops watching [default: the project\'s --watch]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand deploy" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
@@ -160,6 +163,7 @@ complete -c temps -n "__fish_temps_using_subcommand rollback" -s e -l environmen
 complete -c temps -n "__fish_temps_using_subcommand rollback" -l reason -d 'Why, for the history' -r
 complete -c temps -n "__fish_temps_using_subcommand rollback" -l health-timeout -d 'Override the project\'s health timeout for this rollback' -r
 complete -c temps -n "__fish_temps_using_subcommand rollback" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
+complete -c temps -n "__fish_temps_using_subcommand rollback" -l watch -d 'After a successful switch, watch the new deployment for this long and roll back by itself (exit 5) when its container exits or restarts, its health check fails 3 times in a row (probed every second), or, in proxy mode, 5xx answers make at least 10% of at least 20 requests within the last 10 s; 0s skips the watch. Ctrl-C only stops watching [default: the project\'s --watch]' -r
 complete -c temps -n "__fish_temps_using_subcommand rollback" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
@@ -169,6 +173,7 @@ complete -c temps -n "__fish_temps_using_subcommand rollback" -s q -l quiet -d '
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c temps -n "__fish_temps_using_subcommand promote" -l reason -d 'Why, for the history' -r
 complete -c temps -n "__fish_temps_using_subcommand promote" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
+complete -c temps -n "__fish_temps_using_subcommand promote" -l watch -d 'After a successful switch, watch the new deployment for this long and roll back by itself (exit 5) when its container exits or restarts, its health check fails 3 times in a row (probed every second), or, in proxy mode, 5xx answers make at least 10% of at least 20 requests within the last 10 s; 0s skips the watch. Ctrl-C only stops watching [default: the project\'s --watch]' -r
 complete -c temps -n "__fish_temps_using_subcommand promote" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand promote" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"

@@ -70,6 +70,12 @@ pub enum Command {
     /// healthy fails with the old one never stopped; a later failure starts the previous
     /// version again; either way temps exits 5. While the environment is rolled back, the
     /// deployment is recorded `ready` and does not serve until `temps promote`.
+    ///
+    /// With --watch (or the project's --watch), the new deployment is watched after the
+    /// switch and rolled back automatically to what served before when it goes bad: the
+    /// rollback's reason starts with `automatic:`, the deployment becomes failed, the
+    /// environment rolled back, and temps exits 5. The lock is not held while watching: a
+    /// manual rollback or promote meanwhile ends the watch, and Ctrl-C only stops watching.
     Deploy(DeployArgs),
     /// Show a project's deployment history, newest first
     #[command(visible_alias = "ls")]
@@ -93,14 +99,16 @@ pub enum Command {
     /// a target whose containers still run as the warm standby, with the current
     /// variables, takes the warm path: one probe per container and the route switch, no
     /// container started; otherwise (or when a probe fails) the cold path. The
-    /// confirmation and --dry-run say which and why.
+    /// confirmation and --dry-run say which and why. With --watch, the rollback is watched
+    /// like a deploy, and goes back to the deployment it rolled back from if it goes bad.
     Rollback(RollbackArgs),
     /// Make a deployment serve and leave the rolled-back state
     ///
     /// Swaps to the deployment (ready, completed or deployed) exactly as a rollback does,
     /// records it with is_promote, and returns the environment to normal, so new deploys
     /// serve again. Promoting the deployment that serves already only clears the state.
-    /// In proxy mode a warm target takes the warm path, as with rollback.
+    /// In proxy mode a warm target takes the warm path, as with rollback. With --watch, the
+    /// promoted deployment is watched like a deploy.
     Promote(PromoteArgs),
     /// Manage an environment's variables
     #[command(subcommand)]
@@ -321,6 +329,10 @@ pub struct ProjectSettings {
     /// How long a hook may run before it is killed and counts as failed [default: 30s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub hook_timeout: Option<Duration>,
+    /// The watch window deploy, rollback and promote use when not given --watch
+    /// [default: 0s, no watch]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub watch: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +397,19 @@ pub struct DeployArgs {
     pub reason: Option<String>,
     #[command(flatten)]
     pub lock: WaitLockArg,
+    #[command(flatten)]
+    pub watch: WatchArg,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArg {
+    /// After a successful switch, watch the new deployment for this long and roll back
+    /// by itself (exit 5) when its container exits or restarts, its health check fails 3
+    /// times in a row (probed every second), or, in proxy mode, 5xx answers make at least
+    /// 10% of at least 20 requests within the last 10 s; 0s skips the watch. Ctrl-C only
+    /// stops watching [default: the project's --watch]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub watch: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -461,6 +486,8 @@ pub struct RollbackArgs {
     pub health_timeout: Option<Duration>,
     #[command(flatten)]
     pub lock: WaitLockArg,
+    #[command(flatten)]
+    pub watch: WatchArg,
 }
 
 #[derive(Debug, Args)]
@@ -472,6 +499,8 @@ pub struct PromoteArgs {
     pub reason: Option<String>,
     #[command(flatten)]
     pub lock: WaitLockArg,
+    #[command(flatten)]
+    pub watch: WatchArg,
 }
 
 #[derive(Debug, Args)]

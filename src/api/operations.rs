@@ -17,16 +17,18 @@ use tokio::sync::{oneshot, watch, Notify};
 use super::error::ApiError;
 use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
 use crate::ops::redeploy::{self, Outcome, Plan, Prompt};
+use crate::ops::watch::{self as watching, WatchOutcome};
 use crate::ops::{gate::Choice, Event, Progress, Stage};
 use crate::store::{Deployment, Status, Store};
 
 /// How many ended operations' logs are kept for late event streams.
 const KEPT_LOGS: usize = 256;
 
-/// What an API request asks to run.
+/// What an API request asks to run, and its watch window (`?watch=DUR`; `None`: the
+/// project's).
 pub enum Job {
-    Deploy(DeployRequest),
-    Redeploy(redeploy::Request),
+    Deploy(DeployRequest, Option<Duration>),
+    Redeploy(redeploy::Request, Option<Duration>),
 }
 
 /// The operations of this server.
@@ -175,11 +177,11 @@ pub async fn start(app: &Arc<super::App>, db: PathBuf, job: Job) -> Result<Start
         .hint("try again once it is back (systemd restarts it), or use the command line"));
     }
     let (what, actor) = match &job {
-        Job::Deploy(r) => (
+        Job::Deploy(r, _) => (
             format!("deploy {} --image {}", r.project, r.image),
             r.created_by.clone(),
         ),
-        Job::Redeploy(r) => (
+        Job::Redeploy(r, _) => (
             match &r.target {
                 redeploy::Target::Id(id) => format!("{} {id}", r.kind.noun()),
                 redeploy::Target::MostRecent {
@@ -267,18 +269,76 @@ fn run_job(db: &std::path::Path, job: Job, sink: &Sink) -> anyhow::Result<Deploy
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        match job {
-            Job::Deploy(request) => match deploy_image(&mut store, request, sink).await? {
-                DeployOutcome::Serving(d) | DeployOutcome::Ready(d) => Ok(d),
-            },
-            Job::Redeploy(request) => {
-                match redeploy::run(&mut store, request, &AskedFirst, sink).await? {
-                    Outcome::Switched { deployment, .. }
-                    | Outcome::StateCleared { deployment, .. } => Ok(deployment),
+        let (deployment, before, given, created_by) = match job {
+            Job::Deploy(request, given) => {
+                let before = watching::serving_now(&store, &request.project, &request.environment)
+                    .ok()
+                    .flatten();
+                let created_by = request.created_by.clone();
+                match deploy_image(&mut store, request, sink).await? {
+                    DeployOutcome::Serving(d) | DeployOutcome::Ready(d) => {
+                        (d, before, given, created_by)
+                    }
                 }
             }
-        }
+            Job::Redeploy(request, given) => {
+                let before = match &request.target {
+                    redeploy::Target::Id(id) => redeploy::locate(&store, *id)
+                        .ok()
+                        .and_then(|(p, e)| watching::serving_now(&store, &p.name, &e).ok())
+                        .flatten(),
+                    redeploy::Target::MostRecent {
+                        project,
+                        environment,
+                    } => watching::serving_now(&store, project, environment)
+                        .ok()
+                        .flatten(),
+                };
+                let created_by = request.created_by.clone();
+                match redeploy::run(&mut store, request, &AskedFirst, sink).await? {
+                    Outcome::Switched { deployment, .. }
+                    | Outcome::StateCleared { deployment, .. } => {
+                        (deployment, before, given, created_by)
+                    }
+                }
+            }
+        };
+        watch_after(&mut store, deployment, before, given, &created_by, sink).await
     })
+}
+
+/// The watch window after a switch, inside the server: a rollback it makes ends the
+/// operation with `health_failed` and the watched deployment's record.
+async fn watch_after(
+    store: &mut Store,
+    deployment: Deployment,
+    before: Option<i64>,
+    given: Option<Duration>,
+    created_by: &str,
+    sink: &Sink,
+) -> anyhow::Result<Deployment> {
+    let window = watching::window(given, &store.project(&deployment.project)?);
+    if window.is_zero() || deployment.status != Status::Deployed {
+        return Ok(deployment);
+    }
+    sink.stage(Stage::Watch);
+    let Some(planned) =
+        watching::after_switch(store, &deployment, before, window, created_by, sink)?
+    else {
+        return Ok(deployment);
+    };
+    match watching::run(store, planned, sink).await? {
+        WatchOutcome::RolledBack {
+            watched,
+            rollback,
+            signal,
+        } => Err(watching::rolled_back_failure(&watched, &rollback, &signal).into()),
+        WatchOutcome::Superseded { .. } => {
+            sink.warn("another operation changed what serves: the watch ended without acting");
+            store.expect_deployment(deployment.id)
+        }
+        _ => store.expect_deployment(deployment.id),
+    }
 }
 
 /// An HTTP request answers the pipeline's questions by having asked first: the gate's
@@ -357,6 +417,7 @@ fn stage_words(stage: Stage) -> &'static str {
         Stage::Switch => "switching",
         Stage::PostHook => "running the post hook",
         Stage::Unlock => "releasing the lock",
+        Stage::Watch => "watching the new deployment",
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -396,8 +397,9 @@ async fn deploy(
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let query = Query::parse(query.as_deref(), &["wait"])?;
+    let query = Query::parse(query.as_deref(), &["wait", "watch"])?;
     let wait = query.flag("wait")?;
+    let watch = query.duration("watch")?;
     let body: DeployBody = json_body(&headers, body).await?;
     let prepared = app
         .call(
@@ -418,22 +420,25 @@ async fn deploy(
                     token.actor()
                 );
                 Ok(Prepared::Job(
-                    Box::new(Job::Deploy(DeployRequest {
-                        project: project.name.clone(),
-                        environment,
-                        image: body.image,
-                        publish: None,
-                        reason: body.reason,
-                        created_by: token.actor(),
-                        command,
-                        wait_lock: None,
-                        proxy: None,
-                        replicas: None,
-                        drain: None,
-                        response_timeout: None,
-                        domains: None,
-                        standby: None,
-                    })),
+                    Box::new(Job::Deploy(
+                        DeployRequest {
+                            project: project.name.clone(),
+                            environment,
+                            image: body.image,
+                            publish: None,
+                            reason: body.reason,
+                            created_by: token.actor(),
+                            command,
+                            wait_lock: None,
+                            proxy: None,
+                            replicas: None,
+                            drain: None,
+                            response_timeout: None,
+                            domains: None,
+                            standby: None,
+                        },
+                        watch,
+                    )),
                     project.name,
                 ))
             },
@@ -473,8 +478,9 @@ async fn redeploy_by_id(
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let query = Query::parse(query.as_deref(), &["wait", "dry_run"])?;
+    let query = Query::parse(query.as_deref(), &["wait", "dry_run", "watch"])?;
     let (wait, dry_run) = (query.flag("wait")?, query.flag("dry_run")?);
+    let watch = query.duration("watch")?;
     let id = parse_id(&id)?;
     let body: RedeployBody = json_body(&headers, body).await?;
     // A dry run's validation may wait on Docker.
@@ -492,7 +498,7 @@ async fn redeploy_by_id(
                     kind,
                     Target::Id(target.id),
                     body.reason,
-                    dry_run,
+                    Asked { dry_run, watch },
                     project.name,
                 )
             },
@@ -509,8 +515,9 @@ async fn rollback_latest(
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let query = Query::parse(query.as_deref(), &["wait", "dry_run"])?;
+    let query = Query::parse(query.as_deref(), &["wait", "dry_run", "watch"])?;
     let (wait, dry_run) = (query.flag("wait")?, query.flag("dry_run")?);
+    let watch = query.duration("watch")?;
     let body: RollbackBody = json_body(&headers, body).await?;
     // A dry run's validation may wait on Docker.
     let prepared = app
@@ -537,13 +544,20 @@ async fn rollback_latest(
                     Kind::Rollback,
                     target,
                     body.reason,
-                    dry_run,
+                    Asked { dry_run, watch },
                     project.name,
                 )
             },
         )
         .await?;
     launch(&app, prepared, wait).await
+}
+
+/// What a rollback or promote request asks beside its target: only the plan
+/// (`?dry_run=true`), and its watch window (`?watch=DUR`).
+struct Asked {
+    dry_run: bool,
+    watch: Option<Duration>,
 }
 
 /// The plan (dry run), or the operation to start.
@@ -553,23 +567,27 @@ fn prepare(
     kind: Kind,
     target: Target,
     reason: Option<String>,
-    dry_run: bool,
+    asked: Asked,
     project: String,
 ) -> Result<Prepared, ApiError> {
+    let Asked { dry_run, watch } = asked;
     if dry_run {
         let plan = tokio::runtime::Handle::current()
             .block_on(redeploy::dry_run(store, kind, &target, &AssumeYes))?;
         return Ok(Prepared::Plan(documents::plan(&plan)));
     }
     Ok(Prepared::Job(
-        Box::new(Job::Redeploy(redeploy::Request {
-            kind,
-            target,
-            reason,
-            created_by: token.actor(),
-            wait_lock: None,
-            health_timeout: None,
-        })),
+        Box::new(Job::Redeploy(
+            redeploy::Request {
+                kind,
+                target,
+                reason,
+                created_by: token.actor(),
+                wait_lock: None,
+                health_timeout: None,
+            },
+            watch,
+        )),
         project,
     ))
 }
@@ -886,6 +904,21 @@ impl Query {
             Some("" | "true" | "1") => Ok(true),
             Some(_) => Err(ApiError::bad_request(format!("`{name}` is true or false"))),
         }
+    }
+
+    /// A duration like `5m` or `30s` (at most a day); `None` when not given.
+    fn duration(&self, name: &str) -> Result<Option<std::time::Duration>, ApiError> {
+        self.get(name)
+            .map(|text| {
+                crate::clock::parse_duration(text).map_err(|why| {
+                    ApiError::bad_request(format!(
+                        "`{name}`: {}",
+                        why.chars().take(120).collect::<String>()
+                    ))
+                    .hint(format!("like `?{name}=5m` (`0s` for none)"))
+                })
+            })
+            .transpose()
     }
 }
 

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
+use super::watching::watch_after;
 use super::{block_on, Context};
 use crate::cli::DeployArgs;
 use crate::clock::format_elapsed;
@@ -11,12 +12,18 @@ use crate::error::Failure;
 use crate::ops::current_user;
 use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
 use crate::ops::static_site::{deploy_dir, DirRequest};
+use crate::ops::watch;
 use crate::store::Deployment;
 
 pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
     let started = Instant::now();
     let environment = args.environment.environment;
     let mut store = ctx.store()?;
+    let watch_flag = args.watch.watch;
+    // What serves now: a watch of the new deployment rolls back to it.
+    let before = watch::serving_now(&store, &args.project, &environment)
+        .ok()
+        .flatten();
     let outcome = match (args.image, args.dir) {
         (Some(image), _) => {
             let publish = args.publish;
@@ -82,23 +89,28 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
     let took = format_elapsed(started.elapsed());
     match outcome {
         DeployOutcome::Serving(d) => {
+            let project = store.project(&d.project)?;
+            if !ctx.out.is_json() {
+                ctx.out.line(format!(
+                    "deployed #{} ({}) to {}/{} in {took}",
+                    d.id,
+                    what(&d),
+                    d.project,
+                    d.environment
+                ));
+                if let Some(env) = store.environment(project.id, &d.environment)? {
+                    if let Some(publish) = env.publish {
+                        ctx.out.note(format!("serving on port {publish}"));
+                    } else if let Some(listen) = env.proxy {
+                        ctx.out
+                            .note(format!("serving on {listen} through `temps proxy`"));
+                    }
+                }
+            }
+            let window = watch::window(watch_flag, &project);
+            let d = block_on(watch_after(ctx, &mut store, d, before, window))??;
             if ctx.out.is_json() {
                 return ctx.out.json(&d);
-            }
-            ctx.out.line(format!(
-                "deployed #{} ({}) to {}/{} in {took}",
-                d.id,
-                what(&d),
-                d.project,
-                d.environment
-            ));
-            if let Some(env) = store.environment(store.project(&d.project)?.id, &d.environment)? {
-                if let Some(publish) = env.publish {
-                    ctx.out.note(format!("serving on port {publish}"));
-                } else if let Some(listen) = env.proxy {
-                    ctx.out
-                        .note(format!("serving on {listen} through `temps proxy`"));
-                }
             }
         }
         DeployOutcome::Ready(d) => {

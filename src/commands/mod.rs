@@ -11,6 +11,7 @@ pub mod rollback;
 pub mod serve;
 pub mod status;
 pub mod token;
+pub mod watching;
 
 use std::path::PathBuf;
 

@@ -123,6 +123,7 @@ fn changes(settings: ProjectSettings) -> Result<ProjectChanges> {
             None => None,
         },
         hook_timeout: settings.hook_timeout,
+        watch: settings.watch,
     })
 }
 
@@ -158,6 +159,12 @@ fn print_project(ctx: &Context, project: &Project, envs: &[Environment]) -> Resu
         out.line(format!(
             "  stop timeout     {}",
             format_duration(project.stop_timeout)
+        ));
+    }
+    if project.preset == Preset::Docker && !project.watch.is_zero() {
+        out.line(format!(
+            "  watch window     {}",
+            format_duration(project.watch)
         ));
     }
     if let Some(dir) = &project.hooks_dir {

@@ -3,6 +3,7 @@
 
 use anyhow::{Context as _, Result};
 
+use super::watching::watch_after;
 use super::{block_on, Context};
 use crate::cli::{PromoteArgs, RollbackArgs};
 use crate::clock::{ago, format_elapsed, now_ms};
@@ -12,7 +13,7 @@ use crate::ops::gate::{self, Choice};
 use crate::ops::redeploy::{
     self, short_id, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
 };
-use crate::ops::{current_user, documents};
+use crate::ops::{current_user, documents, watch};
 use crate::output::Spinner;
 use crate::store::{Deployment, EnvState};
 
@@ -61,6 +62,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             return print_plan(ctx, &plan, true);
         }
         let spinner = ctx.out.progress(&title);
+        let watch_flag = args.watch.watch;
         let request = Request {
             kind: Kind::Rollback,
             target,
@@ -84,7 +86,10 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
         else {
             unreachable!("a rollback never only clears the state");
         };
+        let project = store.project(&done.project)?;
+        let window = watch::window(watch_flag, &project);
         if ctx.out.is_json() {
+            let done = watch_after(ctx, &mut store, done, None, window).await?;
             return ctx.out.json(&done);
         }
         ctx.out.line(format!(
@@ -104,6 +109,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             "{} is now ROLLED BACK: new deploys are recorded `ready`; `temps promote ID` ends this",
             done.environment
         )));
+        watch_after(ctx, &mut store, done, None, window).await?;
         Ok(())
     })?
 }
@@ -113,6 +119,11 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
     let target_id = args.deployment;
     block_on(async {
         let spinner = ctx.out.progress(&format!("promoting #{target_id}"));
+        let watch_flag = args.watch.watch;
+        let before = redeploy::locate(&store, target_id)
+            .ok()
+            .and_then(|(project, env)| watch::serving_now(&store, &project.name, &env).ok())
+            .flatten();
         let request = Request {
             kind: Kind::Promote,
             target: Target::Id(target_id),
@@ -152,17 +163,21 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
                 deployment: done,
                 took,
             } => {
+                let window = watch::window(watch_flag, &store.project(&done.project)?);
+                if !ctx.out.is_json() {
+                    ctx.out.line(format!(
+                        "promoted #{target_id} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
+                        what(&done),
+                        done.project,
+                        done.environment,
+                        format_elapsed(took),
+                        done.id
+                    ));
+                }
+                let done = watch_after(ctx, &mut store, done, before, window).await?;
                 if ctx.out.is_json() {
                     return ctx.out.json(&done);
                 }
-                ctx.out.line(format!(
-                    "promoted #{target_id} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
-                    what(&done),
-                    done.project,
-                    done.environment,
-                    format_elapsed(took),
-                    done.id
-                ));
             }
         }
         Ok(())

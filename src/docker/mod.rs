@@ -81,6 +81,15 @@ pub struct ContainerFacts {
     pub environment: Option<String>,
 }
 
+/// Something the engine reports of a container: `die` (it stopped, with its exit
+/// code), `restart`, `oom`.
+#[derive(Debug, Clone)]
+pub struct ContainerEvent {
+    pub name: String,
+    pub action: String,
+    pub exit_code: Option<i64>,
+}
+
 /// A container to create.
 #[derive(Clone)]
 pub struct ContainerSpec<'a> {
@@ -363,6 +372,39 @@ impl Engine {
             Some(Err(e)) => Err(engine_error(e, format!("watching container {name}"))),
             None => Ok(0),
         }
+    }
+
+    /// What the engine reports, from now on, of these containers stopping or being
+    /// restarted (`die`, `restart`, `oom`), for up to `patience`.
+    pub fn container_events(
+        &self,
+        names: &[String],
+        patience: std::time::Duration,
+    ) -> futures_util::stream::BoxStream<'static, Result<ContainerEvent>> {
+        let mut filters: HashMap<String, Vec<String>> = HashMap::new();
+        filters.insert("type".into(), vec!["container".into()]);
+        filters.insert("container".into(), names.to_vec());
+        filters.insert(
+            "event".into(),
+            vec!["die".into(), "restart".into(), "oom".into()],
+        );
+        let options = bollard::query_parameters::EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let docker = self.docker.clone().with_timeout(patience);
+        docker
+            .events(Some(options))
+            .map(|event| {
+                let event = event.map_err(|e| engine_error(e, "following the engine's events"))?;
+                let attributes = event.actor.and_then(|a| a.attributes).unwrap_or_default();
+                Ok(ContainerEvent {
+                    name: attributes.get("name").cloned().unwrap_or_default(),
+                    action: event.action.unwrap_or_default(),
+                    exit_code: attributes.get("exitCode").and_then(|c| c.parse().ok()),
+                })
+            })
+            .boxed()
     }
 
     /// The container's last `lines` lines of output, stdout and stderr together.

@@ -21,6 +21,7 @@ pub fn project(project: &Project, envs: &[Environment]) -> serde_json::Value {
         "stop_timeout": format_duration(project.stop_timeout),
         "hooks": project.hooks_dir,
         "hook_timeout": format_duration(project.hook_timeout),
+        "watch": format_duration(project.watch),
         "created_at": rfc3339(project.created_at),
         "environments": envs.iter().map(|e| json!({
             "name": e.name,

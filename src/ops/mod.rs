@@ -21,6 +21,7 @@ pub mod status;
 pub mod swap;
 pub mod tokens;
 pub mod variables;
+pub mod watch;
 
 /// Where an operation says what it is doing: a stream of [`Event`]s that a terminal's
 /// spinner renders, a test records, and an event stream can carry (with the time since
@@ -76,6 +77,8 @@ pub enum Stage {
     PostHook,
     /// The lock is released; the operation is over.
     Unlock,
+    /// The watch window after a switch (no lock held).
+    Watch,
 }
 
 impl Stage {
@@ -90,6 +93,7 @@ impl Stage {
             Stage::Switch => "switch",
             Stage::PostHook => "post-hook",
             Stage::Unlock => "unlock",
+            Stage::Watch => "watch",
         }
     }
 }

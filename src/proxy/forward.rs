@@ -129,7 +129,10 @@ impl Forwarder {
                     answered = requested => answered,
                     // Dropping the request closes its connection: the late answer can
                     // never reach the next request.
-                    () = body.sent_for(limit) => return local(Local::GatewayTimeout),
+                    () = body.sent_for(limit) => {
+                        guard.upstream().answered(504);
+                        return local(Local::GatewayTimeout);
+                    }
                 },
             };
             match answered {
@@ -197,6 +200,7 @@ fn upstream_uri(guard: &FlightGuard, path: &PathAndQuery) -> Uri {
 
 /// The upstream's answer on its way back.
 fn respond(response: Response<Incoming>, guard: FlightGuard) -> Response<ProxyBody> {
+    guard.upstream().answered(response.status().as_u16());
     // HTTP/2 has no switch of protocols to pass one on.
     if response.status() == StatusCode::SWITCHING_PROTOCOLS
         || !passes_status(response.status().as_u16())

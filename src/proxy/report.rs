@@ -47,6 +47,7 @@ impl Observed {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
             in_flight: self.routes.upstreams.in_flight(),
+            answers: self.routes.upstreams.answers(),
         }
     }
 }

@@ -16,7 +16,7 @@ use hyper::http::uri::Authority;
 use tokio::net::TcpStream;
 
 use super::policy::{self, UPSTREAM_IDLE};
-use crate::store::Route;
+use crate::store::{Answers, Route, ANSWER_WINDOW_SECS};
 
 /// How long a refused connect keeps an upstream out of the rotation (while another is up).
 const DOWN_FOR: Duration = Duration::from_secs(2);
@@ -39,6 +39,49 @@ pub struct Upstream {
     failure_logged: AtomicBool,
     /// Kept-alive connections to it no request is using, the most recently used last.
     idle: Mutex<VecDeque<(TcpStream, Instant)>>,
+    /// How it has answered, for the watch window.
+    answers: Mutex<AnswerLog>,
+}
+
+/// An upstream's answers: in all, and per second over the last
+/// [`ANSWER_WINDOW_SECS`] seconds (a ring of one bucket per second).
+#[derive(Debug, Default)]
+struct AnswerLog {
+    requests: u64,
+    errors: u64,
+    /// (second on [`monotonic_ms`], answers, 5xx answers), indexed by second modulo
+    /// the window.
+    seconds: [(u64, u64, u64); ANSWER_WINDOW_SECS as usize],
+}
+
+impl AnswerLog {
+    fn record(&mut self, second: u64, error: bool) {
+        self.requests += 1;
+        self.errors += u64::from(error);
+        let slot = &mut self.seconds[(second % ANSWER_WINDOW_SECS) as usize];
+        if slot.0 != second {
+            *slot = (second, 0, 0);
+        }
+        slot.1 += 1;
+        slot.2 += u64::from(error);
+    }
+
+    fn counts(&self, second: u64) -> Answers {
+        let recent = self
+            .seconds
+            .iter()
+            .filter(|(at, _, _)| *at + ANSWER_WINDOW_SECS > second && *at <= second);
+        let (recent_requests, recent_errors) = recent
+            .fold((0, 0), |(r, e), (_, requests, errors)| {
+                (r + requests, e + errors)
+            });
+        Answers {
+            requests: self.requests,
+            errors: self.errors,
+            recent_requests,
+            recent_errors,
+        }
+    }
 }
 
 impl Upstream {
@@ -57,6 +100,7 @@ impl Upstream {
             down_until: AtomicU64::new(0),
             failure_logged: AtomicBool::new(false),
             idle: Mutex::new(VecDeque::new()),
+            answers: Mutex::new(AnswerLog::default()),
         })
     }
 
@@ -104,6 +148,25 @@ impl Upstream {
 
     pub fn in_flight(&self) -> u64 {
         self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// It answered a request with `status` (the proxy's own 502 or 504 for it counts as
+    /// a 5xx of its own).
+    pub fn answered(&self, status: u16) {
+        let second = monotonic_ms() / 1000;
+        self.answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(second, status >= 500);
+    }
+
+    /// How it has answered, as of now.
+    pub fn answers(&self) -> Answers {
+        let second = monotonic_ms() / 1000;
+        self.answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .counts(second)
     }
 
     fn is_up(&self, now_ms: u64) -> bool {
@@ -199,6 +262,16 @@ impl Upstreams {
         for upstream in known.values() {
             upstream.close_expired(now);
         }
+    }
+
+    /// How each upstream that [`Upstreams::in_flight`] reports has answered.
+    pub fn answers(&self) -> BTreeMap<String, Answers> {
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known
+            .iter()
+            .filter(|(_, upstream)| Arc::strong_count(upstream) > 1)
+            .map(|(addr, upstream)| (addr.clone(), upstream.answers()))
+            .collect()
     }
 
     pub fn total_in_flight(&self) -> u64 {
@@ -484,6 +557,37 @@ pub fn parse_listen(listen: &str) -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_counted_in_all_and_within_the_last_ten_seconds() {
+        let mut log = AnswerLog::default();
+        for _ in 0..5 {
+            log.record(100, false);
+        }
+        log.record(100, true);
+        log.record(105, true);
+        let at_105 = log.counts(105);
+        assert_eq!(
+            (
+                at_105.requests,
+                at_105.errors,
+                at_105.recent_requests,
+                at_105.recent_errors
+            ),
+            (7, 2, 7, 2)
+        );
+        // Second 100 has left the window at 110; second 105 is still in it.
+        let at_110 = log.counts(110);
+        assert_eq!((at_110.recent_requests, at_110.recent_errors), (1, 1));
+        // A bucket reused ten seconds later starts again from nothing.
+        log.record(110, false);
+        let after = log.counts(110);
+        assert_eq!(
+            (after.requests, after.recent_requests, after.recent_errors),
+            (8, 2, 1)
+        );
+        assert_eq!(log.counts(200).recent_requests, 0);
+    }
 
     fn route(environment_id: i64, listen: &str, upstreams: &[&str], generation: i64) -> Route {
         Route {

@@ -335,6 +335,19 @@ impl Store {
             .context("reading the ended standbys")
     }
 
+    /// Let a deployment's standby end by `until` at the latest, if it is on (a version
+    /// the watch window rolled back from is no rollback target: its containers only
+    /// finish their requests).
+    pub fn shorten_standby(&mut self, id: i64, until: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE deployments SET warm_until = ?2 WHERE id = ?1 AND warm_until > ?2",
+                params![id, until],
+            )
+            .with_context(|| format!("shortening the standby of deployment #{id}"))?;
+        Ok(())
+    }
+
     /// End a deployment's standby now (its containers are going away), if it is on.
     pub fn end_standby(&mut self, id: i64) -> Result<()> {
         let now = now_ms();

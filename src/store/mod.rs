@@ -25,7 +25,9 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use deployments::Fled;
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
-pub use routes::{ProxiedSwitch, ProxySettings, ProxyState, Route, Switched};
+pub use routes::{
+    Answers, ProxiedSwitch, ProxySettings, ProxyState, Route, Switched, ANSWER_WINDOW_SECS,
+};
 pub use tokens::{NewToken, TokenRecord};
 
 use crate::error::{ExitStatus, Failure};

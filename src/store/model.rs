@@ -50,6 +50,9 @@ pub struct Project {
     /// Where the project's hooks (`pre-deploy`, `post-rollback`, …) live.
     pub hooks_dir: Option<String>,
     pub hook_timeout: Duration,
+    /// How long deploy, rollback and promote watch a new deployment after the switch
+    /// by default (zero: not at all).
+    pub watch: Duration,
 }
 
 /// The settings a project is created with, and the changes `project update` makes.
@@ -64,6 +67,8 @@ pub struct ProjectChanges {
     /// `Some("")` clears the hooks folder.
     pub hooks_dir: Option<String>,
     pub hook_timeout: Option<Duration>,
+    /// The default watch window (`Some(ZERO)`: none).
+    pub watch: Option<Duration>,
 }
 
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(30);

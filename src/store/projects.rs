@@ -14,7 +14,7 @@ use crate::clock::now_ms;
 use crate::error::{check_name, Failure};
 
 const PROJECT_COLUMNS: &str = "id, name, preset, container_port, health_path, health_timeout_ms, \
-     health_interval_ms, stop_timeout_ms, created_at, hooks_dir, hook_timeout_ms";
+     health_interval_ms, stop_timeout_ms, created_at, hooks_dir, hook_timeout_ms, watch_ms";
 
 fn project_from_row(row: &Row) -> rusqlite::Result<Project> {
     let preset: String = row.get(2)?;
@@ -34,6 +34,7 @@ fn project_from_row(row: &Row) -> rusqlite::Result<Project> {
         created_at: row.get(8)?,
         hooks_dir: row.get(9)?,
         hook_timeout: ms(10)?,
+        watch: ms(11)?,
     })
 }
 
@@ -89,8 +90,8 @@ impl Store {
             let ms = |d: Option<Duration>, default: Duration| d.unwrap_or(default).as_millis() as i64;
             tx.execute(
                 "INSERT INTO projects (name, preset, container_port, health_path, health_timeout_ms, \
-                 health_interval_ms, stop_timeout_ms, created_at, hooks_dir, hook_timeout_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 health_interval_ms, stop_timeout_ms, created_at, hooks_dir, hook_timeout_ms, watch_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     name,
                     preset.as_str(),
@@ -102,6 +103,7 @@ impl Store {
                     now_ms(),
                     settings.hooks_dir.as_deref().filter(|d| !d.is_empty()),
                     ms(settings.hook_timeout, DEFAULT_HOOK_TIMEOUT),
+                    ms(settings.watch, Duration::ZERO),
                 ],
             )
             .context("recording the project")?;
@@ -144,6 +146,7 @@ impl Store {
                 ("health_interval_ms", changes.health_interval),
                 ("stop_timeout_ms", changes.stop_timeout),
                 ("hook_timeout_ms", changes.hook_timeout),
+                ("watch_ms", changes.watch),
             ] {
                 if let Some(d) = value {
                     tx.execute(

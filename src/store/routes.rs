@@ -109,7 +109,22 @@ pub struct ProxyState {
     pub listening: Vec<String>,
     /// Requests (and upgraded connections) in flight, per upstream address.
     pub in_flight: BTreeMap<String, u64>,
+    /// How each upstream has answered, per address (what the watch window reads).
+    pub answers: BTreeMap<String, Answers>,
 }
+
+/// How an upstream has answered: every answer and its 5xx ones since the proxy first
+/// routed to it, and the same within the last [`ANSWER_WINDOW_SECS`] seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Answers {
+    pub requests: u64,
+    pub errors: u64,
+    pub recent_requests: u64,
+    pub recent_errors: u64,
+}
+
+/// How far back the proxy's recent answer counts reach.
+pub const ANSWER_WINDOW_SECS: u64 = 10;
 
 impl Store {
     /// Point an environment's route at `upstreams`; returns the new generation.
@@ -298,10 +313,11 @@ impl Store {
     pub fn report_proxy_state(&mut self, state: &ProxyState) -> Result<()> {
         self.conn
             .execute(
-                "INSERT INTO proxy_state (id, pid, started_at, heartbeat_at, generation, listening, in_flight) \
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, \
+                "INSERT INTO proxy_state (id, pid, started_at, heartbeat_at, generation, listening, in_flight, answers) \
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, \
                  started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, \
-                 generation = excluded.generation, listening = excluded.listening, in_flight = excluded.in_flight",
+                 generation = excluded.generation, listening = excluded.listening, in_flight = excluded.in_flight, \
+                 answers = excluded.answers",
                 params![
                     state.pid,
                     state.started_at,
@@ -309,6 +325,7 @@ impl Store {
                     state.generation,
                     serde_json::to_string(&state.listening)?,
                     serde_json::to_string(&state.in_flight)?,
+                    serde_json::to_string(&state.answers)?,
                 ],
             )
             .context("reporting the proxy's state")?;
@@ -319,11 +336,12 @@ impl Store {
     pub fn proxy_state(&self) -> Result<Option<ProxyState>> {
         self.conn
             .query_row(
-                "SELECT pid, started_at, heartbeat_at, generation, listening, in_flight FROM proxy_state WHERE id = 1",
+                "SELECT pid, started_at, heartbeat_at, generation, listening, in_flight, answers FROM proxy_state WHERE id = 1",
                 [],
                 |r| {
                     let listening: String = r.get(4)?;
                     let in_flight: String = r.get(5)?;
+                    let answers: String = r.get(6)?;
                     Ok(ProxyState {
                         pid: r.get(0)?,
                         started_at: r.get(1)?,
@@ -331,6 +349,7 @@ impl Store {
                         generation: r.get(3)?,
                         listening: serde_json::from_str(&listening).unwrap_or_default(),
                         in_flight: serde_json::from_str(&in_flight).unwrap_or_default(),
+                        answers: serde_json::from_str(&answers).unwrap_or_default(),
                     })
                 },
             )

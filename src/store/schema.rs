@@ -141,6 +141,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE environments ADD COLUMN standby_ms INTEGER NOT NULL DEFAULT 1800000;
     ALTER TABLE deployments ADD COLUMN warm_until INTEGER;
     "#,
+    // 9: the watch window. A project's default `--watch` (0: no watch); the running
+    // proxy reports, beside its requests in flight, how each upstream has answered
+    // (requests and 5xx answers, in all and within the last 10 s).
+    r#"
+    ALTER TABLE projects ADD COLUMN watch_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE proxy_state ADD COLUMN answers TEXT NOT NULL DEFAULT '{}';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -13,3 +13,4 @@ mod rollback;
 mod serve;
 mod shell;
 mod swarm;
+mod watch;

@@ -6,7 +6,7 @@
 //! rollback that fails its health check leaves the route alone.
 
 mod domains;
-mod load;
+pub mod load;
 mod timeout;
 mod warm;
 

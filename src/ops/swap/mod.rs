@@ -400,12 +400,12 @@ pub fn try_again_hint(record: &Deployment) -> String {
 
 /// SIGINT and SIGTERM, caught for the length of a swap (unless the process lets its
 /// operations finish whatever signal comes: see [`super::let_operations_finish`]).
-pub(super) struct Signals {
+pub(crate) struct Signals {
     caught: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl Signals {
-    pub(super) fn new() -> Result<Signals> {
+    pub(crate) fn new() -> Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
         if super::operations_finish() {
             return Ok(Signals { caught: None });
@@ -418,7 +418,7 @@ impl Signals {
         })
     }
 
-    pub(super) async fn next(&mut self) -> &'static str {
+    pub(crate) async fn next(&mut self) -> &'static str {
         match &mut self.caught {
             Some((interrupt, terminate)) => tokio::select! {
                 _ = interrupt.recv() => "SIGINT",

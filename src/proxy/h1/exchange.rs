@@ -365,6 +365,7 @@ where
             _ => {}
         }
         progress.answer_begun.store(true, Ordering::Relaxed);
+        from.answered(response.status);
         // An answer that comes before the request's body was all sent ends the exchange:
         // the rest of the body is never read, so the client connection closes after it.
         let keep_client = request.keep_alive

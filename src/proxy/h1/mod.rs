@@ -325,13 +325,17 @@ impl Connection<'_> {
             // be told any more.
             Ok(Relayed::Switched { .. }) => Forwarded::Done { keep: false },
             Err(Failure::Stale) if retry => Forwarded::Stale,
-            Err(Failure::Stale | Failure::Upstream) => Forwarded::Done {
-                keep: self
-                    .answer(Local::BadGateway, request, complete.then_some(in_hand))
-                    .await,
-            },
+            Err(Failure::Stale | Failure::Upstream) => {
+                guard.upstream().answered(502);
+                Forwarded::Done {
+                    keep: self
+                        .answer(Local::BadGateway, request, complete.then_some(in_hand))
+                        .await,
+                }
+            }
             // The upstream connection is dropped here: its late answer goes nowhere.
             Err(Failure::TimedOut) => {
+                guard.upstream().answered(504);
                 let in_hand = if complete {
                     Some(in_hand)
                 } else {

@@ -50,6 +50,10 @@ pub const NOHEALTH: &str = "temps-test/nohealth:v1";
 pub const CHECKED: &str = "temps-test/checked:v1";
 pub const SICK: &str = "temps-test/sick:v1";
 pub const QUIET: &str = "temps-test/quiet:v1";
+/// `/` says "souring", `/healthz` answers 200, `/cgi-bin/boom` always 500; with
+/// `SOUR_AFTER=N`, N seconds after the container started `/` answers 500 ("sour") and
+/// `/healthz` 404; with `EXIT_AFTER=N`, the container exits N seconds after it started.
+pub const SOURING: &str = "temps-test/souring:v1";
 /// Ignores SIGTERM (httpd as PID 1 with no handler): killed only at the stop timeout.
 pub const STUBBORN: &str = "temps-test/stubborn:v1";
 
@@ -69,7 +73,7 @@ pub fn docker_ready() -> bool {
         let have = Command::new("docker")
             .args([
                 "image", "inspect", WEB_V1, WEB_V2, CRASH, NOHEALTH, CHECKED, SICK, QUIET, FLAKY,
-                SLOW_V1, SLOW_V2,
+                SLOW_V1, SLOW_V2, SOURING,
             ])
             .output()
             .is_ok_and(|o| o.status.success());

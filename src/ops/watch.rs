@@ -1,0 +1,501 @@
+//! The watch window: after a switch, keep an eye on the new deployment for a while and
+//! roll back by itself when it goes bad.
+//!
+//! Three signals: one of its containers stops or restarts (the engine's own events, so
+//! at once); its health check fails [`FAILED_PROBES`] times in a row (probed every
+//! [`PROBE_EVERY`]); in proxy mode, the proxy's own count of its answers has 5xx on at
+//! least [`ERROR_PERCENT`] % of at least [`MIN_REQUESTS`] requests within the last 10 s.
+//! The rollback that follows is an ordinary one ([`redeploy::run`]: the same lock, gate,
+//! hooks and warm path), confirmed only while the watched deployment still serves: the
+//! lock is not held during the watch, so a person may roll back or promote meanwhile,
+//! and then the watch ends without acting.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Result;
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+use super::gate::Choice;
+use super::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
+use super::swap::{upstream_of, Signals};
+use super::Progress;
+use crate::clock::now_ms;
+use crate::docker::Engine;
+use crate::error::{ExitStatus, Failure};
+use crate::health::{probe_once, Probe};
+use crate::store::{Deployment, Preset, Project, Publish, Status, Store};
+
+/// How often the health check is probed during the watch.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// Failed probes in a row that fire.
+pub const FAILED_PROBES: u32 = 3;
+/// Fewer answers than this within the window never fire, whatever they were.
+pub const MIN_REQUESTS: u64 = 20;
+/// The share of 5xx answers, in percent, that fires.
+pub const ERROR_PERCENT: u64 = 10;
+/// How often the proxy's counts and the environment's current deployment are read.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
+/// The proxy's counts are believed only while its heartbeat is this fresh.
+const FRESH_REPORT_MS: i64 = 5_000;
+/// How long the automatic rollback waits for a lock a person holds.
+const LOCK_PATIENCE: Duration = Duration::from_secs(600);
+
+/// A deployment to watch, and what to go back to.
+pub struct Watch {
+    /// The deployment that serves after the switch.
+    pub deployment: Deployment,
+    /// The deployment that served before it: the automatic rollback's target.
+    pub previous: i64,
+    pub window: Duration,
+    /// Who the automatic rollback is recorded as made by (the watcher's user).
+    pub created_by: String,
+}
+
+/// Answers the proxy counted for the watched deployment, since it was first routed to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub requests: u64,
+    pub errors: u64,
+}
+
+/// How a watch ended.
+pub enum WatchOutcome {
+    /// The window passed with no signal.
+    Quiet(Option<Tally>),
+    /// Ctrl-C (or SIGTERM): watching stopped, the watched deployment still serves.
+    Interrupted(Option<Tally>),
+    /// Someone else changed what serves (a manual rollback or promote, a deploy): the
+    /// watch ended without acting.
+    Superseded { serving: Option<i64> },
+    /// A signal fired and the environment was rolled back: the watched deployment is
+    /// `failed`, `rollback` serves.
+    RolledBack {
+        watched: Box<Deployment>,
+        rollback: Box<Deployment>,
+        signal: String,
+    },
+}
+
+/// The window to watch for: `--watch` (or `?watch=`) when given, else the project's.
+pub fn window(given: Option<Duration>, project: &Project) -> Duration {
+    given.unwrap_or(project.watch)
+}
+
+/// What serves an environment now, read before an operation: a deploy's watch goes back
+/// to it.
+pub fn serving_now(store: &Store, project: &str, environment: &str) -> Result<Option<i64>> {
+    let project = store.project(project)?;
+    Ok(store
+        .environment(project.id, environment)?
+        .and_then(|env| env.current_deployment_id))
+}
+
+/// After an operation: the watch of `deployment` for `window` when it switched (it
+/// serves and something served before it), else `None` (with a warning when a watch was
+/// asked for and cannot be had). `before` is what served before the operation began.
+pub fn after_switch(
+    store: &Store,
+    deployment: &Deployment,
+    before: Option<i64>,
+    window: Duration,
+    created_by: &str,
+    progress: &dyn Progress,
+) -> Result<Option<Watch>> {
+    if window.is_zero() || deployment.status != Status::Deployed {
+        return Ok(None);
+    }
+    if store.project(&deployment.project)?.preset == Preset::Static {
+        progress.warn("a static release is not watched: it has no container to watch");
+        return Ok(None);
+    }
+    let previous = if deployment.is_rollback {
+        deployment.rolled_back_from_id
+    } else {
+        before
+    };
+    let Some(previous) = previous.filter(|p| *p != deployment.id) else {
+        progress.warn(&format!(
+            "#{} is not watched: nothing served before it to roll back to",
+            deployment.id
+        ));
+        return Ok(None);
+    };
+    Ok(Some(Watch {
+        deployment: deployment.clone(),
+        previous,
+        window,
+        created_by: created_by.to_string(),
+    }))
+}
+
+/// A watch that rolled back, as the error the command and the API end with (exit 5,
+/// `health_failed`), carrying the watched deployment's record.
+pub fn rolled_back_failure(watched: &Deployment, rollback: &Deployment, signal: &str) -> Failure {
+    let mut failure = Failure::new(
+        ExitStatus::HealthFailed,
+        format!(
+            "#{} went bad during its watch ({signal}); rolled back automatically: #{} serves #{}'s version, and {}/{} is rolled back",
+            watched.id,
+            rollback.id,
+            rollback.rolled_back_to_id.unwrap_or_default(),
+            watched.project,
+            watched.environment
+        ),
+    )
+    .hint(format!(
+        "see `temps show {}`; fix the cause and deploy again, then `temps promote` the new deployment",
+        watched.id
+    ));
+    failure.document = serde_json::to_value(watched).ok();
+    failure
+}
+
+/// Watch for the whole window, or until a signal, an interrupt or someone else's
+/// operation ends it.
+pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Result<WatchOutcome> {
+    // First: from here on an interrupt only stops the watch.
+    let mut signals = Signals::new()?;
+    let watched = &watch.deployment;
+    let engine = Engine::connect().await?;
+    let project = store.project(&watched.project)?;
+    let env = store.environment_by_id(watched.environment_id)?;
+    let proxied = env.proxy.is_some();
+    let probes = probes(&engine, store, &project, watched).await?;
+    let deadline = Instant::now() + watch.window;
+    let mut events =
+        engine.container_events(&watched.containers, watch.window + Duration::from_secs(60));
+    let mut events_open = true;
+    // Probing runs beside the rest: a slow probe never delays the proxy's counts.
+    let health = watch_health(&engine, &probes);
+    tokio::pin!(health);
+    let mut look_tick = tokio::time::interval(LOOK_EVERY);
+    look_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut tally = proxied.then(Tally::default);
+    let mut shown_at: Option<u64> = None;
+    let signal = loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return Ok(WatchOutcome::Quiet(tally)),
+            _ = signals.next() => return Ok(WatchOutcome::Interrupted(tally)),
+            event = events.next(), if events_open => match event {
+                Some(Ok(event)) => {
+                    let name = if event.name.is_empty() { "a container".to_string() } else { event.name };
+                    break match (event.action.as_str(), event.exit_code) {
+                        ("die", Some(code)) => format!("container {name} exited with status {code}"),
+                        ("die", None) => format!("container {name} exited"),
+                        ("oom", _) => format!("container {name} ran out of memory"),
+                        (action, _) => format!("container {name} was restarted ({action})"),
+                    };
+                }
+                Some(Err(err)) => {
+                    progress.warn(&format!("{err:#}; the watch goes on with the health check"));
+                    events_open = false;
+                }
+                None => events_open = false,
+            },
+            why = &mut health => break why,
+            _ = look_tick.tick() => {
+                let serving = store.environment_by_id(env.id)?.current_deployment_id;
+                if serving != Some(watched.id) {
+                    return Ok(WatchOutcome::Superseded { serving });
+                }
+                if proxied {
+                    let (counts, fired) = proxy_counts(store, env.id, watched.id)?;
+                    tally = Some(counts);
+                    if let Some(why) = fired {
+                        break why;
+                    }
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                let second = left.as_secs();
+                if shown_at != Some(second) {
+                    shown_at = Some(second);
+                    progress.step(&spinner_text(watched.id, left, tally));
+                }
+            }
+        }
+    };
+    roll_back(store, &watch, &signal, progress).await
+}
+
+/// `watching #44: 4m12s left, 1,204 requests, 0 errors`.
+pub fn spinner_text(id: i64, left: Duration, tally: Option<Tally>) -> String {
+    let secs = left.as_secs();
+    let left = match (secs / 3600, secs % 3600 / 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    };
+    match tally {
+        Some(t) => format!(
+            "watching #{id}: {left} left, {} requests, {} errors",
+            thousands(t.requests),
+            thousands(t.errors)
+        ),
+        None => format!("watching #{id}: {left} left"),
+    }
+}
+
+/// `1204` → `1,204`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether a window's answers fire: enough of them, and enough 5xx among them.
+pub fn errors_fire(requests: u64, errors: u64) -> bool {
+    requests >= MIN_REQUESTS && errors * 100 >= requests * ERROR_PERCENT
+}
+
+/// The health probe of each of the watched deployment's containers, where it serves.
+async fn probes(
+    engine: &Engine,
+    store: &Store,
+    project: &Project,
+    watched: &Deployment,
+) -> Result<Vec<(String, Probe)>> {
+    let env = store.environment_by_id(watched.environment_id)?;
+    let image = match watched.image_id.as_deref() {
+        Some(id) => engine.image(id).await?,
+        None => None,
+    };
+    let has_healthcheck = image.as_ref().is_some_and(|i| i.has_healthcheck);
+    let port = project
+        .container_port
+        .or(image.as_ref().and_then(|i| i.exposed_port));
+    let mut probes = Vec::new();
+    for name in &watched.containers {
+        let at = match (env.proxy.is_some(), port) {
+            (true, Some(port)) => upstream_of(engine, name, port)
+                .await?
+                .and_then(|choice| choice.chosen.parse::<SocketAddr>().ok())
+                .map(|addr| Publish {
+                    ip: Some(addr.ip().to_string()),
+                    port: addr.port(),
+                }),
+            _ => env.publish.clone(),
+        };
+        let probe = Probe::choose(
+            project.health_path.as_deref(),
+            has_healthcheck,
+            port,
+            at.as_ref(),
+        );
+        probes.push((name.clone(), probe));
+    }
+    Ok(probes)
+}
+
+/// Probe each container every [`PROBE_EVERY`] until one has failed [`FAILED_PROBES`]
+/// times in a row: the signal.
+async fn watch_health(engine: &Engine, probes: &[(String, Probe)]) -> String {
+    let mut failed: HashMap<&str, u32> = HashMap::new();
+    let mut tick = tokio::time::interval(PROBE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once, and the switch has just probed: skip it.
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        for (name, probe) in probes {
+            match probe_once(engine, name, probe).await {
+                Ok(()) => {
+                    failed.remove(name.as_str());
+                }
+                Err(why) => {
+                    let count = failed.entry(name).or_default();
+                    *count += 1;
+                    if *count >= FAILED_PROBES {
+                        return format!(
+                            "{name} failed its health check {count} times in a row ({why})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The proxy's counts for the watched deployment's upstreams, and the signal when its
+/// recent answers fire. Counts from a proxy that has stopped reporting are not believed.
+fn proxy_counts(
+    store: &Store,
+    environment_id: i64,
+    watched: i64,
+) -> Result<(Tally, Option<String>)> {
+    let Some(route) = store.route_of(environment_id)? else {
+        return Ok((Tally::default(), None));
+    };
+    let Some(state) = store.proxy_state()? else {
+        return Ok((Tally::default(), None));
+    };
+    if route.deployment_id != Some(watched) || now_ms() - state.heartbeat_at > FRESH_REPORT_MS {
+        return Ok((Tally::default(), None));
+    }
+    let (mut tally, mut recent, mut recent_errors) = (Tally::default(), 0, 0);
+    for upstream in &route.upstreams {
+        if let Some(answers) = state.answers.get(upstream) {
+            tally.requests += answers.requests;
+            tally.errors += answers.errors;
+            recent += answers.recent_requests;
+            recent_errors += answers.recent_errors;
+        }
+    }
+    let fired = errors_fire(recent, recent_errors).then(|| {
+        format!(
+            "5xx on {}% of {recent} requests in the last 10 s ({recent_errors} errors)",
+            recent_errors * 100 / recent.max(1)
+        )
+    });
+    Ok((tally, fired))
+}
+
+/// The automatic rollback: the ordinary pipeline, confirmed only while the watched
+/// deployment still serves.
+async fn roll_back(
+    store: &mut Store,
+    watch: &Watch,
+    signal: &str,
+    progress: &dyn Progress,
+) -> Result<WatchOutcome> {
+    let watched = &watch.deployment;
+    let reason = format!("automatic: {signal} (watching #{})", watched.id);
+    let reason = shorten(&reason, 480);
+    let request = Request {
+        kind: Kind::Rollback,
+        target: Target::Id(watch.previous),
+        reason: Some(reason.clone()),
+        created_by: watch.created_by.clone(),
+        wait_lock: Some(LOCK_PATIENCE),
+        health_timeout: None,
+    };
+    let prompt = WhileWatchedServes {
+        watched: watched.id,
+        signal,
+        progress,
+    };
+    let result = redeploy::run(store, request, &prompt, progress).await;
+    let serving = store
+        .environment_by_id(watched.environment_id)?
+        .current_deployment_id;
+    let rollback = match result {
+        Ok(Outcome::Switched { deployment, .. }) => deployment,
+        Ok(Outcome::StateCleared { .. }) => return Ok(WatchOutcome::Superseded { serving }),
+        // A person's operation got there first (the target serves already, or what serves
+        // is no longer the watched deployment): theirs stands.
+        Err(_) if serving != Some(watched.id) && serving != Some(watch.previous) => {
+            return Ok(WatchOutcome::Superseded { serving })
+        }
+        Err(_) if prompt_declined(store, watched.id)? => {
+            return Ok(WatchOutcome::Superseded { serving })
+        }
+        Err(err) => {
+            let what = format!(
+                "#{} went bad during its watch ({signal}), and the automatic rollback to #{} failed",
+                watched.id, watch.previous
+            );
+            return Err(err.context(what));
+        }
+    };
+    // The version it left is no rollback target: once it has finished its requests, its
+    // containers stop (the proxy's and the next operation's standby check).
+    let drain = store.environment_by_id(watched.environment_id)?.drain;
+    store.shorten_standby(watched.id, now_ms() + drain.as_millis() as i64)?;
+    let failed = store.finish_unsuccessful(watched.id, Status::Failed, &reason)?;
+    Ok(WatchOutcome::RolledBack {
+        watched: Box::new(failed),
+        rollback: Box::new(rollback),
+        signal: signal.to_string(),
+    })
+}
+
+/// The watched deployment no longer serves.
+fn prompt_declined(store: &Store, watched: i64) -> Result<bool> {
+    let record = store.expect_deployment(watched)?;
+    Ok(record.status != Status::Deployed)
+}
+
+/// At most `max` characters, on one line.
+fn shorten(text: &str, max: usize) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max {
+        return line;
+    }
+    let mut cut: String = line.chars().take(max - 1).collect();
+    cut.push('~');
+    cut
+}
+
+/// The automatic rollback's prompt: yes, as long as what serves (read under the lock)
+/// is still the watched deployment. A signal that a person's operation caused (it
+/// stopped the watched container, say) thus never rolls back, and is not announced.
+struct WhileWatchedServes<'a> {
+    watched: i64,
+    signal: &'a str,
+    progress: &'a dyn Progress,
+}
+
+impl Prompt for WhileWatchedServes<'_> {
+    fn choose(&self, choice: &Choice<'_>) -> Result<i64> {
+        choice.most_recent()
+    }
+
+    fn confirm(&self, plan: &Plan) -> Result<bool> {
+        let serves = plan.current.as_ref().map(|c| c.id) == Some(self.watched);
+        if serves {
+            self.progress.warn(&format!(
+                "#{} went bad: {}; rolling back to #{}",
+                self.watched, self.signal, plan.target.id
+            ));
+        }
+        Ok(serves)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_samples_never_fire() {
+        assert!(!errors_fire(0, 0));
+        assert!(!errors_fire(19, 19));
+        assert!(!errors_fire(5, 5));
+        assert!(errors_fire(20, 2));
+        assert!(!errors_fire(20, 1));
+        assert!(errors_fire(1000, 100));
+        assert!(!errors_fire(1000, 99));
+    }
+
+    #[test]
+    fn the_spinner_says_time_left_requests_and_errors() {
+        let tally = Tally {
+            requests: 1204,
+            errors: 0,
+        };
+        assert_eq!(
+            spinner_text(44, Duration::from_secs(252), Some(tally)),
+            "watching #44: 4m12s left, 1,204 requests, 0 errors"
+        );
+        assert_eq!(
+            spinner_text(7, Duration::from_secs(9), None),
+            "watching #7: 9s left"
+        );
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+    }
+
+    #[test]
+    fn a_reason_stays_on_one_bounded_line() {
+        assert_eq!(shorten("a\n b", 10), "a b");
+        assert_eq!(shorten(&"x".repeat(20), 10).chars().count(), 10);
+    }
+}

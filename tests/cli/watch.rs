@@ -1,0 +1,490 @@
+//! The watch window: after a switch, temps watches the new deployment and rolls back by
+//! itself when it goes bad (exit 5, an `automatic:` rollback in the history, the
+//! environment rolled back, the previous version serving), in port mode and in proxy
+//! mode; a quiet watch, a few 5xx among few requests, Ctrl-C and a person's own rollback
+//! during the watch leave the new version alone.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::api::server::{token, Server};
+use crate::common::*;
+use crate::proxy::harness::Proxy;
+use crate::proxy_mode::load::{self, Load};
+use crate::require_docker;
+
+/// A project in port mode serving v1 on its own port.
+fn port_mode(env: &TestEnv, hint: &str) -> (String, u16, i64) {
+    let project = env.web_project(hint);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}");
+    let v1 = env.json(&["deploy", &project, "--image", WEB_V1, "--publish", &publish]);
+    (project, port, v1["id"].as_i64().expect("an id"))
+}
+
+/// The deployments of a project, newest first.
+fn history(env: &TestEnv, project: &str) -> Vec<Value> {
+    env.json(&["list", project, "--limit", "0"])
+        .as_array()
+        .expect("a list")
+        .clone()
+}
+
+/// The environment's state (`normal`, `rolled_back`) and current deployment's id.
+fn state(env: &TestEnv, project: &str) -> (String, i64) {
+    let status = env.json(&["status", project]);
+    let production = &status[0];
+    (
+        production["state"].as_str().unwrap_or_default().to_string(),
+        production["current"]["id"].as_i64().unwrap_or_default(),
+    )
+}
+
+/// After an automatic rollback of `watched` (the JSON the command printed): it is
+/// failed with an `automatic:` error, one rollback record goes back to `previous` with an
+/// `automatic:` reason, serves, and the environment is rolled back.
+#[track_caller]
+fn assert_rolled_back_automatically(env: &TestEnv, project: &str, watched: &Value, previous: i64) {
+    let id = watched["id"].as_i64().expect("the watched deployment's id");
+    assert_eq!(watched["status"], "failed", "{watched:#}");
+    let error = watched["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("automatic:"), "{watched:#}");
+    let rollbacks: Vec<Value> = history(env, project)
+        .into_iter()
+        .filter(|d| d["is_rollback"] == true)
+        .collect();
+    assert_eq!(rollbacks.len(), 1, "{rollbacks:#?}");
+    let rollback = &rollbacks[0];
+    assert_eq!(rollback["rolled_back_from_id"], id, "{rollback:#}");
+    assert_eq!(rollback["rolled_back_to_id"], previous, "{rollback:#}");
+    assert_eq!(rollback["status"], "deployed", "{rollback:#}");
+    let reason = rollback["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("automatic:"), "{rollback:#}");
+    assert!(reason.contains(&format!("#{id}")), "{rollback:#}");
+    let (state, current) = state(env, project);
+    assert_eq!(state, "rolled_back");
+    assert_eq!(current, rollback["id"].as_i64().unwrap_or_default());
+}
+
+#[test]
+fn an_app_that_turns_unhealthy_is_rolled_back_automatically_in_port_mode() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, v1) = port_mode(&env, "watchsick");
+    env.ok(&["env", "set", &project, "SOUR_AFTER=3"]);
+    let run = env.run(&[
+        "--output", "json", "deploy", &project, "--image", SOURING, "--watch", "60s",
+    ]);
+    let run = run.code(5);
+    assert!(
+        run.stderr
+            .contains("failed its health check 3 times in a row"),
+        "{}",
+        run.stderr
+    );
+    assert_error_with_hint(&run);
+    let watched = run.json();
+    assert_rolled_back_automatically(&env, &project, &watched, v1);
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+    // The bad version's container is stopped and kept, as any replaced one.
+    let name = watched["containers"][0].as_str().expect("a container");
+    assert_eq!(
+        docker_inspect(name, "{{.State.Running}}").as_deref(),
+        Some("false")
+    );
+    // A pipeline that pushes the same build again cannot undo the rollback.
+    let again = env.json(&["deploy", &project, "--image", SOURING, "--watch", "60s"]);
+    assert_eq!(again["status"], "ready", "{again:#}");
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+}
+
+#[test]
+fn a_container_that_exits_is_rolled_back_at_once_and_the_post_rollback_hook_runs() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, v1) = port_mode(&env, "watchexit");
+    // A runbook's hook: it sees the automatic rollback as any other.
+    let hooks = env.dir.path().join("hooks");
+    std::fs::create_dir_all(&hooks).expect("hooks folder");
+    let seen = env.dir.path().join("post-rollback.seen");
+    let hook = hooks.join("post-rollback");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n%s\\n' \"$TEMPS_OUTCOME\" \"$TEMPS_REASON\" > '{}'\n",
+            seen.display()
+        ),
+    )
+    .expect("write the hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the hook executable");
+    env.ok(&[
+        "project",
+        "update",
+        &project,
+        "--hooks",
+        &hooks.to_string_lossy(),
+    ]);
+    env.ok(&["env", "set", &project, "EXIT_AFTER=2"]);
+    let run = env
+        .run(&[
+            "--output", "json", "deploy", &project, "--image", SOURING, "--watch", "60s",
+        ])
+        .code(5);
+    assert!(
+        run.stderr.contains("exited with status 0"),
+        "{}",
+        run.stderr
+    );
+    let watched = run.json();
+    assert_rolled_back_automatically(&env, &project, &watched, v1);
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+    let seen = std::fs::read_to_string(&seen).expect("the post-rollback hook ran");
+    let mut lines = seen.lines();
+    assert_eq!(lines.next(), Some("deployed"), "{seen}");
+    assert!(
+        lines
+            .next()
+            .unwrap_or_default()
+            .starts_with("automatic: container"),
+        "{seen}"
+    );
+}
+
+#[test]
+fn a_healthy_deployment_passes_its_watch_with_exit_0() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, _) = port_mode(&env, "watchquiet");
+    env.ok(&["project", "update", &project, "--watch", "3s"]);
+    let shown = env.json(&["project", "show", &project]);
+    assert_eq!(shown["watch"], "3s", "{shown:#}");
+    let run = env.ok(&["deploy", &project, "--image", WEB_V2]);
+    assert!(run.stderr.contains("no signal"), "{}", run.stderr);
+    assert_eq!(serving(port).as_deref(), Some("v2"));
+    let (state, current) = state(&env, &project);
+    assert_eq!(state, "normal");
+    let newest = &history(&env, &project)[0];
+    assert_eq!(newest["id"], current);
+    assert_eq!(newest["status"], "deployed");
+    // --watch 0s skips the project's watch: the command returns at once.
+    let run = env.ok(&["deploy", &project, "--image", WEB_V1, "--watch", "0s"]);
+    assert!(!run.stderr.contains("watch"), "{}", run.stderr);
+}
+
+#[test]
+fn on_a_terminal_the_spinner_shows_the_time_left_and_the_proxy_counts() {
+    require_docker!();
+    let (site, v1) = ProxySite::new("watchtty", &[]);
+    let listen = format!("127.0.0.1:{}", site.port);
+    site.env.ok(&[
+        "deploy",
+        &site.project,
+        "--image",
+        WEB_V2,
+        "--proxy",
+        &listen,
+    ]);
+    // Requests all along, so that the spinner has answers to count.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = {
+        let (stop, port) = (Arc::clone(&stop), site.port);
+        thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = load::get(port, "/");
+                thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let run = site.env.terminal(
+        &["rollback", &v1.to_string(), "--yes", "--watch", "4s"],
+        &[PtyStep::Expect("watching #"), PtyStep::Expect("s left, ")],
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    client.join().expect("the client");
+    let run = run.code(0).has("requests, 0 errors").has("no signal (");
+    assert!(!run.text.contains("no signal (0 requests"), "{}", run.text);
+}
+
+/// `temps ARGS` running in the background, its stderr collected as it comes.
+struct Background {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Background {
+    fn start(env: &TestEnv, args: &[&str]) -> Background {
+        let mut child = env
+            .cmd()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start temps");
+        let pipe = child.stderr.take().expect("stderr");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let log = Arc::clone(&stderr);
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Background { child, stderr }
+    }
+
+    /// Wait until the watch has begun (its first line is on stderr).
+    #[track_caller]
+    fn watching(&self) {
+        wait_for("the watch to begin", || {
+            self.stderr.lock().unwrap().contains("watching #")
+        });
+        // The line comes just before the watch takes over Ctrl-C.
+        thread::sleep(Duration::from_millis(300));
+    }
+
+    fn finish(self) -> Run {
+        let out: Output = self.child.wait_with_output().expect("temps ends");
+        // The reader thread has seen the pipe close once the process has exited.
+        thread::sleep(Duration::from_millis(50));
+        let stderr = self.stderr.lock().unwrap().clone();
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        }
+    }
+}
+
+/// Wait until `check` holds (at most 60 s).
+#[track_caller]
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_watch_and_the_new_version_keeps_serving() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, _) = port_mode(&env, "watchint");
+    let deploy = Background::start(
+        &env,
+        &["deploy", &project, "--image", WEB_V2, "--watch", "2m"],
+    );
+    deploy.watching();
+    assert_eq!(serving(port).as_deref(), Some("v2"));
+    // SAFETY: a signal to the child this test started.
+    unsafe {
+        libc::kill(deploy.child.id() as i32, libc::SIGINT);
+    }
+    let run = deploy.finish().code(0);
+    assert!(run.stderr.contains("stopped watching"), "{}", run.stderr);
+    assert_eq!(serving(port).as_deref(), Some("v2"));
+    let (state, current) = state(&env, &project);
+    assert_eq!(state, "normal");
+    let newest = &history(&env, &project)[0];
+    assert_eq!(
+        (newest["id"].as_i64().unwrap_or_default(), &newest["status"]),
+        (current, &json!("deployed"))
+    );
+}
+
+#[test]
+fn a_manual_rollback_during_the_watch_ends_it_without_a_second_rollback() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, v1) = port_mode(&env, "watchhand");
+    let deploy = Background::start(
+        &env,
+        &["deploy", &project, "--image", WEB_V2, "--watch", "2m"],
+    );
+    deploy.watching();
+    // The lock is free during the watch: a person rolls back at once.
+    let rollback = env.json(&["rollback", &v1.to_string(), "--yes", "--reason", "by hand"]);
+    let run = deploy.finish().code(0);
+    assert!(run.stderr.contains("the watch of"), "{}", run.stderr);
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+    let rollbacks: Vec<Value> = history(&env, &project)
+        .into_iter()
+        .filter(|d| d["is_rollback"] == true)
+        .collect();
+    assert_eq!(rollbacks.len(), 1, "{rollbacks:#?}");
+    assert_eq!(rollbacks[0]["reason"], "by hand");
+    let (state, current) = state(&env, &project);
+    assert_eq!(
+        (state.as_str(), current),
+        ("rolled_back", rollback["id"].as_i64().unwrap_or_default())
+    );
+    // The watched deployment was replaced by a person, not failed by the watch.
+    let watched = env.json(&["show", &rollback["rolled_back_from_id"].to_string()]);
+    assert_eq!(watched["status"], "completed", "{watched:#}");
+}
+
+/// A project in proxy mode on its own address with a running proxy, serving v1 with a
+/// warm standby after each switch.
+struct ProxySite {
+    /// Dropped (killed) before the environment removes the containers.
+    _proxy: Proxy,
+    env: TestEnv,
+    project: String,
+    port: u16,
+}
+
+impl ProxySite {
+    fn new(hint: &str, variables: &[&str]) -> (ProxySite, i64) {
+        let env = TestEnv::new();
+        let project = env.web_project(hint);
+        let proxy = Proxy::start(&env);
+        proxy.applied(0);
+        if !variables.is_empty() {
+            let mut args = vec!["env", "set", &project];
+            args.extend_from_slice(variables);
+            env.ok(&args);
+        }
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let v1 = env.json(&[
+            "deploy", &project, "--image", WEB_V1, "--proxy", &listen, "--drain", "2s",
+        ]);
+        let site = ProxySite {
+            _proxy: proxy,
+            env,
+            project,
+            port,
+        };
+        (site, v1["id"].as_i64().expect("an id"))
+    }
+}
+
+#[test]
+fn an_app_that_answers_500_under_load_is_rolled_back_in_proxy_mode() {
+    require_docker!();
+    let (site, v1) = ProxySite::new("watch500", &["SOUR_AFTER=3"]);
+    let load = Load::start(site.port, "/", 2, 2);
+    load.warmed_up(50);
+    let run = site.env.run(&[
+        "--output",
+        "json",
+        "deploy",
+        &site.project,
+        "--image",
+        SOURING,
+        "--watch",
+        "60s",
+    ]);
+    let exited = load.now();
+    thread::sleep(Duration::from_millis(500));
+    let report = load.stop();
+    let run = run.code(5);
+    assert!(run.stderr.contains("5xx on"), "{}", run.stderr);
+    let watched = run.json();
+    assert_rolled_back_automatically(&site.env, &site.project, &watched, v1);
+    let reason = history(&site.env, &site.project)[0]["reason"].clone();
+    assert!(
+        reason.as_str().unwrap_or_default().contains("requests"),
+        "{reason}"
+    );
+    // No request was lost beyond those the bad version answered (500 "sour"); the old
+    // version answers again, and every request sent after the command returned reached it.
+    let lost: Vec<_> = report
+        .samples
+        .iter()
+        .filter(|s| !matches!(&s.outcome, Ok(b) if b == "v1" || b == "souring"))
+        .filter(|s| s.outcome.as_ref().err().map(String::as_str) != Some("HTTP 500: sour"))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} requests lost: {:#?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+    assert!(report
+        .samples
+        .iter()
+        .any(|s| s.outcome.as_ref().err().map(String::as_str) == Some("HTTP 500: sour")));
+    let after: Vec<_> = report.samples.iter().filter(|s| s.sent > exited).collect();
+    assert!(!after.is_empty(), "{}", report.summary());
+    assert!(
+        after.iter().all(|s| s.outcome.as_deref() == Ok("v1")),
+        "after the rollback: {:#?}",
+        &after[..after.len().min(10)]
+    );
+    assert_eq!(load::get(site.port, "/").as_deref(), Ok("v1"));
+}
+
+#[test]
+fn a_few_500s_among_few_requests_never_fire() {
+    require_docker!();
+    let (site, _) = ProxySite::new("watchfew", &[]);
+    let deploy = Background::start(
+        &site.env,
+        &["deploy", &site.project, "--image", SOURING, "--watch", "4s"],
+    );
+    wait_for("the new version to serve", || {
+        load::get(site.port, "/").as_deref() == Ok("souring")
+    });
+    // 5 errors of 10 requests: half of them, but too few to mean anything.
+    for _ in 0..5 {
+        assert_eq!(
+            load::get(site.port, "/cgi-bin/boom"),
+            Err("HTTP 500: boom".to_string())
+        );
+    }
+    for _ in 0..4 {
+        assert_eq!(load::get(site.port, "/").as_deref(), Ok("souring"));
+    }
+    let run = deploy.finish().code(0);
+    assert!(run.stderr.contains("no signal"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("10 requests, 5 errors"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(load::get(site.port, "/").as_deref(), Ok("souring"));
+    let (state, _) = state(&site.env, &site.project);
+    assert_eq!(state, "normal");
+}
+
+#[test]
+fn the_api_watches_a_deploy_with_the_watch_query() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, v1) = port_mode(&env, "watchapi");
+    env.ok(&["env", "set", &project, "SOUR_AFTER=3"]);
+    let deployer = token(&env, "ci", "deployer", &[]);
+    let server = Server::start(&env);
+    let answer = server
+        .req(
+            "POST",
+            &format!("/api/projects/{project}/deployments?watch=60s&wait=true"),
+        )
+        .bearer(&deployer)
+        .json(&json!({ "image": SOURING }))
+        .send()
+        .error(502, "health_failed");
+    let body = answer.json();
+    assert_rolled_back_automatically(&env, &project, &body["deployment"], v1);
+    let rollback = &history(&env, &project)[0];
+    assert_eq!(rollback["created_by"], "token:ci");
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+    // A bad duration is refused before anything is recorded.
+    server
+        .req(
+            "POST",
+            &format!("/api/projects/{project}/deployments?watch=soon"),
+        )
+        .bearer(&deployer)
+        .json(&json!({ "image": WEB_V2 }))
+        .send()
+        .error(400, "bad_request");
+}
