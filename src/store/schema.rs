@@ -141,6 +141,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE environments ADD COLUMN standby_ms INTEGER NOT NULL DEFAULT 1800000;
     ALTER TABLE deployments ADD COLUMN warm_until INTEGER;
     "#,
+    // 9: swarm mode. The environment is one Swarm service (`temps-<project>-<environment>`)
+    // with `replicas` tasks, its `publish` port published in host mode on every node; its
+    // deployments' `image_id` is a repository digest (`repo@sha256:...`).
+    r#"
+    ALTER TABLE environments ADD COLUMN swarm INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.
