@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::swap::CHECK_SUFFIX;
-use crate::docker::{ContainerFacts, Health};
+use crate::docker::{ContainerFacts, Health, ServiceFacts, TaskFacts};
 use crate::store::Deployment;
 
 /// One disagreement.
@@ -22,6 +22,27 @@ pub enum Drift {
     Stray { container: String },
     /// A check container that does not run: only an interrupted swap leaves one.
     LeftoverCheck { container: String },
+    /// Swarm mode: the environment's service does not exist.
+    ServiceMissing { service: String },
+    /// Swarm mode: the service is set to run another image or deployment than the
+    /// current one (`expected`: the current deployment, if any).
+    ServiceImage {
+        service: String,
+        image: String,
+        expected: Option<i64>,
+    },
+    /// Swarm mode: a task runs an image that is not the current deployment's digest.
+    TaskImage {
+        task: String,
+        node: String,
+        image: String,
+    },
+    /// Swarm mode: a task Swarm wants running does not run.
+    TaskDown {
+        task: String,
+        node: String,
+        state: String,
+    },
 }
 
 impl Drift {
@@ -33,6 +54,8 @@ impl Drift {
             | Drift::Unhealthy { container }
             | Drift::Stray { container }
             | Drift::LeftoverCheck { container } => container,
+            Drift::ServiceMissing { service } | Drift::ServiceImage { service, .. } => service,
+            Drift::TaskImage { task, .. } | Drift::TaskDown { task, .. } => task,
         }
     }
 
@@ -59,6 +82,28 @@ impl fmt::Display for Drift {
             }
             Drift::LeftoverCheck { container } => {
                 write!(f, "{container} is left from an interrupted swap")
+            }
+            Drift::ServiceMissing { service } => {
+                write!(f, "service {service} should serve but does not exist")
+            }
+            Drift::ServiceImage {
+                service,
+                image,
+                expected: Some(id),
+            } => write!(
+                f,
+                "service {service} is set to run {image}, not the current deployment #{id}"
+            ),
+            Drift::ServiceImage { service, image, .. } => write!(
+                f,
+                "service {service} runs {image}, but the history says nothing serves"
+            ),
+            Drift::TaskImage { task, node, image } => write!(
+                f,
+                "task {task} on {node} runs {image}, not the current deployment's digest"
+            ),
+            Drift::TaskDown { task, node, state } => {
+                write!(f, "task {task} on {node} should run but is {state}")
             }
         }
     }
@@ -97,6 +142,51 @@ pub fn observe(
         } else if c.name.ends_with(CHECK_SUFFIX) {
             drift.push(Drift::LeftoverCheck {
                 container: c.name.clone(),
+            });
+        }
+    }
+    drift
+}
+
+/// Swarm mode: compare the current deployment with the environment's service (`None`:
+/// there is none) and its tasks. The service's image must be the current deployment's
+/// digest; each task Swarm wants running must run it.
+pub fn observe_service(
+    current: Option<&Deployment>,
+    service: &str,
+    facts: Option<&ServiceFacts>,
+    tasks: &[TaskFacts],
+) -> Vec<Drift> {
+    let mut drift = Vec::new();
+    let Some(facts) = facts else {
+        if current.is_some() {
+            drift.push(Drift::ServiceMissing {
+                service: service.to_string(),
+            });
+        }
+        return drift;
+    };
+    let digest = current.and_then(|d| d.image_id.as_deref());
+    let image = facts.image.clone().unwrap_or_default();
+    if digest != Some(image.as_str()) || facts.deployment_id != current.map(|d| d.id) {
+        drift.push(Drift::ServiceImage {
+            service: service.to_string(),
+            image: image.clone(),
+            expected: current.map(|d| d.id),
+        });
+    }
+    for task in tasks.iter().filter(|t| t.desired_running) {
+        if task.running && Some(task.image.as_str()) != digest {
+            drift.push(Drift::TaskImage {
+                task: task.name.clone(),
+                node: task.node.clone(),
+                image: task.image.clone(),
+            });
+        } else if !task.running {
+            drift.push(Drift::TaskDown {
+                task: task.name.clone(),
+                node: task.node.clone(),
+                state: task.state.clone(),
             });
         }
     }
