@@ -343,14 +343,22 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub environment: EnvironmentArg,
     /// Publish the container port on this host port; remembered by the environment, even
-    /// when its first deploy fails
+    /// when its first deploy fails. In swarm mode: PORT only, published in host mode on
+    /// every node that runs a task
     #[arg(long, value_name = "[IP:]HOST_PORT", conflicts_with = "proxy", value_parser = parse_publish)]
     pub publish: Option<Publish>,
     /// Serve through `temps proxy` on this public address, switching with no downtime
     /// (start first, switch, drain, stop); remembered by the environment
     #[arg(long, value_name = "IP:PORT", value_parser = parse_listen)]
     pub proxy: Option<String>,
-    /// Proxy mode: how many containers to run, round-robin [default: 1; remembered]
+    /// Run the environment as one Docker Swarm service, `temps-PROJECT-ENVIRONMENT`, on
+    /// the swarm whose manager DOCKER_HOST names (else exit 4); remembered. The tag is
+    /// resolved once, in its registry, to its repository digest (repo@sha256:...), which
+    /// every node pulls and every later rollback or promote uses
+    #[arg(long, conflicts_with = "proxy")]
+    pub swarm: bool,
+    /// Proxy mode: how many containers to run, round-robin; swarm mode: how many tasks
+    /// [default: 1; remembered]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub replicas: Option<u32>,
     /// Proxy mode: how long requests in flight may take to finish on the old version

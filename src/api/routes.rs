@@ -433,6 +433,7 @@ async fn deploy(
                         response_timeout: None,
                         domains: None,
                         standby: None,
+                        swarm: false,
                     })),
                     project.name,
                 ))
