@@ -95,7 +95,11 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 d.environment
             ));
             if let Some(env) = store.environment(store.project(&d.project)?.id, &d.environment)? {
-                if let Some(publish) = env.publish {
+                if let (Some(publish), true) = (&env.publish, env.swarm) {
+                    ctx.out.note(format!(
+                        "serving on port {publish} of every node that runs a task"
+                    ));
+                } else if let Some(publish) = env.publish {
                     ctx.out.note(format!("serving on port {publish}"));
                 } else if let Some(listen) = env.proxy {
                     ctx.out

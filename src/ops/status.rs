@@ -5,7 +5,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::docker::{ContainerFacts, Engine, Health};
+use crate::docker::{ContainerFacts, Engine, Health, UpdateState};
 use crate::ops::drift::{observe, observe_service};
 use crate::ops::release;
 use crate::store::{Deployment, Preset, Project, Store};
@@ -258,7 +258,12 @@ async fn swarm_view(
         update: facts.as_ref().and_then(|f| {
             f.update.map(|u| {
                 let word = u.as_str();
-                match f.update_message.as_deref().filter(|m| !m.is_empty()) {
+                let said = matches!(u, UpdateState::Paused | UpdateState::RollingBack);
+                match f
+                    .update_message
+                    .as_deref()
+                    .filter(|m| said && !m.is_empty())
+                {
                     Some(message) => format!("{word}: {message}"),
                     None => word.to_string(),
                 }

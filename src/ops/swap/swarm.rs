@@ -364,17 +364,44 @@ impl Converge<'_> {
                 .service(self.service)
                 .await?
                 .ok_or_else(|| anyhow!("service {} vanished during the update", self.service))?;
-            if facts.update == Some(UpdateState::Paused) {
-                return Err(anyhow!(
-                    "Swarm paused the update of {}: {}",
-                    self.service,
-                    facts.update_message.unwrap_or_default()
-                ));
-            }
             let tasks = engine.service_tasks(self.service).await?;
             let ready = engine.ready_nodes().await?;
             let update_done = matches!(facts.update, None | Some(UpdateState::Completed));
-            match self.look(&tasks, ready, update_done) {
+            let looked = self.look(&tasks, ready, update_done);
+            if facts.update == Some(UpdateState::Paused) && !matches!(looked, Progressed::Failed(_))
+            {
+                // Swarm names a task by id; say what happened to it instead, when told.
+                let ours: Vec<&TaskFacts> = tasks
+                    .iter()
+                    .filter(|t| t.deployment_id == Some(self.deployment_id))
+                    .collect();
+                // What ended the update first, rather than a task waiting behind it.
+                let ended = |t: &&&TaskFacts| {
+                    matches!(
+                        t.state.as_str(),
+                        "failed" | "rejected" | "complete" | "shutdown" | "orphaned"
+                    )
+                };
+                let told = ours
+                    .iter()
+                    .filter(ended)
+                    .find(|t| t.error.is_some())
+                    .or_else(|| ours.iter().find(ended))
+                    .or_else(|| ours.iter().find(|t| t.error.is_some()))
+                    .map(|t| match &t.error {
+                        Some(e) => format!("task {} on {} {}: {e}", t.name, t.node, t.state),
+                        None => format!(
+                            "task {} on {} ended ({}) before it ran healthy through Swarm's monitor window",
+                            t.name, t.node, t.state
+                        ),
+                    });
+                return Err(anyhow!(
+                    "Swarm paused the update of {}: {}",
+                    self.service,
+                    told.unwrap_or_else(|| facts.update_message.unwrap_or_default())
+                ));
+            }
+            match looked {
                 Progressed::Done { running, wanted } => {
                     if wanted < self.replicas {
                         progress.warn(&format!(
@@ -465,10 +492,12 @@ impl Converge<'_> {
             .filter(live)
             .filter(|t| t.deployment_id != Some(self.deployment_id) && t.running)
             .count();
-        let only_unplaceable = tasks
+        let waiting: Vec<&TaskFacts> = tasks
             .iter()
             .filter(|t| t.desired_running && !t.running)
-            .all(|t| t.unplaced || !t.node_ready);
+            .collect();
+        let only_unplaceable =
+            !waiting.is_empty() && waiting.iter().all(|t| t.unplaced || !t.node_ready);
         if running >= wanted && others == 0 && (update_done || only_unplaceable) {
             Progressed::Done { running, wanted }
         } else {
