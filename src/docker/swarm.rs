@@ -48,7 +48,7 @@ pub struct ServiceDefinition<'a> {
 }
 
 /// A service's whole spec as Swarm holds it, kept to be put back unchanged.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SavedSpec(ServiceSpec);
 
 impl SavedSpec {
@@ -68,6 +68,18 @@ impl SavedSpec {
             .as_ref()
             .and_then(|t| t.container_spec.as_ref())
             .and_then(|c| c.image.as_deref())
+    }
+
+    /// The same spec with `replicas` tasks.
+    pub fn with_replicas(&self, replicas: u32) -> SavedSpec {
+        let mut spec = self.0.clone();
+        spec.mode = Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated {
+                replicas: Some(replicas as i64),
+            }),
+            ..Default::default()
+        });
+        SavedSpec(spec)
     }
 
     /// The same spec, running `image` with `env` for `deployment_id`: how a spec whose

@@ -31,6 +31,13 @@ pub enum Drift {
         image: String,
         expected: Option<i64>,
     },
+    /// Swarm mode: the service runs fewer (or more) replicas than the environment's
+    /// count (a node went away mid-update, or a hand-made `docker service scale`).
+    Replicas {
+        service: String,
+        replicas: u32,
+        wanted: u32,
+    },
     /// Swarm mode: a task runs an image that is not the current deployment's digest.
     TaskImage {
         task: String,
@@ -54,7 +61,9 @@ impl Drift {
             | Drift::Unhealthy { container }
             | Drift::Stray { container }
             | Drift::LeftoverCheck { container } => container,
-            Drift::ServiceMissing { service } | Drift::ServiceImage { service, .. } => service,
+            Drift::ServiceMissing { service }
+            | Drift::ServiceImage { service, .. }
+            | Drift::Replicas { service, .. } => service,
             Drift::TaskImage { task, .. } | Drift::TaskDown { task, .. } => task,
         }
     }
@@ -97,6 +106,14 @@ impl fmt::Display for Drift {
             Drift::ServiceImage { service, image, .. } => write!(
                 f,
                 "service {service} runs {image}, but the history says nothing serves"
+            ),
+            Drift::Replicas {
+                service,
+                replicas,
+                wanted,
+            } => write!(
+                f,
+                "service {service} is set to {replicas} replicas, the environment to {wanted}"
             ),
             Drift::TaskImage { task, node, image } => write!(
                 f,
@@ -154,6 +171,7 @@ pub fn observe(
 pub fn observe_service(
     current: Option<&Deployment>,
     service: &str,
+    replicas: u32,
     facts: Option<&ServiceFacts>,
     tasks: &[TaskFacts],
 ) -> Vec<Drift> {
@@ -173,6 +191,13 @@ pub fn observe_service(
             service: service.to_string(),
             image: image.clone(),
             expected: current.map(|d| d.id),
+        });
+    }
+    if facts.replicas != replicas {
+        drift.push(Drift::Replicas {
+            service: service.to_string(),
+            replicas: facts.replicas,
+            wanted: replicas,
         });
     }
     for task in tasks.iter().filter(|t| t.desired_running) {
@@ -208,6 +233,63 @@ mod tests {
             deployment_id: None,
             environment: Some("production".into()),
         }
+    }
+
+    #[test]
+    fn a_service_on_another_digest_a_task_behind_and_fewer_replicas_are_drift() {
+        let current = Deployment {
+            image_id: Some("r/web@sha256:2".into()),
+            ..Deployment::sample(crate::store::Status::Deployed)
+        };
+        let service = ServiceFacts {
+            name: "temps-web-production".into(),
+            version: 1,
+            image: Some("r/web@sha256:1".into()),
+            deployment_id: Some(6),
+            replicas: 2,
+            update: None,
+            update_message: None,
+            spec: Default::default(),
+        };
+        let task = |slot: u32, image: &str, state: &str| TaskFacts {
+            name: format!("temps-web-production.{slot}"),
+            node: format!("node{slot}"),
+            node_ready: true,
+            state: state.into(),
+            desired_running: true,
+            running: state == "running",
+            failed: false,
+            unplaced: false,
+            error: None,
+            image: image.into(),
+            deployment_id: None,
+        };
+        let tasks = [
+            task(1, "r/web@sha256:2", "running"),
+            task(2, "r/web@sha256:1", "running"),
+            task(3, "r/web@sha256:2", "preparing"),
+        ];
+        let drift = observe_service(
+            Some(&current),
+            "temps-web-production",
+            3,
+            Some(&service),
+            &tasks,
+        );
+        let said: Vec<String> = drift.iter().map(ToString::to_string).collect();
+        assert_eq!(said.len(), 4, "{said:?}");
+        assert!(said[0].contains("set to run r/web@sha256:1, not the current deployment #7"));
+        assert!(said[1].contains("2 replicas, the environment to 3"));
+        assert!(said[2].starts_with("task temps-web-production.2 on node2 runs r/web@sha256:1"));
+        assert!(said[3].contains("should run but is preparing"));
+        // Nothing serves, no service: no drift; something serves, no service: drift.
+        assert!(observe_service(None, "s", 1, None, &[]).is_empty());
+        assert_eq!(
+            observe_service(Some(&current), "s", 1, None, &[]),
+            [Drift::ServiceMissing {
+                service: "s".into()
+            }]
+        );
     }
 
     #[test]

@@ -243,7 +243,7 @@ async fn swarm_view(
         Some(_) => engine.service_tasks(&service).await?,
         None => Vec::new(),
     };
-    let found = observe_service(current, &service, facts.as_ref(), &tasks);
+    let found = observe_service(current, &service, replicas, facts.as_ref(), &tasks);
     let digest = current.and_then(|d| d.image_id.clone());
     let has_healthcheck = match &digest {
         Some(digest) => engine

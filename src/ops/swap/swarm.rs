@@ -359,6 +359,7 @@ impl Converge<'_> {
     ) -> Result<()> {
         let started = Instant::now();
         let mut said = String::new();
+        let mut scaled = false;
         loop {
             let facts = engine
                 .service(self.service)
@@ -366,6 +367,29 @@ impl Converge<'_> {
                 .ok_or_else(|| anyhow!("service {} vanished during the update", self.service))?;
             let tasks = engine.service_tasks(self.service).await?;
             let ready = engine.ready_nodes().await?;
+            // A node went away: with a host-mode port its task has nowhere to go, and
+            // Swarm's updater waits on that slot for good (one slot at a time). Run as
+            // many replicas as the ready nodes hold, and say so; the next deploy, rollback
+            // or promote asks for the environment's count again.
+            let stranded = tasks.iter().any(|t| t.desired_running && t.unplaced);
+            if self.host_port && stranded && ready >= 1 && ready < facts.replicas {
+                progress.warn(&format!(
+                    "{}: {ready} node(s) ready, fewer than its {} replicas with a host-mode \
+                     port (one task per node): running {ready} until the next deploy, rollback \
+                     or promote asks for {} again",
+                    self.service, facts.replicas, self.replicas
+                ));
+                engine
+                    .put_back_service(
+                        self.service,
+                        facts.version,
+                        &facts.spec.with_replicas(ready),
+                    )
+                    .await?;
+                scaled = true;
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
             let update_done = matches!(facts.update, None | Some(UpdateState::Completed));
             let looked = self.look(&tasks, ready, update_done);
             if facts.update == Some(UpdateState::Paused) && !matches!(looked, Progressed::Failed(_))
@@ -403,7 +427,7 @@ impl Converge<'_> {
             }
             match looked {
                 Progressed::Done { running, wanted } => {
-                    if wanted < self.replicas {
+                    if wanted < self.replicas && !scaled {
                         progress.warn(&format!(
                             "{}: {running} of {} replicas run; the others cannot be placed: {ready} \
                              node(s) ready, and a task holds the published port on its node",
@@ -461,8 +485,7 @@ impl Converge<'_> {
 
     /// Converged when every task Swarm wants running on a ready node runs the
     /// deployment, as many as can be placed do (`ready` nodes bound that with a host
-    /// port), and Swarm says the update completed, or only unplaceable tasks keep it
-    /// going (a node left mid-update: its slot waits for a node that may never return).
+    /// port), and Swarm says the update completed.
     fn look(&self, tasks: &[TaskFacts], ready: u32, update_done: bool) -> Progressed {
         let ours = |t: &&TaskFacts| t.deployment_id == Some(self.deployment_id);
         let failed = tasks.iter().filter(ours).find(|t| t.failed);
@@ -492,13 +515,7 @@ impl Converge<'_> {
             .filter(live)
             .filter(|t| t.deployment_id != Some(self.deployment_id) && t.running)
             .count();
-        let waiting: Vec<&TaskFacts> = tasks
-            .iter()
-            .filter(|t| t.desired_running && !t.running)
-            .collect();
-        let only_unplaceable =
-            !waiting.is_empty() && waiting.iter().all(|t| t.unplaced || !t.node_ready);
-        if running >= wanted && others == 0 && (update_done || only_unplaceable) {
+        if running >= wanted && others == 0 && update_done {
             Progressed::Done { running, wanted }
         } else {
             Progressed::Waiting { running, wanted }
@@ -560,16 +577,20 @@ mod tests {
         let tasks = vec![
             task(1, 5, "running", true),
             task(2, 5, "running", true),
-            task(3, 5, "pending", false),
+            task(3, 4, "running", false),
         ];
-        // Swarm still says `updating`: the lost node's slot waits for a node.
         assert_eq!(
-            TARGET.look(&tasks, 2, false),
+            TARGET.look(&tasks, 2, true),
             Progressed::Done {
                 running: 2,
                 wanted: 2
             }
         );
+        // Until Swarm says the update completed, it is not done.
+        assert!(matches!(
+            TARGET.look(&tasks, 2, false),
+            Progressed::Waiting { .. }
+        ));
     }
 
     #[test]
