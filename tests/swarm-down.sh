@@ -11,6 +11,7 @@ SWARM_SCRIPT=swarm-down
 . tests/swarm-lib.sh
 
 [ "$(id -u)" = 0 ] || die "the swarm lab needs root" "run it as root"
+lock_lab
 
 node_answers() { pid_alive "$(node_pidfile "$1")" && ndocker "$1" version >/dev/null 2>&1; }
 
@@ -40,7 +41,7 @@ for node in "${SWARM_NODES[@]}"; do
 done
 wait
 # The registry: the only process in the bridge's namespace.
-if pid_alive "$SWARM_RUN/registry.pid"; then
+if pid_alive "$SWARM_RUN/registry.pid" docker-registry; then
   kill -TERM "$(pid_of "$SWARM_RUN/registry.pid")" 2>/dev/null || true
 fi
 kill_ns "$SWARM_NETNS"

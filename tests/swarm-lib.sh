@@ -35,6 +35,19 @@ SWARM_ENV=$SWARM_RUN/env
 # Made when /run/netns did not exist before a lab: the last lab down removes it again.
 SWARM_NETNS_MARK=/run/temps-swarm.netns-made
 
+# lock_lab: hold this slot's lab alone until the script exits (bounded wait), so that two
+# scripts never build or tear down the same lab at once. A script that another one runs
+# (swarm-up runs swarm-down) inherits its lock.
+lock_lab() {
+  [ -z "${SWARM_LOCKED:-}" ] || return 0
+  mkdir -p /run/lock
+  exec 9>"/run/lock/$SWARM_LAB.lock"
+  if ! flock -w 300 9; then
+    die "another script has held the lab $SWARM_LAB for 5 minutes" "is a tests/swarm-up.sh or swarm-down.sh stuck? (fuser /run/lock/$SWARM_LAB.lock)"
+  fi
+  export SWARM_LOCKED=1
+}
+
 log() { printf '%s: %s\n' "${SWARM_SCRIPT:-swarm}" "$*" >&2; }
 die() {
   printf '%s: error: %s\n' "${SWARM_SCRIPT:-swarm}" "$1" >&2
@@ -66,15 +79,18 @@ ndocker() {
   timeout 30 docker -H "$(node_host "$node")" "$@"
 }
 
-# pid_alive PIDFILE: the pid in the file names a running process (not a zombie: on a
-# machine whose init reaps late, a killed daemon may linger as one).
+# pid_alive PIDFILE [COMMAND]: the pid in the file names a running process of that
+# command (default dockerd): not a zombie (on a machine whose init reaps late, a killed
+# daemon may linger as one), and not a stranger that got the pid of a lab's daemon gone
+# long ago (after a reboot, say).
 pid_alive() {
-  local pid state
+  local pid state comm
   [ -s "$1" ] || return 1
   pid=$(tr -dc 0-9 <"$1")
   [ -n "$pid" ] || return 1
   state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+  comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ] && [ "$comm" = "${2:-dockerd}" ]
 }
 # pid_of PIDFILE: the pid in the file.
 pid_of() { tr -dc 0-9 <"$1"; }
@@ -112,7 +128,8 @@ start_node() {
   # wait for that one instead of starting its own.
   rm -f "$(node_pidfile "$node")" "$(node_sock "$node")" "$run/exec/containerd/containerd.pid"
   # The daemon is the last exec of this chain, so it keeps the pid; setsid detaches it from
-  # the caller's terminal and process group (a Ctrl-C on a test run leaves the lab alone).
+  # the caller's terminal and process group (a Ctrl-C on a test run leaves the lab alone),
+  # and it does not inherit the lab's lock (fd 9).
   (SWARM_NODE=$node SWARM_KEEP=$keep SWARM_CONFIG=$run/daemon.json \
     setsid unshare --mount --uts --propagation private -- \
     nsenter --net="/run/netns/$(node_ns "$node")" -- \
@@ -125,7 +142,7 @@ start_node() {
       umount -l "$SWARM_KEEP"
       if [ -d /run/containerd ]; then mount -t tmpfs tmpfs /run/containerd; fi
       exec dockerd --config-file "$SWARM_CONFIG"
-    ' </dev/null >>"$(node_log "$node")" 2>&1 &)
+    ' </dev/null >>"$(node_log "$node")" 2>&1 9>&- &)
   if ! wait_for 60 "$node's dockerd to answer" ndocker "$node" version; then
     tail -n 20 "$(node_log "$node")" >&2 || true
     die "$node's dockerd did not answer on $(node_sock "$node")" "its log: $(node_log "$node")"

@@ -51,6 +51,7 @@ SWARM_SCRIPT=swarm-up
 
 started=$(date +%s.%N)
 [ "$(id -u)" = 0 ] || die "the swarm lab needs root (network namespaces, a dockerd per node)" "run it as root"
+lock_lab
 
 # The fixture images the registry is seeded with (tests/fixtures/build.sh makes them).
 FIXTURES=(temps-test/web:v1 temps-test/web:v2 temps-test/crash:v1 temps-test/nohealth:v1
@@ -172,7 +173,7 @@ EOF
   # In a subshell, so that it is no job of this shell's (wait_jobs waits for those).
   (
     setsid ip netns exec "$SWARM_NETNS" docker-registry serve "$SWARM_RUN/registry.yml" \
-      </dev/null >>"$SWARM_RUN/registry.log" 2>&1 &
+      </dev/null >>"$SWARM_RUN/registry.log" 2>&1 9>&- &
     printf '%s\n' "$!" >"$SWARM_RUN/registry.pid"
   )
   if ! wait_for 30 "the registry to answer on $SWARM_REGISTRY" \
@@ -302,8 +303,10 @@ lab_memory() {
   printf '%s\n' "$((kib / 1024))"
 }
 
-install_missing
-bash tests/docker-up.sh
+# Neither apt (which may start a service) nor docker-up.sh (which may start the default
+# engine) hands the lab's lock (fd 9) to a daemon that outlives this script.
+install_missing 9>&-
+bash tests/docker-up.sh 9>&-
 
 if lab_sound; then
   log "the lab is up (env: $SWARM_ENV; $(lab_memory) MiB resident); left as it is"

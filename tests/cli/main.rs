@@ -12,3 +12,4 @@ mod reliability;
 mod rollback;
 mod serve;
 mod shell;
+mod swarm;

@@ -2,9 +2,9 @@
 //! environment for every test, helpers to reach what a deployment serves, and cleanup of
 //! the Docker objects a test made.
 //!
-//! Tests that need Docker call `require_docker!()`, and tests that drive a browser
-//! `require_browser!()`: without one they skip with a visible message, except on CI (`CI`
-//! set), where they fail.
+//! Tests that need Docker call `require_docker!()`, tests that drive a browser
+//! `require_browser!()`, and tests on the swarm lab `require_swarm!()` (`swarm.rs`):
+//! without one they skip with a visible message, except on CI (`CI` set), where they fail.
 
 #![allow(dead_code)]
 
@@ -18,6 +18,9 @@ use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
 use tempfile::TempDir;
+
+mod swarm;
+pub use swarm::*;
 
 /// The fields of a deployment record that SPEC.md ("Deployment JSON") fixes.
 pub const SPEC_DEPLOYMENT_FIELDS: [&str; 17] = [

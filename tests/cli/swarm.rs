@@ -1,0 +1,4 @@
+//! Swarm mode on a real multi-node swarm: the lab `tests/swarm-up.sh` builds (three
+//! engines in network namespaces, one registry), reached through `require_swarm!()`.
+
+mod lab;
