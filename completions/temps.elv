@@ -221,8 +221,8 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
             cand -q 'Print nothing but results and errors'
             cand --quiet 'Print nothing but results and errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'temps;rollback'= {
             cand -p 'Project, when no deployment id is given'

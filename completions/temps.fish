@@ -155,7 +155,7 @@ complete -c temps -n "__fish_temps_using_subcommand status" -s o -l output -d 'H
 json\t''"
 complete -c temps -n "__fish_temps_using_subcommand status" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c temps -n "__fish_temps_using_subcommand status" -s q -l quiet -d 'Print nothing but results and errors'
-complete -c temps -n "__fish_temps_using_subcommand status" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s p -l project -d 'Project, when no deployment id is given' -r
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s e -l environment -d 'Environment, when no deployment id is given' -r
 complete -c temps -n "__fish_temps_using_subcommand rollback" -l reason -d 'Why, for the history' -r

@@ -70,6 +70,17 @@ pub enum Command {
     /// healthy fails with the old one never stopped; a later failure starts the previous
     /// version again; either way temps exits 5. While the environment is rolled back, the
     /// deployment is recorded `ready` and does not serve until `temps promote`.
+    ///
+    /// Swarm mode (`--swarm`, remembered): the environment is one service,
+    /// temps-PROJECT-ENVIRONMENT, on the swarm whose manager DOCKER_HOST names (else exit
+    /// 4). The tag is resolved once to its repository digest in the registry and recorded
+    /// as image_id; the service is updated to that digest with the current variables, one
+    /// task at a time, stop first, the port published in host mode on every node that
+    /// runs a task. temps waits until Swarm reports the update completed and every task
+    /// runs (healthy, with a HEALTHCHECK), within the health timeout; a failed task, a
+    /// paused update or the timeout puts the previous spec back (by temps, not Swarm) and
+    /// exits 5. A node gone mid-update: temps runs as many replicas as the ready nodes
+    /// hold, warns, and status shows the shortfall until the next operation.
     Deploy(DeployArgs),
     /// Show a project's deployment history, newest first
     #[command(visible_alias = "ls")]
@@ -77,6 +88,12 @@ pub enum Command {
     /// Show one deployment in full
     Show(ShowArgs),
     /// Show what each environment serves, and any drift between the history and Docker
+    ///
+    /// Per environment: the current deployment, the rolled-back state, the published port
+    /// or proxy route, each container's state and health, and drift. In swarm mode: the
+    /// service and each task (node, state, health, deployment), with drift when the
+    /// service or a task runs another digest than the current deployment's, or fewer
+    /// replicas than the environment's.
     Status(StatusArgs),
     /// Run an earlier deployment's image again, without rebuilding
     ///
@@ -93,7 +110,9 @@ pub enum Command {
     /// a target whose containers still run as the warm standby, with the current
     /// variables, takes the warm path: one probe per container and the route switch, no
     /// container started; otherwise (or when a probe fails) the cold path. The
-    /// confirmation and --dry-run say which and why.
+    /// confirmation and --dry-run say which and why. In swarm mode the rollback is a
+    /// service update to the target's recorded digest, which must still be in the
+    /// registry (else exit 4, nothing written); it reaches any deployment in the history.
     Rollback(RollbackArgs),
     /// Make a deployment serve and leave the rolled-back state
     ///

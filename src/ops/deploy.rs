@@ -87,6 +87,12 @@ pub async fn deploy_image(
         progress.step(&format!("resolving image {}", request.image));
         resolve_image(&engine, &request.image, progress).await?
     };
+    if let (true, Some(path)) = (swarm, &project.health_path) {
+        progress.warn(&format!(
+            "in swarm mode temps does not probe the health path ({path}): Swarm's own view of the \
+             tasks decides, with the image's HEALTHCHECK where it has one"
+        ));
+    }
     let swarm_mode = swarm.then(|| SwarmMode {
         replicas: request
             .replicas
