@@ -6,6 +6,7 @@ mod support;
 
 mod deploy;
 mod failure;
+mod interrupt;
 mod node;
 mod registry;
 mod rollback;
