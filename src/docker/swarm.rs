@@ -61,6 +61,16 @@ impl SavedSpec {
             .and_then(|d| d.parse().ok())
     }
 
+    /// How many tasks it asks for.
+    pub fn replicas(&self) -> u32 {
+        self.0
+            .mode
+            .as_ref()
+            .and_then(|m| m.replicated.as_ref())
+            .and_then(|r| r.replicas)
+            .unwrap_or(0) as u32
+    }
+
     /// The image its tasks run.
     pub fn image(&self) -> Option<&str> {
         self.0
@@ -236,13 +246,7 @@ impl Engine {
             version: service.version.and_then(|v| v.index).unwrap_or(0),
             image: spec.image().map(str::to_string),
             deployment_id: spec.deployment_id(),
-            replicas: spec
-                .0
-                .mode
-                .as_ref()
-                .and_then(|m| m.replicated.as_ref())
-                .and_then(|r| r.replicas)
-                .unwrap_or(0) as u32,
+            replicas: spec.replicas(),
             update: update.and_then(|u| u.state).and_then(|s| match s {
                 ServiceUpdateStatusStateEnum::UPDATING => Some(UpdateState::Updating),
                 ServiceUpdateStatusStateEnum::PAUSED

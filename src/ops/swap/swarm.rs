@@ -46,7 +46,8 @@ pub async fn require_manager(engine: &Engine) -> Result<()> {
             "{host} is a swarm worker: swarm mode needs a manager"
         ))
         .hint(
-            "point DOCKER_HOST at a manager of the swarm (`docker node ls` there lists the nodes)",
+            "point DOCKER_HOST at a manager of the swarm (`docker node ls` there lists the nodes); \
+             for a swarm of its own, `docker swarm init` on an engine in none",
         )
         .into()),
         SwarmRole::None => Err(Failure::refused(format!(
@@ -262,7 +263,7 @@ pub(crate) async fn restore_spec(
     let Some(deployment_id) = spec.deployment_id() else {
         return Ok(());
     };
-    let replicas = now.replicas;
+    let replicas = spec.replicas();
     // A spec that publishes a port does it in host mode: one task per node.
     let target = Converge {
         service,
