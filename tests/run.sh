@@ -4,7 +4,7 @@
 # offline fixture images and the swarm lab, then run every test.
 #
 # The swarm lab (tests/swarm-up.sh) is torn down at the end when this run built it; a lab
-# that was up before the run is left up, and so is this run's with TEMPS_SWARM_KEEP=1.
+# that was up and sound before the run is left up, and so is this run's with TEMPS_SWARM_KEEP=1.
 # TEMPS_SWARM_SLOT=N runs the tests on another slot's lab (one beside the usual one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ bash tests/fixtures/build.sh
 slot=${TEMPS_SWARM_SLOT:-0}
 [ "$slot" = 0 ] && swarm_env=/run/temps-swarm/env || swarm_env=/run/temps-swarm$slot/env
 export TEMPS_SWARM_ENV=${TEMPS_SWARM_ENV:-$swarm_env}
-if [ ! -s "$swarm_env" ] && [ -z "${TEMPS_SWARM_KEEP:-}" ]; then
+if [ -z "${TEMPS_SWARM_KEEP:-}" ] && ! bash tests/swarm-up.sh --check 2>/dev/null; then
   trap 'bash tests/swarm-down.sh' EXIT
 fi
 bash tests/swarm-up.sh

@@ -15,6 +15,13 @@ lock_lab
 
 node_answers() { pid_alive "$(node_pidfile "$1")" && ndocker "$1" version >/dev/null 2>&1; }
 
+# A paused node (tests/swarm-node.sh pause) would answer nothing: wake every node first.
+for node in "${SWARM_NODES[@]}"; do
+  pids=$(ns_pids "$(node_ns "$node")")
+  # shellcheck disable=SC2086
+  [ -z "$pids" ] || kill -CONT $pids 2>/dev/null || true
+done
+
 # The services first, while the manager answers, so that no node restarts their tasks.
 if node_answers node1; then
   services=$(ndocker node1 service ls -q 2>/dev/null || true)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (the scripts that source this use the names)
 # The names and small functions the swarm lab's scripts share (sourced, not run):
 # tests/swarm-up.sh, tests/swarm-down.sh, tests/swarm-node.sh, tests/swarm-registry.sh.
 #
@@ -130,6 +131,7 @@ start_node() {
   # The daemon is the last exec of this chain, so it keeps the pid; setsid detaches it from
   # the caller's terminal and process group (a Ctrl-C on a test run leaves the lab alone),
   # and it does not inherit the lab's lock (fd 9).
+  # shellcheck disable=SC2016  # (expanded by the inner bash, from its environment)
   (SWARM_NODE=$node SWARM_KEEP=$keep SWARM_CONFIG=$run/daemon.json \
     setsid unshare --mount --uts --propagation private -- \
     nsenter --net="/run/netns/$(node_ns "$node")" -- \
@@ -157,6 +159,7 @@ stop_node() {
   if pid_alive "$pidfile"; then
     pid=$(pid_of "$pidfile")
     kill -TERM "$pid" 2>/dev/null || true
+    # shellcheck disable=SC2016  # (expanded by eval, at each try)
     wait_for 30 "$node's dockerd (pid $pid) to stop" eval '! pid_alive "$pidfile"' ||
       kill -KILL "$pid" 2>/dev/null || true
   fi

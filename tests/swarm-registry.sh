@@ -6,6 +6,11 @@
 #                       copy IMAGE from the default engine into the registry as REPO:TAG
 #                       (through node1: saved, loaded, pushed, removed from node1 again);
 #                       prints the pushed reference by digest, REGISTRY/REPO@sha256:...
+#   swarm-registry.sh build REPO:TAG SAYS [BASE]
+#                       a new image (a digest of its own) pushed as REPO:TAG: BASE (a seeded
+#                       repository:tag, default temps-test/web:v1) whose `/` says SAYS
+#                       (built on node1 from the registry, no internet); prints the pushed
+#                       reference by digest. For histories of many versions: v3, v4, …
 #   swarm-registry.sh digest REPO TAG
 #                       print the manifest digest (sha256:...) the tag names; exit 1 if none
 #   swarm-registry.sh has REPO REFERENCE
@@ -29,7 +34,7 @@ SWARM_SCRIPT=swarm-registry
 . tests/swarm-lib.sh
 
 usage() {
-  die "usage: swarm-registry.sh push IMAGE REPO:TAG | digest REPO TAG | has REPO REF | delete REPO DIGEST | gc | catalog" \
+  die "usage: swarm-registry.sh push IMAGE REPO:TAG | build REPO:TAG SAYS [BASE] | digest REPO TAG | has REPO REF | delete REPO DIGEST | gc | catalog" \
     "the comments at the top of tests/swarm-registry.sh say what each does"
 }
 [ $# -ge 1 ] || usage
@@ -71,6 +76,36 @@ case "$1" in
     # Only the tags: the image's layers may be shared with images a service runs on node1.
     ndocker node1 image rm "$SWARM_REGISTRY/$target" >/dev/null
     ndocker node1 image rm "$image" >/dev/null 2>&1 || true
+    printf '%s\n' "$SWARM_REGISTRY/${target%:*}@${ref#*@}"
+    ;;
+  build)
+    [ $# -eq 3 ] || [ $# -eq 4 ] || usage
+    target=$2
+    says=$3
+    base=${4:-temps-test/web:v1}
+    valid_repo "${target%:*}"
+    valid_ref "${target##*:}"
+    [ "${target%:*}" != "$target" ] || die "'$target' names no tag" "REPO:TAG, e.g. lab/web:v3"
+    valid_repo "${base%:*}"
+    valid_ref "${base##*:}"
+    [[ $says =~ ^[A-Za-z0-9._:\ -]{1,100}$ ]] || die "'$says' is not a short plain text" "letters, digits, . _ : - and spaces"
+    context=$(mktemp -d)
+    trap 'rm -rf "$context"' EXIT
+    printf '%s\n' "$says" >"$context/index.html"
+    printf 'FROM %s\nCOPY index.html /www/index.html\n' "$SWARM_REGISTRY/$base" >"$context/Dockerfile"
+    # The classic builder: the engines are 20.10 and no buildx is installed. Its output
+    # (a deprecation notice from newer clients) is shown only when the build fails.
+    if ! built=$(DOCKER_BUILDKIT=0 timeout 120 docker -H "$(node_host node1)" build -q \
+      -t "$SWARM_REGISTRY/$target" "$context" 2>&1); then
+      printf '%s\n' "$built" >&2
+      die "building $target from $base on node1 failed" "is $base in the registry? swarm-registry.sh catalog"
+    fi
+    timeout 60 docker -H "$(node_host node1)" push "$SWARM_REGISTRY/$target" >/dev/null ||
+      die "pushing $SWARM_REGISTRY/$target failed" "the registry's log: $SWARM_RUN/registry.log"
+    ref=$(ndocker node1 image inspect --format '{{index .RepoDigests 0}}' "$SWARM_REGISTRY/$target")
+    # Only the tags (the base may serve a task on node1 too).
+    ndocker node1 image rm "$SWARM_REGISTRY/$target" >/dev/null
+    ndocker node1 image rm "$SWARM_REGISTRY/$base" >/dev/null 2>&1 || true
     printf '%s\n' "$SWARM_REGISTRY/${target%:*}@${ref#*@}"
     ;;
   digest)

@@ -41,6 +41,9 @@
 #   TEMPS_SWARM_DIGEST_<KEY>    the same image by digest: 10.199.0.2:5000/temps-test/web@sha256:…
 #   TEMPS_SWARM_SCRIPTS         the folder of tests/swarm-node.sh and tests/swarm-registry.sh
 #
+# `swarm-up.sh --check` only tells: exit 0 when the lab is up and sound, 1 when not.
+# TEMPS_SWARM_SLOT=1..9 builds another lab beside this one (tests/swarm-lib.sh).
+#
 # Tear it down with tests/swarm-down.sh. Make a node stop, leave or lose its link with
 # tests/swarm-node.sh; delete a manifest from the registry with tests/swarm-registry.sh.
 set -euo pipefail
@@ -50,6 +53,11 @@ SWARM_SCRIPT=swarm-up
 . tests/swarm-lib.sh
 
 started=$(date +%s.%N)
+case "${1:-}" in
+  '') ;;
+  --check) check=1 ;;
+  *) die "unknown argument '$1'" "swarm-up.sh [--check]" ;;
+esac
 [ "$(id -u)" = 0 ] || die "the swarm lab needs root (network namespaces, a dockerd per node)" "run it as root"
 lock_lab
 
@@ -57,6 +65,9 @@ lock_lab
 FIXTURES=(temps-test/web:v1 temps-test/web:v2 temps-test/crash:v1 temps-test/nohealth:v1
   temps-test/checked:v1 temps-test/sick:v1 temps-test/quiet:v1 temps-test/flaky:v1
   temps-test/slow:v1 temps-test/slow:v2 temps-test/stubborn:v1)
+
+# elapsed: seconds since the script started, one decimal.
+elapsed() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'; }
 
 # image_key temps-test/web:v1 -> WEB_V1
 image_key() {
@@ -93,16 +104,19 @@ lab_sound() {
   ip -br addr show dev "$SWARM_UPLINK" 2>/dev/null | grep -q "$SWARM_HOST_ADDR/" || return 1
   for node in "${SWARM_NODES[@]}"; do
     pid_alive "$(node_pidfile "$node")" || return 1
-    state=$(ndocker "$node" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) || return 1
+    # A short timeout: a paused or wedged node must not hold up the verdict.
+    state=$(timeout 5 docker -H "$(node_host "$node")" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) || return 1
     [ "$state" = active ] || return 1
   done
-  ready=$(ndocker node1 node ls --format '{{.Status}}/{{.Availability}}' 2>/dev/null) || return 1
+  ready=$(timeout 5 docker -H "$(node_host node1)" node ls --format '{{.Status}}/{{.Availability}}' 2>/dev/null) || return 1
   [ "$(grep -c '^Ready/Active$' <<<"$ready")" = "${#SWARM_NODES[@]}" ] || return 1
   [ "$(wc -l <<<"$ready")" = "${#SWARM_NODES[@]}" ] || return 1
   curl -fsS -m 3 -o /dev/null "http://$SWARM_REGISTRY/v2/" || return 1
+  [ -n "${TEMPS_SWARM_IMAGES:-}" ] || return 1
   for key in $TEMPS_SWARM_IMAGES; do
     ref=TEMPS_SWARM_DIGEST_$key
-    ref=${!ref}
+    ref=${!ref:-}
+    [ -n "$ref" ] || return 1
     repo=${ref#"$SWARM_REGISTRY"/}
     digest=${repo#*@}
     repo=${repo%@*}
@@ -218,7 +232,7 @@ build_swarm() {
   wait_jobs "a node to join the swarm"
   all_ready() {
     local ready
-    ready=$(ndocker node1 node ls --format '{{.Status}}/{{.Availability}}') || return 1
+    ready=$(timeout 5 docker -H "$(node_host node1)" node ls --format '{{.Status}}/{{.Availability}}') || return 1
     [ "$(grep -c '^Ready/Active$' <<<"$ready")" = "${#SWARM_NODES[@]}" ]
   }
   wait_for 60 "every node to be Ready in the swarm" all_ready ||
@@ -236,7 +250,7 @@ wait_jobs() {
 }
 
 seed_registry() {
-  local image missing=() target
+  local image missing=()
   for image in "${FIXTURES[@]}"; do
     docker image inspect "$image" >/dev/null 2>&1 || missing+=("$image")
   done
@@ -246,11 +260,13 @@ seed_registry() {
   fi
   docker save "${FIXTURES[@]}" | timeout 120 docker -H "$(node_host node1)" load >/dev/null
   for image in "${FIXTURES[@]}"; do
-    target=$SWARM_REGISTRY/$image
-    ndocker node1 tag "$image" "$target"
-    timeout 60 docker -H "$(node_host node1)" push "$target" >/dev/null ||
-      die "pushing $target from node1 failed" "the registry's log: $SWARM_RUN/registry.log"
-    DIGESTS[$image]=$(ndocker node1 image inspect --format '{{index .RepoDigests 0}}' "$target")
+    ndocker node1 tag "$image" "$SWARM_REGISTRY/$image"
+    timeout 60 docker -H "$(node_host node1)" push "$SWARM_REGISTRY/$image" >/dev/null &
+  done
+  wait_jobs "pushing the fixtures from node1 (the registry's log: $SWARM_RUN/registry.log)"
+  for image in "${FIXTURES[@]}"; do
+    DIGESTS[$image]=$(ndocker node1 image inspect --format '{{index .RepoDigests 0}}' "$SWARM_REGISTRY/$image")
+    [ -n "${DIGESTS[$image]}" ] || die "node1 knows no digest of $SWARM_REGISTRY/$image after its push"
   done
   # Every node pulls from the registry, node1 too.
   # shellcheck disable=SC2046
@@ -303,6 +319,10 @@ lab_memory() {
   printf '%s\n' "$((kib / 1024))"
 }
 
+if [ -n "${check:-}" ]; then
+  lab_sound
+  exit
+fi
 # Neither apt (which may start a service) nor docker-up.sh (which may start the default
 # engine) hands the lab's lock (fd 9) to a daemon that outlives this script.
 install_missing 9>&-
@@ -318,22 +338,21 @@ if lab_traces; then
 fi
 
 mkdir -p "$SWARM_RUN" "$SWARM_DATA"
-log "building the network (bridge namespace $SWARM_NETNS, $SWARM_UPLINK $SWARM_HOST_ADDR/24)"
+log "building the network (bridge namespace $SWARM_NETNS, $SWARM_UPLINK $SWARM_HOST_ADDR/24) (at $(elapsed) s)"
 build_network
 start_registry
 for node in "${SWARM_NODES[@]}"; do
   write_daemon_config "$node"
 done
-log "starting ${SWARM_NODES[*]}"
+log "starting ${SWARM_NODES[*]} (at $(elapsed) s)"
 for node in "${SWARM_NODES[@]}"; do
   start_node "$node" &
 done
 wait_jobs "starting a node"
-log "joining the swarm (node1 manager, ${SWARM_NODES[*]:1} workers)"
+log "joining the swarm (node1 manager, ${SWARM_NODES[*]:1} workers) (at $(elapsed) s)"
 build_swarm
-log "seeding the registry $SWARM_REGISTRY"
+log "seeding the registry $SWARM_REGISTRY (at $(elapsed) s)"
 declare -A DIGESTS
 seed_registry
 write_env
-took=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
-log "the lab is up in ${took} s ($(lab_memory) MiB resident); env: $SWARM_ENV"
+log "the lab is up in $(elapsed) s ($(lab_memory) MiB resident); env: $SWARM_ENV"

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::Run;
+use super::{Run, TestEnv};
 
 /// One node of the lab.
 #[derive(Debug, Clone)]
@@ -301,6 +301,29 @@ impl SwarmLab {
             .collect()
     }
 
+    /// The health of the service's running containers, node by node: `(node, health)`,
+    /// health being `healthy`, `unhealthy`, `starting`, or empty without a HEALTHCHECK.
+    pub fn health(&self, service: &str) -> Vec<(String, String)> {
+        let filter = format!("label=com.docker.swarm.service.name={service}");
+        let mut found = Vec::new();
+        for node in &self.nodes {
+            let ids = self.docker(&node.name, &["ps", "-q", "--filter", &filter]);
+            for id in ids.stdout.split_whitespace() {
+                let health = self.docker(
+                    &node.name,
+                    &[
+                        "inspect",
+                        "--format",
+                        "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                        id,
+                    ],
+                );
+                found.push((node.name.clone(), health.stdout.trim().to_string()));
+            }
+        }
+        found
+    }
+
     /// The image in the service's spec, as Swarm has it (`REPO:TAG@sha256:…`).
     pub fn service_image(&self, service: &str) -> String {
         self.manager_docker(&[
@@ -318,7 +341,8 @@ impl SwarmLab {
 
     /// Wait (at most `timeout`) until the service has converged: its last update (if any)
     /// completed, and `replicas` tasks running, every one with the spec's image. Returns
-    /// those tasks; panics with the service's tasks when it does not converge in time.
+    /// those tasks; panics with the service's tasks when it does not converge in time, or
+    /// at once when Swarm paused the update.
     #[track_caller]
     pub fn wait_converged(
         &self,
@@ -348,7 +372,8 @@ impl SwarmLab {
             if done {
                 return tasks;
             }
-            if started.elapsed() > timeout {
+            // A paused update waits for a person: no use waiting for it.
+            if started.elapsed() > timeout || update.ends_with("paused") {
                 let all = self.manager_docker(&["service", "ps", "--no-trunc", service]);
                 panic!(
                     "service {service} did not converge within {timeout:?} (update: {update:?}, \
@@ -385,6 +410,32 @@ impl SwarmLab {
         self.node_action("start", node, &[]);
     }
 
+    /// Take a node away (hold `exclusive()` first): it comes back when the returned guard
+    /// drops or with `come_back()`. The manager lists it Down after its missed heartbeats
+    /// (about 10 to 15 s; `wait_node(node, "down", …)`), except after `Away::Left`, where
+    /// the node knows at once and the manager after the same delay.
+    #[track_caller]
+    pub fn away(&self, node: &str, how: Away) -> NodeAway<'_> {
+        self.node_action(how.actions().0, node, &[]);
+        NodeAway {
+            lab: self,
+            node: node.to_string(),
+            how,
+            back: false,
+        }
+    }
+
+    /// Cut a node's link (it and its containers keep running, nothing reaches them); the
+    /// manager lists it Down after its missed heartbeats.
+    pub fn cut_node(&self, node: &str) {
+        self.node_action("cut", node, &[]);
+    }
+
+    /// Bring a cut link up again and wait until the manager sees the node Ready.
+    pub fn mend_node(&self, node: &str) {
+        self.node_action("mend", node, &[]);
+    }
+
     /// Wait (at most `seconds`) until the manager reports the node `ready`, `down`, …
     pub fn wait_node(&self, node: &str, state: &str, seconds: u32) {
         self.node_action("wait", node, &[state, &seconds.to_string()]);
@@ -399,6 +450,43 @@ impl SwarmLab {
             .script("swarm-registry.sh", &["push", image, repo_tag])
             .code(0);
         run.stdout.trim().to_string()
+    }
+
+    /// Build a new image (a digest of its own) from a seeded one (`temps-test/web:v1`)
+    /// whose `/` says `says`, and push it as `REPO:TAG`; returns its reference by digest.
+    /// For a history of many versions: `lab.build("lab/web-1234:v3", "v3", WEB_V1)`.
+    #[track_caller]
+    pub fn build(&self, repo_tag: &str, says: &str, base: &str) -> String {
+        let run = self
+            .script("swarm-registry.sh", &["build", repo_tag, says, base])
+            .code(0);
+        run.stdout.trim().to_string()
+    }
+
+    /// `temps ARGS` of the test's environment, against the manager (`DOCKER_HOST`).
+    pub fn temps(&self, env: &TestEnv, args: &[&str]) -> Run {
+        env.run_with(&[("DOCKER_HOST", &self.manager)], args)
+    }
+
+    /// Remove the services temps made for a project (label `dev.temps.project`).
+    pub fn remove_project_services(&self, project: &str) {
+        let filter = format!("label=dev.temps.project={project}");
+        let listed = self.manager_docker(&["service", "ls", "-q", "--filter", &filter]);
+        let ids: Vec<&str> = listed.stdout.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["service", "rm"];
+            args.extend(ids);
+            let _ = self.manager_docker(&args);
+        }
+    }
+
+    /// Remove the project's services when the returned guard drops (after the test,
+    /// passed or not).
+    pub fn clean_up_project(&self, project: &str) -> ProjectServices<'_> {
+        ProjectServices {
+            lab: self,
+            project: project.to_string(),
+        }
     }
 
     /// Whether the registry has the manifest `reference` (a tag or `sha256:…`) in `repo`.
@@ -416,6 +504,30 @@ impl SwarmLab {
     pub fn delete_digest(&self, repo: &str, digest: &str) {
         self.script("swarm-registry.sh", &["delete", repo, digest])
             .code(0);
+    }
+
+    /// What the manager's engine answers to `GET /distribution/REFERENCE/json` (the
+    /// registry's view of an image, as a client of the engine API asks it): the HTTP
+    /// status and the body. 200 with the descriptor's digest while the registry has it,
+    /// 404 `manifest unknown` once it is deleted.
+    pub fn distribution(&self, reference: &str) -> (u16, String) {
+        let socket = self.manager.trim_start_matches("unix://");
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-m",
+                "30",
+                "-w",
+                "\\n%{http_code}",
+                "--unix-socket",
+                socket,
+            ])
+            .arg(format!("http://engine/distribution/{reference}/json"))
+            .output()
+            .expect("curl (bash tests/tools-up.sh)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+        (code.trim().parse().unwrap_or(0), body.to_string())
     }
 
     /// One of the lab's scripts (tests/swarm-*.sh) on this lab.
@@ -471,6 +583,79 @@ impl SwarmLab {
             }
             thread::sleep(Duration::from_millis(250));
         }
+    }
+}
+
+/// How a node goes away (`SwarmLab::away`), each with its way back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Away {
+    /// Its dockerd stops (SIGTERM), its containers with it; back: started again.
+    Stopped,
+    /// Every process of the node is killed at once (a machine losing power); back: started.
+    Killed,
+    /// Its link is down, it and its containers keep running; back: the link is up again.
+    Cut,
+    /// Its dockerd and containerd are frozen (SIGSTOP); back: SIGCONT.
+    Paused,
+    /// It left the swarm (`swarm leave --force`); back: it joins again, with a new node ID.
+    Left,
+}
+
+impl Away {
+    fn actions(self) -> (&'static str, &'static str) {
+        match self {
+            Away::Stopped => ("stop", "start"),
+            Away::Killed => ("kill", "start"),
+            Away::Cut => ("cut", "mend"),
+            Away::Paused => ("pause", "resume"),
+            Away::Left => ("leave", "join"),
+        }
+    }
+}
+
+/// A node taken away; it comes back (and the manager sees it Ready) with `come_back`, or
+/// when the guard drops, so that a failing test leaves the lab whole.
+pub struct NodeAway<'a> {
+    lab: &'a SwarmLab,
+    node: String,
+    how: Away,
+    back: bool,
+}
+
+impl NodeAway<'_> {
+    /// Bring the node back and wait (bounded) until the manager sees it Ready.
+    #[track_caller]
+    pub fn come_back(mut self) {
+        self.back = true;
+        self.lab.node_action(self.how.actions().1, &self.node, &[]);
+    }
+}
+
+impl Drop for NodeAway<'_> {
+    fn drop(&mut self) {
+        if !self.back {
+            let run = self
+                .lab
+                .script("swarm-node.sh", &[self.how.actions().1, &self.node]);
+            if run.status != 0 {
+                eprintln!(
+                    "the swarm lab's {} did not come back: {}",
+                    self.node, run.stderr
+                );
+            }
+        }
+    }
+}
+
+/// Removes a project's services when dropped (`SwarmLab::clean_up_project`).
+pub struct ProjectServices<'a> {
+    lab: &'a SwarmLab,
+    project: String,
+}
+
+impl Drop for ProjectServices<'_> {
+    fn drop(&mut self) {
+        self.lab.remove_project_services(&self.project);
     }
 }
 

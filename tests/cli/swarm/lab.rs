@@ -1,6 +1,7 @@
 //! The lab itself: what the swarm-mode tests build on holds on this machine. A service
 //! spreads over every node and answers on each node's address, an update converges, a
-//! node can go away and come back, and the registry refuses a digest once it is deleted.
+//! HEALTHCHECK runs on every node, a node can go away and come back, and the registry
+//! refuses a digest once it is deleted.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -74,6 +75,36 @@ fn a_service_runs_a_task_on_every_node_each_answers_on_its_own_address_and_an_up
 }
 
 #[test]
+fn a_healthcheck_passes_on_every_node() {
+    let lab = require_swarm!();
+    let _held = lab.shared();
+    let service = SwarmService::create(
+        lab,
+        "checked",
+        &[
+            "--replicas",
+            "3",
+            "--replicas-max-per-node",
+            "1",
+            lab.image("CHECKED_V1"),
+        ],
+    );
+    lab.wait_converged(&service.name, 3, CONVERGE);
+    let started = std::time::Instant::now();
+    loop {
+        let health = lab.health(&service.name);
+        if health.len() == 3 && health.iter().all(|(_, h)| h == "healthy") {
+            break;
+        }
+        assert!(
+            started.elapsed() < ANSWER,
+            "not every task healthy within {ANSWER:?}: {health:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
 fn the_registry_refuses_a_digest_once_deleted_and_the_other_repositories_keep_theirs() {
     let lab = require_swarm!();
     let _held = lab.shared();
@@ -82,12 +113,21 @@ fn the_registry_refuses_a_digest_once_deleted_and_the_other_repositories_keep_th
     let digest = digest_of(&pushed).to_string();
     assert!(lab.has_manifest(&repo, &digest), "{pushed} was pushed");
     assert!(lab.has_manifest(&repo, "v2"));
+    let (status, body) = lab.distribution(&pushed);
+    assert_eq!(status, 200, "the manager's engine sees it: {body}");
+    assert!(body.contains(&digest), "{body}");
 
     lab.delete_digest(&repo, &digest);
     assert!(!lab.has_manifest(&repo, &digest), "{pushed} is gone");
     assert!(
         !lab.has_manifest(&repo, "v2"),
         "the tag that named it went with it"
+    );
+    let (status, body) = lab.distribution(&pushed);
+    assert_eq!(
+        (status, body.contains("manifest unknown")),
+        (404, true),
+        "the manager's engine sees it gone: {body}"
     );
     // A node that never had it cannot pull it any more.
     let pull = lab.docker("node2", &["pull", &pushed]);
@@ -101,6 +141,27 @@ fn the_registry_refuses_a_digest_once_deleted_and_the_other_repositories_keep_th
     let seeded = lab.digest("WEB_V2");
     assert!(lab.has_manifest("temps-test/web", digest_of(seeded)));
     assert!(lab.has_manifest("temps-test/web", "v2"));
+}
+
+#[test]
+fn a_version_built_from_a_seeded_image_has_a_digest_of_its_own_and_every_node_pulls_it() {
+    let lab = require_swarm!();
+    let _held = lab.shared();
+    let repo = format!("lab/built-{}", std::process::id());
+    let v3 = lab.build(&format!("{repo}:v3"), "v3", WEB_V1);
+    let v4 = lab.build(&format!("{repo}:v4"), "v4", WEB_V1);
+    let digests = [
+        digest_of(&v3),
+        digest_of(&v4),
+        digest_of(lab.digest("WEB_V1")),
+    ];
+    let distinct: BTreeSet<&str> = digests.iter().copied().collect();
+    assert_eq!(distinct.len(), 3, "{digests:?}");
+    assert!(lab.has_manifest(&repo, "v3") && lab.has_manifest(&repo, "v4"));
+    for node in &lab.nodes {
+        lab.docker(&node.name, &["pull", "--quiet", &v4]).code(0);
+        lab.docker(&node.name, &["image", "rm", &v4]).code(0);
+    }
 }
 
 #[test]
@@ -121,7 +182,7 @@ fn a_worker_that_stops_is_reported_down_and_ready_again_once_started() {
         .stdout
     };
 
-    lab.stop_node(&worker);
+    let away = lab.away(&worker, Away::Stopped);
     lab.wait_node(&worker, "down", 60);
     assert!(
         state(&worker).contains(&format!("{worker} Down")),
@@ -131,7 +192,7 @@ fn a_worker_that_stops_is_reported_down_and_ready_again_once_started() {
     let gone = lab.docker(&worker, &["version"]);
     assert_ne!(gone.status, 0, "its engine is stopped");
 
-    lab.start_node(&worker);
+    away.come_back();
     assert!(
         state(&worker).contains(&format!("{worker} Ready")),
         "{}",
@@ -139,4 +200,52 @@ fn a_worker_that_stops_is_reported_down_and_ready_again_once_started() {
     );
     let back = lab.docker(&worker, &["info", "--format", "{{.Swarm.LocalNodeState}}"]);
     assert_eq!(back.code(0).stdout.trim(), "active", "still a member");
+}
+
+#[test]
+fn a_worker_whose_link_is_cut_keeps_its_task_but_is_reported_down_until_mended() {
+    let lab = require_swarm!();
+    let _held = lab.exclusive();
+    let worker = lab.workers().next().expect("a worker").clone();
+    let port = lab.port();
+    let publish = format!("mode=host,published={port},target=8080");
+    let service = SwarmService::create(
+        lab,
+        "cut",
+        &[
+            "--replicas",
+            "3",
+            "--replicas-max-per-node",
+            "1",
+            "--publish",
+            &publish,
+            lab.image("WEB_V1"),
+        ],
+    );
+    lab.wait_converged(&service.name, 3, CONVERGE);
+
+    let away = lab.away(&worker.name, Away::Cut);
+    lab.wait_node(&worker.name, "down", 60);
+    assert_eq!(
+        lab.get(&worker.addr, port, "/"),
+        None,
+        "nothing reaches a cut node"
+    );
+    let running = lab.docker(
+        &worker.name,
+        &[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={}", service.name),
+        ],
+    );
+    assert!(
+        !running.code(0).stdout.trim().is_empty(),
+        "its container keeps running behind the cut"
+    );
+
+    away.come_back();
+    lab.wait_converged(&service.name, 3, CONVERGE);
+    lab.wait_every_node_says(port, "v1", ANSWER);
 }
