@@ -9,19 +9,11 @@ use std::thread;
 use std::time::Duration;
 
 use super::support::*;
+use crate::common::Away;
 use crate::require_swarm;
 
 /// The worker that goes away (node1 is the manager temps talks to).
 const LEAVING: &str = "node3";
-
-/// Brings a paused node back whatever the test's outcome.
-struct NodeBack<'a>(&'a crate::common::SwarmLab, &'static str);
-
-impl Drop for NodeBack<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.script("swarm-node.sh", &["resume", self.1]);
-    }
-}
 
 #[test]
 fn a_node_leaving_mid_update_leaves_the_others_on_the_new_version_and_says_so() {
@@ -52,8 +44,7 @@ fn a_node_leaving_mid_update_leaves_the_others_on_the_new_version_and_says_so() 
     // Its engine stops answering (SIGSTOP): the update cannot finish its task there, and
     // the manager lists it Down once it misses its heartbeats.
     let leaving = LEAVING;
-    let back = NodeBack(lab, leaving);
-    lab.node_action("pause", leaving, &[]);
+    let away = lab.away(leaving, Away::Paused);
     let done = crate::common::Run::from(update.wait_with_output().expect("the update ends"))
         .code(0)
         .stderr_has("node(s) ready");
@@ -86,8 +77,7 @@ fn a_node_leaving_mid_update_leaves_the_others_on_the_new_version_and_says_so() 
     );
 
     // Back with every node: a rollback asks for three replicas again.
-    drop(back);
-    lab.wait_node(leaving, "ready", 60);
+    away.come_back();
     let rollback = project.json(&["rollback", &id(&first), "--yes"]);
     assert_eq!(rollback["status"], "deployed");
     assert_eq!(nodes_of(lab, &service), every_node(lab));
