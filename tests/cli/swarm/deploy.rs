@@ -31,6 +31,12 @@ fn a_swarm_deploy_runs_a_replica_on_every_node_and_records_the_repository_digest
     );
     assert_eq!(lab.service_image(&service), lab.digest("WEB_V1"));
     lab.wait_every_node_says(port.parse().expect("port"), "v1", ANSWER);
+    let shown = project.json(&["project", "show", &project.name]);
+    assert_eq!(
+        shown["environments"][0]["swarm"],
+        serde_json::json!({"service": service, "replicas": 3}),
+        "{shown}"
+    );
 
     // Remembered: the next deploy needs no --swarm, and still goes by digest.
     let second = project.deploy(lab.image("WEB_V2"), &[]);
