@@ -215,7 +215,11 @@ impl Store {
              WHERE e.proxy IS NOT NULL ORDER BY e.id",
             columns.join(", ")
         ))?;
-        let rows = stmt.query_map([], |row| Ok((environment_from_row(row)?, row.get(12)?)))?;
+        // The project's name follows the environment's columns, however many they are.
+        let name_at = columns.len();
+        let rows = stmt.query_map([], |row| {
+            Ok((environment_from_row(row)?, row.get(name_at)?))
+        })?;
         rows.collect::<rusqlite::Result<_>>()
             .context("reading the environments in proxy mode")
     }
