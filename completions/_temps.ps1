@@ -172,9 +172,9 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Directory to release (static preset)')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Environment name')
             [CompletionResult]::new('--environment', '--environment', [CompletionResultType]::ParameterName, 'Environment name')
-            [CompletionResult]::new('--publish', '--publish', [CompletionResultType]::ParameterName, 'Publish the container port on this host port; remembered by the environment, even when its first deploy fails')
+            [CompletionResult]::new('--publish', '--publish', [CompletionResultType]::ParameterName, 'Publish the container port on this host port; remembered by the environment, even when its first deploy fails. In swarm mode: PORT only, published in host mode on every node that runs a task')
             [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Serve through `temps proxy` on this public address, switching with no downtime (start first, switch, drain, stop); remembered by the environment')
-            [CompletionResult]::new('--replicas', '--replicas', [CompletionResultType]::ParameterName, 'Proxy mode: how many containers to run, round-robin [default: 1; remembered]')
+            [CompletionResult]::new('--replicas', '--replicas', [CompletionResultType]::ParameterName, 'Proxy mode: how many containers to run, round-robin; swarm mode: how many tasks [default: 1; remembered]')
             [CompletionResult]::new('--drain', '--drain', [CompletionResultType]::ParameterName, 'Proxy mode: how long requests in flight may take to finish on the old version before it is stopped [default: 30s; remembered]')
             [CompletionResult]::new('--response-timeout', '--response-timeout', [CompletionResultType]::ParameterName, 'Proxy mode: how long the app''s answer may take to begin once the request was sent to it whole; after that the proxy answers 504 Gateway Timeout and closes the connection to the app [default: 60s; 0s for no limit; remembered]')
             [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Proxy mode: a host this environment answers on its address (repeat for more; `*.example.com` for every name one label under it). Environments of any project may share one `--proxy` address when each names its domains; a request for no known domain gets 404, unless one environment there has none (the address''s default). A domain another environment on the address holds is refused (exit 4) [remembered]')
@@ -185,6 +185,7 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: a table for people, one JSON document for scripts')
+            [CompletionResult]::new('--swarm', '--swarm', [CompletionResultType]::ParameterName, 'Run the environment as one Docker Swarm service, `temps-PROJECT-ENVIRONMENT`, on the swarm whose manager DOCKER_HOST names (else exit 4); remembered. The tag is resolved once, in its registry, to its repository digest (repo@sha256:...), which every node pulls and every later rollback or promote uses')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations (needed when there is no terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations (needed when there is no terminal)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but results and errors')
@@ -243,8 +244,8 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations (needed when there is no terminal)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but results and errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'temps;rollback' {

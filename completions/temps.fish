@@ -114,9 +114,9 @@ complete -c temps -n "__fish_temps_using_subcommand project; and __fish_seen_sub
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l image -d 'Image to deploy (docker preset); pulled when not on the host' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l dir -d 'Directory to release (static preset)' -r -F
 complete -c temps -n "__fish_temps_using_subcommand deploy" -s e -l environment -d 'Environment name' -r
-complete -c temps -n "__fish_temps_using_subcommand deploy" -l publish -d 'Publish the container port on this host port; remembered by the environment, even when its first deploy fails' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l publish -d 'Publish the container port on this host port; remembered by the environment, even when its first deploy fails. In swarm mode: PORT only, published in host mode on every node that runs a task' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l proxy -d 'Serve through `temps proxy` on this public address, switching with no downtime (start first, switch, drain, stop); remembered by the environment' -r
-complete -c temps -n "__fish_temps_using_subcommand deploy" -l replicas -d 'Proxy mode: how many containers to run, round-robin [default: 1; remembered]' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l replicas -d 'Proxy mode: how many containers to run, round-robin; swarm mode: how many tasks [default: 1; remembered]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l drain -d 'Proxy mode: how long requests in flight may take to finish on the old version before it is stopped [default: 30s; remembered]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l response-timeout -d 'Proxy mode: how long the app\'s answer may take to begin once the request was sent to it whole; after that the proxy answers 504 Gateway Timeout and closes the connection to the app [default: 60s; 0s for no limit; remembered]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l domain -d 'Proxy mode: a host this environment answers on its address (repeat for more; `*.example.com` for every name one label under it). Environments of any project may share one `--proxy` address when each names its domains; a request for no known domain gets 404, unless one environment there has none (the address\'s default). A domain another environment on the address holds is refused (exit 4) [remembered]' -r
@@ -127,6 +127,7 @@ complete -c temps -n "__fish_temps_using_subcommand deploy" -l watch -d 'After a
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand deploy" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l swarm -d 'Run the environment as one Docker Swarm service, `temps-PROJECT-ENVIRONMENT`, on the swarm whose manager DOCKER_HOST names (else exit 4); remembered. The tag is resolved once, in its registry, to its repository digest (repo@sha256:...), which every node pulls and every later rollback or promote uses'
 complete -c temps -n "__fish_temps_using_subcommand deploy" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c temps -n "__fish_temps_using_subcommand deploy" -s q -l quiet -d 'Print nothing but results and errors'
 complete -c temps -n "__fish_temps_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -157,7 +158,7 @@ complete -c temps -n "__fish_temps_using_subcommand status" -s o -l output -d 'H
 json\t''"
 complete -c temps -n "__fish_temps_using_subcommand status" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c temps -n "__fish_temps_using_subcommand status" -s q -l quiet -d 'Print nothing but results and errors'
-complete -c temps -n "__fish_temps_using_subcommand status" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s p -l project -d 'Project, when no deployment id is given' -r
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s e -l environment -d 'Environment, when no deployment id is given' -r
 complete -c temps -n "__fish_temps_using_subcommand rollback" -l reason -d 'Why, for the history' -r

@@ -76,6 +76,17 @@ pub enum Command {
     /// rollback's reason starts with `automatic:`, the deployment becomes failed, the
     /// environment rolled back, and temps exits 5. The lock is not held while watching: a
     /// manual rollback or promote meanwhile ends the watch, and Ctrl-C only stops watching.
+    ///
+    /// Swarm mode (`--swarm`, remembered): the environment is one service,
+    /// temps-PROJECT-ENVIRONMENT, on the swarm whose manager DOCKER_HOST names (else exit
+    /// 4). The tag is resolved once to its repository digest in the registry and recorded
+    /// as image_id; the service is updated to that digest with the current variables, one
+    /// task at a time, stop first, the port published in host mode on every node that
+    /// runs a task. temps waits until Swarm reports the update completed and every task
+    /// runs (healthy, with a HEALTHCHECK), within the health timeout; a failed task, a
+    /// paused update or the timeout puts the previous spec back (by temps, not Swarm) and
+    /// exits 5. A node gone mid-update: temps runs as many replicas as the ready nodes
+    /// hold, warns, and status shows the shortfall until the next operation.
     Deploy(DeployArgs),
     /// Show a project's deployment history, newest first
     #[command(visible_alias = "ls")]
@@ -83,6 +94,12 @@ pub enum Command {
     /// Show one deployment in full
     Show(ShowArgs),
     /// Show what each environment serves, and any drift between the history and Docker
+    ///
+    /// Per environment: the current deployment, the rolled-back state, the published port
+    /// or proxy route, each container's state and health, and drift. In swarm mode: the
+    /// service and each task (node, state, health, deployment), with drift when the
+    /// service or a task runs another digest than the current deployment's, or fewer
+    /// replicas than the environment's.
     Status(StatusArgs),
     /// Run an earlier deployment's image again, without rebuilding
     ///
@@ -101,6 +118,9 @@ pub enum Command {
     /// container started; otherwise (or when a probe fails) the cold path. The
     /// confirmation and --dry-run say which and why. With --watch, the rollback is watched
     /// like a deploy, and goes back to the deployment it rolled back from if it goes bad.
+    /// In swarm mode the rollback is a
+    /// service update to the target's recorded digest, which must still be in the
+    /// registry (else exit 4, nothing written); it reaches any deployment in the history.
     Rollback(RollbackArgs),
     /// Make a deployment serve and leave the rolled-back state
     ///
@@ -360,14 +380,22 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub environment: EnvironmentArg,
     /// Publish the container port on this host port; remembered by the environment, even
-    /// when its first deploy fails
+    /// when its first deploy fails. In swarm mode: PORT only, published in host mode on
+    /// every node that runs a task
     #[arg(long, value_name = "[IP:]HOST_PORT", conflicts_with = "proxy", value_parser = parse_publish)]
     pub publish: Option<Publish>,
     /// Serve through `temps proxy` on this public address, switching with no downtime
     /// (start first, switch, drain, stop); remembered by the environment
     #[arg(long, value_name = "IP:PORT", value_parser = parse_listen)]
     pub proxy: Option<String>,
-    /// Proxy mode: how many containers to run, round-robin [default: 1; remembered]
+    /// Run the environment as one Docker Swarm service, `temps-PROJECT-ENVIRONMENT`, on
+    /// the swarm whose manager DOCKER_HOST names (else exit 4); remembered. The tag is
+    /// resolved once, in its registry, to its repository digest (repo@sha256:...), which
+    /// every node pulls and every later rollback or promote uses
+    #[arg(long, conflicts_with = "proxy")]
+    pub swarm: bool,
+    /// Proxy mode: how many containers to run, round-robin; swarm mode: how many tasks
+    /// [default: 1; remembered]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub replicas: Option<u32>,
     /// Proxy mode: how long requests in flight may take to finish on the old version

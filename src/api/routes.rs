@@ -436,6 +436,7 @@ async fn deploy(
                             response_timeout: None,
                             domains: None,
                             standby: None,
+                            swarm: false,
                         },
                         watch,
                     )),

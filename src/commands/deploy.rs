@@ -49,6 +49,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 response_timeout: args.response_timeout,
                 domains: (!args.domains.is_empty()).then_some(args.domains),
                 standby: args.standby,
+                swarm: args.swarm,
             };
             block_on(deploy_image(&mut store, request, &spinner))??
         }
@@ -60,9 +61,10 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 || args.response_timeout.is_some()
                 || !args.domains.is_empty()
                 || args.standby.is_some()
+                || args.swarm
             {
                 return Err(Failure::usage(
-                    "--publish, --proxy, --replicas, --drain, --response-timeout, --domain and --standby apply to docker projects",
+                    "--publish, --proxy, --swarm, --replicas, --drain, --response-timeout, --domain and --standby apply to docker projects",
                 )
                 .hint("a static release is served by your web server from its `current` link")
                 .into());
@@ -99,7 +101,11 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                     d.environment
                 ));
                 if let Some(env) = store.environment(project.id, &d.environment)? {
-                    if let Some(publish) = env.publish {
+                    if let (Some(publish), true) = (&env.publish, env.swarm) {
+                        ctx.out.note(format!(
+                            "serving on port {publish} of every node that runs a task"
+                        ));
+                    } else if let Some(publish) = env.publish {
                         ctx.out.note(format!("serving on port {publish}"));
                     } else if let Some(listen) = env.proxy {
                         ctx.out

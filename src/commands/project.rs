@@ -185,8 +185,17 @@ fn print_project(ctx: &Context, project: &Project, envs: &[Environment]) -> Resu
             .publish
             .as_ref()
             .map_or(String::new(), |p| format!(", published on {p}"));
+        let swarm = if env.swarm {
+            format!(
+                ", swarm service {} ({} replicas)",
+                crate::docker::service_name(&project.name, &env.name),
+                env.replicas
+            )
+        } else {
+            String::new()
+        };
         out.line(format!(
-            "  environment {}: serving {current}{publish}{state}",
+            "  environment {}: serving {current}{publish}{swarm}{state}",
             env.name
         ));
     }

@@ -101,7 +101,8 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             format_elapsed(took),
             done.id
         ));
-        if let Some(from) = done.rolled_back_from_id {
+        // Swarm mode keeps no containers of its own: the service's tasks were replaced.
+        if let (Some(from), false) = (done.rolled_back_from_id, done.containers.is_empty()) {
             ctx.out
                 .note(format!("#{from} is stopped and kept as standby"));
         }

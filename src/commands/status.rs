@@ -62,7 +62,11 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             None => out.line("  serving    nothing"),
         }
         match (&s.publish, &s.proxy) {
+            (Some(publish), _) if s.swarm.is_some() => out.line(format!(
+                "  published  {publish} on every node that runs a task (host mode)"
+            )),
             (Some(publish), _) => out.line(format!("  published  {publish}")),
+            (None, None) if s.swarm.is_some() => {}
             (None, None) if s.docker && s.current.is_some() => out.line(out.loud(
                 "  published  nothing: no port is published and it is not in proxy mode, \
                  so only Docker's network reaches it (deploy with `--publish` or `--proxy`)",
@@ -86,6 +90,44 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
                     "  upstream   {}  {} in flight",
                     upstream.address, upstream.in_flight
                 ));
+            }
+        }
+        if let Some(swarm) = &s.swarm {
+            let update = swarm
+                .update
+                .as_ref()
+                .map(|u| format!("; last update {u}"))
+                .unwrap_or_default();
+            out.line(format!(
+                "  swarm      service {}, {} replicas{update}",
+                swarm.service, swarm.replicas
+            ));
+            for t in &swarm.tasks {
+                let health = t.health.map(|h| format!(", {h}")).unwrap_or_default();
+                let node = if t.node_ready {
+                    t.node.clone()
+                } else {
+                    format!("{} (node down)", t.node)
+                };
+                let runs = t
+                    .deployment_id
+                    .map(|id| format!("  #{id}"))
+                    .unwrap_or_default();
+                let drift = if t.drift { "  DRIFT" } else { "" };
+                let error = t
+                    .error
+                    .as_ref()
+                    .map(|e| format!("  ({e})"))
+                    .unwrap_or_default();
+                let line = format!(
+                    "  task       {}  {node}  {}{health}{runs}{drift}{error}",
+                    t.name, t.state
+                );
+                out.line(if t.state == "running" && !t.drift && t.node_ready {
+                    line
+                } else {
+                    out.bad(&line).to_string()
+                });
             }
         }
         for c in &s.containers {

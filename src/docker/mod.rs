@@ -25,6 +25,12 @@ use futures_util::StreamExt;
 use crate::error::{ExitStatus, Failure};
 use crate::store::Publish;
 
+mod swarm;
+pub use swarm::{
+    repository_of, service_name, SavedSpec, ServiceDefinition, ServiceFacts, SwarmRole, TaskFacts,
+    UpdateState,
+};
+
 pub const LABEL_PROJECT: &str = "dev.temps.project";
 pub const LABEL_ENVIRONMENT: &str = "dev.temps.environment";
 pub const LABEL_DEPLOYMENT: &str = "dev.temps.deployment";

@@ -9,8 +9,8 @@ use super::domains;
 use super::hooks::{self, HookEnv};
 use super::lock::Asker;
 use super::recover::take_environment;
-use super::swap::ProxyMode;
-use super::swap::{self, Swap};
+use super::swap::{self, swarm, Swap};
+use super::swap::{ProxyMode, SwarmMode};
 use super::{clean_reason, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::{check_name, Failure};
@@ -41,6 +41,8 @@ pub struct DeployRequest {
     pub domains: Option<Vec<String>>,
     /// Proxy mode: how long the replaced deployment stays warm (`--standby`).
     pub standby: Option<Duration>,
+    /// Swarm mode (`--swarm`): the environment becomes one Swarm service; remembered.
+    pub swarm: bool,
 }
 
 pub enum DeployOutcome {
@@ -66,15 +68,37 @@ pub async fn deploy_image(
 ) -> Result<DeployOutcome> {
     progress.stage(Stage::Validate);
     check_name("environment", &request.environment)?;
-    let reason = clean_reason(request.reason)?;
+    let reason = clean_reason(request.reason.clone())?;
     let project = store.project(&request.project)?;
     require_preset(&project, Preset::Docker)?;
 
     check_image_reference(&request.image)?;
-    let engine = Engine::connect().await?;
-    progress.step(&format!("resolving image {}", request.image));
-    let image = resolve_image(&engine, &request.image, progress).await?;
     let remembered = store.environment(project.id, &request.environment)?;
+    let swarm = request.swarm || remembered.as_ref().is_some_and(|e| e.swarm);
+    if swarm {
+        check_swarm_request(&project, &request, remembered.as_ref())?;
+    }
+    let engine = Engine::connect().await?;
+    let image = if swarm {
+        swarm::require_manager(&engine).await?;
+        let digest = swarm::resolve_digest(&engine, &request.image, progress).await?;
+        swarm::image_at(&engine, &digest, Some(progress)).await?
+    } else {
+        progress.step(&format!("resolving image {}", request.image));
+        resolve_image(&engine, &request.image, progress).await?
+    };
+    if let (true, Some(path)) = (swarm, &project.health_path) {
+        progress.warn(&format!(
+            "in swarm mode temps does not probe the health path ({path}): Swarm's own view of the \
+             tasks decides, with the image's HEALTHCHECK where it has one"
+        ));
+    }
+    let swarm_mode = swarm.then(|| SwarmMode {
+        replicas: request
+            .replicas
+            .or(remembered.as_ref().filter(|e| e.swarm).map(|e| e.replicas))
+            .unwrap_or(1),
+    });
     if let (Some(_), Some(listen)) = (
         &request.publish,
         remembered.as_ref().and_then(|e| e.proxy.as_ref()),
@@ -89,6 +113,7 @@ pub async fn deploy_image(
     let proxied = request.proxy.is_some()
         || (request.publish.is_none() && remembered.as_ref().is_some_and(|e| e.proxy.is_some()));
     if !proxied
+        && !swarm
         && (request.replicas.is_some()
             || request.drain.is_some()
             || request.response_timeout.is_some()
@@ -168,7 +193,10 @@ pub async fn deploy_image(
         })?;
         hook_env.deployment_id = Some(deployment.id);
 
-        swap::pin(&engine, store, &project, &deployment, &image).await?;
+        // In swarm mode the registry holds the image, by digest; nothing to pin here.
+        if !swarm {
+            swap::pin(&engine, store, &project, &deployment, &image).await?;
+        }
 
         if env.state == EnvState::RolledBack {
             if request.publish.as_ref().is_some_and(|p| env.publish.as_ref() != Some(p))
@@ -214,7 +242,9 @@ pub async fn deploy_image(
             }),
             _ => None,
         };
-        if env.current_deployment_id.is_none() {
+        if let (None, Some(mode)) = (env.current_deployment_id, &swarm_mode) {
+            store.remember_swarm(env.id, mode.replicas, request.publish.as_ref())?;
+        } else if env.current_deployment_id.is_none() {
             // Nothing serves yet: the address given now is the environment's, whether or
             // not this first deployment makes it.
             store.remember_address(
@@ -224,7 +254,12 @@ pub async fn deploy_image(
             )?;
         }
         let has_port = project.container_port.or(image.exposed_port).is_some();
-        if has_port && proxy_mode.is_none() && request.publish.is_none() && env.publish.is_none() {
+        if has_port
+            && proxy_mode.is_none()
+            && !swarm
+            && request.publish.is_none()
+            && env.publish.is_none()
+        {
             progress.warn(&format!(
                 "{}/{} publishes no port and is not in proxy mode: nothing outside Docker's network reaches it \
                  (give it an address with `--publish [IP:]PORT` or `--proxy ADDR`)",
@@ -247,7 +282,8 @@ pub async fn deploy_image(
                 image: &image,
                 previous,
                 publish: request.publish.as_ref().or(env.publish.as_ref()),
-                proxy: proxy_mode.as_ref(),
+                proxy: proxy_mode.as_ref().filter(|_| !swarm),
+                swarm: swarm_mode.as_ref(),
                 health_timeout,
                 state_after: EnvState::Normal,
             },
@@ -262,6 +298,48 @@ pub async fn deploy_image(
     drop(lock);
     progress.stage(Stage::Unlock);
     outcome
+}
+
+/// Swarm mode takes one address on every node and no proxy settings; an environment
+/// that serves from containers on this host does not move into a swarm.
+fn check_swarm_request(
+    project: &Project,
+    request: &DeployRequest,
+    remembered: Option<&crate::store::Environment>,
+) -> Result<(), Failure> {
+    let target = format!("{}/{}", project.name, request.environment);
+    if request.proxy.is_some()
+        || request.drain.is_some()
+        || request.response_timeout.is_some()
+        || request.domains.is_some()
+        || request.standby.is_some()
+    {
+        return Err(Failure::usage(format!(
+            "{target} is in swarm mode: --proxy, --drain, --response-timeout, --domain and --standby apply to proxy mode on one host"
+        ))
+        .hint("in swarm mode publish a port on every node: `--publish PORT`"));
+    }
+    if let Some(publish) = request.publish.as_ref().filter(|p| p.ip.is_some()) {
+        return Err(Failure::usage(format!(
+            "in swarm mode a port is published on every node that runs a task, not on one address (`{publish}`)"
+        ))
+        .hint(format!("`--publish {}`", publish.port)));
+    }
+    if let Some(env) = remembered.filter(|e| !e.swarm && e.current_deployment_id.is_some()) {
+        let serves = if env.proxy.is_some() {
+            "through `temps proxy` on this host"
+        } else {
+            "from containers on this host"
+        };
+        return Err(Failure::usage(format!(
+            "{target} serves {serves}; it does not move into a swarm"
+        ))
+        .hint(format!(
+            "deploy the swarm version to another environment: `temps deploy {} --image {} --swarm --environment NAME`",
+            project.name, request.image
+        )));
+    }
+    Ok(())
 }
 
 /// The image on this host (pulled when absent), by id.

@@ -28,6 +28,10 @@ pub fn project(project: &Project, envs: &[Environment]) -> serde_json::Value {
             "publish": e.publish.as_ref().map(|p| p.to_string()),
             "current_deployment_id": e.current_deployment_id,
             "state": e.state.as_str(),
+            "swarm": e.swarm.then(|| json!({
+                "service": crate::docker::service_name(&project.name, &e.name),
+                "replicas": e.replicas,
+            })),
         })).collect::<Vec<_>>(),
     })
 }

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::swap::CHECK_SUFFIX;
-use crate::docker::{ContainerFacts, Health};
+use crate::docker::{ContainerFacts, Health, ServiceFacts, TaskFacts};
 use crate::store::Deployment;
 
 /// One disagreement.
@@ -22,6 +22,34 @@ pub enum Drift {
     Stray { container: String },
     /// A check container that does not run: only an interrupted swap leaves one.
     LeftoverCheck { container: String },
+    /// Swarm mode: the environment's service does not exist.
+    ServiceMissing { service: String },
+    /// Swarm mode: the service is set to run another image or deployment than the
+    /// current one (`expected`: the current deployment, if any).
+    ServiceImage {
+        service: String,
+        image: String,
+        expected: Option<i64>,
+    },
+    /// Swarm mode: the service runs fewer (or more) replicas than the environment's
+    /// count (a node went away mid-update, or a hand-made `docker service scale`).
+    Replicas {
+        service: String,
+        replicas: u32,
+        wanted: u32,
+    },
+    /// Swarm mode: a task runs an image that is not the current deployment's digest.
+    TaskImage {
+        task: String,
+        node: String,
+        image: String,
+    },
+    /// Swarm mode: a task Swarm wants running does not run.
+    TaskDown {
+        task: String,
+        node: String,
+        state: String,
+    },
 }
 
 impl Drift {
@@ -33,6 +61,10 @@ impl Drift {
             | Drift::Unhealthy { container }
             | Drift::Stray { container }
             | Drift::LeftoverCheck { container } => container,
+            Drift::ServiceMissing { service }
+            | Drift::ServiceImage { service, .. }
+            | Drift::Replicas { service, .. } => service,
+            Drift::TaskImage { task, .. } | Drift::TaskDown { task, .. } => task,
         }
     }
 
@@ -59,6 +91,36 @@ impl fmt::Display for Drift {
             }
             Drift::LeftoverCheck { container } => {
                 write!(f, "{container} is left from an interrupted swap")
+            }
+            Drift::ServiceMissing { service } => {
+                write!(f, "service {service} should serve but does not exist")
+            }
+            Drift::ServiceImage {
+                service,
+                image,
+                expected: Some(id),
+            } => write!(
+                f,
+                "service {service} is set to run {image}, not the current deployment #{id}"
+            ),
+            Drift::ServiceImage { service, image, .. } => write!(
+                f,
+                "service {service} runs {image}, but the history says nothing serves"
+            ),
+            Drift::Replicas {
+                service,
+                replicas,
+                wanted,
+            } => write!(
+                f,
+                "service {service} is set to {replicas} replicas, the environment to {wanted}"
+            ),
+            Drift::TaskImage { task, node, image } => write!(
+                f,
+                "task {task} on {node} runs {image}, not the current deployment's digest"
+            ),
+            Drift::TaskDown { task, node, state } => {
+                write!(f, "task {task} on {node} should run but is {state}")
             }
         }
     }
@@ -103,6 +165,59 @@ pub fn observe(
     drift
 }
 
+/// Swarm mode: compare the current deployment with the environment's service (`None`:
+/// there is none) and its tasks. The service's image must be the current deployment's
+/// digest; each task Swarm wants running must run it.
+pub fn observe_service(
+    current: Option<&Deployment>,
+    service: &str,
+    replicas: u32,
+    facts: Option<&ServiceFacts>,
+    tasks: &[TaskFacts],
+) -> Vec<Drift> {
+    let mut drift = Vec::new();
+    let Some(facts) = facts else {
+        if current.is_some() {
+            drift.push(Drift::ServiceMissing {
+                service: service.to_string(),
+            });
+        }
+        return drift;
+    };
+    let digest = current.and_then(|d| d.image_id.as_deref());
+    let image = facts.image.clone().unwrap_or_default();
+    if digest != Some(image.as_str()) || facts.deployment_id != current.map(|d| d.id) {
+        drift.push(Drift::ServiceImage {
+            service: service.to_string(),
+            image: image.clone(),
+            expected: current.map(|d| d.id),
+        });
+    }
+    if facts.replicas != replicas {
+        drift.push(Drift::Replicas {
+            service: service.to_string(),
+            replicas: facts.replicas,
+            wanted: replicas,
+        });
+    }
+    for task in tasks.iter().filter(|t| t.desired_running) {
+        if task.running && Some(task.image.as_str()) != digest {
+            drift.push(Drift::TaskImage {
+                task: task.name.clone(),
+                node: task.node.clone(),
+                image: task.image.clone(),
+            });
+        } else if !task.running {
+            drift.push(Drift::TaskDown {
+                task: task.name.clone(),
+                node: task.node.clone(),
+                state: task.state.clone(),
+            });
+        }
+    }
+    drift
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +233,63 @@ mod tests {
             deployment_id: None,
             environment: Some("production".into()),
         }
+    }
+
+    #[test]
+    fn a_service_on_another_digest_a_task_behind_and_fewer_replicas_are_drift() {
+        let current = Deployment {
+            image_id: Some("r/web@sha256:2".into()),
+            ..Deployment::sample(crate::store::Status::Deployed)
+        };
+        let service = ServiceFacts {
+            name: "temps-web-production".into(),
+            version: 1,
+            image: Some("r/web@sha256:1".into()),
+            deployment_id: Some(6),
+            replicas: 2,
+            update: None,
+            update_message: None,
+            spec: Default::default(),
+        };
+        let task = |slot: u32, image: &str, state: &str| TaskFacts {
+            name: format!("temps-web-production.{slot}"),
+            node: format!("node{slot}"),
+            node_ready: true,
+            state: state.into(),
+            desired_running: true,
+            running: state == "running",
+            failed: false,
+            unplaced: false,
+            error: None,
+            image: image.into(),
+            deployment_id: None,
+        };
+        let tasks = [
+            task(1, "r/web@sha256:2", "running"),
+            task(2, "r/web@sha256:1", "running"),
+            task(3, "r/web@sha256:2", "preparing"),
+        ];
+        let drift = observe_service(
+            Some(&current),
+            "temps-web-production",
+            3,
+            Some(&service),
+            &tasks,
+        );
+        let said: Vec<String> = drift.iter().map(ToString::to_string).collect();
+        assert_eq!(said.len(), 4, "{said:?}");
+        assert!(said[0].contains("set to run r/web@sha256:1, not the current deployment #7"));
+        assert!(said[1].contains("2 replicas, the environment to 3"));
+        assert!(said[2].starts_with("task temps-web-production.2 on node2 runs r/web@sha256:1"));
+        assert!(said[3].contains("should run but is preparing"));
+        // Nothing serves, no service: no drift; something serves, no service: drift.
+        assert!(observe_service(None, "s", 1, None, &[]).is_empty());
+        assert_eq!(
+            observe_service(Some(&current), "s", 1, None, &[]),
+            [Drift::ServiceMissing {
+                service: "s".into()
+            }]
+        );
     }
 
     #[test]

@@ -250,6 +250,11 @@ pub fn most_recent(candidates: &[Candidate]) -> Option<&Candidate> {
     candidates.iter().find(|c| c.marks.is_empty())
 }
 
+/// `repo@sha256:...`: a swarm deployment's image, by repository digest.
+pub fn is_repository_digest(image_id: &str) -> bool {
+    image_id.contains("@sha256:")
+}
+
 /// The image id, or a static deployment's release.
 fn what_runs(d: &Deployment) -> Option<String> {
     d.image_id.clone().or_else(|| d.artifact.clone())
@@ -344,6 +349,9 @@ impl Availability {
     fn decide(&self, kind: Kind, d: &Deployment) -> (Result<(), Refusal>, Option<bool>) {
         let present = match self.preset {
             Preset::Static => Some(d.artifact.as_deref().is_some_and(|a| Path::new(a).is_dir())),
+            // Swarm mode: a repository digest lives in the registry, which a listing
+            // does not ask; validation does.
+            Preset::Docker if d.image_id.as_deref().is_some_and(is_repository_digest) => None,
             Preset::Docker => self
                 .images
                 .as_ref()

@@ -55,6 +55,12 @@ pub async fn recover(
     };
     let mut done = Vec::new();
     match (project.preset, engine) {
+        (Preset::Docker, Some(engine)) if env.swarm => {
+            done.extend(
+                swap::swarm::reconcile(store, engine, project, &env, current.as_ref(), progress)
+                    .await?,
+            );
+        }
         (Preset::Docker, Some(engine)) => {
             let containers: Vec<_> = engine
                 .project_containers(&project.name)

@@ -184,6 +184,12 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         Preset::Static => Switch::Static {
             release: check_release(&plan)?,
         },
+        Preset::Docker if plan.environment.swarm => {
+            let engine = Engine::connect().await?;
+            swap::swarm::require_manager(&engine).await?;
+            let image = check_digest(&engine, &plan).await?;
+            Switch::Docker { engine, image }
+        }
         Preset::Docker => {
             let engine = Engine::connect().await?;
             let image = check_image(&engine, &plan).await?;
@@ -359,6 +365,33 @@ async fn check_image(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
     }
 }
 
+/// Swarm mode: the target's repository digest, recorded at deploy time, must still be in
+/// the registry every node pulls from; the tag is never resolved again.
+async fn check_digest(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
+    let target = &plan.target;
+    let digest = target.image_id.as_deref().unwrap_or_default();
+    let found = match digest {
+        "" => Err("no digest was recorded".to_string()),
+        digest => swap::swarm::in_registry(engine, digest).await?,
+    };
+    if gate_allows(plan, found.is_ok()) {
+        return swap::swarm::image_at(engine, digest, None).await;
+    }
+    let why = found.err().unwrap_or_default();
+    let reference = target.image.as_deref().unwrap_or("IMAGE");
+    Err(Failure::refused(format!(
+        "the image of #{} ({reference}, {}) is no longer in its registry: {why}",
+        target.id,
+        short_id(digest)
+    ))
+    .hint(format!(
+        "redeploy from source: `temps deploy {} --image {reference}{}` (after pushing it again)",
+        plan.project.name,
+        env_flag(&plan.environment)
+    ))
+    .into())
+}
+
 /// The gate's word once the image or release has been looked for.
 /// Asked only of a target that is not the current deployment.
 fn gate_allows(plan: &Plan, present: bool) -> bool {
@@ -377,9 +410,11 @@ fn env_flag(env: &Environment) -> String {
     }
 }
 
-/// `sha256:0123456789ab` → `0123456789ab`.
+/// `sha256:0123456789ab…` → `0123456789ab`; a repository digest
+/// (`repo@sha256:0123456789ab…`) likewise.
 pub fn short_id(image_id: &str) -> &str {
-    let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
+    let digest = image_id.rsplit_once('@').map_or(image_id, |(_, d)| d);
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     &hex[..hex.len().min(12)]
 }
 
@@ -471,6 +506,7 @@ async fn execute(
         })?;
         hook_env.deployment_id = Some(deployment.id);
         let proxy_mode = super::swap::ProxyMode::of(&env);
+        let swarm_mode = super::swap::SwarmMode::of(&env);
         let state_after = match kind {
             Kind::Rollback => EnvState::RolledBack,
             Kind::Promote => EnvState::Normal,
@@ -489,7 +525,7 @@ async fn execute(
                 // a kept deployment serves from them). Tagging takes the engine tens of
                 // milliseconds, as long as the rest of the warm switch; the cold path, and
                 // a fallback to it, pins as always.
-                if standby.is_none() {
+                if standby.is_none() && swarm_mode.is_none() {
                     swap::pin(&engine, store, &project, &deployment, &image).await?;
                 }
                 let swap = Swap {
@@ -500,6 +536,7 @@ async fn execute(
                     previous,
                     publish: env.publish.as_ref(),
                     proxy: proxy_mode.as_ref(),
+                    swarm: swarm_mode.as_ref(),
                     health_timeout: health_timeout.unwrap_or(project.health_timeout),
                     state_after,
                 };

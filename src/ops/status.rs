@@ -5,8 +5,8 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::docker::{ContainerFacts, Engine, Health};
-use crate::ops::drift::observe;
+use crate::docker::{ContainerFacts, Engine, Health, UpdateState};
+use crate::ops::drift::{observe, observe_service};
 use crate::ops::release;
 use crate::store::{Deployment, Preset, Project, Store};
 
@@ -20,6 +20,8 @@ pub struct EnvironmentStatus {
     pub containers: Vec<ContainerStatus>,
     /// Proxy mode: the route and what the running proxy reports of it.
     pub proxy: Option<ProxyView>,
+    /// Swarm mode: the service and each of its tasks.
+    pub swarm: Option<SwarmView>,
     pub drift: Vec<String>,
     /// A docker project's environment (a static one has no address of its own).
     #[serde(skip)]
@@ -38,6 +40,34 @@ pub struct ProxyView {
     /// The generation the running proxy applies.
     pub applied_generation: Option<i64>,
     pub upstreams: Vec<UpstreamView>,
+}
+
+#[derive(Serialize)]
+pub struct SwarmView {
+    pub service: String,
+    pub replicas: u32,
+    /// The service's last update as Swarm reports it (`updating`, `paused`,
+    /// `completed`, ...), `null` when it was never updated; `null` service: none exists.
+    pub update: Option<String>,
+    pub exists: bool,
+    pub tasks: Vec<TaskView>,
+}
+
+#[derive(Serialize)]
+pub struct TaskView {
+    pub name: String,
+    pub node: String,
+    /// The node is up and takes tasks.
+    pub node_ready: bool,
+    pub state: String,
+    /// `healthy` or `starting` when the image has a HEALTHCHECK (Swarm reports such a
+    /// task running only once it is healthy); `null` otherwise.
+    pub health: Option<&'static str>,
+    pub deployment_id: Option<i64>,
+    pub image: String,
+    /// It runs an image that is not the current deployment's digest.
+    pub drift: bool,
+    pub error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -145,7 +175,17 @@ pub async fn project_status(
             }
             (None, _) => None,
         };
+        let swarm = match engine.filter(|_| env.swarm) {
+            Some(engine) => {
+                let (view, found) =
+                    swarm_view(engine, project, &env.name, env.replicas, current.as_ref()).await?;
+                drift.extend(found.iter().map(ToString::to_string));
+                Some(view)
+            }
+            None => None,
+        };
         match project.preset {
+            Preset::Docker if env.swarm => {}
             Preset::Docker => drift.extend(
                 observe(current.as_ref(), &warm_containers, &mine)
                     .iter()
@@ -180,11 +220,79 @@ pub async fn project_status(
                 })
                 .collect(),
             proxy,
+            swarm,
             drift,
             docker: project.preset == Preset::Docker,
         });
     }
     Ok(statuses)
+}
+
+/// The service of an environment in swarm mode, its tasks, and where they drift from
+/// the history (the one model of drift: `ops::drift`).
+async fn swarm_view(
+    engine: &Engine,
+    project: &Project,
+    environment: &str,
+    replicas: u32,
+    current: Option<&Deployment>,
+) -> Result<(SwarmView, Vec<crate::ops::drift::Drift>)> {
+    let service = crate::docker::service_name(&project.name, environment);
+    let facts = engine.service(&service).await?;
+    let tasks = match &facts {
+        Some(_) => engine.service_tasks(&service).await?,
+        None => Vec::new(),
+    };
+    let found = observe_service(current, &service, replicas, facts.as_ref(), &tasks);
+    let digest = current.and_then(|d| d.image_id.clone());
+    let has_healthcheck = match &digest {
+        Some(digest) => engine
+            .image(digest)
+            .await?
+            .is_some_and(|image| image.has_healthcheck),
+        None => false,
+    };
+    let view = SwarmView {
+        service: service.clone(),
+        replicas: facts.as_ref().map_or(replicas, |f| f.replicas),
+        update: facts.as_ref().and_then(|f| {
+            f.update.map(|u| {
+                let word = u.as_str();
+                let said = matches!(u, UpdateState::Paused | UpdateState::RollingBack);
+                match f
+                    .update_message
+                    .as_deref()
+                    .filter(|m| said && !m.is_empty())
+                {
+                    Some(message) => format!("{word}: {message}"),
+                    None => word.to_string(),
+                }
+            })
+        }),
+        exists: facts.is_some(),
+        tasks: tasks
+            .into_iter()
+            // The tasks Swarm wants running, and what failed or waits among the rest of
+            // the newest.
+            .filter(|t| t.desired_running)
+            .map(|t| TaskView {
+                drift: t.running && Some(&t.image) != digest.as_ref(),
+                health: match (has_healthcheck, t.state.as_str()) {
+                    (true, "running") => Some("healthy"),
+                    (true, "starting") => Some("starting"),
+                    _ => None,
+                },
+                name: t.name,
+                node: t.node,
+                node_ready: t.node_ready,
+                state: t.state,
+                deployment_id: t.deployment_id,
+                image: t.image,
+                error: t.error,
+            })
+            .collect(),
+    };
+    Ok((view, found))
 }
 
 fn health_word(health: Health) -> Option<&'static str> {

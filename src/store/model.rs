@@ -151,6 +151,9 @@ pub struct Environment {
     /// Proxy mode: how long a replaced deployment's containers stay warm (running, with
     /// no traffic) after a switch; zero stops them once drained.
     pub standby: Duration,
+    /// Swarm mode: the environment is one Swarm service; `replicas` is its task count
+    /// and `publish` its host-mode port on every node.
+    pub swarm: bool,
 }
 
 pub const DEFAULT_STANDBY: Duration = Duration::from_secs(30 * 60);

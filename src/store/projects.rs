@@ -40,7 +40,7 @@ fn project_from_row(row: &Row) -> rusqlite::Result<Project> {
 
 const ENVIRONMENT_COLUMNS: &str =
     "id, project_id, name, publish, current_deployment_id, state, proxy, replicas, drain_ms, \
-     response_timeout_ms, domains, standby_ms";
+     response_timeout_ms, domains, standby_ms, swarm";
 
 fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
     let publish: Option<String> = row.get(3)?;
@@ -62,6 +62,7 @@ fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
         response_timeout: Duration::from_millis(row.get::<_, i64>(9)?.max(0) as u64),
         domains: serde_json::from_str(&row.get::<_, String>(10)?).unwrap_or_default(),
         standby: Duration::from_millis(row.get::<_, i64>(11)?.max(0) as u64),
+        swarm: row.get::<_, i64>(12)? != 0,
     })
 }
 
@@ -217,7 +218,11 @@ impl Store {
              WHERE e.proxy IS NOT NULL ORDER BY e.id",
             columns.join(", ")
         ))?;
-        let rows = stmt.query_map([], |row| Ok((environment_from_row(row)?, row.get(12)?)))?;
+        // The project's name follows the environment's columns, however many they are.
+        let name_at = columns.len();
+        let rows = stmt.query_map([], |row| {
+            Ok((environment_from_row(row)?, row.get(name_at)?))
+        })?;
         rows.collect::<rusqlite::Result<_>>()
             .context("reading the environments in proxy mode")
     }

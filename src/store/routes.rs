@@ -267,6 +267,31 @@ impl Store {
         .context("remembering the environment's address")
     }
 
+    /// Put an environment in swarm mode with `replicas` tasks and, when given, its
+    /// host-mode port: before its first deployment is tried (so a failed first deploy
+    /// does not forget it), and once a deployment serves with them.
+    pub fn remember_swarm(
+        &mut self,
+        environment_id: i64,
+        replicas: u32,
+        publish: Option<&super::Publish>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE environments SET swarm = 1, replicas = ?2, proxy = NULL WHERE id = ?1",
+                params![environment_id, replicas],
+            )?;
+            if let Some(publish) = publish {
+                tx.execute(
+                    "UPDATE environments SET publish = ?2 WHERE id = ?1",
+                    params![environment_id, publish.to_string()],
+                )?;
+            }
+            Ok(())
+        })
+        .context("remembering the environment's swarm mode")
+    }
+
     /// Every route, for the proxy.
     pub fn routes(&self) -> Result<Vec<Route>> {
         let mut stmt = self.conn.prepare(

@@ -148,6 +148,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE projects ADD COLUMN watch_ms INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE proxy_state ADD COLUMN answers TEXT NOT NULL DEFAULT '{}';
     "#,
+    // 10: swarm mode. The environment is one Swarm service (`temps-<project>-<environment>`)
+    // with `replicas` tasks, its `publish` port published in host mode on every node; its
+    // deployments' `image_id` is a repository digest (`repo@sha256:...`).
+    r#"
+    ALTER TABLE environments ADD COLUMN swarm INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

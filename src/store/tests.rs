@@ -656,3 +656,43 @@ fn a_newer_database_in_rollback_journal_mode_is_left_byte_for_byte() {
     assert_eq!(exit_status(&err), Some(ExitStatus::Unexpected));
     assert!(fs::read(&path).unwrap() == before, "the file was rewritten");
 }
+
+#[test]
+fn swarm_mode_is_remembered_apart_from_proxy_mode_and_both_are_read_back() {
+    let (_dir, path) = fresh();
+    let mut store = open(&path);
+    let project = web(&mut store);
+    let first = record(&mut store, &project, "production", "web:1");
+    let publish: Publish = "8080".parse().expect("a port");
+    store
+        .remember_swarm(first.environment_id, 3, Some(&publish))
+        .expect("remember swarm mode");
+    let env = store.environment_by_id(first.environment_id).expect("env");
+    assert!(env.swarm);
+    assert_eq!(env.replicas, 3);
+    assert_eq!(env.publish, Some(publish));
+    assert_eq!(env.proxy, None);
+
+    let staging = record(&mut store, &project, "staging", "web:1");
+    let domains: Vec<String> = Vec::new();
+    store
+        .remember_address(
+            staging.environment_id,
+            None,
+            Some(ProxySettings {
+                listen: "127.0.0.1:8081",
+                replicas: 2,
+                drain_ms: 1000,
+                response_timeout_ms: 1000,
+                domains: &domains,
+                standby_ms: 0,
+            }),
+        )
+        .expect("remember proxy mode");
+    // The project's name comes after however many columns an environment has.
+    let proxied = store.proxied_environments().expect("proxied environments");
+    assert_eq!(proxied.len(), 1);
+    assert_eq!(proxied[0].0.name, "staging");
+    assert!(!proxied[0].0.swarm);
+    assert_eq!(proxied[0].1, "web");
+}

@@ -2,3 +2,12 @@
 //! engines in network namespaces, one registry), reached through `require_swarm!()`.
 
 mod lab;
+mod support;
+
+mod deploy;
+mod failure;
+mod interrupt;
+mod node;
+mod registry;
+mod rollback;
+mod status;

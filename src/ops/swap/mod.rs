@@ -1,13 +1,14 @@
 //! The swap every docker-preset change goes through (deploy, rollback, promote), as one
-//! value with two strategies: stop first in port mode (`stop_first`), start first in
-//! proxy mode (`start_first`). Both share the signals, the redaction of variable values,
-//! the restart-policy step and one failure path (`finish`), which records how a swap
-//! stopped short and decides the exit code and hint. The environment is never left
+//! value with three strategies: stop first in port mode (`stop_first`), start first in
+//! proxy mode (`start_first`), a service update in swarm mode (`swarm`). All share the
+//! signals, the redaction of variable values and one failure path (`finish`), which
+//! records how a swap stopped short and decides the exit code and hint. The environment is never left
 //! half-switched; a `kill -9` cannot be caught, so the next operation on the
 //! environment finds the unfinished deployment and puts it right (see `recover`).
 
 mod start_first;
 mod stop_first;
+pub mod swarm;
 pub mod warm;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use anyhow::{Context, Result};
 
 pub use start_first::{upstream_of, ProxyMode, UpstreamChoice};
 pub use stop_first::CHECK_SUFFIX;
+pub use swarm::SwarmMode;
 
 use super::Progress;
 use crate::clock::format_duration;
@@ -41,6 +43,8 @@ pub struct Swap<'a> {
     pub publish: Option<&'a Publish>,
     /// Proxy mode: start the new version first, switch the route, drain, stop the old.
     pub proxy: Option<&'a ProxyMode>,
+    /// Swarm mode: update the environment's service; `image.id` is a repository digest.
+    pub swarm: Option<&'a SwarmMode>,
     pub health_timeout: Duration,
     /// The environment's state once the new deployment serves.
     pub state_after: EnvState,
@@ -112,9 +116,10 @@ pub async fn run(
     swap: Swap<'_>,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
-    match swap.proxy {
-        Some(mode) => start_first::run(engine, store, swap, mode, progress).await,
-        None => stop_first::run(engine, store, swap, progress).await,
+    match (swap.swarm, swap.proxy) {
+        (Some(mode), _) => swarm::run(engine, store, swap, mode, progress).await,
+        (None, Some(mode)) => start_first::run(engine, store, swap, mode, progress).await,
+        (None, None) => stop_first::run(engine, store, swap, progress).await,
     }
 }
 

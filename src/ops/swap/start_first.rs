@@ -84,6 +84,7 @@ pub(super) async fn run(
         proxy: _,
         health_timeout,
         state_after,
+        swarm: _,
     } = swap;
     fault_point("recorded");
     let id = deployment.id;

@@ -36,6 +36,7 @@ pub(super) async fn run(
         proxy: _,
         health_timeout,
         state_after,
+        swarm: _,
     } = swap;
     fault_point("recorded");
     // From here on Ctrl-C and SIGTERM restore instead of killing us mid-swap.
