@@ -6,9 +6,10 @@
 #                       copy IMAGE from the default engine into the registry as REPO:TAG
 #                       (through node1: saved, loaded, pushed, removed from node1 again);
 #                       prints the pushed reference by digest, REGISTRY/REPO@sha256:...
-#   swarm-registry.sh build REPO:TAG SAYS [BASE]
+#   swarm-registry.sh build REPO:TAG SAYS [BASE [KEY=VALUE]]
 #                       a new image (a digest of its own) pushed as REPO:TAG: BASE (a seeded
 #                       repository:tag, default temps-test/web:v1) whose `/` says SAYS
+#                       (and whose environment sets KEY=VALUE, when given)
 #                       (built on node1 from the registry, no internet); prints the pushed
 #                       reference by digest. For histories of many versions: v3, v4, …
 #   swarm-registry.sh digest REPO TAG
@@ -34,7 +35,7 @@ SWARM_SCRIPT=swarm-registry
 . tests/swarm-lib.sh
 
 usage() {
-  die "usage: swarm-registry.sh push IMAGE REPO:TAG | build REPO:TAG SAYS [BASE] | digest REPO TAG | has REPO REF | delete REPO DIGEST | gc | catalog" \
+  die "usage: swarm-registry.sh push IMAGE REPO:TAG | build REPO:TAG SAYS [BASE [KEY=VALUE]] | digest REPO TAG | has REPO REF | delete REPO DIGEST | gc | catalog" \
     "the comments at the top of tests/swarm-registry.sh say what each does"
 }
 [ $# -ge 1 ] || usage
@@ -79,10 +80,13 @@ case "$1" in
     printf '%s\n' "$SWARM_REGISTRY/${target%:*}@${ref#*@}"
     ;;
   build)
-    [ $# -eq 3 ] || [ $# -eq 4 ] || usage
+    [ $# -ge 3 ] && [ $# -le 5 ] || usage
     target=$2
     says=$3
     base=${4:-temps-test/web:v1}
+    setting=${5:-}
+    [ -z "$setting" ] || [[ $setting =~ ^[A-Z_][A-Z0-9_]{0,63}=[A-Za-z0-9._:/-]{0,100}$ ]] ||
+      die "'$setting' is not KEY=VALUE" "an upper-case name, then a plain value: EXIT_AFTER=20"
     valid_repo "${target%:*}"
     valid_ref "${target##*:}"
     [ "${target%:*}" != "$target" ] || die "'$target' names no tag" "REPO:TAG, e.g. lab/web:v3"
@@ -93,6 +97,7 @@ case "$1" in
     trap 'rm -rf "$context"' EXIT
     printf '%s\n' "$says" >"$context/index.html"
     printf 'FROM %s\nCOPY index.html /www/index.html\n' "$SWARM_REGISTRY/$base" >"$context/Dockerfile"
+    [ -z "$setting" ] || printf 'ENV %s\n' "$setting" >>"$context/Dockerfile"
     # The classic builder: the engines are 20.10 and no buildx is installed. Its output
     # (a deprecation notice from newer clients) is shown only when the build fails.
     if ! built=$(DOCKER_BUILDKIT=0 timeout 120 docker -H "$(node_host node1)" build -q \

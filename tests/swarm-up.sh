@@ -64,7 +64,7 @@ lock_lab
 # The fixture images the registry is seeded with (tests/fixtures/build.sh makes them).
 FIXTURES=(temps-test/web:v1 temps-test/web:v2 temps-test/crash:v1 temps-test/nohealth:v1
   temps-test/checked:v1 temps-test/sick:v1 temps-test/quiet:v1 temps-test/flaky:v1
-  temps-test/slow:v1 temps-test/slow:v2 temps-test/stubborn:v1)
+  temps-test/slow:v1 temps-test/slow:v2 temps-test/stubborn:v1 temps-test/souring:v1)
 
 # elapsed: seconds since the script started, one decimal.
 elapsed() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'; }

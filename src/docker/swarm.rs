@@ -152,6 +152,8 @@ pub struct ServiceFacts {
 /// What temps needs to know of a task.
 #[derive(Debug, Clone)]
 pub struct TaskFacts {
+    /// Swarm's id of the task.
+    pub id: String,
     /// `temps-web-production.2`: the service and the slot.
     pub name: String,
     pub node: String,
@@ -373,6 +375,7 @@ impl Engine {
                     slot,
                     updated,
                     TaskFacts {
+                        id: t.id.clone().unwrap_or_default(),
                         name: format!("{service}.{slot}"),
                         node,
                         node_ready,

@@ -252,6 +252,7 @@ mod tests {
             spec: Default::default(),
         };
         let task = |slot: u32, image: &str, state: &str| TaskFacts {
+            id: format!("task{slot}"),
             name: format!("temps-web-production.{slot}"),
             node: format!("node{slot}"),
             node_ready: true,

@@ -165,12 +165,20 @@ pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Re
     let proxied = env.proxy.is_some();
     let probes = probes(&engine, store, &project, watched).await?;
     let deadline = Instant::now() + watch.window;
+    // No container of its own (swarm mode): no container events to follow (an empty
+    // filter would follow every container of the engine).
     let mut events =
         engine.container_events(&watched.containers, watch.window + Duration::from_secs(60));
-    let mut events_open = true;
+    let mut events_open = !watched.containers.is_empty();
     // Probing runs beside the rest: a slow probe never delays the proxy's counts.
     let health = watch_health(&engine, &probes);
     tokio::pin!(health);
+    // Swarm mode: the service's tasks stand for the containers, on whichever node.
+    let service = env
+        .swarm
+        .then(|| crate::docker::service_name(&project.name, &env.name));
+    let tasks = watch_tasks(&engine, service.as_deref(), watched.id);
+    tokio::pin!(tasks);
     let mut look_tick = tokio::time::interval(LOOK_EVERY);
     look_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut tally = proxied.then(Tally::default);
@@ -196,6 +204,7 @@ pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Re
                 None => events_open = false,
             },
             why = &mut health => break why,
+            why = &mut tasks => break why,
             _ = look_tick.tick() => {
                 let serving = store.environment_by_id(env.id)?.current_deployment_id;
                 if serving != Some(watched.id) {
@@ -263,6 +272,10 @@ async fn probes(
     project: &Project,
     watched: &Deployment,
 ) -> Result<Vec<(String, Probe)>> {
+    if watched.containers.is_empty() {
+        // Swarm mode: the tasks are watched instead.
+        return Ok(Vec::new());
+    }
     let env = store.environment_by_id(watched.environment_id)?;
     let image = match watched.image_id.as_deref() {
         Some(id) => engine.image(id).await?,
@@ -320,6 +333,50 @@ async fn watch_health(engine: &Engine, probes: &[(String, Probe)]) -> String {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Swarm mode: resolves when a task of the watched deployment ends after the watch began
+/// (its process exited, Swarm found it unhealthy and replaced it, a node rejected it),
+/// looking every [`PROBE_EVERY`]. Tasks that ended before are not counted; a look that
+/// the engine does not answer is skipped. Never resolves on one host (`service` is
+/// `None`).
+async fn watch_tasks(engine: &Engine, service: Option<&str>, watched: i64) -> String {
+    let Some(service) = service else {
+        return std::future::pending().await;
+    };
+    let ended = |task: &crate::docker::TaskFacts| {
+        task.deployment_id == Some(watched)
+            && matches!(task.state.as_str(), "complete" | "failed" | "rejected")
+    };
+    let mut before: Option<std::collections::HashSet<String>> = None;
+    let mut tick = tokio::time::interval(PROBE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(tasks) = engine.service_tasks(service).await else {
+            continue;
+        };
+        let Some(known) = &before else {
+            before = Some(
+                tasks
+                    .iter()
+                    .filter(|t| ended(t))
+                    .map(|t| t.id.clone())
+                    .collect(),
+            );
+            continue;
+        };
+        if let Some(task) = tasks.iter().find(|t| ended(t) && !known.contains(&t.id)) {
+            let why = task
+                .error
+                .as_deref()
+                .map_or(String::new(), |e| format!(": {e}"));
+            return format!(
+                "task {} on {} ended ({}{why})",
+                task.name, task.node, task.state
+            );
         }
     }
 }

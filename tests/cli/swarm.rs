@@ -11,3 +11,4 @@ mod node;
 mod registry;
 mod rollback;
 mod status;
+mod watch;

@@ -530,6 +530,7 @@ mod tests {
 
     fn task(slot: u32, deployment: i64, state: &str, node_ready: bool) -> TaskFacts {
         TaskFacts {
+            id: format!("task{slot}"),
             name: format!("temps-web-production.{slot}"),
             node: format!("node{slot}"),
             node_ready,

@@ -463,6 +463,19 @@ impl SwarmLab {
         run.stdout.trim().to_string()
     }
 
+    /// [`SwarmLab::build`] with `KEY=VALUE` in the image's environment (a behaviour of
+    /// its own, where the environment's variables would reach every version).
+    #[track_caller]
+    pub fn build_with(&self, repo_tag: &str, says: &str, base: &str, setting: &str) -> String {
+        let run = self
+            .script(
+                "swarm-registry.sh",
+                &["build", repo_tag, says, base, setting],
+            )
+            .code(0);
+        run.stdout.trim().to_string()
+    }
+
     /// `temps ARGS` of the test's environment, against the manager (`DOCKER_HOST`).
     pub fn temps(&self, env: &TestEnv, args: &[&str]) -> Run {
         env.run_with(&[("DOCKER_HOST", &self.manager)], args)
