@@ -8,8 +8,9 @@
 #   SKIP=outage,memory bash benches/proxy.sh   # only latency and throughput
 #   BENCH_OUT=DIR bash benches/proxy.sh        # keep proxy.json (raw + summary) in DIR
 #
-# Needs a Docker engine (started by tests/docker-up.sh when none answers), wrk (installed
-# from Debian when missing) and busybox-static. The upstream,
+# Needs a Docker engine (started by tests/docker-up.sh when none answers), wrk, nginx and
+# haproxy (installed from Debian when missing; only run here, as this user, from a config
+# in the work folder) and busybox-static. The upstream,
 # benches/proxy_upstream/upstream.rs,
 # is built here with rustc and imported as two images (v1, v2) of our own. Every container,
 # tag and image it makes is removed on exit. Exit 3: a target was missed.
@@ -22,19 +23,23 @@ bench_need python3 python3
 bench_need wrk wrk
 bench_need taskset util-linux
 bench_need nginx nginx
+bench_need haproxy haproxy
 bench_need /bin/busybox busybox-static
 docker info >/dev/null 2>&1 || bash "$root/tests/docker-up.sh"
 temps=$(bench_build "$root")
 
-# 10,000 client connections in the benchmark, as many in the proxy: raise the limit of
-# both (the proxy inherits it).
+# 10,000 client connections in the benchmark, as many in each proxy: raise the limit of
+# all (the proxies inherit it). HAProxy asks for two descriptors per connection it may
+# hold (the client's and the server's); it is told to start with what there is.
 conns=${CONNS:-10000}
 hard=$(ulimit -Hn)
-want=$((conns + 1024))
+want=$((conns * 2 + 4096))
 if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then
-  bench_log "the hard limit on open files is $hard: measuring $((hard - 1024)) connections, not $conns"
-  conns=$((hard - 1024))
   want=$hard
+  if [ "$hard" -lt $((conns + 1024)) ]; then
+    bench_log "the hard limit on open files is $hard: measuring $((hard - 1024)) connections, not $conns"
+    conns=$((hard - 1024))
+  fi
 fi
 ulimit -n "$want"
 export CONNS=$conns

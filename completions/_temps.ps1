@@ -408,7 +408,7 @@ Register-ArgumentCompleter -Native -CommandName 'temps' -ScriptBlock {
             break
         }
         'temps;proxy' {
-            [CompletionResult]::new('--poll-interval', '--poll-interval', [CompletionResultType]::ParameterName, 'How often to look for route changes in the history')
+            [CompletionResult]::new('--poll-interval', '--poll-interval', [CompletionResultType]::ParameterName, 'How often to look for route changes in the history (a switch also wakes the proxy)')
             [CompletionResult]::new('--shutdown-timeout', '--shutdown-timeout', [CompletionResultType]::ParameterName, 'How long SIGTERM or SIGINT waits for the requests in flight before exiting')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; h2c: no stream open, whatever PINGs it sends)')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Hold at most this many client connections at once; one more is closed as soon as it is accepted, until some end')

@@ -373,7 +373,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --help 'Print help'
         }
         &'temps;proxy'= {
-            cand --poll-interval 'How often to look for route changes in the history'
+            cand --poll-interval 'How often to look for route changes in the history (a switch also wakes the proxy)'
             cand --shutdown-timeout 'How long SIGTERM or SIGINT waits for the requests in flight before exiting'
             cand --idle-timeout 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; h2c: no stream open, whatever PINGs it sends)'
             cand --max-connections 'Hold at most this many client connections at once; one more is closed as soon as it is accepted, until some end'

@@ -243,7 +243,7 @@ json\t''"
 complete -c temps -n "__fish_temps_using_subcommand completions" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c temps -n "__fish_temps_using_subcommand completions" -s q -l quiet -d 'Print nothing but results and errors'
 complete -c temps -n "__fish_temps_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c temps -n "__fish_temps_using_subcommand proxy" -l poll-interval -d 'How often to look for route changes in the history' -r
+complete -c temps -n "__fish_temps_using_subcommand proxy" -l poll-interval -d 'How often to look for route changes in the history (a switch also wakes the proxy)' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l shutdown-timeout -d 'How long SIGTERM or SIGINT waits for the requests in flight before exiting' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l idle-timeout -d 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; h2c: no stream open, whatever PINGs it sends)' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l max-connections -d 'Hold at most this many client connections at once; one more is closed as soon as it is accepted, until some end' -r

@@ -467,7 +467,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// How often to look for route changes in the history
+    /// How often to look for route changes in the history (a switch also wakes the proxy)
     #[arg(long, value_name = "DUR", default_value = "20ms", value_parser = parse_duration)]
     pub poll_interval: Duration,
 

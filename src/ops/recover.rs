@@ -138,11 +138,13 @@ pub async fn recover(
                 }
             }
             if let (Some(listen), Some(current)) = (&env.proxy, &current) {
-                let port = match &current.image_id {
-                    Some(image) => engine.image(image).await?.and_then(|i| i.exposed_port),
-                    None => None,
+                // The image is asked only when the project names no container port.
+                let port = match (project.container_port, &current.image_id) {
+                    (Some(port), _) => Some(port),
+                    (None, Some(image)) => engine.image(image).await?.and_then(|i| i.exposed_port),
+                    (None, None) => None,
                 };
-                if let Some(port) = project.container_port.or(port) {
+                if let Some(port) = port {
                     let mut upstreams = Vec::new();
                     let mut known = Vec::new();
                     for container in &current.containers {

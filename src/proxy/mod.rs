@@ -1,14 +1,15 @@
 //! `temps proxy`: the zero-downtime reverse proxy in front of every environment in proxy
 //! mode.
 //!
-//! The deploy side never talks to the proxy directly: it writes an environment's route
+//! The deploy side never talks to the proxy directly (beyond waking it): it writes an environment's route
 //! (listen address, upstream addresses, a generation that grows with every write) to the
 //! history, waits until the proxy reports that generation applied, then until the old
 //! upstreams have nothing in flight, and only then stops the old containers. The proxy
-//! polls the generation, switches its table atomically (every new request, also on a
-//! kept-alive connection, goes to the new upstreams), and reports what it applies and
-//! what is in flight per upstream. Requests are routed one by one, never per connection;
-//! an upgraded (WebSocket) connection stays on the upstream it started on and counts as in
+//! polls the generation (and looks at once when the writer wakes it, see `wake`),
+//! switches its table atomically (every new request, also on a kept-alive connection,
+//! goes to the new upstreams), and reports what it applies and what is in flight per
+//! upstream. Requests are routed one by one, never per connection; an upgraded
+//! (WebSocket) connection stays on the upstream it started on and counts as in
 //! flight there until it closes. Apart from the requests, a thread stops the warm
 //! standbys whose time is up (`standby`).
 
@@ -22,6 +23,7 @@ mod report;
 mod server;
 mod standby;
 mod table;
+mod wake;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -40,6 +42,7 @@ use server::{Limits, Server, Serving};
 use table::Routes;
 
 pub use policy::DEFAULT_RESPONSE_TIMEOUT;
+pub use wake::notify as notify_route_change;
 
 /// How many client connections the proxy holds at once unless told otherwise: the 10,000
 /// idle ones the benchmarks open fit, and so do their file descriptors (with the
@@ -53,7 +56,7 @@ pub const REPORT_INTERVAL: Duration = Duration::from_millis(25);
 /// How the proxy runs.
 #[derive(Debug, Clone)]
 pub struct ProxyOptions {
-    /// How often the route generation is polled.
+    /// How often the route generation is polled when nothing wakes the proxy (`wake`).
     pub poll_interval: Duration,
     /// How often the proxy's state is reported (also right after each switch).
     pub report_interval: Duration,
@@ -147,9 +150,21 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     });
     let (routes_tx, routes_rx) = watch::channel(None);
     let stop_polling = Arc::new(AtomicBool::new(false));
+    // Bound before the first look at the routes: no change committed after it is missed.
+    let wakeup = match wake::Wakeup::bind(store.path()) {
+        Ok(wakeup) => Some(wakeup),
+        Err(why) => {
+            event(format!(
+                "no wake-up socket ({why}): route changes wait for the next poll (every {})",
+                crate::clock::format_duration(options.poll_interval)
+            ));
+            None
+        }
+    };
     let poller = report::spawn_poller(
         store,
         options.poll_interval,
+        wakeup,
         routes_tx,
         Arc::clone(&stop_polling),
     )?;

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use super::problem;
 use super::server::Serving;
 use super::table::Routes;
+use super::wake::Wakeup;
 use crate::clock::now_ms;
 use crate::store::{ProxyState, Route, Store};
 
@@ -66,11 +67,16 @@ impl Once {
     }
 }
 
-/// Poll the route generation every `interval`; on a change, read the routes and publish
-/// them. Runs until `stop` is set.
+/// How often a waiting poller looks at `stop`: a long poll interval must not hold up the
+/// proxy's exit.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// Poll the route generation every `interval`, and at once when `wakeup` is woken (see
+/// `wake`); on a change, read the routes and publish them. Runs until `stop` is set.
 pub fn spawn_poller(
     store: Store,
     interval: Duration,
+    wakeup: Option<Wakeup>,
     routes: watch::Sender<Option<Vec<Route>>>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>> {
@@ -97,10 +103,30 @@ pub fn spawn_poller(
                     Ok(None) => failure = Once::default(),
                     Err(err) => failure.failed("polling the routes", &err),
                 }
-                thread::sleep(interval);
+                let stopping = || stop.load(Ordering::SeqCst);
+                match &wakeup {
+                    Some(wakeup) => {
+                        wakeup.wait(interval, STOP_CHECK, &stopping);
+                    }
+                    None => sleep_unless(interval, &stopping),
+                }
             }
+            // The socket file goes with the thread that used it.
+            drop(wakeup);
         })
         .context("starting the route poller")
+}
+
+/// Sleep `interval`, or less once `stop` says so.
+fn sleep_unless(interval: Duration, stop: &dyn Fn() -> bool) {
+    let deadline = std::time::Instant::now() + interval;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stop() {
+            return;
+        }
+        thread::sleep(left.min(STOP_CHECK));
+    }
 }
 
 /// Report the proxy's state every `interval`, and at once on a nudge. When the nudging

@@ -135,7 +135,10 @@ impl Store {
         upstreams: &[String],
         deployment_id: Option<i64>,
     ) -> Result<i64> {
-        self.write(|tx| write_route(tx, environment_id, listen, upstreams, deployment_id))
+        let generation =
+            self.write(|tx| write_route(tx, environment_id, listen, upstreams, deployment_id))?;
+        crate::proxy::notify_route_change(&self.path);
+        Ok(generation)
     }
 
     /// Make `id` serve through the proxy, in one transaction: its route is written, it
@@ -153,7 +156,7 @@ impl Store {
             upstreams,
             serves_from,
         } = switch;
-        self.write(|tx| {
+        let switched = self.write(|tx| {
             let now = now_ms();
             let previous: Option<i64> = tx.query_row(
                 "SELECT current_deployment_id FROM environments WHERE id = ?1",
@@ -227,7 +230,10 @@ impl Store {
                 ended,
             })
         })
-        .with_context(|| format!("routing the environment to deployment #{id}"))
+        .with_context(|| format!("routing the environment to deployment #{id}"))?;
+        // Committed: a running proxy need not wait for its next poll.
+        crate::proxy::notify_route_change(&self.path);
+        Ok(switched)
     }
 
     /// Remember the address an environment that serves nothing yet was given (`--publish`,

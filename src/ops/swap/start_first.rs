@@ -254,17 +254,15 @@ pub async fn upstream_of(
     name: &str,
     container_port: u16,
 ) -> Result<Option<UpstreamChoice>> {
-    let Some(published) = engine.published_port(name, container_port).await? else {
+    // One inspect gives both addresses.
+    let Some(addresses) = engine.addresses(name, container_port).await? else {
         return Ok(None);
     };
-    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, published)).to_string();
-    let direct = match engine.container(name).await? {
-        Some(facts) => facts
-            .ip
-            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
-            .map(|ip| SocketAddr::new(ip, container_port)),
-        None => None,
-    };
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, addresses.published)).to_string();
+    let direct = addresses
+        .ip
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, container_port));
     let reachable = match direct {
         Some(addr) => matches!(
             tokio::time::timeout(

@@ -135,6 +135,100 @@ fn a_running_proxy_stops_an_expired_standby_by_itself() {
     assert_eq!(status["drift"], serde_json::json!([]), "{status:#}");
 }
 
+/// `temps -o json ARGS` in proxy mode: exit 0, and the command never found the proxy
+/// missing (it would say so and go on: a proxy that never applies the route is not
+/// "running" to the waiting side after its timeout).
+fn switched(site: &Site, args: &[&str]) -> Value {
+    let mut full = vec!["-o", "json"];
+    full.extend_from_slice(args);
+    let run = site.env.run(&full).code(0);
+    assert!(
+        !run.stderr.contains("no `temps proxy` is running"),
+        "{}\n--- proxy\n{}",
+        run.stderr,
+        site.proxy.stderr()
+    );
+    run.json()
+}
+
+#[test]
+fn a_switch_wakes_the_proxy_instead_of_waiting_for_its_poll() {
+    require_docker!();
+    let env = TestEnv::new();
+    let project = env.web_project("wwake");
+    // Polling once an hour: only the switch's wake-up can make this proxy see a route
+    // change while the test runs.
+    let proxy = Proxy::start_with(&env, &["--poll-interval", "1h"]);
+    proxy.applied(0);
+    let mut site = Site {
+        proxy,
+        env,
+        project,
+        port: crate::common::free_port(),
+    };
+    let listen = site.listen();
+    let deploy = |site: &Site, image: &str| {
+        switched(
+            site,
+            &[
+                "deploy",
+                &site.project,
+                "--image",
+                image,
+                "--proxy",
+                &listen,
+                "--drain",
+                "5s",
+                "--standby",
+                "30m",
+            ],
+        )
+    };
+    let first = deploy(&site, WEB_V1);
+    assert_eq!(site.serving().as_deref(), Ok("v1"));
+    deploy(&site, WEB_V2);
+    assert_eq!(site.serving().as_deref(), Ok("v2"));
+    let first_id = first["id"].as_i64().expect("an id").to_string();
+    let rollback = switched(&site, &["rollback", &first_id, "--yes"]);
+    assert_eq!(
+        rollback["containers"], first["containers"],
+        "the warm path: {rollback:#}"
+    );
+    assert_eq!(site.serving().as_deref(), Ok("v1"), "answered at once");
+
+    // Killed, the proxy leaves its socket file behind; the next one takes its place and
+    // is woken the same way.
+    let socket = {
+        let mut name = std::fs::canonicalize(site.env.db())
+            .expect("the history")
+            .into_os_string();
+        name.push("-proxy.sock");
+        std::path::PathBuf::from(name)
+    };
+    assert!(socket.exists(), "{} while the proxy runs", socket.display());
+    drop(std::mem::replace(
+        &mut site.proxy,
+        Proxy::start_with(&site.env, &["--poll-interval", "1h"]),
+    ));
+    let restarted = &site.proxy;
+    // Its first look at the routes needs no wake-up.
+    restarted.logged("applied generation");
+    assert_eq!(site.serving().as_deref(), Ok("v1"));
+    let second_id = (first["id"].as_i64().expect("an id") + 1).to_string();
+    let promote = switched(&site, &["promote", &second_id, "--yes"]);
+    assert_eq!(site.serving().as_deref(), Ok("v2"), "{promote:#}");
+    assert!(
+        !site.proxy.stderr().contains("no wake-up socket"),
+        "{}",
+        site.proxy.stderr()
+    );
+
+    // Stopped cleanly, the proxy removes its socket.
+    let status = site.proxy.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(!socket.exists(), "{} removed on exit", socket.display());
+}
+
 /// A site serving v2 through the proxy, with v1 (returned) replaced by it and warm.
 fn v1_warm_behind_v2(hint: &str) -> (Site, Value) {
     let site = Site::new(hint);
