@@ -15,6 +15,7 @@ mod differential;
 mod exchange;
 pub(super) mod parse;
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -169,19 +170,32 @@ impl Connection<'_> {
     /// Read what the client sent next into the input. The buffer is only made once
     /// there is something to read (readiness can be announced spuriously), so a silent
     /// client costs none.
+    ///
+    /// The read goes through the stream's `poll_read` once rather than `try_read_buf`:
+    /// a read that does not fill the buffer tells tokio the socket is drained, so the
+    /// watch on the client while its answer is awaited waits for epoll instead of
+    /// trying a read that finds nothing (one system call less per request).
     async fn read_more(&mut self) -> io::Result<usize> {
         loop {
             self.client.readable().await?;
             if self.input.capacity() == self.input.len() {
                 self.input.reserve(HEAD_BUFFER);
             }
-            match self.client.try_read_buf(&mut self.input) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+            let read = {
+                let mut once = std::pin::pin!(self.client.read_buf(&mut self.input));
+                std::future::poll_fn(|cx| match Future::poll(once.as_mut(), cx) {
+                    std::task::Poll::Pending => std::task::Poll::Ready(None),
+                    std::task::Poll::Ready(read) => std::task::Poll::Ready(Some(read)),
+                })
+                .await
+            };
+            match read {
+                None => {
                     if self.input.is_empty() {
                         self.input = Vec::new();
                     }
                 }
-                read => return read,
+                Some(read) => return read,
             }
         }
     }
