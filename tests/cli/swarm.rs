@@ -4,6 +4,7 @@
 mod lab;
 mod support;
 
+mod api;
 mod deploy;
 mod failure;
 mod interrupt;
