@@ -296,7 +296,6 @@ pub async fn deploy_image(
     progress.stage(Stage::PostHook);
     let outcome = hooks::post(&project, "deploy", &hook_env, result, progress);
     drop(lock);
-    progress.stage(Stage::Unlock);
     outcome
 }
 

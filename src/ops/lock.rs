@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::Progress;
+use super::{Progress, Stage};
 use crate::clock::{ago, now_ms, rfc3339};
 use crate::error::{ExitStatus, Failure};
 use crate::store::{release_lock, LockAttempt, LockHolder, Project, Store};
@@ -23,6 +23,38 @@ impl Drop for EnvLock {
     fn drop(&mut self) {
         let _ = release_lock(&self.db, self.project_id, &self.environment, self.pid);
     }
+}
+
+/// The environment's lock as an operation's pipeline holds it: on every way out of the
+/// operation (a refusal, a failure, the end) the lock is released and then its progress
+/// told so (`unlock`), so an event stream always shows the lock let go.
+pub struct Held<'p> {
+    lock: Option<EnvLock>,
+    progress: &'p dyn Progress,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        drop(self.lock.take());
+        self.progress.stage(Stage::Unlock);
+    }
+}
+
+/// Enter the pipeline's `lock` stage and lock `project/environment` for `asker`, for
+/// the length of the operation.
+pub fn hold_environment<'p>(
+    store: &mut Store,
+    project: &Project,
+    environment: &str,
+    asker: &Asker<'_>,
+    progress: &'p dyn Progress,
+) -> Result<Held<'p>> {
+    progress.stage(Stage::Lock);
+    let lock = lock_environment(store, project, environment, asker, progress)?;
+    Ok(Held {
+        lock: Some(lock),
+        progress,
+    })
 }
 
 /// Who asks for an environment's lock, for whoever finds it busy, and how long they wait.

@@ -167,7 +167,8 @@ fn a_declined_confirmation_records_nothing_and_releases_the_lock() {
     );
     assert_eq!(
         *progress.stages.borrow(),
-        [Stage::Lock, Stage::Validate, Stage::Confirm]
+        [Stage::Lock, Stage::Validate, Stage::Confirm, Stage::Unlock],
+        "a refused operation tells its lock let go too"
     );
     // The lock went with the pipeline: the same rollback, confirmed, runs at once.
     let prompt = Scripted {

@@ -11,23 +11,22 @@
 use anyhow::Result;
 
 use super::drift::{observe, Drift};
-use super::lock::{lock_environment, Asker, EnvLock};
+use super::lock::{hold_environment, Asker, Held};
 use super::{release, swap, Progress, Stage};
 use crate::clock::now_ms;
 use crate::docker::{ContainerFacts, Engine};
 use crate::store::{Preset, Project, Status, Store};
 
 /// Lock `project/environment` for `command` and recover what an earlier operation left.
-pub async fn take_environment(
+pub async fn take_environment<'p>(
     store: &mut Store,
     engine: Option<&Engine>,
     project: &Project,
     environment: &str,
     asker: &Asker<'_>,
-    progress: &dyn Progress,
-) -> Result<EnvLock> {
-    progress.stage(Stage::Lock);
-    let lock = lock_environment(store, project, environment, asker, progress)?;
+    progress: &'p dyn Progress,
+) -> Result<Held<'p>> {
+    let lock = hold_environment(store, project, environment, asker, progress)?;
     progress.stage(Stage::Reconcile);
     recover(store, engine, project, environment, progress).await?;
     Ok(lock)

@@ -14,7 +14,7 @@ use anyhow::Result;
 
 use super::gate::Choice;
 use super::hooks::{self, HookEnv};
-use super::lock::{lock_environment, Asker};
+use super::lock::{hold_environment, Asker};
 use super::recover::recover;
 use super::swap::warm::WarmOutcome;
 use super::swap::{self, Swap};
@@ -718,14 +718,13 @@ pub async fn run(
     let reason = clean_reason(reason)?;
     let target_id = resolve(store, &target, prompt)?;
     let (project, environment) = locate(store, target_id)?;
-    progress.stage(Stage::Lock);
     let command = format!("{} {target_id}", kind.noun());
     let asker = Asker {
         command: &command,
         user: &created_by,
         wait: wait_lock,
     };
-    let lock = lock_environment(store, &project, &environment, &asker, progress)?;
+    let lock = hold_environment(store, &project, &environment, &asker, progress)?;
     progress.stage(Stage::Validate);
     let plan = plan(store, kind, target_id).await?;
     let was = plan.environment.state;
@@ -758,7 +757,6 @@ pub async fn run(
     .await?;
     let deployment = execute(store, plan, reason, created_by, health_timeout, progress).await?;
     drop(lock);
-    progress.stage(Stage::Unlock);
     Ok(if clears_state {
         Outcome::StateCleared { deployment, was }
     } else {

@@ -106,6 +106,5 @@ pub async fn deploy_dir(
     progress.stage(Stage::PostHook);
     let outcome = hooks::post(&project, "deploy", &hook_env, result, progress);
     drop(lock);
-    progress.stage(Stage::Unlock);
     outcome
 }

@@ -902,6 +902,11 @@ fn refusals_and_bad_input_answer_the_spec_codes_and_change_nothing() {
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names[names.len() - 2..], ["error", "done"], "{events:?}");
     assert_eq!(
+        events[names.len() - 3].1["step"],
+        "unlock",
+        "the lock is let go before the error: {events:?}"
+    );
+    assert_eq!(
         events[names.len() - 2].1["code"],
         "health_failed",
         "{events:?}"
