@@ -127,6 +127,16 @@ pub fn lock_environment(
     }
 }
 
+/// Who holds `project/environment`'s lock now, if a live process does (a dead holder's
+/// lock is the next taker's).
+pub fn live_holder(
+    store: &Store,
+    project: &Project,
+    environment: &str,
+) -> Result<Option<LockHolder>> {
+    Ok(store.lock_holder(project.id, environment)?.filter(is_alive))
+}
+
 fn busy(project: &str, environment: &str, holder: &LockHolder, wait: Option<Duration>) -> Failure {
     let host = if holder.host == hostname() {
         String::new()

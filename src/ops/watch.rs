@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use super::gate::Choice;
+use super::lock::live_holder;
 use super::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
 use super::swap::{upstream_of, Signals};
 use super::Progress;
@@ -226,7 +227,70 @@ pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Re
             }
         }
     };
+    if let Some(stopped) = wait_for_lock(
+        store,
+        &watch,
+        &project,
+        &env.name,
+        &signal,
+        &mut signals,
+        progress,
+    )
+    .await?
+    {
+        return Err(stopped.into());
+    }
     roll_back(store, &watch, &signal, progress).await
+}
+
+/// Before the automatic rollback takes the lock: while someone else's operation holds
+/// it, wait here (up to [`LOCK_PATIENCE`]), where an interrupt is still heard, rather
+/// than in the lock's own wait, which is not. `Some(failure)` when an interrupt came
+/// first: nothing was changed, and the watched deployment still serves (exit 130).
+async fn wait_for_lock(
+    store: &Store,
+    watch: &Watch,
+    project: &Project,
+    environment: &str,
+    signal: &str,
+    signals: &mut Signals,
+    progress: &dyn Progress,
+) -> Result<Option<Failure>> {
+    let until = Instant::now() + LOCK_PATIENCE;
+    let mut announced = false;
+    while let Some(holder) = live_holder(store, project, environment)? {
+        if Instant::now() >= until {
+            // The pipeline's own wait answers busy, naming the holder.
+            break;
+        }
+        let waiting_for = format!(
+            "`temps {}` (pid {}, {})",
+            holder.command, holder.pid, holder.user
+        );
+        if !announced {
+            progress.warn(&format!(
+                "#{} went bad: {signal}; waiting for {waiting_for} to finish to roll back to #{} (Ctrl-C gives up and leaves #{} serving)",
+                watch.deployment.id, watch.previous, watch.deployment.id
+            ));
+            announced = true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(LOOK_EVERY) => {}
+            caught = signals.next() => {
+                let mut failure = Failure::new(
+                    ExitStatus::Interrupted,
+                    format!(
+                        "#{} went bad during its watch ({signal}); the automatic rollback was given up ({caught}) while it waited for {waiting_for}: nothing was changed, #{} still serves",
+                        watch.deployment.id, watch.deployment.id
+                    ),
+                )
+                .hint(format!("roll back by hand once the environment is free: `temps rollback {}`", watch.previous));
+                failure.document = serde_json::to_value(&watch.deployment).ok();
+                return Ok(Some(failure));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// `watching #44: 4m12s left, 1,204 requests, 0 errors`.

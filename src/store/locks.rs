@@ -29,6 +29,19 @@ pub enum LockAttempt {
 }
 
 impl Store {
+    /// Who holds the environment's lock, live or not, without taking it.
+    pub fn lock_holder(&self, project_id: i64, environment: &str) -> Result<Option<LockHolder>> {
+        self.conn
+            .query_row(
+                "SELECT pid, pid_start, host, user, command, started_at FROM locks \
+                 WHERE project_id = ?1 AND environment = ?2",
+                params![project_id, environment],
+                holder_from_row,
+            )
+            .optional()
+            .context("reading the environment's lock")
+    }
+
     /// Take the environment's lock unless a live holder has it.
     pub fn try_lock(
         &mut self,
@@ -43,16 +56,7 @@ impl Store {
                     "SELECT pid, pid_start, host, user, command, started_at FROM locks \
                      WHERE project_id = ?1 AND environment = ?2",
                     params![project_id, environment],
-                    |r| {
-                        Ok(LockHolder {
-                            pid: r.get(0)?,
-                            pid_start: r.get(1)?,
-                            host: r.get(2)?,
-                            user: r.get(3)?,
-                            command: r.get(4)?,
-                            started_at: r.get(5)?,
-                        })
-                    },
+                    holder_from_row,
                 )
                 .optional()
                 .context("reading the environment's lock")?;
@@ -70,6 +74,17 @@ impl Store {
             Ok(LockAttempt::Acquired { took_over: holder })
         })
     }
+}
+
+fn holder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LockHolder> {
+    Ok(LockHolder {
+        pid: r.get(0)?,
+        pid_start: r.get(1)?,
+        host: r.get(2)?,
+        user: r.get(3)?,
+        command: r.get(4)?,
+        started_at: r.get(5)?,
+    })
 }
 
 /// Release a lock we hold; used from a guard's `Drop`, so it opens its own connection.

@@ -488,3 +488,98 @@ fn the_api_watches_a_deploy_with_the_watch_query() {
         .send()
         .error(400, "bad_request");
 }
+
+#[test]
+fn ctrl_c_while_the_automatic_rollback_waits_for_a_held_lock_gives_it_up_and_changes_nothing() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, v1) = port_mode(&env, "watchwait");
+    // A pre-deploy hook that, once told to, holds its deploy (and so the environment's
+    // lock) until the test lets it go.
+    let hooks = env.dir.path().join("hooks");
+    std::fs::create_dir_all(&hooks).expect("hooks folder");
+    let (hold, holding, release) = (
+        env.dir.path().join("hold"),
+        env.dir.path().join("holding"),
+        env.dir.path().join("release"),
+    );
+    let hook = hooks.join("pre-deploy");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n[ -f '{hold}' ] || exit 0\ntouch '{holding}'\nwhile [ ! -f '{release}' ]; do sleep 0.05; done\n",
+            hold = hold.display(),
+            holding = holding.display(),
+            release = release.display()
+        ),
+    )
+    .expect("write the hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the hook executable");
+    env.ok(&[
+        "project",
+        "update",
+        &project,
+        "--hooks",
+        &hooks.to_string_lossy(),
+        "--hook-timeout",
+        "5m",
+    ]);
+
+    let watcher = Background::start(
+        &env,
+        &["deploy", &project, "--image", WEB_V2, "--watch", "5m"],
+    );
+    watcher.watching();
+    let watched = history(&env, &project)[0].clone();
+    assert_eq!(watched["status"], "deployed", "{watched:#}");
+
+    // Someone's deploy takes the lock and stays in its hook.
+    std::fs::write(&hold, "").expect("hold");
+    let holder = Background::start(&env, &["deploy", &project, "--image", WEB_V1]);
+    wait_for("the other deploy to hold the lock", || holding.exists());
+
+    // The watched version goes bad: the automatic rollback has to wait for the lock.
+    let container = watched["containers"][0].as_str().expect("a container");
+    docker(&["kill", container]);
+    wait_for("the automatic rollback to wait for the lock", || {
+        watcher
+            .stderr
+            .lock()
+            .unwrap()
+            .contains("waiting for `temps deploy")
+    });
+    // SAFETY: a signal to the child this test started.
+    unsafe {
+        libc::kill(watcher.child.id() as i32, libc::SIGINT);
+    }
+    let run = watcher.finish().code(130);
+    assert!(
+        run.stderr.contains("the automatic rollback was given up"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("temps rollback {v1}")),
+        "{}",
+        run.stderr
+    );
+
+    // Nothing was changed by the watch: no rollback recorded, the watched deployment
+    // still the current one.
+    let records = history(&env, &project);
+    assert!(
+        records.iter().all(|d| d["is_rollback"] != true),
+        "{records:#?}"
+    );
+    let (state, current) = state(&env, &project);
+    assert_eq!(
+        (state.as_str(), current),
+        ("normal", watched["id"].as_i64().unwrap_or_default())
+    );
+
+    // The other deploy goes on once its hook lets go.
+    std::fs::write(&release, "").expect("release");
+    holder.finish().code(0);
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+}
