@@ -227,7 +227,7 @@ pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Re
             }
         }
     };
-    if let Some(stopped) = wait_for_lock(
+    if wait_for_lock(
         store,
         &watch,
         &project,
@@ -238,15 +238,15 @@ pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Re
     )
     .await?
     {
-        return Err(stopped.into());
+        return Ok(WatchOutcome::Interrupted(tally));
     }
     roll_back(store, &watch, &signal, progress).await
 }
 
 /// Before the automatic rollback takes the lock: while someone else's operation holds
 /// it, wait here (up to [`LOCK_PATIENCE`]), where an interrupt is still heard, rather
-/// than in the lock's own wait, which is not. `Some(failure)` when an interrupt came
-/// first: nothing was changed, and the watched deployment still serves (exit 130).
+/// than in the lock's own wait, which is not. True when an interrupt came first: the
+/// rollback is given up with nothing changed, and the watched deployment still serves.
 async fn wait_for_lock(
     store: &Store,
     watch: &Watch,
@@ -255,7 +255,7 @@ async fn wait_for_lock(
     signal: &str,
     signals: &mut Signals,
     progress: &dyn Progress,
-) -> Result<Option<Failure>> {
+) -> Result<bool> {
     let until = Instant::now() + LOCK_PATIENCE;
     let mut announced = false;
     while let Some(holder) = live_holder(store, project, environment)? {
@@ -277,20 +277,15 @@ async fn wait_for_lock(
         tokio::select! {
             () = tokio::time::sleep(LOOK_EVERY) => {}
             caught = signals.next() => {
-                let mut failure = Failure::new(
-                    ExitStatus::Interrupted,
-                    format!(
-                        "#{} went bad during its watch ({signal}); the automatic rollback was given up ({caught}) while it waited for {waiting_for}: nothing was changed, #{} still serves",
-                        watch.deployment.id, watch.deployment.id
-                    ),
-                )
-                .hint(format!("roll back by hand once the environment is free: `temps rollback {}`", watch.previous));
-                failure.document = serde_json::to_value(&watch.deployment).ok();
-                return Ok(Some(failure));
+                progress.warn(&format!(
+                    "the automatic rollback of #{} was given up ({caught}) while it waited for {waiting_for}: nothing was changed; roll back by hand once the environment is free: `temps rollback {}`",
+                    watch.deployment.id, watch.previous
+                ));
+                return Ok(true);
             }
         }
     }
-    Ok(None)
+    Ok(false)
 }
 
 /// `watching #44: 4m12s left, 1,204 requests, 0 errors`.

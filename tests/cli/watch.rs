@@ -553,12 +553,14 @@ fn ctrl_c_while_the_automatic_rollback_waits_for_a_held_lock_gives_it_up_and_cha
     unsafe {
         libc::kill(watcher.child.id() as i32, libc::SIGINT);
     }
-    let run = watcher.finish().code(130);
+    // As any Ctrl-C during a watch: exit 0 with warnings, the new version serving.
+    let run = watcher.finish().code(0);
     assert!(
-        run.stderr.contains("the automatic rollback was given up"),
+        run.stderr.contains("the automatic rollback of") && run.stderr.contains("was given up"),
         "{}",
         run.stderr
     );
+    assert!(run.stderr.contains("stopped watching"), "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!("temps rollback {v1}")),
         "{}",
