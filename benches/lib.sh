@@ -30,3 +30,17 @@ bench_build() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   printf '%s\n' "${dir:-$root/target}/release/temps"
 }
+
+# bench_remove_projects PROJECT...: remove what temps made for these projects on the
+# engine (their containers, and their temps/<project>:<id> tags).
+bench_remove_projects() {
+  local project ids images
+  for project in "$@"; do
+    ids=$(docker ps -aq --filter "label=dev.temps.project=$project")
+    # shellcheck disable=SC2086
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null || true
+    images=$(docker images --format '{{.Repository}}:{{.Tag}}' "temps/$project")
+    # shellcheck disable=SC2086
+    [ -z "$images" ] || docker rmi $images >/dev/null || true
+  done
+}

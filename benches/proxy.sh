@@ -48,14 +48,7 @@ tag="tpbench$$"
 work=$(mktemp -d)
 
 cleanup() {
-  for project in "$tag-px" "$tag-pt"; do
-    ids=$(docker ps -aq --filter "label=dev.temps.project=$project")
-    # shellcheck disable=SC2086
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null || true
-    images=$(docker images --format '{{.Repository}}:{{.Tag}}' "temps/$project")
-    # shellcheck disable=SC2086
-    [ -z "$images" ] || docker rmi $images >/dev/null || true
-  done
+  bench_remove_projects "$tag-px" "$tag-pt"
   docker rmi "temps-bench/$tag-up:v1" "temps-bench/$tag-up:v2" >/dev/null 2>&1 || true
   rm -rf "$work"
 }

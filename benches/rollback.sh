@@ -58,14 +58,7 @@ tag="tbench$$"
 work=$(mktemp -d)
 
 cleanup() {
-  for project in "$tag-rb" "$tag-dp" "$tag-floor" "$tag-fcheck" "$tag-rbold" "$tag-bad" "$tag-badold"; do
-    ids=$(docker ps -aq --filter "label=dev.temps.project=$project")
-    # shellcheck disable=SC2086
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null || true
-    images=$(docker images --format '{{.Repository}}:{{.Tag}}' "temps/$project")
-    # shellcheck disable=SC2086
-    [ -z "$images" ] || docker rmi $images >/dev/null || true
-  done
+  bench_remove_projects "$tag-rb" "$tag-dp" "$tag-floor" "$tag-fcheck" "$tag-rbold" "$tag-bad" "$tag-badold"
   docker rmi "temps-bench/$tag:v1" "temps-bench/$tag:v2" "temps-bench/$tag:nohealth" \
     "temps-bench/$tag:crash" >/dev/null 2>&1 || true
   rm -rf "$work"

@@ -27,14 +27,7 @@ tag="twarm$$"
 work=$(mktemp -d)
 
 cleanup() {
-  for project in "$tag-warm" "$tag-cold" "$tag-runbook"; do
-    ids=$(docker ps -aq --filter "label=dev.temps.project=$project")
-    # shellcheck disable=SC2086
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null || true
-    images=$(docker images --format '{{.Repository}}:{{.Tag}}' "temps/$project")
-    # shellcheck disable=SC2086
-    [ -z "$images" ] || docker rmi $images >/dev/null || true
-  done
+  bench_remove_projects "$tag-warm" "$tag-cold" "$tag-runbook"
   docker rmi "temps-bench/$tag:v1" "temps-bench/$tag:v2" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
