@@ -109,27 +109,16 @@ fn a_container_that_exits_is_rolled_back_at_once_and_the_post_rollback_hook_runs
     let env = TestEnv::new();
     let (project, port, v1) = port_mode(&env, "watchexit");
     // A runbook's hook: it sees the automatic rollback as any other.
-    let hooks = env.dir.path().join("hooks");
-    std::fs::create_dir_all(&hooks).expect("hooks folder");
     let seen = env.dir.path().join("post-rollback.seen");
-    let hook = hooks.join("post-rollback");
-    std::fs::write(
-        &hook,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n%s\\n' \"$TEMPS_OUTCOME\" \"$TEMPS_REASON\" > '{}'\n",
+    install_hook(
+        &env,
+        &project,
+        "post-rollback",
+        &format!(
+            "printf '%s\\n%s\\n' \"$TEMPS_OUTCOME\" \"$TEMPS_REASON\" > '{}'",
             seen.display()
         ),
-    )
-    .expect("write the hook");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("make the hook executable");
-    env.ok(&[
-        "project",
-        "update",
-        &project,
-        "--hooks",
-        &hooks.to_string_lossy(),
-    ]);
+    );
     env.ok(&["env", "set", &project, "EXIT_AFTER=2"]);
     let run = env
         .run(&[
@@ -209,6 +198,23 @@ fn on_a_terminal_the_spinner_shows_the_time_left_and_the_proxy_counts() {
     client.join().expect("the client");
     let run = run.code(0).has("requests, 0 errors").has("no signal (");
     assert!(!run.text.contains("no signal (0 requests"), "{}", run.text);
+}
+
+/// A `NAME` hook (a shell script) in the project's hooks folder, made the project's.
+fn install_hook(env: &TestEnv, project: &str, name: &str, script: &str) {
+    let hooks = env.dir.path().join("hooks");
+    std::fs::create_dir_all(&hooks).expect("hooks folder");
+    let hook = hooks.join(name);
+    std::fs::write(&hook, format!("#!/bin/sh\n{script}\n")).expect("write the hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the hook executable");
+    env.ok(&[
+        "project",
+        "update",
+        project,
+        "--hooks",
+        &hooks.to_string_lossy(),
+    ]);
 }
 
 /// `temps ARGS` running in the background, its stderr collected as it comes.
@@ -496,35 +502,23 @@ fn ctrl_c_while_the_automatic_rollback_waits_for_a_held_lock_gives_it_up_and_cha
     let (project, port, v1) = port_mode(&env, "watchwait");
     // A pre-deploy hook that, once told to, holds its deploy (and so the environment's
     // lock) until the test lets it go.
-    let hooks = env.dir.path().join("hooks");
-    std::fs::create_dir_all(&hooks).expect("hooks folder");
     let (hold, holding, release) = (
         env.dir.path().join("hold"),
         env.dir.path().join("holding"),
         env.dir.path().join("release"),
     );
-    let hook = hooks.join("pre-deploy");
-    std::fs::write(
-        &hook,
-        format!(
-            "#!/bin/sh\n[ -f '{hold}' ] || exit 0\ntouch '{holding}'\nwhile [ ! -f '{release}' ]; do sleep 0.05; done\n",
+    install_hook(
+        &env,
+        &project,
+        "pre-deploy",
+        &format!(
+            "[ -f '{hold}' ] || exit 0\ntouch '{holding}'\nwhile [ ! -f '{release}' ]; do sleep 0.05; done",
             hold = hold.display(),
             holding = holding.display(),
             release = release.display()
         ),
-    )
-    .expect("write the hook");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("make the hook executable");
-    env.ok(&[
-        "project",
-        "update",
-        &project,
-        "--hooks",
-        &hooks.to_string_lossy(),
-        "--hook-timeout",
-        "5m",
-    ]);
+    );
+    env.ok(&["project", "update", &project, "--hook-timeout", "5m"]);
 
     let watcher = Background::start(
         &env,
