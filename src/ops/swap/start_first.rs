@@ -225,7 +225,6 @@ pub(super) async fn run(
     fault_point("switched");
     let routed = store.expect_deployment(id)?;
     keep_running(engine, &routed, progress).await;
-    // The new version serves from here on: nothing below may turn that into a failure.
     let retiring = Retiring {
         engine,
         store,
@@ -237,11 +236,7 @@ pub(super) async fn run(
         serving: &routed.containers,
         old_upstreams: &old_upstreams,
     };
-    if let Err(err) = retire(retiring, &mut signals, progress).await {
-        progress.warn(&format!(
-            "#{id} serves; retiring the previous version did not finish: {err:#}"
-        ));
-    }
+    retire(id, retiring, &mut signals, progress).await;
     Ok(routed)
 }
 
@@ -307,10 +302,25 @@ pub(super) struct Retiring<'a> {
     pub old_upstreams: &'a [String],
 }
 
+/// After deployment `id`'s switch: retire what it replaced. `id` serves from here on, so
+/// nothing in retiring may turn that into a failure: what does not finish is a warning.
+pub(super) async fn retire(
+    id: i64,
+    retiring: Retiring<'_>,
+    signals: &mut Signals,
+    progress: &dyn Progress,
+) {
+    if let Err(err) = try_retire(retiring, signals, progress).await {
+        progress.warn(&format!(
+            "#{id} serves; retiring the previous version did not finish: {err:#}"
+        ));
+    }
+}
+
 /// Wait for the proxy to apply the new route, drain the old upstreams (a signal ends the
 /// drain early), then stop the previous version's containers unless they stay warm, and
 /// those of any standby the switch ended.
-pub(super) async fn retire(
+async fn try_retire(
     retiring: Retiring<'_>,
     signals: &mut Signals,
     progress: &dyn Progress,

@@ -74,11 +74,7 @@ pub async fn run<'a>(
         serving: &routed.containers,
         old_upstreams: &old_upstreams,
     };
-    if let Err(err) = retire(retiring, &mut signals, progress).await {
-        progress.warn(&format!(
-            "#{id} serves; retiring the previous version did not finish: {err:#}"
-        ));
-    }
+    retire(id, retiring, &mut signals, progress).await;
     Ok(WarmOutcome::Switched(Box::new(routed)))
 }
 

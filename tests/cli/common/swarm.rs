@@ -688,6 +688,21 @@ impl<'a> SwarmService<'a> {
         lab.manager_docker(&full).code(0);
         SwarmService { lab, name }
     }
+
+    /// A service of `image` with one task on each of the lab's 3 nodes, and `extra`
+    /// options before the image.
+    #[track_caller]
+    pub fn one_per_node(
+        lab: &'a SwarmLab,
+        hint: &str,
+        extra: &[&str],
+        image: &str,
+    ) -> SwarmService<'a> {
+        let mut args = vec!["--replicas", "3", "--replicas-max-per-node", "1"];
+        args.extend_from_slice(extra);
+        args.push(image);
+        SwarmService::create(lab, hint, &args)
+    }
 }
 
 impl Drop for SwarmService<'_> {

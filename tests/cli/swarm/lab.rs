@@ -29,19 +29,8 @@ fn a_service_runs_a_task_on_every_node_each_answers_on_its_own_address_and_an_up
     let _held = lab.shared();
     let port = lab.port();
     let publish = format!("mode=host,published={port},target=8080");
-    let service = SwarmService::create(
-        lab,
-        "spread",
-        &[
-            "--replicas",
-            "3",
-            "--replicas-max-per-node",
-            "1",
-            "--publish",
-            &publish,
-            lab.image("WEB_V1"),
-        ],
-    );
+    let service =
+        SwarmService::one_per_node(lab, "spread", &["--publish", &publish], lab.image("WEB_V1"));
 
     let tasks = lab.wait_converged(&service.name, 3, CONVERGE);
     let on: BTreeSet<&str> = tasks.iter().map(|t| t.node.as_str()).collect();
@@ -78,17 +67,7 @@ fn a_service_runs_a_task_on_every_node_each_answers_on_its_own_address_and_an_up
 fn a_healthcheck_passes_on_every_node() {
     let lab = require_swarm!();
     let _held = lab.shared();
-    let service = SwarmService::create(
-        lab,
-        "checked",
-        &[
-            "--replicas",
-            "3",
-            "--replicas-max-per-node",
-            "1",
-            lab.image("CHECKED_V1"),
-        ],
-    );
+    let service = SwarmService::one_per_node(lab, "checked", &[], lab.image("CHECKED_V1"));
     lab.wait_converged(&service.name, 3, CONVERGE);
     let started = std::time::Instant::now();
     loop {
@@ -209,19 +188,8 @@ fn a_worker_whose_link_is_cut_keeps_its_task_but_is_reported_down_until_mended()
     let worker = lab.workers().next().expect("a worker").clone();
     let port = lab.port();
     let publish = format!("mode=host,published={port},target=8080");
-    let service = SwarmService::create(
-        lab,
-        "cut",
-        &[
-            "--replicas",
-            "3",
-            "--replicas-max-per-node",
-            "1",
-            "--publish",
-            &publish,
-            lab.image("WEB_V1"),
-        ],
-    );
+    let service =
+        SwarmService::one_per_node(lab, "cut", &["--publish", &publish], lab.image("WEB_V1"));
     lab.wait_converged(&service.name, 3, CONVERGE);
 
     let away = lab.away(&worker.name, Away::Cut);
