@@ -14,6 +14,7 @@ pub mod ops;
 pub mod output;
 pub mod proxy;
 pub mod store;
+pub mod text;
 
 use anyhow::Result;
 

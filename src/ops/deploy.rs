@@ -11,13 +11,14 @@ use super::lock::Asker;
 use super::recover::take_environment;
 use super::swap::{self, swarm, Swap};
 use super::swap::{ProxyMode, SwarmMode};
-use super::{clean_reason, Progress, Stage};
+use super::{Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::{check_name, Failure};
 use crate::proxy::DEFAULT_RESPONSE_TIMEOUT;
 use crate::store::{
     Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store, DEFAULT_STANDBY,
 };
+use crate::text::clean_reason;
 
 pub struct DeployRequest {
     pub project: String,

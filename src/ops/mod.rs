@@ -165,16 +165,3 @@ fn account_name() -> Option<String> {
         .filter(|n| !n.is_empty())
         .map(str::to_string)
 }
-
-/// Free text the user gives (`--reason`): one line, at most 500 characters.
-pub fn clean_reason(reason: Option<String>) -> Result<Option<String>, crate::error::Failure> {
-    match reason {
-        None => Ok(None),
-        Some(text) if text.trim().is_empty() => Ok(None),
-        Some(text) if text.chars().count() > 500 => Err(crate::error::Failure::usage(
-            "the reason is longer than 500 characters",
-        )
-        .hint("say it in a sentence; longer notes belong in the incident document")),
-        Some(text) => Ok(Some(text.split_whitespace().collect::<Vec<_>>().join(" "))),
-    }
-}

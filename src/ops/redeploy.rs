@@ -18,12 +18,13 @@ use super::lock::{hold_environment, Asker};
 use super::recover::recover;
 use super::swap::warm::WarmOutcome;
 use super::swap::{self, Swap};
-use super::{clean_reason, release, Progress, Stage};
+use super::{release, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::Failure;
 use crate::store::{
     digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, Status, Store,
 };
+use crate::text::clean_reason;
 
 pub use super::gate::Kind;
 use super::gate::{self, Facts, Refusal};

@@ -12,9 +12,10 @@ use super::hooks::{self, HookEnv};
 use super::lock::Asker;
 use super::recover::take_environment;
 use super::release::{copy_release, point, release_dir};
-use super::{clean_reason, Stage};
+use super::Stage;
 use crate::error::{check_name, Failure};
 use crate::store::{EnvState, NewDeployment, Preset, Status, Store};
+use crate::text::clean_reason;
 
 pub struct DirRequest {
     pub project: String,
