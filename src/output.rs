@@ -2,6 +2,11 @@
 //! one JSON document for scripts), progress, notes, warnings and errors on stderr.
 //! Colour and spinners only on a terminal, never with `NO_COLOR`; `--quiet` leaves only
 //! results and errors.
+//!
+//! Free text (a reason, an error, an image reference, a name from Docker or the network)
+//! never reaches a terminal raw: errors, warnings, spinner lines and table cells pass
+//! through [`printable`] here; a command that puts free text in a line of its own (where
+//! colour may be mixed in) escapes those pieces with [`shown`] first.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
@@ -14,6 +19,21 @@ use serde::Serialize;
 use crate::cli::OutputFormat;
 use crate::error::{failure_of, Failure};
 use crate::ops::{Event, Progress};
+use crate::text::printable;
+
+/// Free text as a terminal may show it: control characters written out (`\x1b`).
+pub fn shown(text: &str) -> String {
+    printable(text).into_owned()
+}
+
+/// Text of several lines (an error with an app's last output) as a terminal may show
+/// it: each line as [`shown`], the line breaks kept.
+pub fn shown_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| printable(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 pub struct Output {
     format: OutputFormat,
@@ -84,15 +104,20 @@ impl Output {
     }
 
     pub fn warn(&self, text: impl AsRef<str>) {
-        eprintln!("{} {}", style("warning:").yellow().bold(), text.as_ref());
+        eprintln!(
+            "{} {}",
+            style("warning:").yellow().bold(),
+            shown_lines(text.as_ref())
+        );
     }
 
     /// Print an error and its hint; in JSON mode also the failure's document on stdout.
     pub fn error(&self, err: &anyhow::Error) {
         let failure: Option<&Failure> = failure_of(err);
-        eprintln!("{} {err:#}", style("error:").red().bold());
+        let message = format!("{err:#}");
+        eprintln!("{} {}", style("error:").red().bold(), shown_lines(&message));
         match failure.and_then(|f| f.hint.as_deref()) {
-            Some(hint) => eprintln!("{} {hint}", style("hint:").cyan().bold()),
+            Some(hint) => eprintln!("{} {}", style("hint:").cyan().bold(), shown_lines(hint)),
             // An error temps did not foresee still gets a next step.
             None => eprintln!(
                 "{} this was not expected: `temps status` shows what each environment serves; \
@@ -120,7 +145,7 @@ impl Output {
             table.set_width(100);
         }
         for row in rows {
-            table.add_row(row);
+            table.add_row(row.iter().map(|cell| printable(cell).into_owned()));
         }
         for column in table.column_iter_mut() {
             column.set_padding((0, 2));
@@ -137,7 +162,7 @@ impl Output {
                 ProgressStyle::with_template("{spinner:.cyan} {prefix}: {msg} ({elapsed})")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
-            bar.set_prefix(title.to_string());
+            bar.set_prefix(shown(title));
             bar.enable_steady_tick(Duration::from_millis(80));
             Some(bar)
         } else {
@@ -236,12 +261,16 @@ impl Progress for Spinner {
     /// The spinner shows the steps; the stages are for event streams and tests.
     fn event(&self, event: Event<'_>) {
         if let (Some(bar), Event::Step(message)) = (&self.bar, event) {
-            bar.set_message(message.to_string());
+            bar.set_message(shown(message));
         }
     }
 
     fn warn(&self, message: &str) {
-        let line = format!("{} {message}", style("warning:").yellow().bold());
+        let line = format!(
+            "{} {}",
+            style("warning:").yellow().bold(),
+            shown_lines(message)
+        );
         match &self.bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),

@@ -13,6 +13,7 @@ use crate::ops::current_user;
 use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
 use crate::ops::static_site::{deploy_dir, DirRequest};
 use crate::ops::watch;
+use crate::output::shown;
 use crate::store::Deployment;
 
 pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
@@ -96,7 +97,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 ctx.out.line(format!(
                     "deployed #{} ({}) to {}/{} in {took}",
                     d.id,
-                    what(&d),
+                    shown(&what(&d)),
                     d.project,
                     d.environment
                 ));
@@ -126,7 +127,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
             ctx.out.line(format!(
                 "recorded #{} ({}) as {}: {}/{} is rolled back, so it does not serve",
                 d.id,
-                what(&d),
+                shown(&what(&d)),
                 ctx.out.loud("ready"),
                 d.project,
                 d.environment

@@ -14,7 +14,7 @@ use crate::ops::redeploy::{
     self, short_id, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
 };
 use crate::ops::{current_user, documents, watch};
-use crate::output::Spinner;
+use crate::output::{shown, Spinner};
 use crate::store::{Deployment, EnvState};
 
 pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
@@ -55,6 +55,8 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
     };
     block_on(async {
         if args.dry_run {
+            // What the rollback itself would refuse, the dry run refuses too.
+            crate::text::clean_reason(args.reason.clone())?;
             let spinner = ctx.out.progress("validating");
             let prompt = prompt(ctx, &spinner);
             let plan = redeploy::dry_run(&store, Kind::Rollback, &target, prompt.as_ref()).await?;
@@ -97,7 +99,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             done.project,
             done.environment,
             done.rolled_back_to_id.unwrap_or_default(),
-            what(&done),
+            shown(&what(&done)),
             format_elapsed(took),
             done.id
         ));
@@ -168,7 +170,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
                 if !ctx.out.is_json() {
                     ctx.out.line(format!(
                         "promoted #{target_id} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
-                        what(&done),
+                        shown(&what(&done)),
                         done.project,
                         done.environment,
                         format_elapsed(took),
@@ -243,13 +245,13 @@ fn pick(choice: &Choice<'_>) -> Result<i64> {
             let mut item = format!(
                 "#{:<5} {:<26} {:<9} {:<9} by {}",
                 d.id,
-                what(d),
+                shown(&what(d)),
                 d.status.as_str(),
                 ago(d.created_at, now),
-                d.created_by
+                shown(&d.created_by)
             );
             if !c.marks.is_empty() {
-                item.push_str(&format!("  ({})", gate::describe(&c.marks, now)));
+                item.push_str(&format!("  ({})", shown(&gate::describe(&c.marks, now))));
             }
             item
         })
@@ -284,14 +286,14 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
         let id = d
             .image_id
             .as_deref()
-            .map(|i| format!(" ({})", short_id(i)))
+            .map(|i| format!(" ({})", shown(short_id(i))))
             .unwrap_or_default();
         format!(
             "#{:<5} {}{id}, deployed {} by {}",
             d.id,
-            what(d),
+            shown(&what(d)),
             ago(d.created_at, now),
-            d.created_by
+            shown(&d.created_by)
         )
     };
     let mut lines = vec![format!(
@@ -323,13 +325,13 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
         } else {
             "domains"
         };
-        lines.push(format!("  {what:<8} {}", affected.join(", ")));
+        lines.push(format!("  {what:<8} {}", shown(&affected.join(", "))));
     }
     if !plan.marks.is_empty() && plan.kind == Kind::Rollback {
         lines.push(format!(
             "  note     #{}: {}",
             plan.target.id,
-            gate::describe(&plan.marks, now)
+            shown(&gate::describe(&plan.marks, now))
         ));
     }
     if plan.changed_variables.is_empty() {
@@ -341,11 +343,15 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
         lines.push(format!(
             "  variables changed since #{} ran: {} (the current values are used)",
             plan.target.id,
-            plan.changed_variables.join(", ")
+            shown(&plan.changed_variables.join(", "))
         ));
     }
     if let Some(path) = &plan.path {
-        lines.push(format!("  path     {}: {}", path.name(), path.reason));
+        lines.push(format!(
+            "  path     {}: {}",
+            path.name(),
+            shown(&path.reason)
+        ));
     }
     lines.push(
         "  not reverted: database migrations and external state (queues, storage, other services)"

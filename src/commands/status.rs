@@ -8,6 +8,7 @@ use crate::cli::StatusArgs;
 use crate::clock::{ago, now_ms};
 use crate::commands::deploy::what;
 use crate::ops::status::{statuses, EnvironmentStatus};
+use crate::output::shown;
 use crate::store::EnvState;
 
 pub fn cmd_status(ctx: &Context, args: StatusArgs) -> Result<()> {
@@ -49,14 +50,14 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
                 out.line(format!(
                     "  serving    #{} {}{} — deployed {} by {}",
                     d.id,
-                    what(d),
+                    shown(&what(d)),
                     if note.is_empty() {
                         String::new()
                     } else {
                         format!(" ({note})")
                     },
                     ago(d.finished_at.unwrap_or(d.created_at), now),
-                    d.created_by
+                    shown(&d.created_by)
                 ));
             }
             None => out.line("  serving    nothing"),
@@ -83,7 +84,7 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
                 proxy.listen, proxy.generation
             ));
             if !proxy.domains.is_empty() {
-                out.line(format!("  domains    {}", proxy.domains.join(", ")));
+                out.line(format!("  domains    {}", shown(&proxy.domains.join(", "))));
             }
             for upstream in &proxy.upstreams {
                 out.line(format!(
@@ -96,7 +97,7 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             let update = swarm
                 .update
                 .as_ref()
-                .map(|u| format!("; last update {u}"))
+                .map(|u| format!("; last update {}", shown(u)))
                 .unwrap_or_default();
             out.line(format!(
                 "  swarm      service {}, {} replicas{update}",
@@ -105,9 +106,9 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             for t in &swarm.tasks {
                 let health = t.health.map(|h| format!(", {h}")).unwrap_or_default();
                 let node = if t.node_ready {
-                    t.node.clone()
+                    shown(&t.node)
                 } else {
-                    format!("{} (node down)", t.node)
+                    format!("{} (node down)", shown(&t.node))
                 };
                 let runs = t
                     .deployment_id
@@ -117,11 +118,12 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
                 let error = t
                     .error
                     .as_ref()
-                    .map(|e| format!("  ({e})"))
+                    .map(|e| format!("  ({})", shown(e)))
                     .unwrap_or_default();
                 let line = format!(
                     "  task       {}  {node}  {}{health}{runs}{drift}{error}",
-                    t.name, t.state
+                    shown(&t.name),
+                    shown(&t.state)
                 );
                 out.line(if t.state == "running" && !t.drift && t.node_ready {
                     line
@@ -141,7 +143,11 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
                 ),
                 _ => String::new(),
             };
-            let line = format!("  container  {}  {}{health}{warm}", c.name, c.state);
+            let line = format!(
+                "  container  {}  {}{health}{warm}",
+                shown(&c.name),
+                shown(&c.state)
+            );
             out.line(if c.state == "running" {
                 line
             } else {
@@ -149,7 +155,7 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             });
         }
         for d in &s.drift {
-            out.line(out.bad(&format!("  drift      {d}")));
+            out.line(out.bad(&format!("  drift      {}", shown(d))));
         }
         if !s.drift.is_empty() {
             out.line("  hint: redeploy or roll back to put the environment in a known state");

@@ -385,10 +385,11 @@ fn check_image_reference(reference: &str) -> Result<(), Failure> {
         return Ok(());
     }
     let shown: String = reference.chars().take(70).collect();
-    Err(
-        Failure::usage(format!("`{shown}` is not an image reference"))
-            .hint("like `--image web:1.2` or `--image registry.example.com/team/web@sha256:…`"),
-    )
+    Err(Failure::usage(format!(
+        "`{}` is not an image reference",
+        crate::text::printable(&shown)
+    ))
+    .hint("like `--image web:1.2` or `--image registry.example.com/team/web@sha256:…`"))
 }
 
 /// A published port needs a container port to map to.

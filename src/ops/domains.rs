@@ -30,6 +30,7 @@ pub fn normalize(text: &str) -> Result<String, Failure> {
         Ok(host)
     } else {
         let shown: String = text.chars().take(80).collect();
+        let shown = crate::text::printable(&shown);
         Err(Failure::usage(format!("`{shown}` is not a domain")).hint(
             "a host name like `shop.example.com`, or `*.example.com` for every name one label under it",
         ))

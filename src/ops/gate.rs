@@ -234,7 +234,7 @@ pub fn describe(marks: &[Mark], now: i64) -> String {
             Mark::RolledBackFrom { by, at, reason } => {
                 let mut text = format!("rolled back from {} by #{by}", crate::clock::ago(*at, now));
                 if let Some(reason) = reason {
-                    text.push_str(&format!(": \"{reason}\""));
+                    text.push_str(&format!(": \"{}\"", crate::text::printable(reason)));
                 }
                 text
             }

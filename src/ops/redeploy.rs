@@ -24,7 +24,7 @@ use crate::error::Failure;
 use crate::store::{
     digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, Status, Store,
 };
-use crate::text::clean_reason;
+use crate::text::{clean_reason, printable};
 
 pub use super::gate::Kind;
 use super::gate::{self, Facts, Refusal};
@@ -310,8 +310,9 @@ pub fn rollback_candidates(
     let project = store.project(project)?;
     let env = store.environment(project.id, environment)?.ok_or_else(|| {
         Failure::not_found(format!(
-            "project `{}` has no environment `{environment}`",
-            project.name
+            "project `{}` has no environment `{}`",
+            project.name,
+            printable(environment)
         ))
         .hint(format!(
             "`temps status {}` shows its environments",
@@ -350,7 +351,7 @@ async fn check_image(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
     match image {
         Some(image) if gate_allows(plan, true) => Ok(image),
         _ => {
-            let reference = target.image.as_deref().unwrap_or("IMAGE");
+            let reference = printable(target.image.as_deref().unwrap_or("IMAGE"));
             Err(Failure::refused(format!(
                 "the image of #{} ({reference}, {}) is no longer on this host",
                 target.id,
@@ -378,8 +379,8 @@ async fn check_digest(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
     if gate_allows(plan, found.is_ok()) {
         return swap::swarm::image_at(engine, digest, None).await;
     }
-    let why = found.err().unwrap_or_default();
-    let reference = target.image.as_deref().unwrap_or("IMAGE");
+    let why = printable(&found.err().unwrap_or_default()).into_owned();
+    let reference = printable(target.image.as_deref().unwrap_or("IMAGE"));
     Err(Failure::refused(format!(
         "the image of #{} ({reference}, {}) is no longer in its registry: {why}",
         target.id,

@@ -265,7 +265,9 @@ async fn wait_for_lock(
         }
         let waiting_for = format!(
             "`temps {}` (pid {}, {})",
-            holder.command, holder.pid, holder.user
+            crate::text::printable(&holder.command),
+            holder.pid,
+            crate::text::printable(&holder.user)
         );
         if !announced {
             progress.warn(&format!(
@@ -484,7 +486,10 @@ async fn roll_back(
 ) -> Result<WatchOutcome> {
     let watched = &watch.deployment;
     let reason = format!("automatic: {signal} (watching #{})", watched.id);
-    let reason = shorten(&reason, 480);
+    // The signal may quote an app or the engine (a task's error): written out, a control
+    // character in it cannot make the reason refused.
+    let one_line = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    let reason = shorten(&crate::text::printable(&one_line), 480);
     let request = Request {
         kind: Kind::Rollback,
         target: Target::Id(watch.previous),

@@ -3,6 +3,8 @@
 //! outage at all, an environment keeps the address it was given even when its first
 //! deploy fails, and the messages say why.
 
+mod free_text;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
