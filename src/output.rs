@@ -189,6 +189,75 @@ impl Output {
     }
 }
 
+/// A question to the person at the terminal (`[y/N]`, a picker): their answer, or
+/// `None` when they pressed Ctrl-C. The prompt reads Ctrl-C as a key and raises SIGINT,
+/// which would end the process with the cursor hidden and the environment's lock held;
+/// while the question waits, SIGINT only ends the question, so the command can say that
+/// nothing changed and let go of what it holds. The cursor is shown again either way.
+pub fn ask<T>(question: impl FnOnce() -> dialoguer::Result<T>) -> anyhow::Result<Option<T>> {
+    let answer = {
+        let _caught = CtrlCEndsTheQuestion::catch();
+        question()
+    };
+    let interrupted = CTRL_C.swap(false, std::sync::atomic::Ordering::SeqCst);
+    match answer {
+        Ok(answer) if !interrupted => Ok(Some(answer)),
+        Err(dialoguer::Error::IO(e)) if !interrupted && e.kind() != io::ErrorKind::Interrupted => {
+            Err(anyhow::Error::new(e).context("asking on the terminal"))
+        }
+        // Ctrl-C: as the prompt was left.
+        _ => {
+            let terminal = console::Term::stderr();
+            let _ = terminal.show_cursor();
+            let _ = terminal.write_line("");
+            Ok(None)
+        }
+    }
+}
+
+/// Set by SIGINT while a question waits.
+static CTRL_C: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_ctrl_c(_: libc::c_int) {
+    CTRL_C.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// SIGINT noted rather than fatal, for as long as this lives; the handler before it
+/// comes back on drop. Without `SA_RESTART`, so a read the person interrupts returns.
+struct CtrlCEndsTheQuestion {
+    previous: Option<libc::sigaction>,
+}
+
+impl CtrlCEndsTheQuestion {
+    fn catch() -> CtrlCEndsTheQuestion {
+        CTRL_C.store(false, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: the structs are zeroed then filled as sigaction(2) expects; the handler
+        // only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = note_ctrl_c as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = 0;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut previous: libc::sigaction = std::mem::zeroed();
+            let installed = libc::sigaction(libc::SIGINT, &action, &mut previous) == 0;
+            CtrlCEndsTheQuestion {
+                previous: installed.then_some(previous),
+            }
+        }
+    }
+}
+
+impl Drop for CtrlCEndsTheQuestion {
+    fn drop(&mut self) {
+        if let Some(previous) = &self.previous {
+            // SAFETY: puts back the action sigaction(2) returned.
+            unsafe {
+                libc::sigaction(libc::SIGINT, previous, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
 /// Write to stdout; a reader that went away (`temps list | head`) ends us quietly.
 fn write_stdout(bytes: &[u8]) {
     let mut out = io::stdout().lock();

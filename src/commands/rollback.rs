@@ -14,7 +14,7 @@ use crate::ops::redeploy::{
     self, short_id, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
 };
 use crate::ops::{current_user, documents, watch};
-use crate::output::{shown, Spinner};
+use crate::output::{ask, shown, Spinner};
 use crate::store::{Deployment, EnvState};
 
 pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
@@ -207,7 +207,7 @@ struct Terminal<'a> {
 
 impl Prompt for Terminal<'_> {
     fn choose(&self, choice: &Choice<'_>) -> Result<i64> {
-        self.spinner.suspend(|| pick(choice))
+        self.spinner.suspend(|| pick(self.ctx.out, choice))
     }
 
     fn confirm(&self, plan: &Plan) -> Result<bool> {
@@ -222,20 +222,41 @@ impl Prompt for Terminal<'_> {
                     format!("Promote #{} on {}?", plan.target.id, plan.environment.name)
                 }
             };
-            let yes = dialoguer::Confirm::new()
-                .with_prompt(question)
-                .default(false)
-                .interact_opt()
-                .context("asking for confirmation")?
-                .unwrap_or(false);
-            Ok(yes)
+            let answer = ask(|| {
+                dialoguer::Confirm::new()
+                    .with_prompt(question)
+                    .default(false)
+                    .interact_opt()
+            })
+            .context("asking for confirmation")?;
+            match answer {
+                Some(yes) => Ok(yes.unwrap_or(false)),
+                None => Err(interrupted(
+                    plan.kind,
+                    format!(
+                        "`temps {} {} --dry-run` shows the plan again",
+                        plan.kind.noun(),
+                        plan.target.id
+                    ),
+                )
+                .into()),
+            }
         })
     }
 }
 
+/// Ctrl-C at a question: nothing was changed (exit 130).
+fn interrupted(kind: Kind, hint: String) -> Failure {
+    Failure::new(
+        crate::error::ExitStatus::Interrupted,
+        format!("{} not confirmed: nothing changed", kind.noun()),
+    )
+    .hint(hint)
+}
+
 /// The picker: valid targets newest first, each with why it is marked, the gate's most
 /// recent valid one preselected.
-fn pick(choice: &Choice<'_>) -> Result<i64> {
+fn pick(out: &crate::output::Output, choice: &Choice<'_>) -> Result<i64> {
     let now = now_ms();
     let items: Vec<String> = choice
         .candidates
@@ -256,24 +277,40 @@ fn pick(choice: &Choice<'_>) -> Result<i64> {
             item
         })
         .collect();
-    let chosen = dialoguer::Select::new()
-        .with_prompt(format!(
-            "Roll back {}/{} to",
-            choice.project, choice.environment
-        ))
-        .items(&items)
-        .default(choice.preferred_index())
-        .interact_opt()
-        .context("asking which deployment to roll back to")?;
+    let preferred = choice.preferred_index();
+    if preferred.is_none() {
+        out.aside(
+            "none is preselected: each is marked below (a rollback left it, or it runs what serves now), \
+             and `--yes` would refuse to choose; pick one with the arrow keys if you are sure, or press Esc"
+        );
+    }
+    let chosen = ask(|| {
+        dialoguer::Select::new()
+            .with_prompt(format!(
+                "Roll back {}/{} to",
+                choice.project, choice.environment
+            ))
+            .items(&items)
+            // usize::MAX: no item preselected (dialoguer's convention).
+            .default(preferred.unwrap_or(usize::MAX))
+            .interact_opt()
+    })
+    .context("asking which deployment to roll back to")?
+    .ok_or_else(|| interrupted(Kind::Rollback, list_hint(choice.project)))?;
     match chosen {
         Some(index) => Ok(choice.candidates[index].deployment.id),
         None => Err(Failure::new(
             crate::error::ExitStatus::Usage,
             "no deployment chosen; nothing was changed",
         )
-        .hint("`temps list PROJECT` shows the history; `temps rollback ID` names a target")
+        .hint(list_hint(choice.project))
         .into()),
     }
+}
+
+/// Where to look before choosing again.
+fn list_hint(project: &str) -> String {
+    format!("`temps list {project}` shows the history; `temps rollback ID` names a target")
 }
 
 /// The plan, for `--dry-run` (stdout) and before the prompt (stderr).

@@ -4,6 +4,8 @@
 //! deploy fails, and the messages say why.
 
 mod free_text;
+mod list;
+mod prompts;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
