@@ -224,6 +224,14 @@ fn parse_expiry(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// `--health-timeout` for one operation: a duration longer than zero.
+fn parse_health_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err("the health timeout must be longer than 0 (like `1m`)".into()),
+        d => Ok(d),
+    }
+}
+
 /// `--listen IP:PORT`.
 fn parse_socket(text: &str) -> Result<std::net::SocketAddr, String> {
     text.parse().map_err(|_| {
@@ -420,6 +428,10 @@ pub struct DeployArgs {
     /// route (the warm path); 0s stops them once drained [default: 30m; remembered]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub standby: Option<Duration>,
+    /// How long the new version may take to become healthy, for this deploy only (an app
+    /// that is slow to start); the project's --health-timeout stays as it is
+    #[arg(long, value_name = "DUR", value_parser = parse_health_timeout)]
+    pub health_timeout: Option<Duration>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -510,7 +522,7 @@ pub struct RollbackArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
     /// Override the project's health timeout for this rollback
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_health_timeout)]
     pub health_timeout: Option<Duration>,
     #[command(flatten)]
     pub lock: WaitLockArg,
@@ -525,6 +537,9 @@ pub struct PromoteArgs {
     /// Why, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Override the project's health timeout for this promote
+    #[arg(long, value_name = "DUR", value_parser = parse_health_timeout)]
+    pub health_timeout: Option<Duration>,
     #[command(flatten)]
     pub lock: WaitLockArg,
     #[command(flatten)]

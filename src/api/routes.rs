@@ -437,6 +437,7 @@ async fn deploy(
                             domains: None,
                             standby: None,
                             swarm: false,
+                            health_timeout: None,
                         },
                         watch,
                     )),

@@ -51,11 +51,13 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 domains: (!args.domains.is_empty()).then_some(args.domains),
                 standby: args.standby,
                 swarm: args.swarm,
+                health_timeout: args.health_timeout,
             };
             block_on(deploy_image(&mut store, request, &spinner))??
         }
         (None, Some(dir)) => {
             if args.publish.is_some()
+                || args.health_timeout.is_some()
                 || args.proxy.is_some()
                 || args.replicas.is_some()
                 || args.drain.is_some()
@@ -65,7 +67,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 || args.swarm
             {
                 return Err(Failure::usage(
-                    "--publish, --proxy, --swarm, --replicas, --drain, --response-timeout, --domain and --standby apply to docker projects",
+                    "--publish, --proxy, --swarm, --replicas, --drain, --response-timeout, --domain, --standby and --health-timeout apply to docker projects",
                 )
                 .hint("a static release is served by your web server from its `current` link")
                 .into());

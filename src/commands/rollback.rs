@@ -133,7 +133,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             reason: args.reason,
             created_by: current_user(),
             wait_lock: args.lock.wait_lock,
-            health_timeout: None,
+            health_timeout: args.health_timeout,
         };
         let outcome = redeploy::run(
             &mut store,

@@ -44,6 +44,8 @@ pub struct DeployRequest {
     pub standby: Option<Duration>,
     /// Swarm mode (`--swarm`): the environment becomes one Swarm service; remembered.
     pub swarm: bool,
+    /// Instead of the project's health timeout, for this deploy only (`--health-timeout`).
+    pub health_timeout: Option<Duration>,
 }
 
 pub enum DeployOutcome {
@@ -271,7 +273,7 @@ pub async fn deploy_image(
             Some(id) => store.deployment(id)?,
             None => None,
         };
-        let health_timeout = project.health_timeout;
+        let health_timeout = request.health_timeout.unwrap_or(project.health_timeout);
         progress.stage(Stage::Switch);
         let deployed = swap::run(
             &engine,

@@ -6,6 +6,7 @@
 mod free_text;
 mod list;
 mod prompts;
+mod slow_start;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
