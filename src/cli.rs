@@ -418,9 +418,10 @@ pub struct DeployArgs {
     /// Proxy mode: a host this environment answers on its address (repeat for more;
     /// `*.example.com` for every name one label under it). Environments of any project
     /// may share one `--proxy` address when each names its domains; a request for no
-    /// known domain gets 404, unless one environment there has none (the address's
-    /// default). A domain another environment on the address holds is refused (exit 4)
-    /// [remembered]
+    /// known domain gets 404, unless one environment there answers every other host (the
+    /// address's catch-all: `--domain '*'`, or none given while alone on the address).
+    /// Joining an address others share by domain without naming domains or '*', or
+    /// claiming a domain another environment there holds, is refused (exit 4) [remembered]
     #[arg(long = "domain", value_name = "HOST")]
     pub domains: Vec<String>,
     /// Proxy mode: after a switch, how long the replaced deployment's containers keep

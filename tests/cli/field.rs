@@ -3,6 +3,7 @@
 //! outage at all, an environment keeps the address it was given even when its first
 //! deploy fails, and the messages say why.
 
+mod domains;
 mod free_text;
 mod list;
 mod prompts;
