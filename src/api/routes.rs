@@ -587,6 +587,7 @@ fn prepare(
                 created_by: token.actor(),
                 wait_lock: None,
                 health_timeout: None,
+                keep_replaced_warm: true,
             },
             watch,
         )),

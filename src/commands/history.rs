@@ -162,7 +162,13 @@ impl Columns {
         }
         let mut note = d.note();
         if let Some(until) = d.warm_until.filter(|_| d.is_warm(now)) {
-            let warm = format!("warm until {}", time_of_day(until));
+            // A version that failed is no standby: it only finishes its requests.
+            let warm = match d.status {
+                Status::Failed | Status::Cancelled => {
+                    format!("draining until {}", time_of_day(until))
+                }
+                _ => format!("warm until {}", time_of_day(until)),
+            };
             note = if note.is_empty() {
                 warm
             } else {
@@ -295,8 +301,12 @@ pub fn cmd_show(ctx: &Context, args: ShowArgs) -> Result<()> {
         field("containers", shown(&d.containers.join(", ")));
     }
     if let Some(until) = d.warm_until {
+        let label = match d.status {
+            Status::Failed | Status::Cancelled => "draining until",
+            _ => "warm until",
+        };
         field(
-            "warm until",
+            label,
             if d.is_warm(now) {
                 rfc3339(until)
             } else {

@@ -72,6 +72,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             created_by: current_user(),
             wait_lock: args.lock.wait_lock,
             health_timeout: args.health_timeout,
+            keep_replaced_warm: true,
         };
         let outcome = redeploy::run(
             &mut store,
@@ -105,8 +106,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
         ));
         // Swarm mode keeps no containers of its own: the service's tasks were replaced.
         if let (Some(from), false) = (done.rolled_back_from_id, done.containers.is_empty()) {
-            ctx.out
-                .note(format!("#{from} is stopped and kept as standby"));
+            ctx.out.note(standby_note(&store, from)?);
         }
         ctx.out.note(ctx.out.loud(&format!(
             "{} is now ROLLED BACK: new deploys are recorded `ready`; `temps promote ID` ends this",
@@ -134,6 +134,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             created_by: current_user(),
             wait_lock: args.lock.wait_lock,
             health_timeout: args.health_timeout,
+            keep_replaced_warm: true,
         };
         let outcome = redeploy::run(
             &mut store,
@@ -176,6 +177,9 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
                         format_elapsed(took),
                         done.id
                     ));
+                    if let (Some(from), false) = (before, done.containers.is_empty()) {
+                        ctx.out.note(standby_note(&store, from)?);
+                    }
                 }
                 let done = watch_after(ctx, &mut store, done, before, window).await?;
                 if ctx.out.is_json() {
@@ -185,6 +189,21 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
         }
         Ok(())
     })?
+}
+
+/// What became of the deployment a switch replaced, as its record says: kept running
+/// warm until a time (proxy mode), or stopped.
+fn standby_note(store: &crate::store::Store, replaced: i64) -> Result<String> {
+    let replaced = store.expect_deployment(replaced)?;
+    Ok(match replaced.warm_until.filter(|_| replaced.is_warm(now_ms())) {
+        Some(until) => format!(
+            "#{} is kept warm until {} (running, no traffic): `temps promote {}` switches back to it at once",
+            replaced.id,
+            crate::clock::time_of_day(until),
+            replaced.id
+        ),
+        None => format!("#{} is stopped and kept as standby", replaced.id),
+    })
 }
 
 /// Who answers the pipeline's questions: `--yes`, the terminal, or nobody.

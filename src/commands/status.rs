@@ -136,7 +136,12 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             let health = c.health.map(|h| format!(", {h}")).unwrap_or_default();
             let warm = match (&c.warm_until, c.state.as_str()) {
                 (Some(until), "running") => format!(
-                    "  warm standby until {}",
+                    "  {} until {}",
+                    if c.draining {
+                        "draining (it failed)"
+                    } else {
+                        "warm standby"
+                    },
                     until
                         .get(11..16)
                         .map_or(until.clone(), |t| format!("{t} UTC"))

@@ -298,6 +298,7 @@ pub async fn deploy_image(
                 swarm: swarm_mode.as_ref(),
                 health_timeout,
                 state_after: EnvState::Normal,
+                keep_replaced_warm: true,
             },
             progress,
         )

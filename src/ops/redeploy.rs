@@ -435,15 +435,27 @@ fn changed_variables(
     names
 }
 
+/// What the request asks of the switch, beyond its target.
+struct Asked {
+    reason: Option<String>,
+    created_by: String,
+    health_timeout: Option<Duration>,
+    keep_replaced_warm: bool,
+}
+
 /// Carry out a validated, confirmed plan.
 async fn execute(
     store: &mut Store,
     plan: Plan,
-    reason: Option<String>,
-    created_by: String,
-    health_timeout: Option<Duration>,
+    asked: Asked,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
+    let Asked {
+        reason,
+        created_by,
+        health_timeout,
+        keep_replaced_warm,
+    } = asked;
     let Plan {
         kind,
         project,
@@ -541,6 +553,7 @@ async fn execute(
                     swarm: swarm_mode.as_ref(),
                     health_timeout: health_timeout.unwrap_or(project.health_timeout),
                     state_after,
+                    keep_replaced_warm,
                 };
                 let swap = match &standby {
                     None => swap,
@@ -648,6 +661,10 @@ pub struct Request {
     pub wait_lock: Option<Duration>,
     /// Instead of the project's health timeout.
     pub health_timeout: Option<Duration>,
+    /// Proxy mode: the deployment this one replaces stays warm for the environment's
+    /// `--standby`; `false` (the watch's automatic rollback) lets it only finish its
+    /// requests, then stops it: a version that went bad is no standby.
+    pub keep_replaced_warm: bool,
 }
 
 /// How a rollback or promote ended well.
@@ -716,6 +733,7 @@ pub async fn run(
         created_by,
         wait_lock,
         health_timeout,
+        keep_replaced_warm,
     } = request;
     let reason = clean_reason(reason)?;
     let target_id = resolve(store, &target, prompt)?;
@@ -757,7 +775,13 @@ pub async fn run(
         progress,
     )
     .await?;
-    let deployment = execute(store, plan, reason, created_by, health_timeout, progress).await?;
+    let asked = Asked {
+        reason,
+        created_by,
+        health_timeout,
+        keep_replaced_warm,
+    };
+    let deployment = execute(store, plan, asked, progress).await?;
     drop(lock);
     Ok(if clears_state {
         Outcome::StateCleared { deployment, was }

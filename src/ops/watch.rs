@@ -497,6 +497,8 @@ async fn roll_back(
         created_by: watch.created_by.clone(),
         wait_lock: Some(LOCK_PATIENCE),
         health_timeout: None,
+        // The version that went bad only finishes its requests: it is no standby.
+        keep_replaced_warm: false,
     };
     let prompt = WhileWatchedServes {
         watched: watched.id,
@@ -526,10 +528,6 @@ async fn roll_back(
             return Err(err.context(what));
         }
     };
-    // The version it left is no rollback target: once it has finished its requests, its
-    // containers stop (the proxy's and the next operation's standby check).
-    let drain = store.environment_by_id(watched.environment_id)?.drain;
-    store.shorten_standby(watched.id, now_ms() + drain.as_millis() as i64)?;
     let failed = store.finish_unsuccessful(watched.id, Status::Failed, &reason)?;
     Ok(WatchOutcome::RolledBack {
         watched: Box::new(failed),

@@ -8,6 +8,7 @@ mod free_text;
 mod list;
 mod prompts;
 mod slow_start;
+mod standby;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -48,6 +48,9 @@ pub struct Swap<'a> {
     pub health_timeout: Duration,
     /// The environment's state once the new deployment serves.
     pub state_after: EnvState,
+    /// Proxy mode: the replaced deployment stays warm for the environment's `--standby`
+    /// (else it is stopped once drained).
+    pub keep_replaced_warm: bool,
 }
 
 /// Why a swap stopped short.

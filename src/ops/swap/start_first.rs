@@ -85,6 +85,7 @@ pub(super) async fn run(
         health_timeout,
         state_after,
         swarm: _,
+        keep_replaced_warm,
     } = swap;
     fault_point("recorded");
     let id = deployment.id;
@@ -223,6 +224,7 @@ pub(super) async fn run(
         settings: mode.settings(),
         upstreams: &upstreams,
         serves_from: None,
+        keep_replaced_warm,
     })?;
     fault_point("switched");
     let routed = store.expect_deployment(id)?;

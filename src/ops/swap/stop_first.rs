@@ -37,6 +37,7 @@ pub(super) async fn run(
         health_timeout,
         state_after,
         swarm: _,
+        keep_replaced_warm: _,
     } = swap;
     fault_point("recorded");
     // From here on Ctrl-C and SIGTERM restore instead of killing us mid-swap.
