@@ -166,7 +166,7 @@ pub enum Command {
     /// client that closes while its answer is awaited lets go of the request upstream; a
     /// write that waits 60 s for its receiver ends the exchange. Request headers that
     /// spell a forwarding, framing or hop-by-hop header with `_` for `-` are dropped.
-    /// h2c (prior knowledge) is served too, with small flow-control windows (16 KiB) and
+    /// h2c (prior knowledge) is served too, with small flow-control windows (8 KiB) and
     /// at most 100 streams per connection; an h2c connection with no stream open is
     /// closed after the idle timeout, as an idle HTTP/1.1 one.
     Proxy(ProxyArgs),
@@ -230,6 +230,31 @@ fn parse_health_timeout(text: &str) -> Result<Duration, String> {
         d if d.is_zero() => Err("the health timeout must be longer than 0 (like `1m`)".into()),
         d => Ok(d),
     }
+}
+
+/// A deployment id, as `temps list` shows it.
+fn parse_deployment_id(text: &str) -> Result<i64, String> {
+    match text.parse::<i64>() {
+        Ok(id) if id > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(id),
+        _ => Err(format!(
+            "`{}` is not a deployment id: ids are numbers, as `temps list PROJECT` shows them",
+            crate::text::printable(text)
+        )),
+    }
+}
+
+/// `temps rollback ID`: a name where the id goes points to `--project`.
+fn parse_rollback_target(text: &str) -> Result<i64, String> {
+    parse_deployment_id(text).map_err(|e| {
+        if crate::error::check_name("project", text).is_ok() {
+            format!(
+                "`{text}` is not a deployment id; to choose among {text}'s deployments: \
+                 `temps rollback --project {text}` (`temps list {text}` shows the ids)"
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// `--listen IP:PORT`.
@@ -475,6 +500,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Deployment id
+    #[arg(value_parser = parse_deployment_id)]
     pub deployment: i64,
 }
 
@@ -509,6 +535,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The deployment whose image to run again [default: pick one]
+    #[arg(value_parser = parse_rollback_target)]
     pub deployment: Option<i64>,
     /// Project, when no deployment id is given
     #[arg(short, long, value_name = "P")]
@@ -534,6 +561,7 @@ pub struct RollbackArgs {
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
     /// The deployment to make serve
+    #[arg(value_parser = parse_deployment_id)]
     pub deployment: i64,
     /// Why, for the history
     #[arg(long, value_name = "TEXT")]

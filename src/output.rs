@@ -156,10 +156,28 @@ impl Output {
 
     /// Progress for an operation: a spinner on a terminal, nothing otherwise.
     pub fn progress(&self, title: &str) -> Spinner {
+        self.spinner("{spinner:.cyan} {prefix}: {msg} ({elapsed})", title)
+    }
+
+    /// A spinner whose steps say all (the watch window's `watching #44: 4m12s left, …`),
+    /// starting with `first`.
+    pub fn progress_of_steps(&self, first: &str) -> Spinner {
+        let spinner = self.spinner("{spinner:.cyan} {msg}", "");
+        spinner.step(first);
+        spinner
+    }
+
+    /// Progress with no spinner at all: warnings only, for what may turn out to need
+    /// no spinner (a watch that is not to be).
+    pub fn no_progress(&self) -> Spinner {
+        Spinner { bar: None }
+    }
+
+    fn spinner(&self, template: &str, title: &str) -> Spinner {
         let bar = if self.stderr_tty && !self.quiet {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template("{spinner:.cyan} {prefix}: {msg} ({elapsed})")
+                ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.set_prefix(shown(title));

@@ -807,7 +807,7 @@ fn visible_deployment(
 ) -> Result<Deployment, ApiError> {
     match store.deployment(id)? {
         Some(d) if d.project == project.name && token.sees(&d.project, &d.environment) => Ok(d),
-        _ => Err(redeploy::not_found(id).into()),
+        _ => Err(redeploy::not_found_in(&project.name, id).into()),
     }
 }
 

@@ -111,8 +111,14 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                     } else if let Some(publish) = env.publish {
                         ctx.out.note(format!("serving on port {publish}"));
                     } else if let Some(listen) = env.proxy {
-                        ctx.out
-                            .note(format!("serving on {listen} through `temps proxy`"));
+                        let running = store
+                            .proxy_state()?
+                            .is_some_and(|s| crate::proxy::is_running(&s, crate::clock::now_ms()));
+                        ctx.out.note(if running {
+                            format!("serving on {listen} through `temps proxy`")
+                        } else {
+                            format!("routed on {listen}; it serves there once `temps proxy` runs")
+                        });
                     }
                 }
             }

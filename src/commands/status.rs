@@ -75,14 +75,19 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             _ => {}
         }
         if let Some(proxy) = &s.proxy {
+            // Generations count every route change of every environment: the proxy's is
+            // the latest it applied, this route's the one it must have reached.
             let applied = match (proxy.running, proxy.applied_generation) {
-                (true, Some(applied)) => format!("the proxy applies generation {applied}"),
-                _ => "no proxy running".to_string(),
+                (true, Some(applied)) if applied >= proxy.generation => {
+                    "the running proxy serves this route".to_string()
+                }
+                (true, Some(applied)) => format!(
+                    "the running proxy has not applied it yet (it is at generation {applied} of {})",
+                    proxy.generation
+                ),
+                _ => "no `temps proxy` runs: nothing serves it".to_string(),
             };
-            out.line(format!(
-                "  proxy      {} (route generation {}; {applied})",
-                proxy.listen, proxy.generation
-            ));
+            out.line(format!("  proxy      {} ({applied})", proxy.listen));
             if !proxy.domains.is_empty() {
                 out.line(format!("  domains    {}", shown(&proxy.domains.join(", "))));
             }

@@ -119,6 +119,14 @@ pub fn not_found(target_id: i64) -> Failure {
         .hint("`temps list PROJECT` shows the deployments and their ids")
 }
 
+/// No deployment `target_id` in `project` (or none its asker may see): the hint names
+/// the project.
+pub fn not_found_in(project: &str, target_id: i64) -> Failure {
+    Failure::not_found(format!("deployment #{target_id} does not exist")).hint(format!(
+        "`temps list {project}` shows its deployments and their ids"
+    ))
+}
+
 /// Validate a rollback or promote to deployment `target_id`, changing nothing.
 pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
     let target = store
