@@ -232,11 +232,12 @@ fn parse_health_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// A deployment id, as `temps list` shows it.
+/// A deployment id, as `temps list` shows it (one that does not exist, such as `0`, is
+/// the command's to say: exit 3).
 fn parse_deployment_id(text: &str) -> Result<i64, String> {
     match text.parse::<i64>() {
-        Ok(id) if id > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(id),
-        _ => Err(format!(
+        Ok(id) => Ok(id),
+        Err(_) => Err(format!(
             "`{}` is not a deployment id: ids are numbers, as `temps list PROJECT` shows them",
             crate::text::printable(text)
         )),

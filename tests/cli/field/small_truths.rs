@@ -76,7 +76,7 @@ fn a_name_where_the_deployment_id_goes_points_to_project() {
         run.stderr
     );
     assert!(!run.stderr.contains("invalid digit"), "{}", run.stderr);
-    for args in [["promote", "+1"], ["show", "web"]] {
+    for args in [["promote", "web"], ["show", "12abc"]] {
         let run = env.run(&args).code(2);
         assert!(
             run.stderr.contains("is not a deployment id"),
