@@ -279,7 +279,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__deploy)
-            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --swarm --replicas --drain --response-timeout --domain --standby --reason --wait-lock --watch --db --output --yes --quiet --help"
+            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --swarm --replicas --drain --response-timeout --domain --standby --health-timeout --reason --wait-lock --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -326,6 +326,10 @@ _temps() {
                     return 0
                     ;;
                 --standby)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1237,13 +1241,17 @@ _temps() {
             return 0
             ;;
         temps__subcmd__promote)
-            opts="-o -y -q -h --reason --wait-lock --watch --db --output --yes --quiet --help"
+            opts="-o -y -q -h --reason --health-timeout --wait-lock --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

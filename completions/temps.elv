@@ -161,8 +161,9 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --replicas 'Proxy mode: how many containers to run, round-robin; swarm mode: how many tasks [default: 1; remembered]'
             cand --drain 'Proxy mode: how long requests in flight may take to finish on the old version before it is stopped [default: 30s; remembered]'
             cand --response-timeout 'Proxy mode: how long the app''s answer may take to begin once the request was sent to it whole; after that the proxy answers 504 Gateway Timeout and closes the connection to the app [default: 60s; 0s for no limit; remembered]'
-            cand --domain 'Proxy mode: a host this environment answers on its address (repeat for more; `*.example.com` for every name one label under it). Environments of any project may share one `--proxy` address when each names its domains; a request for no known domain gets 404, unless one environment there has none (the address''s default). A domain another environment on the address holds is refused (exit 4) [remembered]'
+            cand --domain 'Proxy mode: a host this environment answers on its address (repeat for more; `*.example.com` for every name one label under it). Environments of any project may share one `--proxy` address when each names its domains; a request for no known domain gets 404, unless one environment there answers every other host (the address''s catch-all: `--domain ''*''`, or none given while alone on the address). Joining an address others share by domain without naming domains or ''*'', or claiming a domain another environment there holds, is refused (exit 4) [remembered]'
             cand --standby 'Proxy mode: after a switch, how long the replaced deployment''s containers keep running with no traffic, so that a rollback or promote to it only switches the route (the warm path); 0s stops them once drained [default: 30m; remembered]'
+            cand --health-timeout 'How long the new version may take to become healthy, for this deploy only (an app that is slow to start); the project''s --health-timeout stays as it is'
             cand --reason 'Why this deployment is made, for the history'
             cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
             cand --watch 'After a successful switch, watch the new deployment for this long and roll back by itself (exit 5) when its container exits or restarts, its health check fails 3 times in a row (probed every second), or, in proxy mode, 5xx answers make at least 10% of at least 20 requests within the last 10 s; 0s skips the watch. Ctrl-C only stops watching [default: the project''s --watch]'
@@ -249,6 +250,7 @@ set edit:completion:arg-completer[temps] = {|@words|
         }
         &'temps;promote'= {
             cand --reason 'Why, for the history'
+            cand --health-timeout 'Override the project''s health timeout for this promote'
             cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
             cand --watch 'After a successful switch, watch the new deployment for this long and roll back by itself (exit 5) when its container exits or restarts, its health check fails 3 times in a row (probed every second), or, in proxy mode, 5xx answers make at least 10% of at least 20 requests within the last 10 s; 0s skips the watch. Ctrl-C only stops watching [default: the project''s --watch]'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'

@@ -166,7 +166,7 @@ pub enum Command {
     /// client that closes while its answer is awaited lets go of the request upstream; a
     /// write that waits 60 s for its receiver ends the exchange. Request headers that
     /// spell a forwarding, framing or hop-by-hop header with `_` for `-` are dropped.
-    /// h2c (prior knowledge) is served too, with small flow-control windows (16 KiB) and
+    /// h2c (prior knowledge) is served too, with small flow-control windows (8 KiB) and
     /// at most 100 streams per connection; an h2c connection with no stream open is
     /// closed after the idle timeout, as an idle HTTP/1.1 one.
     Proxy(ProxyArgs),
@@ -222,6 +222,40 @@ fn parse_expiry(text: &str) -> Result<Duration, String> {
         },
         None => parse_duration(text),
     }
+}
+
+/// `--health-timeout` for one operation: a duration longer than zero.
+fn parse_health_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err("the health timeout must be longer than 0 (like `1m`)".into()),
+        d => Ok(d),
+    }
+}
+
+/// A deployment id, as `temps list` shows it (one that does not exist, such as `0`, is
+/// the command's to say: exit 3).
+fn parse_deployment_id(text: &str) -> Result<i64, String> {
+    match text.parse::<i64>() {
+        Ok(id) => Ok(id),
+        Err(_) => Err(format!(
+            "`{}` is not a deployment id: ids are numbers, as `temps list PROJECT` shows them",
+            crate::text::printable(text)
+        )),
+    }
+}
+
+/// `temps rollback ID`: a name where the id goes points to `--project`.
+fn parse_rollback_target(text: &str) -> Result<i64, String> {
+    parse_deployment_id(text).map_err(|e| {
+        if crate::error::check_name("project", text).is_ok() {
+            format!(
+                "`{text}` is not a deployment id; to choose among {text}'s deployments: \
+                 `temps rollback --project {text}` (`temps list {text}` shows the ids)"
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// `--listen IP:PORT`.
@@ -410,9 +444,10 @@ pub struct DeployArgs {
     /// Proxy mode: a host this environment answers on its address (repeat for more;
     /// `*.example.com` for every name one label under it). Environments of any project
     /// may share one `--proxy` address when each names its domains; a request for no
-    /// known domain gets 404, unless one environment there has none (the address's
-    /// default). A domain another environment on the address holds is refused (exit 4)
-    /// [remembered]
+    /// known domain gets 404, unless one environment there answers every other host (the
+    /// address's catch-all: `--domain '*'`, or none given while alone on the address).
+    /// Joining an address others share by domain without naming domains or '*', or
+    /// claiming a domain another environment there holds, is refused (exit 4) [remembered]
     #[arg(long = "domain", value_name = "HOST")]
     pub domains: Vec<String>,
     /// Proxy mode: after a switch, how long the replaced deployment's containers keep
@@ -420,6 +455,10 @@ pub struct DeployArgs {
     /// route (the warm path); 0s stops them once drained [default: 30m; remembered]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub standby: Option<Duration>,
+    /// How long the new version may take to become healthy, for this deploy only (an app
+    /// that is slow to start); the project's --health-timeout stays as it is
+    #[arg(long, value_name = "DUR", value_parser = parse_health_timeout)]
+    pub health_timeout: Option<Duration>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -462,6 +501,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Deployment id
+    #[arg(value_parser = parse_deployment_id)]
     pub deployment: i64,
 }
 
@@ -496,6 +536,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The deployment whose image to run again [default: pick one]
+    #[arg(value_parser = parse_rollback_target)]
     pub deployment: Option<i64>,
     /// Project, when no deployment id is given
     #[arg(short, long, value_name = "P")]
@@ -510,7 +551,7 @@ pub struct RollbackArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
     /// Override the project's health timeout for this rollback
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_health_timeout)]
     pub health_timeout: Option<Duration>,
     #[command(flatten)]
     pub lock: WaitLockArg,
@@ -521,10 +562,14 @@ pub struct RollbackArgs {
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
     /// The deployment to make serve
+    #[arg(value_parser = parse_deployment_id)]
     pub deployment: i64,
     /// Why, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Override the project's health timeout for this promote
+    #[arg(long, value_name = "DUR", value_parser = parse_health_timeout)]
+    pub health_timeout: Option<Duration>,
     #[command(flatten)]
     pub lock: WaitLockArg,
     #[command(flatten)]

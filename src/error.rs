@@ -97,6 +97,7 @@ pub fn check_name(what: &str, name: &str) -> Result<(), Failure> {
         Ok(())
     } else {
         let shown: String = name.chars().take(70).collect();
+        let shown = crate::text::printable(&shown);
         Err(
             Failure::usage(format!("invalid {what} name `{shown}`")).hint(
                 "names are 1 to 63 characters of a-z, 0-9 and `-`, starting with a letter or digit",

@@ -106,9 +106,14 @@ pub enum Unhealthy {
     Exited(String),
     /// The check failed for good: Docker reports it unhealthy, or it disappeared.
     Failed(String),
-    /// Not healthy within the timeout, with the last answer; `silent` when nothing
-    /// answered that last attempt at all (as opposed to an answer that was not healthy).
-    TimedOut { why: String, silent: bool },
+    /// Not healthy within the timeout, with the last answer and the container's last
+    /// output; `silent` when nothing answered that last attempt at all (as opposed to an
+    /// answer that was not healthy): an app that is slow to start, or listens elsewhere.
+    TimedOut {
+        why: String,
+        silent: bool,
+        timeout: Duration,
+    },
     /// The engine failed while the container was watched: that is what to fix first.
     Docker(anyhow::Error),
 }
@@ -185,7 +190,20 @@ pub async fn wait_healthy(
                 Ok(Some(facts)) if !facts.running => {
                     Err(Unhealthy::Exited(exit_reason(engine, container, facts.exit_code).await))
                 }
-                _ => Err(why),
+                // Still running: what it said may tell why it did not answer (still
+                // starting, listening elsewhere).
+                _ => match why {
+                    Unhealthy::TimedOut { why, silent, timeout } => {
+                        let logs = engine.last_logs(container, 10).await;
+                        let why = if logs.is_empty() {
+                            format!("{why}; it has written nothing")
+                        } else {
+                            format!("{why}; its last output:\n{logs}")
+                        };
+                        Err(Unhealthy::TimedOut { why, silent, timeout })
+                    }
+                    other => Err(other),
+                },
             },
         },
         code = &mut exited => {
@@ -285,7 +303,11 @@ async fn probe_until_healthy(
                 Ok(found) => addr = Some(found),
                 Err(why) => {
                     if Instant::now() + interval >= deadline {
-                        return Err(Unhealthy::TimedOut { why, silent: true });
+                        return Err(Unhealthy::TimedOut {
+                            why,
+                            silent: true,
+                            timeout,
+                        });
                     }
                     tokio::time::sleep(interval).await;
                     continue;
@@ -329,13 +351,19 @@ async fn probe_until_healthy(
             Err(miss) => (miss.text, miss.answered),
         };
         if Instant::now() + interval >= deadline {
+            let verdict = if answered {
+                "not healthy"
+            } else {
+                "did not answer"
+            };
             return Err(Unhealthy::TimedOut {
                 why: format!(
-                    "not healthy within {} (waited for {}; last: {last})",
+                    "{verdict} within {} (waited for {}; last: {last})",
                     format_duration(timeout),
                     probe.describe()
                 ),
                 silent: !answered,
+                timeout,
             });
         }
         if last != shown {

@@ -2,6 +2,11 @@
 //! one JSON document for scripts), progress, notes, warnings and errors on stderr.
 //! Colour and spinners only on a terminal, never with `NO_COLOR`; `--quiet` leaves only
 //! results and errors.
+//!
+//! Free text (a reason, an error, an image reference, a name from Docker or the network)
+//! never reaches a terminal raw: errors, warnings, spinner lines and table cells pass
+//! through [`printable`] here; a command that puts free text in a line of its own (where
+//! colour may be mixed in) escapes those pieces with [`shown`] first.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
@@ -14,6 +19,21 @@ use serde::Serialize;
 use crate::cli::OutputFormat;
 use crate::error::{failure_of, Failure};
 use crate::ops::{Event, Progress};
+use crate::text::printable;
+
+/// Free text as a terminal may show it: control characters written out (`\x1b`).
+pub fn shown(text: &str) -> String {
+    printable(text).into_owned()
+}
+
+/// Text of several lines (an error with an app's last output) as a terminal may show
+/// it: each line as [`shown`], the line breaks kept.
+pub fn shown_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| printable(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 pub struct Output {
     format: OutputFormat,
@@ -84,15 +104,20 @@ impl Output {
     }
 
     pub fn warn(&self, text: impl AsRef<str>) {
-        eprintln!("{} {}", style("warning:").yellow().bold(), text.as_ref());
+        eprintln!(
+            "{} {}",
+            style("warning:").yellow().bold(),
+            shown_lines(text.as_ref())
+        );
     }
 
     /// Print an error and its hint; in JSON mode also the failure's document on stdout.
     pub fn error(&self, err: &anyhow::Error) {
         let failure: Option<&Failure> = failure_of(err);
-        eprintln!("{} {err:#}", style("error:").red().bold());
+        let message = format!("{err:#}");
+        eprintln!("{} {}", style("error:").red().bold(), shown_lines(&message));
         match failure.and_then(|f| f.hint.as_deref()) {
-            Some(hint) => eprintln!("{} {hint}", style("hint:").cyan().bold()),
+            Some(hint) => eprintln!("{} {}", style("hint:").cyan().bold(), shown_lines(hint)),
             // An error temps did not foresee still gets a next step.
             None => eprintln!(
                 "{} this was not expected: `temps status` shows what each environment serves; \
@@ -120,7 +145,7 @@ impl Output {
             table.set_width(100);
         }
         for row in rows {
-            table.add_row(row);
+            table.add_row(row.iter().map(|cell| printable(cell).into_owned()));
         }
         for column in table.column_iter_mut() {
             column.set_padding((0, 2));
@@ -131,13 +156,31 @@ impl Output {
 
     /// Progress for an operation: a spinner on a terminal, nothing otherwise.
     pub fn progress(&self, title: &str) -> Spinner {
+        self.spinner("{spinner:.cyan} {prefix}: {msg} ({elapsed})", title)
+    }
+
+    /// A spinner whose steps say all (the watch window's `watching #44: 4m12s left, …`),
+    /// starting with `first`.
+    pub fn progress_of_steps(&self, first: &str) -> Spinner {
+        let spinner = self.spinner("{spinner:.cyan} {msg}", "");
+        spinner.step(first);
+        spinner
+    }
+
+    /// Progress with no spinner at all: warnings only, for what may turn out to need
+    /// no spinner (a watch that is not to be).
+    pub fn no_progress(&self) -> Spinner {
+        Spinner { bar: None }
+    }
+
+    fn spinner(&self, template: &str, title: &str) -> Spinner {
         let bar = if self.stderr_tty && !self.quiet {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template("{spinner:.cyan} {prefix}: {msg} ({elapsed})")
+                ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
-            bar.set_prefix(title.to_string());
+            bar.set_prefix(shown(title));
             bar.enable_steady_tick(Duration::from_millis(80));
             Some(bar)
         } else {
@@ -161,6 +204,75 @@ impl Output {
 
     pub fn bad(&self, text: &str) -> String {
         style(text).red().to_string()
+    }
+}
+
+/// A question to the person at the terminal (`[y/N]`, a picker): their answer, or
+/// `None` when they pressed Ctrl-C. The prompt reads Ctrl-C as a key and raises SIGINT,
+/// which would end the process with the cursor hidden and the environment's lock held;
+/// while the question waits, SIGINT only ends the question, so the command can say that
+/// nothing changed and let go of what it holds. The cursor is shown again either way.
+pub fn ask<T>(question: impl FnOnce() -> dialoguer::Result<T>) -> anyhow::Result<Option<T>> {
+    let answer = {
+        let _caught = CtrlCEndsTheQuestion::catch();
+        question()
+    };
+    let interrupted = CTRL_C.swap(false, std::sync::atomic::Ordering::SeqCst);
+    match answer {
+        Ok(answer) if !interrupted => Ok(Some(answer)),
+        Err(dialoguer::Error::IO(e)) if !interrupted && e.kind() != io::ErrorKind::Interrupted => {
+            Err(anyhow::Error::new(e).context("asking on the terminal"))
+        }
+        // Ctrl-C: as the prompt was left.
+        _ => {
+            let terminal = console::Term::stderr();
+            let _ = terminal.show_cursor();
+            let _ = terminal.write_line("");
+            Ok(None)
+        }
+    }
+}
+
+/// Set by SIGINT while a question waits.
+static CTRL_C: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_ctrl_c(_: libc::c_int) {
+    CTRL_C.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// SIGINT noted rather than fatal, for as long as this lives; the handler before it
+/// comes back on drop. Without `SA_RESTART`, so a read the person interrupts returns.
+struct CtrlCEndsTheQuestion {
+    previous: Option<libc::sigaction>,
+}
+
+impl CtrlCEndsTheQuestion {
+    fn catch() -> CtrlCEndsTheQuestion {
+        CTRL_C.store(false, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: the structs are zeroed then filled as sigaction(2) expects; the handler
+        // only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = note_ctrl_c as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = 0;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut previous: libc::sigaction = std::mem::zeroed();
+            let installed = libc::sigaction(libc::SIGINT, &action, &mut previous) == 0;
+            CtrlCEndsTheQuestion {
+                previous: installed.then_some(previous),
+            }
+        }
+    }
+}
+
+impl Drop for CtrlCEndsTheQuestion {
+    fn drop(&mut self) {
+        if let Some(previous) = &self.previous {
+            // SAFETY: puts back the action sigaction(2) returned.
+            unsafe {
+                libc::sigaction(libc::SIGINT, previous, std::ptr::null_mut());
+            }
+        }
     }
 }
 
@@ -236,12 +348,16 @@ impl Progress for Spinner {
     /// The spinner shows the steps; the stages are for event streams and tests.
     fn event(&self, event: Event<'_>) {
         if let (Some(bar), Event::Step(message)) = (&self.bar, event) {
-            bar.set_message(message.to_string());
+            bar.set_message(shown(message));
         }
     }
 
     fn warn(&self, message: &str) {
-        let line = format!("{} {message}", style("warning:").yellow().bold());
+        let line = format!(
+            "{} {}",
+            style("warning:").yellow().bold(),
+            shown_lines(message)
+        );
         match &self.bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),

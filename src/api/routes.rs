@@ -437,6 +437,7 @@ async fn deploy(
                             domains: None,
                             standby: None,
                             swarm: false,
+                            health_timeout: None,
                         },
                         watch,
                     )),
@@ -586,6 +587,7 @@ fn prepare(
                 created_by: token.actor(),
                 wait_lock: None,
                 health_timeout: None,
+                keep_replaced_warm: true,
             },
             watch,
         )),
@@ -805,7 +807,7 @@ fn visible_deployment(
 ) -> Result<Deployment, ApiError> {
     match store.deployment(id)? {
         Some(d) if d.project == project.name && token.sees(&d.project, &d.environment) => Ok(d),
-        _ => Err(redeploy::not_found(id).into()),
+        _ => Err(redeploy::not_found_in(&project.name, id).into()),
     }
 }
 

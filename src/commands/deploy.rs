@@ -13,6 +13,7 @@ use crate::ops::current_user;
 use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
 use crate::ops::static_site::{deploy_dir, DirRequest};
 use crate::ops::watch;
+use crate::output::shown;
 use crate::store::Deployment;
 
 pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
@@ -50,11 +51,13 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 domains: (!args.domains.is_empty()).then_some(args.domains),
                 standby: args.standby,
                 swarm: args.swarm,
+                health_timeout: args.health_timeout,
             };
             block_on(deploy_image(&mut store, request, &spinner))??
         }
         (None, Some(dir)) => {
             if args.publish.is_some()
+                || args.health_timeout.is_some()
                 || args.proxy.is_some()
                 || args.replicas.is_some()
                 || args.drain.is_some()
@@ -64,7 +67,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 || args.swarm
             {
                 return Err(Failure::usage(
-                    "--publish, --proxy, --swarm, --replicas, --drain, --response-timeout, --domain and --standby apply to docker projects",
+                    "--publish, --proxy, --swarm, --replicas, --drain, --response-timeout, --domain, --standby and --health-timeout apply to docker projects",
                 )
                 .hint("a static release is served by your web server from its `current` link")
                 .into());
@@ -96,7 +99,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 ctx.out.line(format!(
                     "deployed #{} ({}) to {}/{} in {took}",
                     d.id,
-                    what(&d),
+                    shown(&what(&d)),
                     d.project,
                     d.environment
                 ));
@@ -108,8 +111,14 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                     } else if let Some(publish) = env.publish {
                         ctx.out.note(format!("serving on port {publish}"));
                     } else if let Some(listen) = env.proxy {
-                        ctx.out
-                            .note(format!("serving on {listen} through `temps proxy`"));
+                        let running = store
+                            .proxy_state()?
+                            .is_some_and(|s| crate::proxy::is_running(&s, crate::clock::now_ms()));
+                        ctx.out.note(if running {
+                            format!("serving on {listen} through `temps proxy`")
+                        } else {
+                            format!("routed on {listen}; it serves there once `temps proxy` runs")
+                        });
                     }
                 }
             }
@@ -126,7 +135,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
             ctx.out.line(format!(
                 "recorded #{} ({}) as {}: {}/{} is rolled back, so it does not serve",
                 d.id,
-                what(&d),
+                shown(&what(&d)),
                 ctx.out.loud("ready"),
                 d.project,
                 d.environment

@@ -13,6 +13,7 @@ use crate::clock::{ago, now_ms, rfc3339, time_of_day};
 use crate::commands::deploy::what;
 use crate::error::Failure;
 use crate::ops::gate::Availability;
+use crate::output::{shown, shown_lines};
 use crate::store::{Deployment, Status};
 
 pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
@@ -21,8 +22,9 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
     let environment = match &args.environment {
         Some(name) => Some(store.environment(project.id, name)?.ok_or_else(|| {
             Failure::not_found(format!(
-                "project `{}` has no environment `{name}`",
-                project.name
+                "project `{}` has no environment `{}`",
+                project.name,
+                shown(name)
             ))
             .hint(format!(
                 "`temps project show {}` lists its environments",
@@ -92,7 +94,7 @@ pub fn cmd_list(ctx: &Context, args: ListArgs) -> Result<()> {
 }
 
 /// The widths of `list`'s columns. On a terminal the row fits its width (80 columns at
-/// least), so NOTE gets what is left; into a pipe the row fits 80 columns.
+/// least): IMAGE and NOTE share what is beyond 80; into a pipe the row fits 80 columns.
 struct Columns {
     id: usize,
     env: Option<usize>,
@@ -104,19 +106,23 @@ const WIDTH: usize = 80;
 const STATUS: usize = 9;
 const CREATED: usize = 8;
 const BY: usize = 8;
+/// The most IMAGE grows on a wide terminal: a registry's address, a path and a tag.
+const IMAGE_MAX: usize = 64;
 
 impl Columns {
     fn new(widest_id: i64, show_env: bool) -> Columns {
+        let width = match console::Term::stdout().size_checked() {
+            Some((_, columns)) if console::Term::stdout().is_term() => {
+                (columns as usize).max(WIDTH)
+            }
+            _ => WIDTH,
+        };
+        let image = if show_env { 18 } else { 22 };
         Columns {
             id: widest_id.to_string().len().max(2),
             env: show_env.then_some(8),
-            image: if show_env { 18 } else { 22 },
-            width: match console::Term::stdout().size_checked() {
-                Some((_, columns)) if console::Term::stdout().is_term() => {
-                    (columns as usize).max(WIDTH)
-                }
-                _ => WIDTH,
-            },
+            image: (image + (width - WIDTH) / 2).min(IMAGE_MAX),
+            width,
         }
     }
 
@@ -152,11 +158,17 @@ impl Columns {
         };
         let mut line = format!("{:<id$} {status} ", d.id, id = self.id);
         if let Some(env) = self.env {
-            let _ = write!(line, "{:<env$} ", clip(&d.environment, env));
+            let _ = write!(line, "{:<env$} ", clip(&shown(&d.environment), env));
         }
         let mut note = d.note();
         if let Some(until) = d.warm_until.filter(|_| d.is_warm(now)) {
-            let warm = format!("warm until {}", time_of_day(until));
+            // A version that failed is no standby: it only finishes its requests.
+            let warm = match d.status {
+                Status::Failed | Status::Cancelled => {
+                    format!("draining until {}", time_of_day(until))
+                }
+                _ => format!("warm until {}", time_of_day(until)),
+            };
             note = if note.is_empty() {
                 warm
             } else {
@@ -173,19 +185,46 @@ impl Columns {
         if let (Status::Failed | Status::Cancelled, Some(error), true) =
             (d.status, &d.error, note.is_empty())
         {
-            note = error.lines().next().unwrap_or_default().to_string();
+            note = shown(error.lines().next().unwrap_or_default());
         }
         let _ = write!(
             line,
             "{:<image$} {:<CREATED$} {:<BY$} {}",
-            clip(&what(d), self.image),
+            clip_reference(&shown(&what(d)), self.image),
             ago(d.created_at, now),
-            clip(&d.created_by, BY),
+            clip(&shown(&d.created_by), BY),
             clip(&note, self.note()),
             image = self.image
         );
         line.trim_end().to_string()
     }
+}
+
+/// An image reference (or a release folder) in at most `width` characters, cut in the
+/// middle and never at its end, where versions differ: the last part of the path
+/// (`/web:v2`) stays whole with as much of the start as fits
+/// (`127.0.0.1:42500/fl…/web:v2`); when even that is too long, the end alone
+/// (`…eb:v2`). Two references that end differently thus differ at any width.
+fn clip_reference(text: &str, width: usize) -> String {
+    let length = text.chars().count();
+    if length <= width {
+        return text.to_string();
+    }
+    // Always room for `…` and one character.
+    let width = width.max(2);
+    let tail = text.rfind('/').map_or(text, |slash| &text[slash..]);
+    let tail_length = tail.chars().count();
+    // A start shorter than this says too little to be worth its room.
+    const HEAD_MIN: usize = 4;
+    let (head, kept) = if tail_length + 1 + HEAD_MIN <= width {
+        (width - 1 - tail_length, tail_length)
+    } else {
+        (0, width - 1)
+    };
+    let mut cut: String = text.chars().take(head).collect();
+    cut.push('…');
+    cut.extend(text.chars().skip(length - kept));
+    cut
 }
 
 /// At most `width` characters, with `…` when cut.
@@ -224,13 +263,13 @@ pub fn cmd_show(ctx: &Context, args: ShowArgs) -> Result<()> {
     ));
     let field = |name: &str, value: String| out.line(format!("  {name:<13}{value}"));
     if let Some(image) = &d.image {
-        field("image", image.clone());
+        field("image", shown(image));
     }
     if let Some(id) = &d.image_id {
-        field("image id", id.clone());
+        field("image id", shown(id));
     }
     if let Some(artifact) = &d.artifact {
-        field("release", artifact.clone());
+        field("release", shown(artifact));
     }
     let now = now_ms();
     field(
@@ -239,7 +278,7 @@ pub fn cmd_show(ctx: &Context, args: ShowArgs) -> Result<()> {
             "{} ({}) by {}",
             rfc3339(d.created_at),
             ago(d.created_at, now),
-            d.created_by
+            shown(&d.created_by)
         ),
     );
     if let Some(finished) = d.finished_at {
@@ -256,14 +295,18 @@ pub fn cmd_show(ctx: &Context, args: ShowArgs) -> Result<()> {
         field("rolled back", format!("from #{from}"));
     }
     if let Some(reason) = &d.reason {
-        field("reason", reason.clone());
+        field("reason", shown(reason));
     }
     if !d.containers.is_empty() {
-        field("containers", d.containers.join(", "));
+        field("containers", shown(&d.containers.join(", ")));
     }
     if let Some(until) = d.warm_until {
+        let label = match d.status {
+            Status::Failed | Status::Cancelled => "draining until",
+            _ => "warm until",
+        };
         field(
-            "warm until",
+            label,
             if d.is_warm(now) {
                 rfc3339(until)
             } else {
@@ -272,18 +315,44 @@ pub fn cmd_show(ctx: &Context, args: ShowArgs) -> Result<()> {
         );
     }
     if let Some(error) = &d.error {
-        field("error", error.replace('\n', "\n               "));
+        field(
+            "error",
+            shown_lines(error).replace('\n', "\n               "),
+        );
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::clip;
+    use super::{clip, clip_reference};
 
     #[test]
     fn clips_long_text() {
         assert_eq!(clip("web:1.2", 10), "web:1.2");
         assert_eq!(clip("registry.example/web:1.2", 10), "registry.…");
+    }
+
+    #[test]
+    fn an_image_reference_keeps_its_tag_at_any_width() {
+        let v1 = "127.0.0.1:42500/fld-n-1234-5/web:v1";
+        let v2 = "127.0.0.1:42500/fld-n-1234-5/web:v2";
+        assert_eq!(clip_reference(v2, 40), v2);
+        assert_eq!(clip_reference(v2, 26), "127.0.0.1:42500/fl…/web:v2");
+        assert_eq!(clip_reference(v2, 22), "127.0.0.1:4250…/web:v2");
+        assert_eq!(clip_reference(v2, 10), "…-5/web:v2");
+        for width in 0..=v1.len() + 1 {
+            let (a, b) = (clip_reference(v1, width), clip_reference(v2, width));
+            assert_ne!(a, b, "v1 and v2 look the same at width {width}");
+            assert!(
+                a.chars().count() <= width.max(2),
+                "{a} is wider than {width}"
+            );
+            assert!(b.ends_with('2'), "{b}");
+        }
+        let digest = format!("registry.example/web@sha256:{}", "ab".repeat(32));
+        let cut = clip_reference(&digest, 22);
+        assert_eq!(cut.chars().count(), 22);
+        assert!(cut.starts_with('…') && cut.ends_with("abab"), "{cut}");
     }
 }

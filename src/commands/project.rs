@@ -169,7 +169,8 @@ fn print_project(ctx: &Context, project: &Project, envs: &[Environment]) -> Resu
     }
     if let Some(dir) = &project.hooks_dir {
         out.line(format!(
-            "  hooks            {dir} (timeout {})",
+            "  hooks            {} (timeout {})",
+            crate::output::shown(dir),
             format_duration(project.hook_timeout)
         ));
     }

@@ -52,7 +52,7 @@ pub fn cmd_prune(ctx: &Context, args: PruneArgs) -> Result<()> {
             "#{} ({}): {verb} {}",
             item.deployment_id,
             item.environment,
-            things.join(", ")
+            crate::output::shown(&things.join(", "))
         ));
     }
     if args.dry_run {

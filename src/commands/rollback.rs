@@ -14,7 +14,7 @@ use crate::ops::redeploy::{
     self, short_id, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
 };
 use crate::ops::{current_user, documents, watch};
-use crate::output::Spinner;
+use crate::output::{ask, shown, Spinner};
 use crate::store::{Deployment, EnvState};
 
 pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
@@ -55,6 +55,8 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
     };
     block_on(async {
         if args.dry_run {
+            // What the rollback itself would refuse, the dry run refuses too.
+            crate::text::clean_reason(args.reason.clone())?;
             let spinner = ctx.out.progress("validating");
             let prompt = prompt(ctx, &spinner);
             let plan = redeploy::dry_run(&store, Kind::Rollback, &target, prompt.as_ref()).await?;
@@ -70,6 +72,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             created_by: current_user(),
             wait_lock: args.lock.wait_lock,
             health_timeout: args.health_timeout,
+            keep_replaced_warm: true,
         };
         let outcome = redeploy::run(
             &mut store,
@@ -97,14 +100,13 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             done.project,
             done.environment,
             done.rolled_back_to_id.unwrap_or_default(),
-            what(&done),
+            shown(&what(&done)),
             format_elapsed(took),
             done.id
         ));
         // Swarm mode keeps no containers of its own: the service's tasks were replaced.
         if let (Some(from), false) = (done.rolled_back_from_id, done.containers.is_empty()) {
-            ctx.out
-                .note(format!("#{from} is stopped and kept as standby"));
+            ctx.out.note(standby_note(&store, from)?);
         }
         ctx.out.note(ctx.out.loud(&format!(
             "{} is now ROLLED BACK: new deploys are recorded `ready`; `temps promote ID` ends this",
@@ -131,7 +133,8 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             reason: args.reason,
             created_by: current_user(),
             wait_lock: args.lock.wait_lock,
-            health_timeout: None,
+            health_timeout: args.health_timeout,
+            keep_replaced_warm: true,
         };
         let outcome = redeploy::run(
             &mut store,
@@ -168,12 +171,15 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
                 if !ctx.out.is_json() {
                     ctx.out.line(format!(
                         "promoted #{target_id} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
-                        what(&done),
+                        shown(&what(&done)),
                         done.project,
                         done.environment,
                         format_elapsed(took),
                         done.id
                     ));
+                    if let (Some(from), false) = (before, done.containers.is_empty()) {
+                        ctx.out.note(standby_note(&store, from)?);
+                    }
                 }
                 let done = watch_after(ctx, &mut store, done, before, window).await?;
                 if ctx.out.is_json() {
@@ -183,6 +189,21 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
         }
         Ok(())
     })?
+}
+
+/// What became of the deployment a switch replaced, as its record says: kept running
+/// warm until a time (proxy mode), or stopped.
+fn standby_note(store: &crate::store::Store, replaced: i64) -> Result<String> {
+    let replaced = store.expect_deployment(replaced)?;
+    Ok(match replaced.warm_until.filter(|_| replaced.is_warm(now_ms())) {
+        Some(until) => format!(
+            "#{} is kept warm until {} (running, no traffic): `temps promote {}` switches back to it at once",
+            replaced.id,
+            crate::clock::time_of_day(until),
+            replaced.id
+        ),
+        None => format!("#{} is stopped and kept as standby", replaced.id),
+    })
 }
 
 /// Who answers the pipeline's questions: `--yes`, the terminal, or nobody.
@@ -205,7 +226,7 @@ struct Terminal<'a> {
 
 impl Prompt for Terminal<'_> {
     fn choose(&self, choice: &Choice<'_>) -> Result<i64> {
-        self.spinner.suspend(|| pick(choice))
+        self.spinner.suspend(|| pick(self.ctx.out, choice))
     }
 
     fn confirm(&self, plan: &Plan) -> Result<bool> {
@@ -220,20 +241,41 @@ impl Prompt for Terminal<'_> {
                     format!("Promote #{} on {}?", plan.target.id, plan.environment.name)
                 }
             };
-            let yes = dialoguer::Confirm::new()
-                .with_prompt(question)
-                .default(false)
-                .interact_opt()
-                .context("asking for confirmation")?
-                .unwrap_or(false);
-            Ok(yes)
+            let answer = ask(|| {
+                dialoguer::Confirm::new()
+                    .with_prompt(question)
+                    .default(false)
+                    .interact_opt()
+            })
+            .context("asking for confirmation")?;
+            match answer {
+                Some(yes) => Ok(yes.unwrap_or(false)),
+                None => Err(interrupted(
+                    plan.kind,
+                    format!(
+                        "`temps {} {} --dry-run` shows the plan again",
+                        plan.kind.noun(),
+                        plan.target.id
+                    ),
+                )
+                .into()),
+            }
         })
     }
 }
 
+/// Ctrl-C at a question: nothing was changed (exit 130).
+fn interrupted(kind: Kind, hint: String) -> Failure {
+    Failure::new(
+        crate::error::ExitStatus::Interrupted,
+        format!("{} not confirmed: nothing changed", kind.noun()),
+    )
+    .hint(hint)
+}
+
 /// The picker: valid targets newest first, each with why it is marked, the gate's most
 /// recent valid one preselected.
-fn pick(choice: &Choice<'_>) -> Result<i64> {
+fn pick(out: &crate::output::Output, choice: &Choice<'_>) -> Result<i64> {
     let now = now_ms();
     let items: Vec<String> = choice
         .candidates
@@ -243,35 +285,51 @@ fn pick(choice: &Choice<'_>) -> Result<i64> {
             let mut item = format!(
                 "#{:<5} {:<26} {:<9} {:<9} by {}",
                 d.id,
-                what(d),
+                shown(&what(d)),
                 d.status.as_str(),
                 ago(d.created_at, now),
-                d.created_by
+                shown(&d.created_by)
             );
             if !c.marks.is_empty() {
-                item.push_str(&format!("  ({})", gate::describe(&c.marks, now)));
+                item.push_str(&format!("  ({})", shown(&gate::describe(&c.marks, now))));
             }
             item
         })
         .collect();
-    let chosen = dialoguer::Select::new()
-        .with_prompt(format!(
-            "Roll back {}/{} to",
-            choice.project, choice.environment
-        ))
-        .items(&items)
-        .default(choice.preferred_index())
-        .interact_opt()
-        .context("asking which deployment to roll back to")?;
+    let preferred = choice.preferred_index();
+    if preferred.is_none() {
+        out.aside(
+            "none is preselected: each is marked below (a rollback left it, or it runs what serves now), \
+             and `--yes` would refuse to choose; pick one with the arrow keys if you are sure, or press Esc"
+        );
+    }
+    let chosen = ask(|| {
+        dialoguer::Select::new()
+            .with_prompt(format!(
+                "Roll back {}/{} to",
+                choice.project, choice.environment
+            ))
+            .items(&items)
+            // usize::MAX: no item preselected (dialoguer's convention).
+            .default(preferred.unwrap_or(usize::MAX))
+            .interact_opt()
+    })
+    .context("asking which deployment to roll back to")?
+    .ok_or_else(|| interrupted(Kind::Rollback, list_hint(choice.project)))?;
     match chosen {
         Some(index) => Ok(choice.candidates[index].deployment.id),
         None => Err(Failure::new(
             crate::error::ExitStatus::Usage,
             "no deployment chosen; nothing was changed",
         )
-        .hint("`temps list PROJECT` shows the history; `temps rollback ID` names a target")
+        .hint(list_hint(choice.project))
         .into()),
     }
+}
+
+/// Where to look before choosing again.
+fn list_hint(project: &str) -> String {
+    format!("`temps list {project}` shows the history; `temps rollback ID` names a target")
 }
 
 /// The plan, for `--dry-run` (stdout) and before the prompt (stderr).
@@ -284,14 +342,14 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
         let id = d
             .image_id
             .as_deref()
-            .map(|i| format!(" ({})", short_id(i)))
+            .map(|i| format!(" ({})", shown(short_id(i))))
             .unwrap_or_default();
         format!(
             "#{:<5} {}{id}, deployed {} by {}",
             d.id,
-            what(d),
+            shown(&what(d)),
             ago(d.created_at, now),
-            d.created_by
+            shown(&d.created_by)
         )
     };
     let mut lines = vec![format!(
@@ -323,13 +381,13 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
         } else {
             "domains"
         };
-        lines.push(format!("  {what:<8} {}", affected.join(", ")));
+        lines.push(format!("  {what:<8} {}", shown(&affected.join(", "))));
     }
     if !plan.marks.is_empty() && plan.kind == Kind::Rollback {
         lines.push(format!(
             "  note     #{}: {}",
             plan.target.id,
-            gate::describe(&plan.marks, now)
+            shown(&gate::describe(&plan.marks, now))
         ));
     }
     if plan.changed_variables.is_empty() {
@@ -341,11 +399,15 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
         lines.push(format!(
             "  variables changed since #{} ran: {} (the current values are used)",
             plan.target.id,
-            plan.changed_variables.join(", ")
+            shown(&plan.changed_variables.join(", "))
         ));
     }
     if let Some(path) = &plan.path {
-        lines.push(format!("  path     {}: {}", path.name(), path.reason));
+        lines.push(format!(
+            "  path     {}: {}",
+            path.name(),
+            shown(&path.reason)
+        ));
     }
     lines.push(
         "  not reverted: database migrations and external state (queues, storage, other services)"

@@ -8,6 +8,7 @@ use crate::cli::StatusArgs;
 use crate::clock::{ago, now_ms};
 use crate::commands::deploy::what;
 use crate::ops::status::{statuses, EnvironmentStatus};
+use crate::output::shown;
 use crate::store::EnvState;
 
 pub fn cmd_status(ctx: &Context, args: StatusArgs) -> Result<()> {
@@ -49,14 +50,14 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
                 out.line(format!(
                     "  serving    #{} {}{} — deployed {} by {}",
                     d.id,
-                    what(d),
+                    shown(&what(d)),
                     if note.is_empty() {
                         String::new()
                     } else {
                         format!(" ({note})")
                     },
                     ago(d.finished_at.unwrap_or(d.created_at), now),
-                    d.created_by
+                    shown(&d.created_by)
                 ));
             }
             None => out.line("  serving    nothing"),
@@ -74,16 +75,21 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             _ => {}
         }
         if let Some(proxy) = &s.proxy {
+            // Generations count every route change of every environment: the proxy's is
+            // the latest it applied, this route's the one it must have reached.
             let applied = match (proxy.running, proxy.applied_generation) {
-                (true, Some(applied)) => format!("the proxy applies generation {applied}"),
-                _ => "no proxy running".to_string(),
+                (true, Some(applied)) if applied >= proxy.generation => {
+                    "the running proxy serves this route".to_string()
+                }
+                (true, Some(applied)) => format!(
+                    "the running proxy has not applied it yet (it is at generation {applied} of {})",
+                    proxy.generation
+                ),
+                _ => "no `temps proxy` runs: nothing serves it".to_string(),
             };
-            out.line(format!(
-                "  proxy      {} (route generation {}; {applied})",
-                proxy.listen, proxy.generation
-            ));
+            out.line(format!("  proxy      {} ({applied})", proxy.listen));
             if !proxy.domains.is_empty() {
-                out.line(format!("  domains    {}", proxy.domains.join(", ")));
+                out.line(format!("  domains    {}", shown(&proxy.domains.join(", "))));
             }
             for upstream in &proxy.upstreams {
                 out.line(format!(
@@ -96,7 +102,7 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             let update = swarm
                 .update
                 .as_ref()
-                .map(|u| format!("; last update {u}"))
+                .map(|u| format!("; last update {}", shown(u)))
                 .unwrap_or_default();
             out.line(format!(
                 "  swarm      service {}, {} replicas{update}",
@@ -105,9 +111,9 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             for t in &swarm.tasks {
                 let health = t.health.map(|h| format!(", {h}")).unwrap_or_default();
                 let node = if t.node_ready {
-                    t.node.clone()
+                    shown(&t.node)
                 } else {
-                    format!("{} (node down)", t.node)
+                    format!("{} (node down)", shown(&t.node))
                 };
                 let runs = t
                     .deployment_id
@@ -117,11 +123,12 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
                 let error = t
                     .error
                     .as_ref()
-                    .map(|e| format!("  ({e})"))
+                    .map(|e| format!("  ({})", shown(e)))
                     .unwrap_or_default();
                 let line = format!(
                     "  task       {}  {node}  {}{health}{runs}{drift}{error}",
-                    t.name, t.state
+                    shown(&t.name),
+                    shown(&t.state)
                 );
                 out.line(if t.state == "running" && !t.drift && t.node_ready {
                     line
@@ -134,14 +141,23 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             let health = c.health.map(|h| format!(", {h}")).unwrap_or_default();
             let warm = match (&c.warm_until, c.state.as_str()) {
                 (Some(until), "running") => format!(
-                    "  warm standby until {}",
+                    "  {} until {}",
+                    if c.draining {
+                        "draining (it failed)"
+                    } else {
+                        "warm standby"
+                    },
                     until
                         .get(11..16)
                         .map_or(until.clone(), |t| format!("{t} UTC"))
                 ),
                 _ => String::new(),
             };
-            let line = format!("  container  {}  {}{health}{warm}", c.name, c.state);
+            let line = format!(
+                "  container  {}  {}{health}{warm}",
+                shown(&c.name),
+                shown(&c.state)
+            );
             out.line(if c.state == "running" {
                 line
             } else {
@@ -149,7 +165,7 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             });
         }
         for d in &s.drift {
-            out.line(out.bad(&format!("  drift      {d}")));
+            out.line(out.bad(&format!("  drift      {}", shown(d))));
         }
         if !s.drift.is_empty() {
             out.line("  hint: redeploy or roll back to put the environment in a known state");

@@ -20,20 +20,29 @@ pub async fn watch_after(
     before: Option<i64>,
     window: Duration,
 ) -> Result<Deployment> {
-    let spinner = ctx.out.progress(&format!("watching #{}", deployment.id));
     let user = crate::ops::current_user();
-    let Some(planned) = watch::after_switch(store, &deployment, before, window, &user, &spinner)?
-    else {
+    // No spinner until there is a watch to show.
+    let planned = watch::after_switch(
+        store,
+        &deployment,
+        before,
+        window,
+        &user,
+        &ctx.out.no_progress(),
+    )?;
+    let Some(planned) = planned else {
         return Ok(deployment);
     };
     let id = deployment.id;
-    spinner.suspend(|| {
-        ctx.out.note(format!(
-            "watching #{id} for {}: it is rolled back to #{} if it goes bad; Ctrl-C stops watching and leaves it serving",
-            format_duration(window),
-            planned.previous
-        ))
-    });
+    ctx.out.note(format!(
+        "watching #{id} for {}: it is rolled back to #{} if it goes bad; Ctrl-C stops watching and leaves it serving",
+        format_duration(window),
+        planned.previous
+    ));
+    // The steps name the deployment themselves: the spinner has no title of its own.
+    let spinner = ctx
+        .out
+        .progress_of_steps(&watch::spinner_text(id, window, None));
     let outcome = watch::run(store, planned, &spinner).await?;
     spinner.finish();
     match outcome {

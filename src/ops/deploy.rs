@@ -44,6 +44,8 @@ pub struct DeployRequest {
     pub standby: Option<Duration>,
     /// Swarm mode (`--swarm`): the environment becomes one Swarm service; remembered.
     pub swarm: bool,
+    /// Instead of the project's health timeout, for this deploy only (`--health-timeout`).
+    pub health_timeout: Option<Duration>,
 }
 
 pub enum DeployOutcome {
@@ -79,27 +81,8 @@ pub async fn deploy_image(
     if swarm {
         check_swarm_request(&project, &request, remembered.as_ref())?;
     }
-    let engine = Engine::connect().await?;
-    let image = if swarm {
-        swarm::require_manager(&engine).await?;
-        let digest = swarm::resolve_digest(&engine, &request.image, progress).await?;
-        swarm::image_at(&engine, &digest, Some(progress)).await?
-    } else {
-        progress.step(&format!("resolving image {}", request.image));
-        resolve_image(&engine, &request.image, progress).await?
-    };
-    if let (true, Some(path)) = (swarm, &project.health_path) {
-        progress.warn(&format!(
-            "in swarm mode temps does not probe the health path ({path}): Swarm's own view of the \
-             tasks decides, with the image's HEALTHCHECK where it has one"
-        ));
-    }
-    let swarm_mode = swarm.then(|| SwarmMode {
-        replicas: request
-            .replicas
-            .or(remembered.as_ref().filter(|e| e.swarm).map(|e| e.replicas))
-            .unwrap_or(1),
-    });
+    // What the request asks of the environment is checked before Docker is asked
+    // anything (a pull changes the engine).
     if let (Some(_), Some(listen)) = (
         &request.publish,
         remembered.as_ref().and_then(|e| e.proxy.as_ref()),
@@ -134,20 +117,48 @@ pub async fn deploy_image(
         .transpose()?;
     if proxied {
         let remembered_proxy = remembered.as_ref().and_then(|e| e.proxy.clone());
-        if let Some(listen) = request.proxy.clone().or(remembered_proxy) {
+        if let Some(listen) = request.proxy.clone().or(remembered_proxy.clone()) {
             let claimed = domains
                 .clone()
                 .or(remembered.as_ref().map(|e| e.domains.clone()))
                 .unwrap_or_default();
             domains::check_claims(
                 store,
-                remembered.as_ref().map(|e| e.id),
-                &listen,
-                &claimed,
-                &format!("{}/{}", project.name, request.environment),
+                &domains::Claim {
+                    environment_id: remembered.as_ref().map(|e| e.id),
+                    who: &format!("{}/{}", project.name, request.environment),
+                    listen: &listen,
+                    domains: &claimed,
+                    joining: remembered_proxy.as_deref() != Some(listen.as_str()),
+                    catch_all_asked: request
+                        .domains
+                        .as_deref()
+                        .is_some_and(domains::claims_catch_all),
+                },
             )?;
         }
     }
+    let engine = Engine::connect().await?;
+    let image = if swarm {
+        swarm::require_manager(&engine).await?;
+        let digest = swarm::resolve_digest(&engine, &request.image, progress).await?;
+        swarm::image_at(&engine, &digest, Some(progress)).await?
+    } else {
+        progress.step(&format!("resolving image {}", request.image));
+        resolve_image(&engine, &request.image, progress).await?
+    };
+    if let (true, Some(path)) = (swarm, &project.health_path) {
+        progress.warn(&format!(
+            "in swarm mode temps does not probe the health path ({path}): Swarm's own view of the \
+             tasks decides, with the image's HEALTHCHECK where it has one"
+        ));
+    }
+    let swarm_mode = swarm.then(|| SwarmMode {
+        replicas: request
+            .replicas
+            .or(remembered.as_ref().filter(|e| e.swarm).map(|e| e.replicas))
+            .unwrap_or(1),
+    });
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
     check_port(&project, &image, publishing || proxied)?;
     if let ([chosen, _, ..], None) = (image.exposed_ports.as_slice(), project.container_port) {
@@ -271,7 +282,7 @@ pub async fn deploy_image(
             Some(id) => store.deployment(id)?,
             None => None,
         };
-        let health_timeout = project.health_timeout;
+        let health_timeout = request.health_timeout.unwrap_or(project.health_timeout);
         progress.stage(Stage::Switch);
         let deployed = swap::run(
             &engine,
@@ -287,6 +298,7 @@ pub async fn deploy_image(
                 swarm: swarm_mode.as_ref(),
                 health_timeout,
                 state_after: EnvState::Normal,
+                keep_replaced_warm: true,
             },
             progress,
         )
@@ -385,10 +397,11 @@ fn check_image_reference(reference: &str) -> Result<(), Failure> {
         return Ok(());
     }
     let shown: String = reference.chars().take(70).collect();
-    Err(
-        Failure::usage(format!("`{shown}` is not an image reference"))
-            .hint("like `--image web:1.2` or `--image registry.example.com/team/web@sha256:…`"),
-    )
+    Err(Failure::usage(format!(
+        "`{}` is not an image reference",
+        crate::text::printable(&shown)
+    ))
+    .hint("like `--image web:1.2` or `--image registry.example.com/team/web@sha256:…`"))
 }
 
 /// A published port needs a container port to map to.

@@ -1,6 +1,9 @@
 //! Domains: environments in proxy mode that share one listen address are told apart by
 //! the request's host. A domain is a host name (`shop.example.com`) or a wildcard for one
-//! label (`*.example.com`); names are kept in lower case.
+//! label (`*.example.com`); names are kept in lower case. An environment with none
+//! answers every host the others there do not name (the address's catch-all): alone on
+//! its address, by default; joining an address others share by domain, only when it asks
+//! with `--domain '*'`, so that unknown hosts never reach it by accident.
 
 use crate::error::{ExitStatus, Failure};
 use crate::store::{Environment, Store};
@@ -30,14 +33,33 @@ pub fn normalize(text: &str) -> Result<String, Failure> {
         Ok(host)
     } else {
         let shown: String = text.chars().take(80).collect();
+        let shown = crate::text::printable(&shown);
         Err(Failure::usage(format!("`{shown}` is not a domain")).hint(
             "a host name like `shop.example.com`, or `*.example.com` for every name one label under it",
         ))
     }
 }
 
-/// The domains given, checked, in lower case, without repeats.
+/// `--domain '*'`: every host the other environments on the address do not name.
+pub const CATCH_ALL: &str = "*";
+
+/// Whether `--domain` asks for the catch-all.
+pub fn claims_catch_all(given: &[String]) -> bool {
+    given.iter().any(|d| d.trim() == CATCH_ALL)
+}
+
+/// The domains given, checked, in lower case, without repeats; `'*'` alone is none (the
+/// catch-all, see [`claims_catch_all`]).
 pub fn normalize_all(given: &[String]) -> Result<Vec<String>, Failure> {
+    if claims_catch_all(given) {
+        if given.len() > 1 {
+            return Err(Failure::usage(
+                "`--domain '*'` answers every other host already: give it alone",
+            )
+            .hint("either `--domain '*'`, or the hosts: `--domain shop.example.com --domain www.shop.example.com`"));
+        }
+        return Ok(Vec::new());
+    }
     let mut domains = Vec::with_capacity(given.len());
     for text in given {
         let domain = normalize(text)?;
@@ -69,15 +91,34 @@ pub fn request_host(host: &[u8]) -> Option<String> {
     Some(name.trim_end_matches('.').to_ascii_lowercase())
 }
 
-/// Refuse (exit 4) domains on `listen` that another environment there holds, and a
-/// second environment without domains (two defaults) on one address.
-pub fn check_claims(
-    store: &Store,
-    environment_id: Option<i64>,
-    listen: &str,
-    domains: &[String],
-    who: &str,
-) -> anyhow::Result<()> {
+/// How an environment asks for its place on a proxy address.
+pub struct Claim<'a> {
+    /// The environment, when it exists.
+    pub environment_id: Option<i64>,
+    /// `project/environment`, for messages.
+    pub who: &'a str,
+    pub listen: &'a str,
+    /// Its domains there (none: the catch-all).
+    pub domains: &'a [String],
+    /// It is not on `listen` yet (a first deploy there, or a move).
+    pub joining: bool,
+    /// It asked for the catch-all by name (`--domain '*'`).
+    pub catch_all_asked: bool,
+}
+
+/// Refuse (exit 4) domains on the address that another environment there holds, a
+/// second environment without domains (two catch-alls) on one address, and one that
+/// joins an address others share by domain without naming its domains or `'*'`.
+pub fn check_claims(store: &Store, claim: &Claim<'_>) -> anyhow::Result<()> {
+    let Claim {
+        environment_id,
+        who,
+        listen,
+        domains,
+        joining,
+        catch_all_asked,
+    } = *claim;
+    let mut by_domain = Vec::new();
     for other in store.proxied_environments()? {
         let (env, project) = other;
         if Some(env.id) == environment_id || env.proxy.as_deref() != Some(listen) {
@@ -104,6 +145,22 @@ pub fn check_claims(
             .hint("give this environment its domains (`--domain shop.example.com`), or another `--proxy` address")
             .into());
         }
+        by_domain.push(name);
+    }
+    if domains.is_empty() && joining && !catch_all_asked && !by_domain.is_empty() {
+        return Err(Failure::new(
+            ExitStatus::Refused,
+            format!(
+                "{listen} is shared by domain ({}); {who} names no domain, so it would answer every \
+                 host they do not name, which get the proxy's 404 now",
+                by_domain.join(", ")
+            ),
+        )
+        .hint(
+            "name its hosts (`--domain shop.example.com`), or make it the address's catch-all on purpose: \
+             `--domain '*'`",
+        )
+        .into());
     }
     Ok(())
 }
@@ -157,6 +214,16 @@ mod tests {
             Some("shop.example.com")
         );
         assert_eq!(request_host(b"[::1]:80"), None);
+    }
+
+    #[test]
+    fn a_star_alone_asks_for_the_catch_all() {
+        let star = vec!["*".to_string()];
+        assert!(claims_catch_all(&star));
+        assert_eq!(normalize_all(&star).unwrap(), Vec::<String>::new());
+        let mixed = vec!["*".to_string(), "a.com".to_string()];
+        assert!(normalize_all(&mixed).is_err());
+        assert!(!claims_catch_all(&["*.a.com".to_string()]));
     }
 
     #[test]

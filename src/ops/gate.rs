@@ -214,15 +214,14 @@ impl Choice<'_> {
         .into())
     }
 
-    /// The position of the most recent valid target, for a picker to preselect.
-    pub fn preferred_index(&self) -> usize {
-        most_recent(self.candidates)
-            .and_then(|found| {
-                self.candidates
-                    .iter()
-                    .position(|c| c.deployment.id == found.deployment.id)
-            })
-            .unwrap_or(0)
+    /// The position of the most recent valid target, for a picker to preselect: the one
+    /// `--yes` would go back to. `None` when every candidate is marked (`--yes` refuses):
+    /// a picker then preselects none, and a person chooses.
+    pub fn preferred_index(&self) -> Option<usize> {
+        let found = most_recent(self.candidates)?;
+        self.candidates
+            .iter()
+            .position(|c| c.deployment.id == found.deployment.id)
     }
 }
 
@@ -234,7 +233,7 @@ pub fn describe(marks: &[Mark], now: i64) -> String {
             Mark::RolledBackFrom { by, at, reason } => {
                 let mut text = format!("rolled back from {} by #{by}", crate::clock::ago(*at, now));
                 if let Some(reason) = reason {
-                    text.push_str(&format!(": \"{reason}\""));
+                    text.push_str(&format!(": \"{}\"", crate::text::printable(reason)));
                 }
                 text
             }

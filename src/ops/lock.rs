@@ -10,6 +10,7 @@ use super::{Progress, Stage};
 use crate::clock::{ago, now_ms, rfc3339};
 use crate::error::{ExitStatus, Failure};
 use crate::store::{release_lock, LockAttempt, LockHolder, Project, Store};
+use crate::text::printable;
 
 /// Held for the length of an operation; releasing happens on drop, whatever the outcome.
 pub struct EnvLock {
@@ -94,9 +95,9 @@ pub fn lock_environment(
                     progress.warn(&format!(
                         "took over the lock of `temps {}` (pid {}, {}, started {}): that process is gone, \
                          so its operation was interrupted",
-                        dead.command,
+                        printable(&dead.command),
                         dead.pid,
-                        dead.user,
+                        printable(&dead.user),
                         rfc3339(dead.started_at)
                     ));
                 }
@@ -114,7 +115,9 @@ pub fn lock_environment(
                         if !announced {
                             progress.step(&format!(
                                 "waiting for `temps {}` (pid {}, {}) to finish",
-                                holder.command, holder.pid, holder.user
+                                printable(&holder.command),
+                                holder.pid,
+                                printable(&holder.user)
                             ));
                             announced = true;
                         }
@@ -141,7 +144,7 @@ fn busy(project: &str, environment: &str, holder: &LockHolder, wait: Option<Dura
     let host = if holder.host == hostname() {
         String::new()
     } else {
-        format!(" on {}", holder.host)
+        format!(" on {}", printable(&holder.host))
     };
     let waited = wait.map_or(String::new(), |w| {
         format!(" (waited {})", crate::clock::format_duration(w))
@@ -150,8 +153,8 @@ fn busy(project: &str, environment: &str, holder: &LockHolder, wait: Option<Dura
         ExitStatus::Busy,
         format!(
             "{project}/{environment} is busy{waited}: `temps {}` by {} (pid {}{host}) since {} ({})",
-            holder.command,
-            holder.user,
+            printable(&holder.command),
+            printable(&holder.user),
             holder.pid,
             rfc3339(holder.started_at),
             ago(holder.started_at, now_ms())

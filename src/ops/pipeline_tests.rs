@@ -87,6 +87,7 @@ fn rollback_to_most_recent() -> Request {
         created_by: "test".into(),
         wait_lock: None,
         health_timeout: None,
+        keep_replaced_warm: true,
     }
 }
 

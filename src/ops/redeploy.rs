@@ -24,7 +24,7 @@ use crate::error::Failure;
 use crate::store::{
     digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, Status, Store,
 };
-use crate::text::clean_reason;
+use crate::text::{clean_reason, printable};
 
 pub use super::gate::Kind;
 use super::gate::{self, Facts, Refusal};
@@ -117,6 +117,14 @@ pub fn locate(store: &Store, target_id: i64) -> Result<(Project, String)> {
 pub fn not_found(target_id: i64) -> Failure {
     Failure::not_found(format!("deployment #{target_id} does not exist"))
         .hint("`temps list PROJECT` shows the deployments and their ids")
+}
+
+/// No deployment `target_id` in `project` (or none its asker may see): the hint names
+/// the project.
+pub fn not_found_in(project: &str, target_id: i64) -> Failure {
+    Failure::not_found(format!("deployment #{target_id} does not exist")).hint(format!(
+        "`temps list {project}` shows its deployments and their ids"
+    ))
 }
 
 /// Validate a rollback or promote to deployment `target_id`, changing nothing.
@@ -310,8 +318,9 @@ pub fn rollback_candidates(
     let project = store.project(project)?;
     let env = store.environment(project.id, environment)?.ok_or_else(|| {
         Failure::not_found(format!(
-            "project `{}` has no environment `{environment}`",
-            project.name
+            "project `{}` has no environment `{}`",
+            project.name,
+            printable(environment)
         ))
         .hint(format!(
             "`temps status {}` shows its environments",
@@ -350,7 +359,7 @@ async fn check_image(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
     match image {
         Some(image) if gate_allows(plan, true) => Ok(image),
         _ => {
-            let reference = target.image.as_deref().unwrap_or("IMAGE");
+            let reference = printable(target.image.as_deref().unwrap_or("IMAGE"));
             Err(Failure::refused(format!(
                 "the image of #{} ({reference}, {}) is no longer on this host",
                 target.id,
@@ -378,8 +387,8 @@ async fn check_digest(engine: &Engine, plan: &Plan) -> Result<ImageFacts> {
     if gate_allows(plan, found.is_ok()) {
         return swap::swarm::image_at(engine, digest, None).await;
     }
-    let why = found.err().unwrap_or_default();
-    let reference = target.image.as_deref().unwrap_or("IMAGE");
+    let why = printable(&found.err().unwrap_or_default()).into_owned();
+    let reference = printable(target.image.as_deref().unwrap_or("IMAGE"));
     Err(Failure::refused(format!(
         "the image of #{} ({reference}, {}) is no longer in its registry: {why}",
         target.id,
@@ -434,15 +443,27 @@ fn changed_variables(
     names
 }
 
+/// What the request asks of the switch, beyond its target.
+struct Asked {
+    reason: Option<String>,
+    created_by: String,
+    health_timeout: Option<Duration>,
+    keep_replaced_warm: bool,
+}
+
 /// Carry out a validated, confirmed plan.
 async fn execute(
     store: &mut Store,
     plan: Plan,
-    reason: Option<String>,
-    created_by: String,
-    health_timeout: Option<Duration>,
+    asked: Asked,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
+    let Asked {
+        reason,
+        created_by,
+        health_timeout,
+        keep_replaced_warm,
+    } = asked;
     let Plan {
         kind,
         project,
@@ -540,6 +561,7 @@ async fn execute(
                     swarm: swarm_mode.as_ref(),
                     health_timeout: health_timeout.unwrap_or(project.health_timeout),
                     state_after,
+                    keep_replaced_warm,
                 };
                 let swap = match &standby {
                     None => swap,
@@ -647,6 +669,10 @@ pub struct Request {
     pub wait_lock: Option<Duration>,
     /// Instead of the project's health timeout.
     pub health_timeout: Option<Duration>,
+    /// Proxy mode: the deployment this one replaces stays warm for the environment's
+    /// `--standby`; `false` (the watch's automatic rollback) lets it only finish its
+    /// requests, then stops it: a version that went bad is no standby.
+    pub keep_replaced_warm: bool,
 }
 
 /// How a rollback or promote ended well.
@@ -715,6 +741,7 @@ pub async fn run(
         created_by,
         wait_lock,
         health_timeout,
+        keep_replaced_warm,
     } = request;
     let reason = clean_reason(reason)?;
     let target_id = resolve(store, &target, prompt)?;
@@ -756,7 +783,13 @@ pub async fn run(
         progress,
     )
     .await?;
-    let deployment = execute(store, plan, reason, created_by, health_timeout, progress).await?;
+    let asked = Asked {
+        reason,
+        created_by,
+        health_timeout,
+        keep_replaced_warm,
+    };
+    let deployment = execute(store, plan, asked, progress).await?;
     drop(lock);
     Ok(if clears_state {
         Outcome::StateCleared { deployment, was }

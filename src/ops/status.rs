@@ -85,6 +85,9 @@ pub struct ContainerStatus {
     /// Proxy mode: a warm standby's container, kept running with no traffic until then
     /// (RFC 3339).
     pub warm_until: Option<String>,
+    /// That standby is a version that failed (older records): it only drains.
+    #[serde(skip)]
+    pub draining: bool,
 }
 
 /// The environments of `projects`, asking Docker once when any of them needs it.
@@ -129,6 +132,20 @@ pub async fn project_status(
                 .filter(|d| d.containers.iter().any(|c| c == name))
                 .filter_map(|d| d.warm_until)
                 .max()
+        };
+        // Warm only as versions that failed (records made before those stopped drained).
+        let draining = |name: &str| {
+            let failed = |d: &&Deployment| {
+                matches!(
+                    d.status,
+                    crate::store::Status::Failed | crate::store::Status::Cancelled
+                )
+            };
+            let standbys: Vec<&Deployment> = warm
+                .iter()
+                .filter(|d| d.containers.iter().any(|c| c == name))
+                .collect();
+            !standbys.is_empty() && standbys.iter().all(failed)
         };
         let warm_containers: Vec<String> = warm.iter().flat_map(|d| d.containers.clone()).collect();
         let mut drift = Vec::new();
@@ -217,6 +234,7 @@ pub async fn project_status(
                     state: c.state.clone(),
                     health: health_word(c.health),
                     warm_until: warm_until(&c.name).map(crate::clock::rfc3339),
+                    draining: draining(&c.name),
                 })
                 .collect(),
             proxy,

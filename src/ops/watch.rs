@@ -265,7 +265,9 @@ async fn wait_for_lock(
         }
         let waiting_for = format!(
             "`temps {}` (pid {}, {})",
-            holder.command, holder.pid, holder.user
+            crate::text::printable(&holder.command),
+            holder.pid,
+            crate::text::printable(&holder.user)
         );
         if !announced {
             progress.warn(&format!(
@@ -484,7 +486,10 @@ async fn roll_back(
 ) -> Result<WatchOutcome> {
     let watched = &watch.deployment;
     let reason = format!("automatic: {signal} (watching #{})", watched.id);
-    let reason = shorten(&reason, 480);
+    // The signal may quote an app or the engine (a task's error): written out, a control
+    // character in it cannot make the reason refused.
+    let one_line = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    let reason = shorten(&crate::text::printable(&one_line), 480);
     let request = Request {
         kind: Kind::Rollback,
         target: Target::Id(watch.previous),
@@ -492,6 +497,8 @@ async fn roll_back(
         created_by: watch.created_by.clone(),
         wait_lock: Some(LOCK_PATIENCE),
         health_timeout: None,
+        // The version that went bad only finishes its requests: it is no standby.
+        keep_replaced_warm: false,
     };
     let prompt = WhileWatchedServes {
         watched: watched.id,
@@ -521,10 +528,6 @@ async fn roll_back(
             return Err(err.context(what));
         }
     };
-    // The version it left is no rollback target: once it has finished its requests, its
-    // containers stop (the proxy's and the next operation's standby check).
-    let drain = store.environment_by_id(watched.environment_id)?.drain;
-    store.shorten_standby(watched.id, now_ms() + drain.as_millis() as i64)?;
     let failed = store.finish_unsuccessful(watched.id, Status::Failed, &reason)?;
     Ok(WatchOutcome::RolledBack {
         watched: Box::new(failed),

@@ -163,6 +163,17 @@ impl Store {
         self.expect_deployment(id)
     }
 
+    /// The containers a deployment names: those that are still there of what its swap made.
+    pub fn set_containers(&mut self, id: i64, containers: &[String]) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE deployments SET containers = ?2 WHERE id = ?1",
+                params![id, serde_json::to_string(containers)?],
+            )
+            .with_context(|| format!("recording the containers of deployment #{id}"))?;
+        Ok(())
+    }
+
     /// End a deployment that did not make it (`failed` or `cancelled`), saying why.
     pub fn finish_unsuccessful(
         &mut self,

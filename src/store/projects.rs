@@ -67,8 +67,11 @@ fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
 }
 
 pub fn project_not_found(name: &str) -> Failure {
-    Failure::not_found(format!("no project named `{name}`"))
-        .hint("`temps project list` shows the projects; `temps project create NAME` registers one")
+    Failure::not_found(format!(
+        "no project named `{}`",
+        crate::text::printable(name)
+    ))
+    .hint("`temps project list` shows the projects; `temps project create NAME` registers one")
 }
 
 impl Store {

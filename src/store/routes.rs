@@ -51,6 +51,9 @@ pub struct ProxiedSwitch<'a> {
     /// The instant path: the warm deployment whose containers `id` serves from, and
     /// those containers.
     pub serves_from: Option<(i64, &'a [String])>,
+    /// The replaced deployment stays warm for the settings' standby; `false`: it gets
+    /// none (stopped once drained), whatever the environment's standby.
+    pub keep_replaced_warm: bool,
 }
 
 /// What a switch in proxy mode changed besides the route.
@@ -155,6 +158,7 @@ impl Store {
             settings,
             upstreams,
             serves_from,
+            keep_replaced_warm,
         } = switch;
         let switched = self.write(|tx| {
             let now = now_ms();
@@ -195,7 +199,7 @@ impl Store {
                 )?;
             }
             let warm_until = match previous {
-                Some(previous) if settings.standby_ms > 0 && previous != id => {
+                Some(previous) if keep_replaced_warm && settings.standby_ms > 0 && previous != id => {
                     let until = now + settings.standby_ms as i64;
                     tx.execute(
                         "UPDATE deployments SET warm_until = ?2 WHERE id = ?1",

@@ -3,6 +3,14 @@
 //! outage at all, an environment keeps the address it was given even when its first
 //! deploy fails, and the messages say why.
 
+mod domains;
+mod free_text;
+mod list;
+mod prompts;
+mod slow_start;
+mod small_truths;
+mod standby;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -261,8 +269,17 @@ fn a_failed_first_proxy_mode_deploy_keeps_its_address_and_shows_why_the_app_exit
         .code(5)
         .stderr_has("exited with status 3")
         .stderr_has("boom: missing DATABASE_URL");
-    env.ok(&["deploy", &web, "--image", WEB_V1])
-        .stderr_has(&format!("serving on {listen} through `temps proxy`"));
+    // No proxy runs here: the address is kept, and temps does not claim it serves.
+    let deployed = env
+        .ok(&["deploy", &web, "--image", WEB_V1])
+        .stderr_has(&format!(
+            "routed on {listen}; it serves there once `temps proxy` runs"
+        ));
+    assert!(
+        !deployed.stderr.contains("serving on"),
+        "{}",
+        deployed.stderr
+    );
     let status = env.json(&["status", &web]);
     assert_eq!(status[0]["proxy"]["listen"], listen.as_str(), "{status}");
 }

@@ -48,6 +48,9 @@ pub struct Swap<'a> {
     pub health_timeout: Duration,
     /// The environment's state once the new deployment serves.
     pub state_after: EnvState,
+    /// Proxy mode: the replaced deployment stays warm for the environment's `--standby`
+    /// (else it is stopped once drained).
+    pub keep_replaced_warm: bool,
 }
 
 /// Why a swap stopped short.
@@ -64,6 +67,12 @@ impl Stop {
             Stop::Failed(err) => {
                 let status = exit_status_of(&err);
                 let text = redact(&format!("{err:#}"), secrets);
+                if let Some(timed_out) = err.chain().find_map(|e| e.downcast_ref::<TimedOut>()) {
+                    return Stop::Failed(anyhow::Error::new(TimedOut {
+                        message: text,
+                        ..timed_out.clone()
+                    }));
+                }
                 match status {
                     ExitStatus::DockerUnreachable => Stop::Failed(
                         anyhow::Error::new(Failure::new(status, text.clone())).context(text),
@@ -155,26 +164,49 @@ pub(super) async fn wait_new_version(
     .map_err(|why| explain_port(project, image, why))
 }
 
-/// A failed health check as the error the user sees: an engine failure keeps exit 6;
-/// when nothing answered on a port the project did not set, it says where the port came
-/// from (an app listening elsewhere never answers).
+/// A new version that did not pass its health check within the time it had (as opposed
+/// to one that exited, or that Docker found unhealthy): it may only need longer, which
+/// the hint says, with the command that gives it more.
+#[derive(Debug, Clone)]
+pub struct TimedOut {
+    pub message: String,
+    pub timeout: Duration,
+    /// Nothing answered on this container port, which the project did not set: the app
+    /// may listen on another (`8080 (the image's EXPOSE)`).
+    pub guessed_port: Option<String>,
+}
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// A failed health check as the error the user sees: an engine failure keeps exit 6; a
+/// timeout is a [`TimedOut`], which knows when nothing answered on a port the project
+/// did not set (it came from the image: an app listening elsewhere never answers).
 pub fn explain_port(project: &Project, image: &ImageFacts, why: Unhealthy) -> anyhow::Error {
-    let explain = project.container_port.is_none() && why.nothing_answered();
-    let Some(port) = image.exposed_port.filter(|_| explain) else {
-        return why.into_error("");
-    };
-    let origin = match image.exposed_ports.as_slice() {
-        [_] => "the image's EXPOSE".to_string(),
-        _ => format!(
-            "the lowest port the image EXPOSEs ({})",
-            image.exposed_list()
-        ),
-    };
-    anyhow::anyhow!(
-        "{why}; container port {port} is {origin}: if the app listens on another, \
-         `temps project update {} --container-port PORT`",
-        project.name
-    )
+    let guessed = project.container_port.is_none() && why.nothing_answered();
+    let guessed_port = image.exposed_port.filter(|_| guessed).map(|port| {
+        let origin = match image.exposed_ports.as_slice() {
+            [_] => "the image's EXPOSE".to_string(),
+            _ => format!(
+                "the lowest port the image EXPOSEs ({})",
+                image.exposed_list()
+            ),
+        };
+        format!("{port} ({origin})")
+    });
+    match why {
+        Unhealthy::TimedOut { why, timeout, .. } => anyhow::Error::new(TimedOut {
+            message: why,
+            timeout,
+            guessed_port,
+        }),
+        other => other.into_error(""),
+    }
 }
 
 /// Stop a container; when it took the whole stop timeout and was killed, say so: every
@@ -273,14 +305,20 @@ pub async fn start_again(
     Ok(())
 }
 
-/// Record how the swap ended and build the error the user sees.
+/// Record how the swap ended and build the error the user sees. `left`: the containers
+/// the swap made that are still there, for the record to name no container it removed
+/// (`None`: the record's names stand).
 fn finish(
     store: &mut Store,
     id: i64,
     previous: Option<&Deployment>,
     stop: Stop,
     restored: Result<Restored>,
+    left: Option<&[String]>,
 ) -> Result<Deployment> {
+    if let Some(left) = left {
+        store.set_containers(id, left)?;
+    }
     let (status, reason, base_exit) = match &stop {
         Stop::Failed(err) => (
             Status::Failed,
@@ -329,7 +367,13 @@ fn finish(
     } else {
         base_exit
     };
-    let again = try_again_hint(&record);
+    let again = match &stop {
+        Stop::Failed(err) => match err.chain().find_map(|e| e.downcast_ref::<TimedOut>()) {
+            Some(timed_out) => more_time_hint(&record, timed_out),
+            None => try_again_hint(&record),
+        },
+        Stop::Interrupted(_) => try_again_hint(&record),
+    };
     let kept = |prev: &i64, route_unchanged: bool| {
         format!(
             "deployment #{id} {verb}: {reason}\n#{prev} kept serving: it was never stopped{}",
@@ -401,6 +445,41 @@ pub fn try_again_hint(record: &Deployment) -> String {
         ),
         _ => format!("see `temps show {id}`; fix the cause and deploy again"),
     }
+}
+
+/// After a health check that ran out of time: the same command with twice the time (the
+/// project's setting stays as it is), the setting for every operation, and, when nothing
+/// answered on a port taken from the image, the port.
+pub fn more_time_hint(record: &Deployment, timed_out: &TimedOut) -> String {
+    let id = record.id;
+    let longer = format_duration(timed_out.timeout * 2);
+    let environment = if record.environment == "production" {
+        String::new()
+    } else {
+        format!(" --environment {}", record.environment)
+    };
+    let again = match (record.rolled_back_to_id, record.promoted_id) {
+        (Some(to), _) if record.is_rollback => format!("temps rollback {to}"),
+        (_, Some(promoted)) if record.is_promote => format!("temps promote {promoted}"),
+        _ => format!(
+            "temps deploy {} --image {}{environment}",
+            record.project,
+            crate::text::printable(record.image.as_deref().unwrap_or("IMAGE"))
+        ),
+    };
+    let mut hint = format!(
+        "if it only needs longer to start, give it {longer}: `{again} --health-timeout {longer}` \
+         (or, for every operation, `temps project update {} --health-timeout {longer}`)",
+        record.project
+    );
+    if let Some(port) = &timed_out.guessed_port {
+        hint.push_str(&format!(
+            "; if it listens on another port than {port}, `temps project update {} --container-port PORT`",
+            record.project
+        ));
+    }
+    hint.push_str(&format!("; see `temps show {id}`"));
+    hint
 }
 
 /// SIGINT and SIGTERM, caught for the length of a swap (unless the process lets its

@@ -85,6 +85,7 @@ pub(super) async fn run(
         health_timeout,
         state_after,
         swarm: _,
+        keep_replaced_warm,
     } = swap;
     fault_point("recorded");
     let id = deployment.id;
@@ -191,9 +192,11 @@ pub(super) async fn run(
             // The old version never stopped and the route never changed: only clean up.
             let made = created.borrow().clone();
             let mut leftover = None;
+            let mut left = Vec::new();
             for name in &made {
                 if let Err(err) = engine.remove(name).await {
                     leftover.get_or_insert(err.context(format!("could not remove {name}")));
+                    left.push(name.clone());
                 }
             }
             let restored = Ok(match &previous {
@@ -205,7 +208,7 @@ pub(super) async fn run(
                 None => Restored::NothingBefore,
             });
             let stop = stop.redacted(&secrets);
-            return finish(store, id, previous.as_ref(), stop, restored);
+            return finish(store, id, previous.as_ref(), stop, restored, Some(&left));
         }
     };
 
@@ -221,6 +224,7 @@ pub(super) async fn run(
         settings: mode.settings(),
         upstreams: &upstreams,
         serves_from: None,
+        keep_replaced_warm,
     })?;
     fault_point("switched");
     let routed = store.expect_deployment(id)?;

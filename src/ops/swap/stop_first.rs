@@ -37,6 +37,7 @@ pub(super) async fn run(
         health_timeout,
         state_after,
         swarm: _,
+        keep_replaced_warm: _,
     } = swap;
     fault_point("recorded");
     // From here on Ctrl-C and SIGTERM restore instead of killing us mid-swap.
@@ -162,12 +163,17 @@ pub(super) async fn run(
     }
     // Only what this operation made is removed: a name taken by someone else stays theirs.
     let made = created.get().then_some(name.as_str());
+    // What is left of what this swap made: nothing once it is removed.
+    let mut left: Option<Vec<String>> = Some(Vec::new());
     let restored = if stopping.get() {
         progress.step("restoring the previous version");
         match restore(engine, project, env, made, previous.as_ref(), progress).await {
             Ok(Some(prev)) => Ok(Restored::StartedAgain(prev)),
             Ok(None) => Ok(Restored::NothingBefore),
-            Err(err) => Err(err),
+            Err(err) => {
+                left = None;
+                Err(err)
+            }
         }
     } else {
         // Nothing was stopped: the previous version still serves as it was. A container
@@ -180,6 +186,9 @@ pub(super) async fn run(
                 .map(|e| e.context(format!("could not remove {made}"))),
             None => None,
         };
+        if leftover.is_some() {
+            left = made.map(|m| vec![m.to_string()]);
+        }
         Ok(match &previous {
             Some(p) => Restored::KeptServing {
                 id: p.id,
@@ -190,7 +199,14 @@ pub(super) async fn run(
         })
     };
     let stop = stop.redacted(&secrets);
-    finish(store, id, previous.as_ref(), stop, restored)
+    finish(
+        store,
+        id,
+        previous.as_ref(),
+        stop,
+        restored,
+        left.as_deref(),
+    )
 }
 
 /// `temps-web-production-44-check`: the new version tried beside the serving one.

@@ -219,7 +219,7 @@ pub(super) async fn run(
         })
     };
     let stop = stop.redacted(&secrets);
-    finish(store, id, previous.as_ref(), stop, restored)
+    finish(store, id, previous.as_ref(), stop, restored, None)
 }
 
 /// Put `spec` back as the service's spec and wait until its tasks run again; with none
@@ -468,17 +468,21 @@ impl Converge<'_> {
                         )
                     })
                     .collect();
-                return Err(anyhow!(
-                    "{} did not converge on #{} within {}{}",
-                    self.service,
-                    self.deployment_id,
-                    format_duration(timeout),
-                    if waiting.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", waiting.join("; "))
-                    }
-                ));
+                return Err(anyhow::Error::new(super::TimedOut {
+                    message: format!(
+                        "{} did not converge on #{} within {}{}",
+                        self.service,
+                        self.deployment_id,
+                        format_duration(timeout),
+                        if waiting.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", waiting.join("; "))
+                        }
+                    ),
+                    timeout,
+                    guessed_port: None,
+                }));
             }
             tokio::time::sleep(POLL).await;
         }

@@ -59,6 +59,7 @@ pub async fn run<'a>(
         settings: mode.settings(),
         upstreams: &upstreams,
         serves_from: Some((warm.id, &warm.containers)),
+        keep_replaced_warm: swap.keep_replaced_warm,
     })?;
     fault_point("switched");
     let routed = store.expect_deployment(id)?;

@@ -414,6 +414,7 @@ impl TestEnv {
         PtyRun {
             status: report["exit_code"].as_i64().map(|c| c as i32),
             text: report["text"].as_str().unwrap_or_default().to_string(),
+            output: report["output"].as_str().unwrap_or_default().to_string(),
             error: report["error"].as_str().map(String::from),
         }
     }
@@ -434,6 +435,8 @@ pub struct PtyRun {
     pub status: Option<i32>,
     /// Everything temps wrote on its terminal, escape sequences and `\r` removed.
     pub text: String,
+    /// Everything temps wrote on its terminal, as it wrote it (escape sequences included).
+    pub output: String,
     /// What went wrong in driving the session (a step that never came), if anything.
     pub error: Option<String>,
 }
