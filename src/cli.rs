@@ -420,6 +420,26 @@ pub struct DeployArgs {
     /// route (the warm path); 0s stops them once drained [default: 30m; remembered]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub standby: Option<Duration>,
+    /// Proxy mode: serve HTTPS on the `--proxy` address, with certificates the proxy
+    /// gets and renews itself (`acme`, Let's Encrypt by default; see `temps proxy`), or
+    /// plain HTTP again (`off`). Needs `--domain` (exact names only with `acme`); every
+    /// environment on one address is HTTPS or none is (else exit 4) [default: off;
+    /// remembered]
+    #[arg(long, value_enum, value_name = "MODE", conflicts_with = "tls_cert")]
+    pub tls: Option<TlsMode>,
+    /// Proxy mode: serve HTTPS with this certificate chain (PEM, leaf first), which
+    /// must be valid now and name every `--domain` (wildcards allowed); needs --tls-key.
+    /// Checked at deploy (exit 2 or 4, nothing changed) and kept in the history
+    /// [remembered]
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM); it must be the certificate's
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Proxy mode, with HTTPS: add `Strict-Transport-Security: max-age=…` to the app's
+    /// answers (when they have none); 0s for none [default: none; remembered]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub hsts: Option<Duration>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -427,6 +447,15 @@ pub struct DeployArgs {
     pub lock: WaitLockArg,
     #[command(flatten)]
     pub watch: WatchArg,
+}
+
+/// `--tls`: certificates from ACME, or no TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// Certificates from an ACME CA, got and renewed by `temps proxy`
+    Acme,
+    /// Plain HTTP
+    Off,
 }
 
 #[derive(Debug, Args)]
@@ -485,6 +514,26 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "N", default_value_t = 16384,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// Also listen on this plain address (usually `0.0.0.0:80`): answer ACME's HTTP-01
+    /// challenges, and send every other request for an HTTPS domain to `https://` with
+    /// 308; other hosts are served as on any address in proxy mode
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_socket)]
+    pub http: Option<std::net::SocketAddr>,
+
+    /// The ACME directory that certificates for `--tls acme` come from (Let's Encrypt's
+    /// staging one, a private CA)
+    #[arg(long, value_name = "URL", default_value = crate::proxy::tls::acme::LETS_ENCRYPT)]
+    pub acme_directory: String,
+
+    /// The contact address of the ACME account (the CA's expiry notices go there)
+    #[arg(long, value_name = "ADDR")]
+    pub acme_email: Option<String>,
+
+    /// Trust this root (PEM) for the ACME directory's own HTTPS certificate, for a CA
+    /// whose certificate is not in the system's roots
+    #[arg(long, value_name = "PEM")]
+    pub acme_ca_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -437,6 +437,8 @@ async fn deploy(
                             domains: None,
                             standby: None,
                             swarm: false,
+                            tls: None,
+                            hsts: None,
                         },
                         watch,
                     )),

@@ -14,9 +14,12 @@ use super::swap::{ProxyMode, SwarmMode};
 use super::{Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::{check_name, Failure};
+use crate::proxy::tls::settings as tls_settings;
+pub use crate::proxy::tls::settings::TlsRequest;
 use crate::proxy::DEFAULT_RESPONSE_TIMEOUT;
 use crate::store::{
-    Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store, DEFAULT_STANDBY,
+    Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store, Tls,
+    DEFAULT_STANDBY,
 };
 use crate::text::clean_reason;
 
@@ -44,6 +47,10 @@ pub struct DeployRequest {
     pub standby: Option<Duration>,
     /// Swarm mode (`--swarm`): the environment becomes one Swarm service; remembered.
     pub swarm: bool,
+    /// Proxy mode: HTTPS (`--tls`, `--tls-cert`/`--tls-key`) and its HSTS max-age
+    /// (`--hsts`); `None` keeps what the environment remembers.
+    pub tls: Option<Box<TlsRequest>>,
+    pub hsts: Option<Duration>,
 }
 
 pub enum DeployOutcome {
@@ -119,10 +126,12 @@ pub async fn deploy_image(
             || request.drain.is_some()
             || request.response_timeout.is_some()
             || request.domains.is_some()
-            || request.standby.is_some())
+            || request.standby.is_some()
+            || request.tls.is_some()
+            || request.hsts.is_some())
     {
         return Err(Failure::usage(
-            "--replicas, --drain, --response-timeout, --domain and --standby apply to environments in proxy mode",
+            "--replicas, --drain, --response-timeout, --domain, --standby, --tls and --hsts apply to environments in proxy mode",
         )
         .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
         .into());
@@ -132,6 +141,7 @@ pub async fn deploy_image(
         .as_deref()
         .map(domains::normalize_all)
         .transpose()?;
+    let mut tls = Tls::Off;
     if proxied {
         let remembered_proxy = remembered.as_ref().and_then(|e| e.proxy.clone());
         if let Some(listen) = request.proxy.clone().or(remembered_proxy) {
@@ -139,15 +149,24 @@ pub async fn deploy_image(
                 .clone()
                 .or(remembered.as_ref().map(|e| e.domains.clone()))
                 .unwrap_or_default();
-            domains::check_claims(
-                store,
-                remembered.as_ref().map(|e| e.id),
-                &listen,
+            let who = format!("{}/{}", project.name, request.environment);
+            tls = tls_settings::choose(
+                request.tls.as_deref(),
+                remembered.as_ref().map_or(&Tls::Off, |e| &e.tls),
                 &claimed,
-                &format!("{}/{}", project.name, request.environment),
+                crate::clock::now_ms(),
             )?;
+            tls_settings::check_hsts(request.hsts, &tls)?;
+            let environment_id = remembered.as_ref().map(|e| e.id);
+            domains::check_claims(store, environment_id, &listen, &claimed, &who)?;
+            tls_settings::check_address(store, environment_id, &listen, &tls, &who)?;
         }
     }
+    let hsts = request
+        .hsts
+        .or(remembered.as_ref().map(|e| e.hsts))
+        .filter(|_| tls.is_on())
+        .unwrap_or_default();
     let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
     check_port(&project, &image, publishing || proxied)?;
     if let ([chosen, _, ..], None) = (image.exposed_ports.as_slice(), project.container_port) {
@@ -230,6 +249,8 @@ pub async fn deploy_image(
                     .standby
                     .or(remembered.as_ref().map(|m| m.standby))
                     .unwrap_or(DEFAULT_STANDBY),
+                tls: tls.clone(),
+                hsts,
             }),
             (None, Some(remembered)) if request.publish.is_none() => Some(ProxyMode {
                 replicas: request.replicas.unwrap_or(remembered.replicas),
@@ -239,6 +260,8 @@ pub async fn deploy_image(
                     .unwrap_or(remembered.response_timeout),
                 domains: domains.clone().unwrap_or(remembered.domains.clone()),
                 standby: request.standby.unwrap_or(remembered.standby),
+                tls: tls.clone(),
+                hsts,
                 ..remembered
             }),
             _ => None,
@@ -313,9 +336,11 @@ fn check_swarm_request(
         || request.response_timeout.is_some()
         || request.domains.is_some()
         || request.standby.is_some()
+        || request.tls.is_some()
+        || request.hsts.is_some()
     {
         return Err(Failure::usage(format!(
-            "{target} is in swarm mode: --proxy, --drain, --response-timeout, --domain and --standby apply to proxy mode on one host"
+            "{target} is in swarm mode: --proxy, --drain, --response-timeout, --domain, --standby, --tls and --hsts apply to proxy mode on one host"
         ))
         .hint("in swarm mode publish a port on every node: `--publish PORT`"));
     }

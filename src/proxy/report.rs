@@ -28,6 +28,8 @@ pub struct Observed {
     pub applied: AtomicI64,
     pub routes: Arc<Routes>,
     pub serving: Arc<Serving>,
+    /// A successor serves the history now: this proxy only drains, and reports no more.
+    pub handed_over: AtomicBool,
 }
 
 impl Observed {
@@ -148,6 +150,9 @@ pub fn spawn_reporter(
                 );
                 // Several nudges while a write waited: one report covers them all.
                 while nudged.try_recv().is_ok() {}
+                if observed.handed_over.load(Ordering::SeqCst) {
+                    return;
+                }
                 match store.report_proxy_state(&observed.state()) {
                     Ok(()) => failure = Once::default(),
                     Err(err) => failure.failed("reporting the proxy's state", &err),
