@@ -4,6 +4,7 @@
 pub(crate) mod attacks;
 pub(crate) mod harness;
 mod http1;
+pub(crate) mod tls;
 
 use std::thread;
 use std::time::{Duration, Instant};
