@@ -1,6 +1,7 @@
 //! `temps proxy`: routes written to the history are served, switched without a restart
 //! and drained; WebSocket upgrades pass through; SIGTERM finishes what is in flight.
 
+mod acme;
 pub(crate) mod attacks;
 pub(crate) mod harness;
 mod http1;

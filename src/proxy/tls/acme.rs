@@ -440,9 +440,17 @@ fn alpn_certificate(domain: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>> {
         .custom_extensions
         .push(rcgen::CustomExtension::new_acme_identifier(digest));
     let cert = params.self_signed(&key)?;
-    let (certified, _) = certificate::certified_key(&cert.pem(), &key.serialize_pem())
+    // Not through `certificate::certified_key`: certificate parsers refuse its critical
+    // extension, which only the CA's validator reads.
+    let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der())
         .map_err(|why| anyhow!("{why}"))?;
-    Ok(certified)
+    let signing = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(der)?;
+    Ok(Arc::new(CertifiedKey::new(
+        vec![cert.der().clone()],
+        signing,
+    )))
 }
 
 /// Why an order failed, in words an operator can act on, and when to try again if the
@@ -490,6 +498,21 @@ impl Failed {
         let port = match http {
             Some(true) => "port 80 (HTTP-01, `temps proxy --http`)",
             _ => "port 443 (TLS-ALPN-01, the TLS address)",
+        };
+        // Some CAs (pebble) report a validation that could not connect as `unauthorized`.
+        let lower = detail.to_ascii_lowercase();
+        let unreachable = [
+            "failed to connect",
+            "connection refused",
+            "timeout",
+            "no route to host",
+        ]
+        .iter()
+        .any(|words| lower.contains(words));
+        let kind = if unreachable && matches!(kind, "unauthorized" | "tls" | "incorrectResponse") {
+            "connection"
+        } else {
+            kind
         };
         let text = match kind {
             "dns" => format!(

@@ -128,10 +128,15 @@ pub fn certified_key(
     let certified = CertifiedKey::new(chain, signing);
     match certified.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-        Err(_) => {
+        Err(rustls::Error::InconsistentKeys(_)) => {
             return Err(Unusable::Refused(
                 "the key does not belong to the certificate (their public keys differ)".into(),
             ))
+        }
+        Err(other) => {
+            return Err(Unusable::Malformed(format!(
+                "the certificate cannot be read: {other}"
+            )))
         }
     }
     Ok((Arc::new(certified), facts))

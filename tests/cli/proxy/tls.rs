@@ -66,7 +66,14 @@ impl Authority {
 
 /// Give an environment with nothing deployed its TLS, domains and HSTS, as a deploy
 /// remembers them.
-pub fn secure(env: &TestEnv, environment_id: i64, listen: &str, domains: &[&str], tls: Tls, hsts_ms: u64) {
+pub fn secure(
+    env: &TestEnv,
+    environment_id: i64,
+    listen: &str,
+    domains: &[&str],
+    tls: Tls,
+    hsts_ms: u64,
+) {
     let domains: Vec<String> = domains.iter().map(|d| d.to_string()).collect();
     Store::open(&env.db())
         .expect("open the history")
@@ -152,14 +159,30 @@ fn https_picks_the_certificate_by_name_and_refuses_names_it_has_none_for() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let (cert, key) = authority.issue(&["shop.example.test"]);
-    secure(&env, shop, &listen, &["shop.example.test"], Tls::Own { cert, key }, 3_600_000);
+    secure(
+        &env,
+        shop,
+        &listen,
+        &["shop.example.test"],
+        Tls::Own { cert, key },
+        3_600_000,
+    );
     let (cert, key) = authority.issue(&["*.blog.example.test"]);
-    secure(&env, blog, &listen, &["*.blog.example.test"], Tls::Own { cert, key }, 0);
+    secure(
+        &env,
+        blog,
+        &listen,
+        &["*.blog.example.test"],
+        Tls::Own { cert, key },
+        0,
+    );
     route(&env, shop, &listen, &[&a.addr]);
     let generation = route(&env, blog, &listen, &[&b.addr]);
     let proxy = Proxy::start(&env);
     proxy.applied(generation);
-    proxy.logged(&format!("listening on {listen} for shop/production (HTTPS)"));
+    proxy.logged(&format!(
+        "listening on {listen} for shop/production (HTTPS)"
+    ));
 
     // HTTP/2 by ALPN, the certificate verified for the name, the app told `https`.
     let got = curl(&authority.ca, "shop.example.test", port, "/", &[]);
@@ -168,22 +191,39 @@ fn https_picks_the_certificate_by_name_and_refuses_names_it_has_none_for() {
     assert_eq!(got.seen("x-forwarded-proto"), "https", "{got:?}");
     assert_eq!(got.seen("host"), format!("shop.example.test:{port}"));
     assert!(
-        got.headers.contains("strict-transport-security: max-age=3600"),
+        got.headers
+            .contains("strict-transport-security: max-age=3600"),
         "{got:?}"
     );
-    let got = curl(&authority.ca, "shop.example.test", port, "/", &["--http1.1"]);
+    let got = curl(
+        &authority.ca,
+        "shop.example.test",
+        port,
+        "/",
+        &["--http1.1"],
+    );
     assert_eq!((got.code, got.status, got.from()), (0, 200, "A"), "{got:?}");
     assert_eq!(got.version, "1.1", "{got:?}");
     assert_eq!(got.seen("x-forwarded-proto"), "https", "{got:?}");
     assert!(
-        got.headers.contains("strict-transport-security: max-age=3600"),
+        got.headers
+            .contains("strict-transport-security: max-age=3600"),
         "{got:?}"
     );
 
     // The wildcard certificate serves one label under it, and the other environment.
-    let got = curl(&authority.ca, "a.blog.example.test", port, "/", &["--http1.1"]);
+    let got = curl(
+        &authority.ca,
+        "a.blog.example.test",
+        port,
+        "/",
+        &["--http1.1"],
+    );
     assert_eq!((got.code, got.status, got.from()), (0, 200, "B"), "{got:?}");
-    assert!(!got.headers.contains("strict-transport-security"), "{got:?}");
+    assert!(
+        !got.headers.contains("strict-transport-security"),
+        "{got:?}"
+    );
 
     // No certificate, no handshake: an unknown name, a name two labels down, no name.
     for host in ["other.example.test", "a.b.blog.example.test"] {
@@ -216,7 +256,14 @@ fn a_certificate_that_cannot_serve_loses_only_its_own_domains_and_a_new_one_swap
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let (cert, key) = authority.issue(&["shop.example.test"]);
-    secure(&env, shop, &listen, &["shop.example.test"], Tls::Own { cert, key }, 0);
+    secure(
+        &env,
+        shop,
+        &listen,
+        &["shop.example.test"],
+        Tls::Own { cert, key },
+        0,
+    );
     // A key that is not the certificate's, written past deploy's checks.
     let (cert, _) = authority.issue(&["blog.example.test"]);
     let (_, other_key) = authority.issue(&["blog.example.test"]);
