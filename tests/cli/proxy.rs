@@ -6,6 +6,7 @@ pub(crate) mod attacks;
 pub(crate) mod harness;
 mod http1;
 pub(crate) mod tls;
+mod upgrade;
 
 use std::thread;
 use std::time::{Duration, Instant};
