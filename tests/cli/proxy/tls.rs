@@ -229,6 +229,7 @@ fn https_picks_the_certificate_by_name_and_refuses_names_it_has_none_for() {
     for host in ["other.example.test", "a.b.blog.example.test"] {
         let got = curl(&authority.ca, host, port, "/", &[]);
         assert_eq!(got.code, 35, "a handshake for {host} is refused: {got:?}");
+        assert!(got.stderr.contains("SSL"), "{got:?}");
     }
     let no_sni = Command::new("curl")
         .args(["-sS", "-k", "--max-time", "20"])
