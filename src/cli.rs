@@ -152,6 +152,15 @@ pub enum Command {
     /// version they started on. Runs until SIGTERM or SIGINT, then lets the requests in
     /// flight finish. Logs one line per lifecycle event to stderr.
     ///
+    /// Addresses of environments deployed with `--tls` serve HTTPS (HTTP/2 and HTTP/1.1
+    /// by ALPN), the certificate chosen by SNI; a handshake for a name without a
+    /// certificate is refused. Certificates for `--tls acme` are got and renewed here
+    /// (TLS-ALPN-01, or HTTP-01 on --http), kept beside the history in `<db>-tls/`.
+    ///
+    /// Started while another `temps proxy` serves the history, it takes that one's
+    /// listening sockets over (no connection lost), and the other one drains and exits;
+    /// sockets from systemd socket activation (LISTEN_FDS) are used too.
+    ///
     /// HTTP/1.1 requests and answers pass through as they came, bodies untouched; the
     /// hop-by-hop headers stay behind and X-Forwarded-For, -Proto and -Host are set. A
     /// request whose length is ambiguous (Content-Length with Transfer-Encoding, lengths

@@ -111,6 +111,27 @@ fn raise_open_files_limit() {
     }
 }
 
+/// Whether process `pid` ends (or is a zombie waiting to be reaped) within `limit`.
+fn ended_within(pid: u32, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let (_, after) = stat.rsplit_once(')')?;
+                after.split_whitespace().next().map(|state| state == "Z")
+            })
+            .unwrap_or(false);
+        if !process_exists(pid) || zombie {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn process_exists(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
@@ -149,6 +170,13 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
                     ));
                     inherited.extend(sockets);
                     predecessor = Some((other.pid, connection));
+                }
+                // It went away meanwhile (killed, say): nothing to take over.
+                Err(why) if ended_within(other.pid, Duration::from_secs(1)) => {
+                    event(format!(
+                        "pid {} ended before handing its listeners over ({why}): starting anew",
+                        other.pid
+                    ));
                 }
                 Err(why) => {
                     return Err(Failure::new(
