@@ -398,8 +398,70 @@ impl Store {
         Ok(())
     }
 
-    /// What the proxy last reported, if it ever ran against this history.
+    /// A proxy that handed over to a new one reports what it still has in flight (and
+    /// how its upstreams answered) while it drains; `None` when it has exited.
+    pub fn report_draining(&mut self, state: Option<&ProxyState>, pid: u32) -> Result<()> {
+        match state {
+            Some(state) => self.conn.execute(
+                "INSERT INTO proxy_draining (pid, heartbeat_at, in_flight, answers) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (pid) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, \
+                 in_flight = excluded.in_flight, answers = excluded.answers",
+                params![
+                    pid,
+                    now_ms(),
+                    serde_json::to_string(&state.in_flight)?,
+                    serde_json::to_string(&state.answers)?,
+                ],
+            ),
+            None => self
+                .conn
+                .execute("DELETE FROM proxy_draining WHERE pid = ?1", [pid]),
+        }
+        .context("reporting the draining proxy's state")?;
+        Ok(())
+    }
+
+    /// What the proxy last reported, if it ever ran against this history. Requests that
+    /// proxies it took over from still have in flight count too (their heartbeat is
+    /// fresh), and so do their answers: a drain waits for them.
     pub fn proxy_state(&self) -> Result<Option<ProxyState>> {
+        let Some(mut state) = self.proxy_state_alone()? else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT pid, in_flight, answers FROM proxy_draining WHERE heartbeat_at > ?1",
+        )?;
+        let rows = stmt.query_map([now_ms() - 2_000], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (pid, in_flight, answers) = row?;
+            if pid == state.pid {
+                continue;
+            }
+            let in_flight: BTreeMap<String, u64> =
+                serde_json::from_str(&in_flight).unwrap_or_default();
+            for (upstream, count) in in_flight {
+                *state.in_flight.entry(upstream).or_default() += count;
+            }
+            let answers: BTreeMap<String, Answers> =
+                serde_json::from_str(&answers).unwrap_or_default();
+            for (upstream, theirs) in answers {
+                let ours = state.answers.entry(upstream).or_default();
+                ours.requests += theirs.requests;
+                ours.errors += theirs.errors;
+                ours.recent_requests += theirs.recent_requests;
+                ours.recent_errors += theirs.recent_errors;
+            }
+        }
+        Ok(Some(state))
+    }
+
+    fn proxy_state_alone(&self) -> Result<Option<ProxyState>> {
         self.conn
             .query_row(
                 "SELECT pid, started_at, heartbeat_at, generation, listening, in_flight, answers FROM proxy_state WHERE id = 1",

@@ -158,7 +158,8 @@ const MIGRATIONS: &[&str] = &[
     // gets and renews its certificates) or `own` (the certificate chain and key given at
     // deploy, PEM, kept here as checked then); `hsts_ms` the Strict-Transport-Security
     // max-age (0: none). The running proxy reports each ACME domain's certificate and
-    // its last error in `tls_certificates`.
+    // its last error in `tls_certificates`. A proxy that handed its listeners over to a
+    // new one reports what it still has in flight in `proxy_draining` until it exits.
     r#"
     ALTER TABLE environments ADD COLUMN tls TEXT NOT NULL DEFAULT 'off';
     ALTER TABLE environments ADD COLUMN tls_cert TEXT;
@@ -170,6 +171,12 @@ const MIGRATIONS: &[&str] = &[
         not_after  INTEGER,
         error      TEXT,
         updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE proxy_draining (
+        pid          INTEGER PRIMARY KEY,
+        heartbeat_at INTEGER NOT NULL,
+        in_flight    TEXT NOT NULL DEFAULT '{}',
+        answers      TEXT NOT NULL DEFAULT '{}'
     );
     "#,
 ];

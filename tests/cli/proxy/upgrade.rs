@@ -288,3 +288,37 @@ fn systemd_socket_activation_serves_the_connections_queued_before_the_proxy_star
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\r\n\r\nA\n"), "{answer}");
 }
+
+#[test]
+fn a_request_in_flight_on_the_old_proxy_still_counts_until_it_is_answered() {
+    let env = TestEnv::new();
+    let web = environment(&env, "web");
+    let upstream = Upstream::start("A");
+    let port = free_port();
+    let mut old = Proxy::start(&env);
+    old.applied(route(
+        &env,
+        web,
+        &format!("127.0.0.1:{port}"),
+        &[&upstream.addr],
+    ));
+    let slow = thread::spawn(move || super::harness::Client::connect(port).get("/slow", ""));
+    eventually("the slow request to count", || {
+        (old.in_flight(&upstream.addr) == 1).then_some(())
+    });
+
+    let new = Proxy::start(&env);
+    old.logged("handed over: stopped accepting; finishing 1 request in flight");
+    // The new proxy reports; the old one's request still counts, so a deploy's drain
+    // waits for it before stopping the version it is on.
+    let state = eventually("the new proxy's report", || {
+        new.state().filter(|s| s.pid == new.pid())
+    });
+    assert_eq!(state.in_flight.get(&upstream.addr), Some(&1), "{state:?}");
+    upstream.release();
+    assert_eq!(slow.join().expect("the slow request").from(), "A");
+    assert_eq!(old.exited(Duration::from_secs(15)).code(), Some(0));
+    eventually("nothing in flight", || {
+        (new.in_flight(&upstream.addr) == 0).then_some(())
+    });
+}
