@@ -277,19 +277,14 @@ impl Server {
                     self.bind_errors.remove(&addr);
                     let (stop, stopped) = watch::channel(false);
                     let (tls, tls_rx) = watch::channel(self.acceptor(addr, wanted.tls));
-                    tokio::spawn(accept(
-                        socket,
-                        addr,
-                        stopped,
-                        tls_rx,
-                        Connections {
-                            routes: Arc::clone(&self.routes),
-                            forwarder: Arc::clone(&self.forwarder),
-                            http2: Arc::clone(&self.http2),
-                            serving: Arc::clone(&self.serving),
-                            limits: self.limits,
-                        },
-                    ));
+                    let shared = Connections {
+                        routes: Arc::clone(&self.routes),
+                        forwarder: Arc::clone(&self.forwarder),
+                        http2: Arc::clone(&self.http2),
+                        serving: Arc::clone(&self.serving),
+                        limits: self.limits,
+                    };
+                    tokio::spawn(accept(socket, addr, stopped, tls_rx, shared));
                     self.listeners.insert(
                         addr,
                         Listener {

@@ -909,6 +909,44 @@ mod tests {
     }
 
     #[test]
+    fn an_address_is_https_or_plain_for_all_its_environments() {
+        let upstreams = Upstreams::default();
+        let mut shop = route(1, "127.0.0.1:443", &["127.0.0.1:1"], 1);
+        shop.domains = vec!["shop.example.com".into(), "*.shop.example.com".into()];
+        shop.tls = crate::store::Tls::Acme;
+        shop.hsts_secs = 60;
+        let mut plain = route(2, "127.0.0.1:443", &["127.0.0.1:2"], 2);
+        plain.domains = vec!["blog.example.com".into()];
+        let mut bare = route(3, "127.0.0.1:444", &["127.0.0.1:3"], 3);
+        bare.tls = crate::store::Tls::Acme;
+        let planned = plan(&[shop, plain, bare], &upstreams, &HashMap::new());
+        assert_eq!(planned.problems.len(), 2, "{:?}", planned.problems);
+        let said = |text: &str| planned.problems.iter().any(|p| p.contains(text));
+        assert!(
+            said("web/env3 wants HTTPS on 127.0.0.1:444 without a domain"),
+            "{:?}",
+            planned.problems
+        );
+        assert!(
+            said("web/env2 wants plain HTTP on 127.0.0.1:443, which serves HTTPS for web/env1"),
+            "{:?}",
+            planned.problems
+        );
+        let addr: SocketAddr = "127.0.0.1:443".parse().unwrap();
+        assert!(planned.listen[&addr].tls);
+        assert_eq!(planned.secure[&addr].len(), 1);
+        assert_eq!(planned.table.https_port("shop.example.com"), Some(443));
+        assert_eq!(planned.table.https_port("a.shop.example.com"), Some(443));
+        assert_eq!(planned.table.https_port("blog.example.com"), None);
+        let routes = Routes::default();
+        routes.replace(planned.table);
+        match routes.begin(addr, Some("shop.example.com"), None) {
+            Pick::Upstream { hsts_secs, .. } => assert_eq!(hsts_secs, 60),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn two_environments_without_domains_cannot_share_an_address() {
         let upstreams = Upstreams::default();
         let set = [

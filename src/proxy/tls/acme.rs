@@ -6,8 +6,7 @@
 //! `acme-tls/1` handshakes, see `super::Resolver`), or HTTP-01 on the `--http` address
 //! when there is one, the other one on the next try after a failure. A certificate is
 //! renewed when a third of its life is left; a failure is retried after 1 minute, then
-//! 2, 4, … at most an hour (or when the CA says, for a rate limit). New certificates
-//! serve new handshakes at once.
+//! 2, 4, … at most an hour. New certificates serve new handshakes at once.
 //!
 //! The account's key and the certificates live beside the history, in `<db>-tls/`
 //! (folders 0700, files 0600), one folder per ACME directory: a restarted proxy serves
@@ -233,9 +232,7 @@ impl Manager {
                 let backoff = BACKOFF_FIRST
                     .saturating_mul(1 << (state.failures - 1).min(12))
                     .min(BACKOFF_CAP);
-                let retry_at = failed
-                    .retry_at
-                    .unwrap_or_else(|| now_ms() + backoff.as_millis() as i64);
+                let retry_at = now_ms() + backoff.as_millis() as i64;
                 state.retry_at = Some(retry_at);
                 let text = format!(
                     "{} (next try {})",
@@ -453,20 +450,15 @@ fn alpn_certificate(domain: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>> {
     )))
 }
 
-/// Why an order failed, in words an operator can act on, and when to try again if the
-/// CA said.
+/// Why an order failed, in words an operator can act on.
 #[derive(Debug)]
 struct Failed {
     text: String,
-    retry_at: Option<i64>,
 }
 
 impl Failed {
     fn new(text: String) -> Failed {
-        Failed {
-            text,
-            retry_at: None,
-        }
+        Failed { text }
     }
 
     fn from_acme(
@@ -535,10 +527,7 @@ impl Failed {
             }
             _ => format!("the CA refused: {problem}"),
         };
-        Failed {
-            text,
-            retry_at: None,
-        }
+        Failed { text }
     }
 }
 
