@@ -166,7 +166,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --tls 'Proxy mode: serve HTTPS on the `--proxy` address, with certificates the proxy gets and renews itself (`acme`, Let''s Encrypt by default; see `temps proxy`), or plain HTTP again (`off`). Needs `--domain` (exact names only with `acme`); every environment on one address is HTTPS or none is (else exit 4) [default: off; remembered]'
             cand --tls-cert 'Proxy mode: serve HTTPS with this certificate chain (PEM, leaf first), which must be valid now and name every `--domain` (wildcards allowed); needs --tls-key. Checked at deploy (exit 2 or 4, nothing changed) and kept in the history [remembered]'
             cand --tls-key 'The private key of --tls-cert (PEM); it must be the certificate''s'
-            cand --hsts 'Proxy mode, with HTTPS: add `Strict-Transport-Security: max-age=…` to the app''s answers (when they have none); 0s for none [default: none; remembered]'
+            cand --hsts 'Proxy mode, with HTTPS: add `Strict-Transport-Security: max-age=SECONDS` to the app''s answers (when they have none); 0s for none [default: none; remembered]'
             cand --reason 'Why this deployment is made, for the history'
             cand --wait-lock 'When another operation holds the environment, wait up to this long instead of failing'
             cand --watch 'After a successful switch, watch the new deployment for this long and roll back by itself (exit 5) when its container exits or restarts, its health check fails 3 times in a row (probed every second), or, in proxy mode, 5xx answers make at least 10% of at least 20 requests within the last 10 s; 0s skips the watch. Ctrl-C only stops watching [default: the project''s --watch]'

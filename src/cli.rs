@@ -445,7 +445,7 @@ pub struct DeployArgs {
     /// The private key of --tls-cert (PEM); it must be the certificate's
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Proxy mode, with HTTPS: add `Strict-Transport-Security: max-age=…` to the app's
+    /// Proxy mode, with HTTPS: add `Strict-Transport-Security: max-age=SECONDS` to the app's
     /// answers (when they have none); 0s for none [default: none; remembered]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub hsts: Option<Duration>,
