@@ -205,6 +205,9 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     // instant-acme's HTTP client takes the process's default provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let routes = Arc::new(Routes::new(options.http));
+    routes
+        .certificates
+        .set_acme_folder(tls::acme::folder(&options.acme));
     let serving = Arc::new(Serving::default());
     let observed = Arc::new(Observed {
         pid: std::process::id(),

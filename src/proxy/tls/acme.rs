@@ -73,6 +73,22 @@ pub fn state_dir(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
+/// Where the account and certificates of `options`' directory are kept.
+pub fn folder(options: &AcmeOptions) -> PathBuf {
+    options
+        .state_dir
+        .join(&hex(&Sha256::digest(options.directory.as_bytes()))[..16])
+}
+
+/// The certificate kept in `folder` for `domain`, when there is one for that name.
+pub fn kept(folder: &Path, domain: &str) -> Option<(Arc<CertifiedKey>, Facts)> {
+    let cert = fs::read_to_string(folder.join(format!("{domain}.crt"))).ok()?;
+    let key = fs::read_to_string(folder.join(format!("{domain}.key"))).ok()?;
+    certificate::certified_key(&cert, &key)
+        .ok()
+        .filter(|(_, facts)| certificate::covers(&facts.names, domain))
+}
+
 /// The first retry after a failure; each next one waits twice as long, up to the cap.
 const BACKOFF_FIRST: Duration = Duration::from_secs(60);
 const BACKOFF_CAP: Duration = Duration::from_secs(3600);
@@ -110,9 +126,7 @@ pub fn spawn(
 ) {
     let manager = Manager {
         store: Arc::new(Mutex::new(store)),
-        folder: options
-            .state_dir
-            .join(&hex(&Sha256::digest(options.directory.as_bytes()))[..16]),
+        folder: folder(&options),
         options,
         certificates,
         account: None,

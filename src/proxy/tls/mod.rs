@@ -55,6 +55,10 @@ pub struct Certificates {
     /// Own certificates as parsed, by a digest of their PEM: parsed once, not at every
     /// route change.
     parsed: Mutex<HashMap<[u8; 32], Arc<CertifiedKey>>>,
+    /// Where ACME's certificates are kept: a domain that appears is served from there at
+    /// once, before the ACME manager looks at it (a restarted or upgraded proxy serves
+    /// from its first handshake on).
+    acme_folder: Mutex<Option<std::path::PathBuf>>,
     pub challenges: Challenges,
 }
 
@@ -167,8 +171,32 @@ impl Certificates {
         *parsed = used;
         drop(parsed);
         *write(&self.addresses) = addresses;
-        write(&self.acme).retain(|domain, _| applied.acme.contains(domain));
+        let folder = self
+            .acme_folder
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut acme = write(&self.acme);
+        acme.retain(|domain, _| applied.acme.contains(domain));
+        if let Some(folder) = folder {
+            for domain in &applied.acme {
+                if !acme.contains_key(domain) {
+                    if let Some((key, _)) = acme::kept(&folder, domain) {
+                        acme.insert(domain.clone(), key);
+                    }
+                }
+            }
+        }
+        drop(acme);
         applied
+    }
+
+    /// Serve ACME's kept certificates from `folder`.
+    pub fn set_acme_folder(&self, folder: std::path::PathBuf) {
+        *self
+            .acme_folder
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(folder);
     }
 
     /// The certificate for `name` on `listen`: an exact domain, then a wildcard one
