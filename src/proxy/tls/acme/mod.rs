@@ -13,27 +13,30 @@
 //! what it has and orders nothing until renewal is due. What it holds and its last
 //! error go to the history for `status` (`tls_certificates`).
 
+mod failed;
+mod kept;
+
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount,
-    NewOrder, OrderStatus, Problem, RetryPolicy,
+    NewOrder, OrderStatus, RetryPolicy,
 };
 use rustls::sign::CertifiedKey;
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use super::certificate::{self, Facts};
 use super::Certificates;
 use crate::clock::now_ms;
 use crate::store::{CertificateReport, Store};
+use failed::Failed;
+pub use kept::{folder, kept, state_dir};
+use kept::{private_dir, write_private};
 
 /// Let's Encrypt's production directory: the default.
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -63,30 +66,6 @@ impl Default for AcmeOptions {
             state_dir: PathBuf::from("temps.db-tls"),
         }
     }
-}
-
-/// The folder beside the history at `db` that holds ACME's account and certificates.
-pub fn state_dir(db: &Path) -> PathBuf {
-    let db = fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
-    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push("-tls");
-    db.with_file_name(name)
-}
-
-/// Where the account and certificates of `options`' directory are kept.
-pub fn folder(options: &AcmeOptions) -> PathBuf {
-    options
-        .state_dir
-        .join(&hex(&Sha256::digest(options.directory.as_bytes()))[..16])
-}
-
-/// The certificate kept in `folder` for `domain`, when there is one for that name.
-pub fn kept(folder: &Path, domain: &str) -> Option<(Arc<CertifiedKey>, Facts)> {
-    let cert = fs::read_to_string(folder.join(format!("{domain}.crt"))).ok()?;
-    let key = fs::read_to_string(folder.join(format!("{domain}.key"))).ok()?;
-    certificate::certified_key(&cert, &key)
-        .ok()
-        .filter(|(_, facts)| certificate::covers(&facts.names, domain))
 }
 
 /// The first retry after a failure; each next one waits twice as long, up to the cap.
@@ -462,125 +441,4 @@ fn alpn_certificate(domain: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>> {
         vec![cert.der().clone()],
         signing,
     )))
-}
-
-/// Why an order failed, in words an operator can act on.
-#[derive(Debug)]
-struct Failed {
-    text: String,
-}
-
-impl Failed {
-    fn new(text: String) -> Failed {
-        Failed { text }
-    }
-
-    fn from_acme(
-        err: instant_acme::Error,
-        http: Option<bool>,
-        domain: &str,
-        directory: &str,
-    ) -> Failed {
-        match err {
-            instant_acme::Error::Api(problem) => Failed::from_problem(&problem, http, domain),
-            instant_acme::Error::Timeout(_) => Failed::new(format!(
-                "the CA did not validate {domain} in time: it may not reach this proxy"
-            )),
-            other => Failed::new(format!(
-                "cannot reach the ACME directory {directory}: {}; check the network, \
-                 `--acme-directory` and `--acme-ca-root`",
-                error_chain(&other)
-            )),
-        }
-    }
-
-    fn from_problem(problem: &Problem, http: Option<bool>, domain: &str) -> Failed {
-        let kind = problem
-            .r#type
-            .as_deref()
-            .and_then(|t| t.rsplit(':').next())
-            .unwrap_or("");
-        let detail = problem.detail.clone().unwrap_or_default();
-        let port = match http {
-            Some(true) => "port 80 (HTTP-01, `temps proxy --http`)",
-            _ => "port 443 (TLS-ALPN-01, the TLS address)",
-        };
-        // Some CAs (pebble) report a validation that could not connect as `unauthorized`.
-        let lower = detail.to_ascii_lowercase();
-        let unreachable = [
-            "failed to connect",
-            "connection refused",
-            "timeout",
-            "no route to host",
-        ]
-        .iter()
-        .any(|words| lower.contains(words));
-        let kind = if unreachable && matches!(kind, "unauthorized" | "tls" | "incorrectResponse") {
-            "connection"
-        } else {
-            kind
-        };
-        let text = match kind {
-            "dns" => format!(
-                "DNS: the CA cannot resolve {domain} ({detail}): point its A/AAAA record at this host"
-            ),
-            "connection" => format!(
-                "the CA cannot connect to {domain} on {port}: make that port reach `temps proxy` \
-                 (firewall, port forwarding, DNS) ({detail})"
-            ),
-            "incorrectResponse" | "unauthorized" | "tls" => format!(
-                "the CA reached {domain} on {port} but not this proxy, or got a wrong answer: check \
-                 that its DNS points at this host and nothing else answers there ({detail})"
-            ),
-            "rateLimited" => format!(
-                "rate limit at the CA for {domain} ({detail}): waiting before the next order"
-            ),
-            "caa" => format!("a CAA record of {domain} forbids this CA ({detail})"),
-            "rejectedIdentifier" => {
-                format!("the CA refuses to issue for {domain} ({detail})")
-            }
-            _ => format!("the CA refused: {problem}"),
-        };
-        Failed { text }
-    }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Make `dir` (and its parents) with 0700.
-fn private_dir(dir: &Path) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("making `{}`", dir.display()))
-}
-
-/// Write `bytes` to `path` as 0600, whole or not at all (a temporary file renamed).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = path.with_extension("tmp");
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .with_context(|| format!("writing `{}`", temporary.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing `{}`", temporary.display()))?;
-    fs::rename(&temporary, path).with_context(|| format!("writing `{}`", path.display()))
 }
