@@ -168,7 +168,11 @@ fn acme_by_http01_redirects_to_https_and_a_restart_orders_nothing() {
     // A restart serves the certificate it kept, at once, and orders nothing.
     assert_eq!(proxy.terminate().code(), Some(0));
     let again = Proxy::start_with(&env, &options);
-    again.applied(generation);
+    super::harness::eventually("the restarted proxy to listen", || {
+        again.state().filter(|s| {
+            s.pid == again.pid() && s.generation >= generation && !s.listening.is_empty()
+        })
+    });
     // From the first handshake on: the kept certificate is served as the routes apply.
     let got = curl(&pebble.root, "shop.acme.test", port, "/", &[]);
     assert_eq!((got.code, got.from()), (0, "A"), "{got:?}");
