@@ -279,7 +279,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__deploy)
-            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --swarm --replicas --drain --response-timeout --domain --standby --health-timeout --reason --wait-lock --watch --db --output --yes --quiet --help"
+            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --swarm --replicas --drain --response-timeout --domain --standby --health-timeout --tls --tls-cert --tls-key --hsts --reason --wait-lock --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -330,6 +330,22 @@ _temps() {
                     return 0
                     ;;
                 --health-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls)
+                    COMPREPLY=($(compgen -W "acme off" -- "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hsts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1283,7 +1299,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__proxy)
-            opts="-o -y -q -h --poll-interval --shutdown-timeout --idle-timeout --max-connections --db --output --yes --quiet --help"
+            opts="-o -y -q -h --poll-interval --shutdown-timeout --idle-timeout --max-connections --http --acme-directory --acme-email --acme-ca-root --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1302,6 +1318,22 @@ _temps() {
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --http)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --acme-directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --acme-email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --acme-ca-root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -87,7 +87,7 @@ pub enum Command {
     /// paused update or the timeout puts the previous spec back (by temps, not Swarm) and
     /// exits 5. A node gone mid-update: temps runs as many replicas as the ready nodes
     /// hold, warns, and status shows the shortfall until the next operation.
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Show a project's deployment history, newest first
     #[command(visible_alias = "ls")]
     List(ListArgs),
@@ -151,6 +151,15 @@ pub enum Command {
     /// milliseconds, without a restart; upgraded (WebSocket) connections stay on the
     /// version they started on. Runs until SIGTERM or SIGINT, then lets the requests in
     /// flight finish. Logs one line per lifecycle event to stderr.
+    ///
+    /// Addresses of environments deployed with `--tls` serve HTTPS (HTTP/2 and HTTP/1.1
+    /// by ALPN), the certificate chosen by SNI; a handshake for a name without a
+    /// certificate is refused. Certificates for `--tls acme` are got and renewed here
+    /// (TLS-ALPN-01, or HTTP-01 on --http), kept beside the history in `<db>-tls/`.
+    ///
+    /// Started while another `temps proxy` serves the history, it takes that one's
+    /// listening sockets over (no connection lost), and the other one drains and exits;
+    /// sockets from systemd socket activation (LISTEN_FDS) are used too.
     ///
     /// HTTP/1.1 requests and answers pass through as they came, bodies untouched; the
     /// hop-by-hop headers stay behind and X-Forwarded-For, -Proto and -Host are set. A
@@ -459,6 +468,26 @@ pub struct DeployArgs {
     /// that is slow to start); the project's --health-timeout stays as it is
     #[arg(long, value_name = "DUR", value_parser = parse_health_timeout)]
     pub health_timeout: Option<Duration>,
+    /// Proxy mode: serve HTTPS on the `--proxy` address, with certificates the proxy
+    /// gets and renews itself (`acme`, Let's Encrypt by default; see `temps proxy`), or
+    /// plain HTTP again (`off`). Needs `--domain` (exact names only with `acme`); every
+    /// environment on one address is HTTPS or none is (else exit 4) [default: off;
+    /// remembered]
+    #[arg(long, value_enum, value_name = "MODE", conflicts_with = "tls_cert")]
+    pub tls: Option<TlsMode>,
+    /// Proxy mode: serve HTTPS with this certificate chain (PEM, leaf first), which
+    /// must be valid now and name every `--domain` (wildcards allowed); needs --tls-key.
+    /// Checked at deploy (exit 2 or 4, nothing changed) and kept in the history
+    /// [remembered]
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM); it must be the certificate's
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Proxy mode, with HTTPS: add `Strict-Transport-Security: max-age=SECONDS` to the app's
+    /// answers (when they have none); 0s for none [default: none; remembered]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub hsts: Option<Duration>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -466,6 +495,15 @@ pub struct DeployArgs {
     pub lock: WaitLockArg,
     #[command(flatten)]
     pub watch: WatchArg,
+}
+
+/// `--tls`: certificates from ACME, or no TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// Certificates from an ACME CA, got and renewed by `temps proxy`
+    Acme,
+    /// Plain HTTP
+    Off,
 }
 
 #[derive(Debug, Args)]
@@ -525,6 +563,26 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "N", default_value_t = 16384,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// Also listen on this plain address (usually `0.0.0.0:80`): answer ACME's HTTP-01
+    /// challenges, and send every other request for an HTTPS domain to `https://` with
+    /// 308; other hosts are served as on any address in proxy mode
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_socket)]
+    pub http: Option<std::net::SocketAddr>,
+
+    /// The ACME directory that certificates for `--tls acme` come from (Let's Encrypt's
+    /// staging one, a private CA)
+    #[arg(long, value_name = "URL", default_value = crate::proxy::tls::acme::LETS_ENCRYPT)]
+    pub acme_directory: String,
+
+    /// The contact address of the ACME account (the CA's expiry notices go there)
+    #[arg(long, value_name = "ADDR")]
+    pub acme_email: Option<String>,
+
+    /// Trust this root (PEM) for the ACME directory's own HTTPS certificate, for a CA
+    /// whose certificate is not in the system's roots
+    #[arg(long, value_name = "PEM")]
+    pub acme_ca_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

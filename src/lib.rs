@@ -31,7 +31,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<()> {
     };
     match cli.command {
         Command::Project(command) => commands::project::cmd_project(&ctx, command),
-        Command::Deploy(args) => commands::deploy::cmd_deploy(&ctx, args),
+        Command::Deploy(args) => commands::deploy::cmd_deploy(&ctx, *args),
         Command::List(args) => commands::history::cmd_list(&ctx, args),
         Command::Show(args) => commands::history::cmd_show(&ctx, args),
         Command::Status(args) => commands::status::cmd_status(&ctx, args),

@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/docker-up.sh
 bash tests/tools-up.sh
+bash tests/pebble-up.sh
 bash tests/browser-up.sh
 bash tests/fixtures/build.sh
 # Another slot's lab (tests/swarm-lib.sh) is the one the tests read, too.

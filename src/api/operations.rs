@@ -27,7 +27,7 @@ const KEPT_LOGS: usize = 256;
 /// What an API request asks to run, and its watch window (`?watch=DUR`; `None`: the
 /// project's).
 pub enum Job {
-    Deploy(DeployRequest, Option<Duration>),
+    Deploy(Box<DeployRequest>, Option<Duration>),
     Redeploy(redeploy::Request, Option<Duration>),
 }
 
@@ -275,7 +275,7 @@ fn run_job(db: &std::path::Path, job: Job, sink: &Sink) -> anyhow::Result<Deploy
                     .ok()
                     .flatten();
                 let created_by = request.created_by.clone();
-                match deploy_image(&mut store, request, sink).await? {
+                match deploy_image(&mut store, *request, sink).await? {
                     DeployOutcome::Serving(d) | DeployOutcome::Ready(d) => {
                         (d, before, given, created_by)
                     }

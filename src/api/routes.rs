@@ -421,7 +421,7 @@ async fn deploy(
                 );
                 Ok(Prepared::Job(
                     Box::new(Job::Deploy(
-                        DeployRequest {
+                        Box::new(DeployRequest {
                             project: project.name.clone(),
                             environment,
                             image: body.image,
@@ -438,7 +438,9 @@ async fn deploy(
                             standby: None,
                             swarm: false,
                             health_timeout: None,
-                        },
+                            tls: None,
+                            hsts: None,
+                        }),
                         watch,
                     )),
                     project.name,

@@ -6,11 +6,11 @@ use anyhow::Result;
 
 use super::watching::watch_after;
 use super::{block_on, Context};
-use crate::cli::DeployArgs;
+use crate::cli::{DeployArgs, TlsMode};
 use crate::clock::format_elapsed;
 use crate::error::Failure;
 use crate::ops::current_user;
-use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
+use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest, TlsRequest};
 use crate::ops::static_site::{deploy_dir, DirRequest};
 use crate::ops::watch;
 use crate::output::shown;
@@ -52,6 +52,14 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 standby: args.standby,
                 swarm: args.swarm,
                 health_timeout: args.health_timeout,
+                tls: match (args.tls, args.tls_cert, args.tls_key) {
+                    (_, Some(cert), Some(key)) => Some(TlsRequest::Own { cert, key }),
+                    (Some(TlsMode::Acme), _, _) => Some(TlsRequest::Acme),
+                    (Some(TlsMode::Off), _, _) => Some(TlsRequest::Off),
+                    _ => None,
+                }
+                .map(Box::new),
+                hsts: args.hsts,
             };
             block_on(deploy_image(&mut store, request, &spinner))??
         }
@@ -65,9 +73,12 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 || !args.domains.is_empty()
                 || args.standby.is_some()
                 || args.swarm
+                || args.tls.is_some()
+                || args.tls_cert.is_some()
+                || args.hsts.is_some()
             {
                 return Err(Failure::usage(
-                    "--publish, --proxy, --swarm, --replicas, --drain, --response-timeout, --domain, --standby and --health-timeout apply to docker projects",
+                    "--publish, --proxy, --swarm, --replicas, --drain, --response-timeout, --domain, --standby, --tls, --tls-cert, --hsts and --health-timeout apply to docker projects",
                 )
                 .hint("a static release is served by your web server from its `current` link")
                 .into());

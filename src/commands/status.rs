@@ -10,6 +10,7 @@ use crate::commands::deploy::what;
 use crate::ops::status::{statuses, EnvironmentStatus};
 use crate::output::shown;
 use crate::store::EnvState;
+use crate::text::printable;
 
 pub fn cmd_status(ctx: &Context, args: StatusArgs) -> Result<()> {
     let store = ctx.store()?;
@@ -96,6 +97,18 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
                     "  upstream   {}  {} in flight",
                     upstream.address, upstream.in_flight
                 ));
+            }
+        }
+        for tls in &s.tls {
+            let held = match (&tls.issuer, &tls.not_after) {
+                (Some(issuer), Some(not_after)) => {
+                    format!("certificate from {} until {not_after}", printable(issuer))
+                }
+                _ => "no certificate yet".to_string(),
+            };
+            out.line(format!("  https      {}  {held}", tls.domain));
+            if let Some(error) = &tls.error {
+                out.line(out.loud(&format!("             error: {}", printable(error))));
             }
         }
         if let Some(swarm) = &s.swarm {

@@ -14,9 +14,12 @@ use super::swap::{ProxyMode, SwarmMode};
 use super::{Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::{check_name, Failure};
+use crate::proxy::tls::settings as tls_settings;
+pub use crate::proxy::tls::settings::TlsRequest;
 use crate::proxy::DEFAULT_RESPONSE_TIMEOUT;
 use crate::store::{
-    Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store, DEFAULT_STANDBY,
+    Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store, Tls,
+    DEFAULT_STANDBY,
 };
 use crate::text::clean_reason;
 
@@ -46,6 +49,10 @@ pub struct DeployRequest {
     pub swarm: bool,
     /// Instead of the project's health timeout, for this deploy only (`--health-timeout`).
     pub health_timeout: Option<Duration>,
+    /// Proxy mode: HTTPS (`--tls`, `--tls-cert`/`--tls-key`) and its HSTS max-age
+    /// (`--hsts`); `None` keeps what the environment remembers.
+    pub tls: Option<Box<TlsRequest>>,
+    pub hsts: Option<Duration>,
 }
 
 pub enum DeployOutcome {
@@ -102,10 +109,12 @@ pub async fn deploy_image(
             || request.drain.is_some()
             || request.response_timeout.is_some()
             || request.domains.is_some()
-            || request.standby.is_some())
+            || request.standby.is_some()
+            || request.tls.is_some()
+            || request.hsts.is_some())
     {
         return Err(Failure::usage(
-            "--replicas, --drain, --response-timeout, --domain and --standby apply to environments in proxy mode",
+            "--replicas, --drain, --response-timeout, --domain, --standby, --tls and --hsts apply to environments in proxy mode",
         )
         .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
         .into());
@@ -115,6 +124,7 @@ pub async fn deploy_image(
         .as_deref()
         .map(domains::normalize_all)
         .transpose()?;
+    let mut tls = Tls::Off;
     if proxied {
         let remembered_proxy = remembered.as_ref().and_then(|e| e.proxy.clone());
         if let Some(listen) = request.proxy.clone().or(remembered_proxy.clone()) {
@@ -122,11 +132,20 @@ pub async fn deploy_image(
                 .clone()
                 .or(remembered.as_ref().map(|e| e.domains.clone()))
                 .unwrap_or_default();
+            let who = format!("{}/{}", project.name, request.environment);
+            tls = tls_settings::choose(
+                request.tls.as_deref(),
+                remembered.as_ref().map_or(&Tls::Off, |e| &e.tls),
+                &claimed,
+                crate::clock::now_ms(),
+            )?;
+            tls_settings::check_hsts(request.hsts, &tls)?;
+            let environment_id = remembered.as_ref().map(|e| e.id);
             domains::check_claims(
                 store,
                 &domains::Claim {
-                    environment_id: remembered.as_ref().map(|e| e.id),
-                    who: &format!("{}/{}", project.name, request.environment),
+                    environment_id,
+                    who: &who,
                     listen: &listen,
                     domains: &claimed,
                     joining: remembered_proxy.as_deref() != Some(listen.as_str()),
@@ -136,8 +155,14 @@ pub async fn deploy_image(
                         .is_some_and(domains::claims_catch_all),
                 },
             )?;
+            tls_settings::check_address(store, environment_id, &listen, &tls, &who)?;
         }
     }
+    let hsts = request
+        .hsts
+        .or(remembered.as_ref().map(|e| e.hsts))
+        .filter(|_| tls.is_on())
+        .unwrap_or_default();
     let engine = Engine::connect().await?;
     let image = if swarm {
         swarm::require_manager(&engine).await?;
@@ -241,6 +266,8 @@ pub async fn deploy_image(
                     .standby
                     .or(remembered.as_ref().map(|m| m.standby))
                     .unwrap_or(DEFAULT_STANDBY),
+                tls: tls.clone(),
+                hsts,
             }),
             (None, Some(remembered)) if request.publish.is_none() => Some(ProxyMode {
                 replicas: request.replicas.unwrap_or(remembered.replicas),
@@ -250,6 +277,8 @@ pub async fn deploy_image(
                     .unwrap_or(remembered.response_timeout),
                 domains: domains.clone().unwrap_or(remembered.domains.clone()),
                 standby: request.standby.unwrap_or(remembered.standby),
+                tls: tls.clone(),
+                hsts,
                 ..remembered
             }),
             _ => None,
@@ -325,9 +354,11 @@ fn check_swarm_request(
         || request.response_timeout.is_some()
         || request.domains.is_some()
         || request.standby.is_some()
+        || request.tls.is_some()
+        || request.hsts.is_some()
     {
         return Err(Failure::usage(format!(
-            "{target} is in swarm mode: --proxy, --drain, --response-timeout, --domain and --standby apply to proxy mode on one host"
+            "{target} is in swarm mode: --proxy, --drain, --response-timeout, --domain, --standby, --tls and --hsts apply to proxy mode on one host"
         ))
         .hint("in swarm mode publish a port on every node: `--publish PORT`"));
     }

@@ -22,6 +22,8 @@ pub struct EnvironmentStatus {
     pub proxy: Option<ProxyView>,
     /// Swarm mode: the service and each of its tasks.
     pub swarm: Option<SwarmView>,
+    /// Proxy mode with HTTPS: each domain's certificate (`[]` when plain).
+    pub tls: Vec<crate::proxy::tls::status::TlsView>,
     pub drift: Vec<String>,
     /// A docker project's environment (a static one has no address of its own).
     #[serde(skip)]
@@ -220,6 +222,9 @@ pub async fn project_status(
                 }
             }
         }
+        let proxy_running = proxy.as_ref().is_some_and(|p| p.running);
+        let tls =
+            crate::proxy::tls::status::views(store, &env, proxy_running, crate::clock::now_ms())?;
         statuses.push(EnvironmentStatus {
             project: project.name.clone(),
             environment: env.name.clone(),
@@ -239,6 +244,7 @@ pub async fn project_status(
                 .collect(),
             proxy,
             swarm,
+            tls,
             drift,
             docker: project.preset == Preset::Docker,
         });

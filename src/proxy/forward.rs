@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST, STRICT_TRANSPORT_SECURITY};
 use hyper::http::uri::{PathAndQuery, Scheme};
 use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -62,6 +62,7 @@ impl Forwarder {
         &self,
         listen: SocketAddr,
         client: IpAddr,
+        https: bool,
         request: Request<Incoming>,
     ) -> Response<ProxyBody> {
         let (parts, body) = request.into_parts();
@@ -82,7 +83,7 @@ impl Forwarder {
             .and_then(|h| crate::ops::domains::request_host(h.as_bytes()));
         strip_hop_by_hop(&mut headers);
         drop_underscore_aliases(&mut headers);
-        add_forwarding(&mut headers, client, host);
+        add_forwarding(&mut headers, client, host, https);
         let path = parts
             .uri
             .path_and_query()
@@ -104,7 +105,8 @@ impl Forwarder {
                         guard,
                         others,
                         response_timeout,
-                    } => (guard, others, response_timeout),
+                        hsts_secs,
+                    } => (guard, others, (response_timeout, hsts_secs)),
                     _ if failed.is_some() => return local(Local::BadGateway),
                     Pick::UnknownHost => return local(Local::NotFound),
                     Pick::NoRoute | Pick::NoUpstream => return local(Local::Unavailable),
@@ -122,6 +124,7 @@ impl Forwarder {
             } else {
                 headers.clone()
             };
+            let (response_timeout, hsts_secs) = response_timeout;
             let requested = self.client.request(upstream_request);
             let answered = match response_timeout {
                 None => requested.await,
@@ -138,6 +141,17 @@ impl Forwarder {
             match answered {
                 Ok(response) => {
                     guard.upstream().mark_up();
+                    let mut response = response;
+                    if hsts_secs > 0 {
+                        let headers = response.headers_mut();
+                        if !headers.contains_key(STRICT_TRANSPORT_SECURITY) {
+                            if let Ok(value) =
+                                HeaderValue::from_str(&format!("max-age={hsts_secs}"))
+                            {
+                                headers.insert(STRICT_TRANSPORT_SECURITY, value);
+                            }
+                        }
+                    }
                     return respond(response, guard);
                 }
                 Err(err) if err.is_connect() => {

@@ -10,12 +10,12 @@ use super::policy::Local;
 /// A request head: what the proxy sends upstream is itself one well-framed request,
 /// framed as the client's was, and the client's head is never read past its end.
 pub fn request(data: &[u8]) {
-    let Parsed::Done(request) = parse::request(data, "192.0.2.7") else {
+    let Parsed::Done(request) = parse::request(data, "192.0.2.7", false) else {
         return;
     };
     assert!(request.len <= data.len());
     assert!(request.head.ends_with(b"\r\n\r\n"));
-    match parse::request(&request.head, "192.0.2.7") {
+    match parse::request(&request.head, "192.0.2.7", false) {
         Parsed::Done(again) => {
             assert_eq!(again.len, request.head.len(), "one head, whole");
             assert_eq!(again.framing, request.framing, "framed alike");

@@ -167,9 +167,15 @@ pub fn drop_underscore_aliases(headers: &mut HeaderMap) {
 }
 
 /// Tell the upstream who asked: append the client's address to `X-Forwarded-For`, set
-/// `X-Forwarded-Proto: http` and `X-Forwarded-Host` to the host the client asked for
-/// (removed when there was none, so a client cannot make one up).
-pub fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, host: Option<HeaderValue>) {
+/// `X-Forwarded-Proto` (`https` over TLS, else `http`) and `X-Forwarded-Host` to the
+/// host the client asked for (removed when there was none, so a client cannot make one
+/// up).
+pub fn add_forwarding(
+    headers: &mut HeaderMap,
+    client: IpAddr,
+    host: Option<HeaderValue>,
+    https: bool,
+) {
     let client = client.to_canonical().to_string();
     let mut earlier = headers.get_all(&X_FORWARDED_FOR).iter().peekable();
     let forwarded_for = if earlier.peek().is_none() {
@@ -186,7 +192,10 @@ pub fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, host: Option<Head
     if let Ok(value) = forwarded_for {
         headers.insert(&X_FORWARDED_FOR, value);
     }
-    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(
+        &X_FORWARDED_PROTO,
+        HeaderValue::from_static(if https { "https" } else { "http" }),
+    );
     match host {
         Some(host) => headers.insert(&X_FORWARDED_HOST, host),
         None => headers.remove(&X_FORWARDED_HOST),
@@ -329,6 +338,7 @@ mod tests {
             &mut map,
             "192.0.2.7".parse().unwrap(),
             Some(HeaderValue::from_static("shop.example:8080")),
+            false,
         );
         assert_eq!(map["x-forwarded-for"], "192.0.2.7");
         assert_eq!(map["x-forwarded-proto"], "http");
@@ -340,10 +350,12 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "evil.example"),
         ]);
-        add_forwarding(&mut map, "::ffff:192.0.2.7".parse().unwrap(), None);
+        add_forwarding(&mut map, "::ffff:192.0.2.7".parse().unwrap(), None, false);
         assert_eq!(map["x-forwarded-for"], "203.0.113.1, 10.0.0.2, 192.0.2.7");
         assert_eq!(map.get_all("x-forwarded-for").iter().count(), 1);
         assert_eq!(map["x-forwarded-proto"], "http");
+        add_forwarding(&mut map, "192.0.2.7".parse().unwrap(), None, true);
+        assert_eq!(map["x-forwarded-proto"], "https");
         assert!(!map.contains_key("x-forwarded-host"));
     }
 }

@@ -17,12 +17,14 @@ mod forward;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
 mod h1;
+mod handover;
 mod headers;
 mod policy;
 mod report;
 mod server;
 mod standby;
 mod table;
+pub mod tls;
 mod wake;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -66,6 +68,10 @@ pub struct ProxyOptions {
     pub idle_timeout: Duration,
     /// How many client connections may be open at once.
     pub max_connections: usize,
+    /// The plain address for ACME's HTTP-01 challenges and redirects to HTTPS (`--http`).
+    pub http: Option<std::net::SocketAddr>,
+    /// ACME: the directory, the account's contact, and the CA's own root for its HTTPS.
+    pub acme: tls::acme::AcmeOptions,
 }
 
 impl Default for ProxyOptions {
@@ -76,6 +82,8 @@ impl Default for ProxyOptions {
             shutdown_timeout: Duration::from_secs(10),
             idle_timeout: policy::HEADER_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
+            http: None,
+            acme: tls::acme::AcmeOptions::default(),
         }
     }
 }
@@ -103,6 +111,27 @@ fn raise_open_files_limit() {
     }
 }
 
+/// Whether process `pid` ends (or is a zombie waiting to be reaped) within `limit`.
+fn ended_within(pid: u32, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let (_, after) = stat.rsplit_once(')')?;
+                after.split_whitespace().next().map(|state| state == "Z")
+            })
+            .unwrap_or(false);
+        if !process_exists(pid) || zombie {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn process_exists(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
@@ -118,19 +147,53 @@ fn process_exists(pid: u32) -> bool {
 /// flight finish (at most `shutdown_timeout`) and return.
 pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     raise_open_files_limit();
+    let mut inherited = handover::from_systemd();
+    if !inherited.is_empty() {
+        event(format!(
+            "{} listening socket{} from systemd",
+            inherited.len(),
+            plural(inherited.len())
+        ));
+    }
+    // A proxy serving this history already: take its listening sockets over, then tell
+    // it to drain and exit once this one serves.
+    let mut predecessor = None;
     if let Some(other) = store.proxy_state()? {
         if other.pid != std::process::id() && is_running(&other, now_ms()) {
-            return Err(Failure::new(
-                ExitStatus::Busy,
-                format!(
-                    "another `temps proxy` (pid {}) serves this history",
-                    other.pid
-                ),
-            )
-            .hint("it picks up route changes by itself; stop it first to run a new one")
-            .into());
+            match handover::take(store.path()) {
+                Ok((sockets, connection)) => {
+                    event(format!(
+                        "taking over from pid {} ({} listening socket{})",
+                        other.pid,
+                        sockets.len(),
+                        plural(sockets.len())
+                    ));
+                    inherited.extend(sockets);
+                    predecessor = Some((other.pid, connection));
+                }
+                // It went away meanwhile (killed, say): nothing to take over.
+                Err(why) if ended_within(other.pid, Duration::from_secs(1)) => {
+                    event(format!(
+                        "pid {} ended before handing its listeners over ({why}): starting anew",
+                        other.pid
+                    ));
+                }
+                Err(why) => {
+                    return Err(Failure::new(
+                        ExitStatus::Busy,
+                        format!(
+                            "another `temps proxy` (pid {}) serves this history, and does not hand its \
+                             listeners over ({why})",
+                            other.pid
+                        ),
+                    )
+                    .hint("it picks up route changes by itself; stop it first to run a new one")
+                    .into());
+                }
+            }
         }
     }
+    let store_path = store.path().to_path_buf();
     let reporter_store = Store::open(store.path())?;
     let keeper_store = Store::open(store.path())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -139,7 +202,12 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         .build()
         .context("starting the proxy's runtime")?;
 
-    let routes = Arc::new(Routes::default());
+    // instant-acme's HTTP client takes the process's default provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let routes = Arc::new(Routes::new(options.http));
+    routes
+        .certificates
+        .set_acme_folder(tls::acme::folder(&options.acme));
     let serving = Arc::new(Serving::default());
     let observed = Arc::new(Observed {
         pid: std::process::id(),
@@ -147,6 +215,7 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         applied: AtomicI64::new(0),
         routes: Arc::clone(&routes),
         serving: Arc::clone(&serving),
+        handed_over: AtomicBool::new(false),
     });
     let (routes_tx, routes_rx) = watch::channel(None);
     let stop_polling = Arc::new(AtomicBool::new(false));
@@ -183,13 +252,38 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         idle: options.idle_timeout,
         connections: options.max_connections,
     };
-    let server = runtime.block_on(async { Server::new(routes, serving, limits) });
+    let (acme_domains, acme_wanted) = watch::channel(std::collections::BTreeSet::new());
+    let acme_store = Store::open(&store_path)?;
+    let server = runtime.block_on(async {
+        tls::acme::spawn(
+            acme_store,
+            options.acme.clone(),
+            Arc::clone(&routes.certificates),
+            acme_wanted,
+        );
+        Server::new(routes, serving, limits, inherited, acme_domains)
+    });
+    let upgrades = runtime.block_on(async {
+        match handover::Upgrades::bind(&store_path) {
+            Ok(upgrades) => Some(upgrades),
+            Err(why) => {
+                event(format!(
+                    "no upgrade socket ({why}): a new `temps proxy` cannot take over from this one"
+                ));
+                None
+            }
+        }
+    });
     let served = runtime.block_on(serve(
         server,
         routes_rx,
         &observed,
         &nudge,
         options.shutdown_timeout,
+        Handover {
+            predecessor,
+            upgrades,
+        },
     ));
 
     stop_polling.store(true, Ordering::SeqCst);
@@ -203,19 +297,42 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     served
 }
 
+/// The proxy before this one (to tell once this one serves), and the socket where the
+/// next one asks for the listeners.
+struct Handover {
+    predecessor: Option<(u32, std::os::unix::net::UnixStream)>,
+    upgrades: Option<handover::Upgrades>,
+}
+
 async fn serve(
     mut server: Server,
     mut routes: watch::Receiver<Option<Vec<Route>>>,
     observed: &Observed,
     nudge: &std::sync::mpsc::Sender<()>,
     shutdown_timeout: Duration,
+    mut handover: Handover,
 ) -> Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
     let mut retry = tokio::time::interval(Duration::from_secs(1));
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     event(format!("started (pid {})", observed.pid));
+    // A successor that asked for the listeners, until it says it serves.
+    let mut successor: Option<tokio::task::JoinHandle<std::io::Result<u32>>> = None;
     let received = loop {
+        let waiting_for_successor = successor.is_some();
+        let upgrade_asked = async {
+            match &handover.upgrades {
+                Some(upgrades) => upgrades.listener.accept().await.ok(),
+                None => std::future::pending().await,
+            }
+        };
+        let successor_ready = async {
+            match &mut successor {
+                Some(handle) => handle.await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             changed = routes.changed() => {
                 changed.map_err(|_| anyhow!("the route poller stopped"))?;
@@ -224,6 +341,37 @@ async fn serve(
                 observed.applied.store(generation, Ordering::SeqCst);
                 let _ = nudge.send(());
                 event(format!("applied generation {generation} ({} route{})", rows.len(), plural(rows.len())));
+                if let Some((pid, connection)) = handover.predecessor.take() {
+                    // Serving now: the old proxy may stop accepting.
+                    match tokio::task::spawn_blocking(move || handover::ready(connection)).await {
+                        Ok(Ok(())) => event(format!("serving; pid {pid} stops accepting and drains")),
+                        _ => problem(format!("could not tell pid {pid} to stop; it may still accept")),
+                    }
+                }
+            }
+            asked = upgrade_asked, if !waiting_for_successor => {
+                let Some((stream, _)) = asked else { continue };
+                let sockets = server.sockets().into_iter()
+                    .filter_map(|(addr, fd)| Some((addr, fd.try_clone_to_owned().ok()?)))
+                    .collect::<Vec<_>>();
+                event(format!("a new `temps proxy` asks for the {} listening socket{}", sockets.len(), plural(sockets.len())));
+                match stream.into_std() {
+                    Ok(stream) => successor = Some(tokio::task::spawn_blocking(move || handover::give(stream, sockets))),
+                    Err(err) => problem(format!("upgrade: {err}")),
+                }
+            }
+            done = successor_ready => {
+                successor = None;
+                match done {
+                    Ok(Ok(pid)) => {
+                        // From now on the successor reports; this one only drains.
+                        observed.handed_over.store(true, Ordering::SeqCst);
+                        event(format!("pid {pid} serves now"));
+                        break "handed over";
+                    }
+                    Ok(Err(err)) => problem(format!("the new `temps proxy` did not take over ({err}); still serving")),
+                    Err(err) => problem(format!("upgrade: {err}; still serving")),
+                }
             }
             _ = retry.tick() => {
                 if server.retry_binds().await {
@@ -234,6 +382,7 @@ async fn serve(
             _ = interrupt.recv() => break "SIGINT",
         }
     };
+    drop(handover.upgrades.take());
     let in_flight = observed.routes.upstreams.total_in_flight();
     event(format!(
         "{received}: stopped accepting; finishing {in_flight} request{} in flight",

@@ -28,6 +28,8 @@ pub struct Observed {
     pub applied: AtomicI64,
     pub routes: Arc<Routes>,
     pub serving: Arc<Serving>,
+    /// A successor serves the history now: this proxy only drains, and reports no more.
+    pub handed_over: AtomicBool,
 }
 
 impl Observed {
@@ -148,6 +150,18 @@ pub fn spawn_reporter(
                 );
                 // Several nudges while a write waited: one report covers them all.
                 while nudged.try_recv().is_ok() {}
+                // Handed over: the new proxy reports; this one only says what it still
+                // has in flight (a drain waits for it), until it exits.
+                if observed.handed_over.load(Ordering::SeqCst) {
+                    let state = (!last).then(|| observed.state());
+                    if let Err(err) = store.report_draining(state.as_ref(), observed.pid) {
+                        failure.failed("reporting what is still in flight", &err);
+                    }
+                    if last {
+                        return;
+                    }
+                    continue;
+                }
                 match store.report_proxy_state(&observed.state()) {
                     Ok(()) => failure = Once::default(),
                     Err(err) => failure.failed("reporting the proxy's state", &err),

@@ -2,9 +2,10 @@
 //! knowledge) connections, with upgrades. A listener no longer routed stops accepting and
 //! its connections close once their requests are answered; so do all on shutdown.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,6 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use super::forward::Forwarder;
 use super::h1;
@@ -38,6 +40,10 @@ pub struct Serving {
 struct Listener {
     wanted: Wanted,
     stop: watch::Sender<bool>,
+    /// Its TLS configuration (None: plain HTTP), read at every accept.
+    tls: watch::Sender<Option<TlsAcceptor>>,
+    /// A second descriptor of the listening socket, to hand over to a successor.
+    socket: OwnedFd,
 }
 
 /// What the proxy allows each client, and all of them together.
@@ -61,6 +67,13 @@ pub struct Server {
     unbound: BTreeMap<SocketAddr, Wanted>,
     bind_errors: HashMap<SocketAddr, String>,
     problems: HashSet<String>,
+    /// Listening sockets given by systemd or by the proxy this one took over from, by
+    /// address, until a route wants them.
+    inherited: HashMap<SocketAddr, std::net::TcpListener>,
+    /// Each TLS address's configuration, made once.
+    tls_configs: HashMap<SocketAddr, TlsAcceptor>,
+    /// The ACME domains the routes want, for the ACME manager.
+    acme_domains: watch::Sender<BTreeSet<String>>,
 }
 
 /// HTTP/2's flow-control window, for a stream and for a whole connection: how much a
@@ -96,9 +109,22 @@ fn http2_builder() -> http2::Builder<TokioExecutor> {
 
 impl Server {
     /// Made within the runtime: the pool of upstream connections is kept from here on.
-    pub fn new(routes: Arc<Routes>, serving: Arc<Serving>, limits: Limits) -> Server {
+    pub fn new(
+        routes: Arc<Routes>,
+        serving: Arc<Serving>,
+        limits: Limits,
+        inherited: Vec<std::net::TcpListener>,
+        acme_domains: watch::Sender<BTreeSet<String>>,
+    ) -> Server {
         tokio::spawn(sweep_pool(Arc::clone(&routes)));
+        let inherited = inherited
+            .into_iter()
+            .filter_map(|socket| Some((socket.local_addr().ok()?, socket)))
+            .collect();
         Server {
+            inherited,
+            tls_configs: HashMap::new(),
+            acme_domains,
             forwarder: Arc::new(Forwarder::new(Arc::clone(&routes))),
             routes,
             http2: Arc::new(http2_builder()),
@@ -119,7 +145,35 @@ impl Server {
             .iter()
             .map(|(addr, l)| (*addr, l.wanted.environment_id))
             .collect();
-        let plan = plan(routes, &self.routes.upstreams, &holders);
+        let mut plan = plan(routes, &self.routes.upstreams, &holders);
+        // The certificates first: a handshake on a new TLS address finds them.
+        let certificates = self.routes.certificates.apply(&plan.secure);
+        plan.problems.extend(certificates.problems);
+        self.acme_domains.send_if_modified(|wanted| {
+            let changed = *wanted != certificates.acme;
+            *wanted = certificates.acme;
+            changed
+        });
+        if let Some(edge) = self.routes.edge {
+            match plan.listen.get(&edge) {
+                Some(wanted) if wanted.tls => plan.problems.push(format!(
+                    "--http {edge} is routed with HTTPS for {}: no ACME challenges or redirects there",
+                    wanted.name
+                )),
+                Some(_) => {}
+                None => {
+                    plan.listen.insert(
+                        edge,
+                        Wanted {
+                            written: edge.to_string(),
+                            name: "--http (ACME challenges, redirects to HTTPS)".into(),
+                            environment_id: 0,
+                            tls: false,
+                        },
+                    );
+                }
+            }
+        }
         for line in plan.problems.iter().filter(|p| !self.problems.contains(*p)) {
             problem(line);
         }
@@ -128,6 +182,7 @@ impl Server {
         // Switch first, then open new addresses: a request on a new listener always
         // finds its route.
         self.routes.replace(plan.table);
+        let mut stopped = Vec::new();
         self.listeners
             .retain(|addr, listener| match plan.listen.get(addr) {
                 Some(wanted) => {
@@ -137,9 +192,28 @@ impl Server {
                 None => {
                     let _ = listener.stop.send(true);
                     event(format!("stopped listening on {}", listener.wanted.written));
+                    stopped.push(*addr);
                     false
                 }
             });
+        for addr in stopped {
+            self.tls_configs.remove(&addr);
+        }
+        let addresses: Vec<(SocketAddr, bool)> = self
+            .listeners
+            .iter()
+            .map(|(addr, l)| (*addr, l.wanted.tls))
+            .collect();
+        for (addr, tls) in addresses {
+            let acceptor = self.acceptor(addr, tls);
+            if let Some(listener) = self.listeners.get(&addr) {
+                listener.tls.send_if_modified(|current| {
+                    let changed = current.is_some() != acceptor.is_some();
+                    *current = acceptor;
+                    changed
+                });
+            }
+        }
         self.unbound = plan
             .listen
             .into_iter()
@@ -162,29 +236,64 @@ impl Server {
         self.listeners.len() != before
     }
 
+    /// The TLS acceptor of `addr` when it serves TLS (made once per address).
+    fn acceptor(&mut self, addr: SocketAddr, tls: bool) -> Option<TlsAcceptor> {
+        if !tls {
+            return None;
+        }
+        if let Some(acceptor) = self.tls_configs.get(&addr) {
+            return Some(acceptor.clone());
+        }
+        match super::tls::server_config(addr, Arc::clone(&self.routes.certificates)) {
+            Ok(config) => {
+                let acceptor = TlsAcceptor::from(config);
+                self.tls_configs.insert(addr, acceptor.clone());
+                Some(acceptor)
+            }
+            Err(err) => {
+                problem(format!("no TLS on {addr}: {err}"));
+                None
+            }
+        }
+    }
+
     async fn bind_unbound(&mut self) {
         for (addr, wanted) in std::mem::take(&mut self.unbound) {
-            match listen_on(addr) {
-                Ok(socket) => {
+            let bound = match self.inherited.remove(&addr) {
+                Some(socket) => adopt(socket).map(|s| (s, " (inherited)")),
+                None => listen_on(addr).map(|s| (s, "")),
+            };
+            match bound.and_then(|(socket, how)| {
+                let fd = socket.as_fd().try_clone_to_owned()?;
+                Ok((socket, fd, how))
+            }) {
+                Ok((socket, fd, how)) => {
                     event(format!(
-                        "listening on {} for {}",
-                        wanted.written, wanted.name
+                        "listening on {}{how} for {}{}",
+                        wanted.written,
+                        wanted.name,
+                        if wanted.tls { " (HTTPS)" } else { "" }
                     ));
                     self.bind_errors.remove(&addr);
                     let (stop, stopped) = watch::channel(false);
-                    tokio::spawn(accept(
-                        socket,
+                    let (tls, tls_rx) = watch::channel(self.acceptor(addr, wanted.tls));
+                    let shared = Connections {
+                        routes: Arc::clone(&self.routes),
+                        forwarder: Arc::clone(&self.forwarder),
+                        http2: Arc::clone(&self.http2),
+                        serving: Arc::clone(&self.serving),
+                        limits: self.limits,
+                    };
+                    tokio::spawn(accept(socket, addr, stopped, tls_rx, shared));
+                    self.listeners.insert(
                         addr,
-                        stopped,
-                        Connections {
-                            routes: Arc::clone(&self.routes),
-                            forwarder: Arc::clone(&self.forwarder),
-                            http2: Arc::clone(&self.http2),
-                            serving: Arc::clone(&self.serving),
-                            limits: self.limits,
+                        Listener {
+                            wanted,
+                            stop,
+                            tls,
+                            socket: fd,
                         },
-                    ));
-                    self.listeners.insert(addr, Listener { wanted, stop });
+                    );
                 }
                 Err(err) => {
                     let why = err.to_string();
@@ -212,12 +321,26 @@ impl Server {
             .unwrap_or_else(PoisonError::into_inner) = listening;
     }
 
+    /// The listening sockets, by address (routed ones and inherited ones not routed
+    /// yet): what a successor takes over.
+    pub fn sockets(&self) -> Vec<(SocketAddr, std::os::fd::BorrowedFd<'_>)> {
+        let mut sockets: Vec<_> = self
+            .listeners
+            .iter()
+            .map(|(addr, l)| (*addr, l.socket.as_fd()))
+            .chain(self.inherited.iter().map(|(addr, s)| (*addr, s.as_fd())))
+            .collect();
+        sockets.sort_by_key(|(addr, _)| *addr);
+        sockets
+    }
+
     /// Stop accepting everywhere; connections close as soon as their requests are answered.
     pub fn stop(&mut self) {
         for (_, listener) in self.listeners.drain() {
             let _ = listener.stop.send(true);
         }
         self.unbound.clear();
+        self.inherited.clear();
         self.serving
             .listening
             .lock()
@@ -245,6 +368,12 @@ impl Server {
 /// dropped then were reset after their handshake. The kernel caps it at `somaxconn`.
 const LISTEN_BACKLOG: u32 = 4096;
 
+/// A listening socket made elsewhere (systemd, the proxy before this one), for tokio.
+fn adopt(socket: std::net::TcpListener) -> io::Result<TcpListener> {
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket)
+}
+
 fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
@@ -270,6 +399,7 @@ async fn accept(
     socket: TcpListener,
     listen: SocketAddr,
     mut stopped: watch::Receiver<bool>,
+    tls: watch::Receiver<Option<TlsAcceptor>>,
     shared: Connections,
 ) {
     let mut last_error: Option<Instant> = None;
@@ -294,14 +424,13 @@ async fn accept(
                         }
                         continue;
                     };
-                    tokio::spawn(connection(
-                        stream,
-                        open,
-                        peer,
-                        listen,
-                        stop_connections.clone(),
-                        shared.clone(),
-                    ));
+                    let accepted = Accepted { open, peer, listen, stopped: stop_connections.clone() };
+                    match tls.borrow().clone() {
+                        None => tokio::spawn(connection(stream, accepted, shared.clone())),
+                        Some(acceptor) => {
+                            tokio::spawn(tls_connection(stream, acceptor, accepted, shared.clone()))
+                        }
+                    };
                 }
                 Err(err) => {
                     // Out of file descriptors, say: say so at most once a minute, and
@@ -345,48 +474,101 @@ impl Drop for OpenConnection {
     }
 }
 
-async fn connection(
-    stream: TcpStream,
-    _open: OpenConnection,
+/// A client connection just accepted.
+struct Accepted {
+    /// Counts it open while it lives.
+    open: OpenConnection,
     peer: SocketAddr,
     listen: SocketAddr,
     stopped: watch::Receiver<bool>,
+}
+
+async fn connection(stream: TcpStream, accepted: Accepted, shared: Connections) {
+    let _ = stream.set_nodelay(true);
+    serve_http(stream, accepted, shared, false).await;
+}
+
+/// How long a new connection may take to send its first request once the listener stops.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(10);
+
+/// How long a client may take over its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to a TLS address: the handshake (its certificate picked by SNI, none
+/// for an unknown name), then HTTP/2 or HTTP/1.1 as ALPN chose; an ACME TLS-ALPN-01
+/// validation ends with its handshake.
+async fn tls_connection(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    accepted: Accepted,
     shared: Connections,
 ) {
     let _ = stream.set_nodelay(true);
+    // Not cut short by a stop: the client's first request is answered (see `h1`).
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+    let Ok(Ok(mut stream)) = handshake else {
+        return;
+    };
+    let alpn = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+    match alpn.as_deref() {
+        Some(super::tls::ACME_TLS_ALPN) => {
+            use tokio::io::AsyncWriteExt;
+            let _ = stream.shutdown().await;
+        }
+        Some(b"h2") => Box::pin(http2(stream, Vec::new(), accepted, shared, true)).await,
+        _ => serve_http(stream, accepted, shared, true).await,
+    }
+}
+
+/// HTTP/1.1 on a client connection, and HTTP/2 when it opens with the preface.
+async fn serve_http<S: h1::ClientStream + 'static>(
+    stream: S,
+    accepted: Accepted,
+    shared: Connections,
+    https: bool,
+) {
     let h1::Ended::Http2(stream, read) = h1::serve(
         stream,
-        peer.ip(),
-        listen,
+        accepted.peer.ip(),
+        accepted.listen,
         &shared.routes,
         shared.limits.idle,
-        stopped.clone(),
+        accepted.stopped.clone(),
+        https,
     )
     .await
     else {
         return;
     };
     // Boxed, so that an HTTP/1.1 connection's task does not carry HTTP/2's state.
-    Box::pin(http2(stream, read, peer, listen, stopped, shared)).await;
+    Box::pin(http2(stream, read, accepted, shared, https)).await;
 }
 
-async fn http2(
-    stream: TcpStream,
+async fn http2<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     read: Vec<u8>,
-    peer: SocketAddr,
-    listen: SocketAddr,
-    mut stopped: watch::Receiver<bool>,
+    accepted: Accepted,
     shared: Connections,
+    https: bool,
 ) {
+    let Accepted {
+        open: _open,
+        peer,
+        listen,
+        mut stopped,
+    } = accepted;
     let client = peer.ip();
     let forwarder = shared.forwarder;
     let open = Open::new();
     let requests = open.clone();
+    let first_request = Arc::new(tokio::sync::Notify::new());
+    let began = Arc::clone(&first_request);
     let service = service_fn(move |request| {
         let forwarder = Arc::clone(&forwarder);
         let counted = requests.request();
+        began.notify_one();
         async move {
-            let response = forwarder.handle(listen, client, request).await;
+            let response = forwarder.handle(listen, client, https, request).await;
             Ok::<_, std::convert::Infallible>(response.map(|body| Counted {
                 body,
                 request: counted,
@@ -401,10 +583,21 @@ async fn http2(
     let conn = shared.http2.serve_connection(io, service);
     tokio::pin!(conn);
     let idle = shared.limits.idle;
+    let mut stopping = false;
     tokio::select! {
         _ = conn.as_mut() => return,
-        _ = stop_requested(&mut stopped) => {}
+        _ = stop_requested(&mut stopped) => stopping = true,
         _ = open.idle_for(idle) => {}
+    }
+    // A connection just accepted gets its first request answered even when the
+    // listener stops meanwhile (a restart or an upgrade): a GOAWAY before it would
+    // refuse it.
+    if stopping {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = first_request.notified() => {}
+            _ = tokio::time::sleep(idle.min(FIRST_REQUEST_GRACE)) => {}
+        }
     }
     // GOAWAY: the streams open finish; a client that keeps the connection open after
     // them, without a stream, is let go after the idle limit once more.
@@ -416,13 +609,13 @@ async fn http2(
 }
 
 /// A connection some of whose bytes were already read: those come first.
-struct Prefixed {
+struct Prefixed<S> {
     read: Vec<u8>,
     at: usize,
-    stream: TcpStream,
+    stream: S,
 }
 
-impl AsyncRead for Prefixed {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Prefixed<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -444,7 +637,7 @@ impl AsyncRead for Prefixed {
     }
 }
 
-impl AsyncWrite for Prefixed {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

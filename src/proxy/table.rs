@@ -16,6 +16,7 @@ use hyper::http::uri::Authority;
 use tokio::net::TcpStream;
 
 use super::policy::{self, UPSTREAM_IDLE};
+use super::tls::Certificates;
 use crate::store::{Answers, Route, ANSWER_WINDOW_SECS};
 
 /// How long a refused connect keeps an upstream out of the rotation (while another is up).
@@ -301,6 +302,9 @@ pub struct Site {
     next: AtomicUsize,
     /// How long an upstream's answer may take to begin; None: no limit.
     response_timeout: Option<Duration>,
+    /// On a TLS address: the `Strict-Transport-Security` max-age its answers get (0:
+    /// none).
+    hsts_secs: u64,
 }
 
 impl Site {
@@ -393,6 +397,22 @@ impl Listener {
 pub struct Table {
     pub generation: i64,
     pub sites: HashMap<SocketAddr, Listener>,
+    /// The TLS domains and the port of the address serving each (`*.example.com` as
+    /// `example.com` in `https_wildcard`): where the `--http` address redirects.
+    https_exact: HashMap<String, u16>,
+    https_wildcard: HashMap<String, u16>,
+}
+
+impl Table {
+    /// The port of the TLS address that serves `host`, if one does.
+    pub fn https_port(&self, host: &str) -> Option<u16> {
+        self.https_exact.get(host).copied().or_else(|| {
+            let (label, parent) = host.split_once('.')?;
+            (!label.is_empty())
+                .then(|| self.https_wildcard.get(parent).copied())
+                .flatten()
+        })
+    }
 }
 
 /// The outcome of picking an upstream for one request.
@@ -410,6 +430,8 @@ pub enum Pick {
         guard: FlightGuard,
         others: bool,
         response_timeout: Option<Duration>,
+        /// The `Strict-Transport-Security` max-age to add to its answer (0: none).
+        hsts_secs: u64,
     },
 }
 
@@ -418,9 +440,21 @@ pub enum Pick {
 pub struct Routes {
     table: RwLock<Table>,
     pub upstreams: Upstreams,
+    /// The certificates of the TLS addresses, and ACME's challenges.
+    pub certificates: Arc<Certificates>,
+    /// The plain `--http` address: ACME's HTTP-01 challenges, redirects to HTTPS.
+    pub edge: Option<SocketAddr>,
 }
 
 impl Routes {
+    /// A table with nothing routed yet; `edge` is the plain `--http` address, if any.
+    pub fn new(edge: Option<SocketAddr>) -> Routes {
+        Routes {
+            edge,
+            ..Routes::default()
+        }
+    }
+
     /// Pick an upstream for a request arriving on `listen` and count it in flight there,
     /// in one step under the table's read lock: [`Routes::replace`] takes the write lock,
     /// so once it returns, no request is between reading the old table and being counted
@@ -438,9 +472,27 @@ impl Routes {
                 guard: FlightGuard::begin(upstream),
                 others: site.upstreams.len() > 1,
                 response_timeout: site.response_timeout,
+                hsts_secs: site.hsts_secs,
             },
             None => Pick::NoUpstream,
         }
+    }
+
+    /// The port of the TLS address that serves `host`, as of now.
+    pub fn https_port(&self, host: &str) -> Option<u16> {
+        self.table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .https_port(host)
+    }
+
+    /// Whether anything is routed on `listen` now.
+    pub fn routes_on(&self, listen: SocketAddr) -> bool {
+        self.table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sites
+            .contains_key(&listen)
     }
 
     /// Switch every listener to `table` at once.
@@ -469,6 +521,8 @@ pub struct Wanted {
     /// `web/production`.
     pub name: String,
     pub environment_id: i64,
+    /// It serves TLS.
+    pub tls: bool,
 }
 
 /// The table a set of routes asks for, the addresses to listen on, and what was refused.
@@ -478,6 +532,8 @@ pub struct Plan {
     pub listen: BTreeMap<SocketAddr, Wanted>,
     /// One line each: an address two environments want, an unreadable address.
     pub problems: Vec<String>,
+    /// Per TLS address, the routes served there (for their certificates).
+    pub secure: BTreeMap<SocketAddr, Vec<Route>>,
 }
 
 /// Turn the route rows into a table. When environments want the same address, the one
@@ -487,7 +543,7 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
     let mut plan = Plan {
         table: Table {
             generation: routes.iter().map(|r| r.generation).max().unwrap_or(0),
-            sites: HashMap::new(),
+            ..Table::default()
         },
         ..Plan::default()
     };
@@ -508,9 +564,24 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
         });
         // Environments share an address by domain; the one that serves it now (or the
         // oldest) keeps what two of them claim.
+        // The address serves TLS or plain HTTP as the environment holding it does; one
+        // that wants the other is refused (deploy refuses such a mix beforehand).
+        let tls = contenders[0].tls.is_on();
         let mut listener = Listener::default();
         for route in &contenders {
             let name = format!("{}/{}", route.project, route.environment);
+            if route.tls.is_on() != tls {
+                let (wants, serves) = if tls {
+                    ("plain HTTP", "HTTPS")
+                } else {
+                    ("HTTPS", "plain HTTP")
+                };
+                plan.problems.push(format!(
+                    "{name} wants {wants} on {addr}, which serves {serves} for {}/{}; not serving it",
+                    contenders[0].project, contenders[0].environment
+                ));
+                continue;
+            }
             let mut site_upstreams = Vec::with_capacity(route.upstreams.len());
             for upstream in &route.upstreams {
                 match upstreams.get(upstream) {
@@ -522,10 +593,30 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
                 upstreams: site_upstreams,
                 next: AtomicUsize::new(0),
                 response_timeout: policy::response_timeout(route.response_timeout_ms),
+                hsts_secs: if tls { route.hsts_secs } else { 0 },
             };
+            if tls && route.domains.is_empty() {
+                plan.problems.push(format!(
+                    "{name} wants HTTPS on {addr} without a domain; not serving it"
+                ));
+                continue;
+            }
             if let Err(why) = listener.add(&name, site, &route.domains) {
                 plan.problems
                     .push(format!("{name} wants {addr}{why}; not serving it"));
+                continue;
+            }
+            if tls {
+                for domain in &route.domains {
+                    match domain.strip_prefix("*.") {
+                        Some(parent) => plan
+                            .table
+                            .https_wildcard
+                            .insert(parent.to_string(), addr.port()),
+                        None => plan.table.https_exact.insert(domain.clone(), addr.port()),
+                    };
+                }
+                plan.secure.entry(addr).or_default().push((*route).clone());
             }
         }
         let first = contenders[0];
@@ -535,6 +626,7 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
                 written: first.listen.clone(),
                 name: format!("{}/{}", first.project, first.environment),
                 environment_id: first.environment_id,
+                tls,
             },
         );
         plan.table.sites.insert(addr, listener);
@@ -600,6 +692,8 @@ mod tests {
             generation,
             response_timeout_ms: 60_000,
             domains: Vec::new(),
+            tls: crate::store::Tls::Off,
+            hsts_secs: 0,
         }
     }
 
@@ -812,6 +906,44 @@ mod tests {
         assert_eq!(upstream.idle_count(), 2, "not idle long enough yet");
         routes.upstreams.sweep(Instant::now() + UPSTREAM_IDLE);
         assert_eq!(upstream.idle_count(), 0, "expired");
+    }
+
+    #[test]
+    fn an_address_is_https_or_plain_for_all_its_environments() {
+        let upstreams = Upstreams::default();
+        let mut shop = route(1, "127.0.0.1:443", &["127.0.0.1:1"], 1);
+        shop.domains = vec!["shop.example.com".into(), "*.shop.example.com".into()];
+        shop.tls = crate::store::Tls::Acme;
+        shop.hsts_secs = 60;
+        let mut plain = route(2, "127.0.0.1:443", &["127.0.0.1:2"], 2);
+        plain.domains = vec!["blog.example.com".into()];
+        let mut bare = route(3, "127.0.0.1:444", &["127.0.0.1:3"], 3);
+        bare.tls = crate::store::Tls::Acme;
+        let planned = plan(&[shop, plain, bare], &upstreams, &HashMap::new());
+        assert_eq!(planned.problems.len(), 2, "{:?}", planned.problems);
+        let said = |text: &str| planned.problems.iter().any(|p| p.contains(text));
+        assert!(
+            said("web/env3 wants HTTPS on 127.0.0.1:444 without a domain"),
+            "{:?}",
+            planned.problems
+        );
+        assert!(
+            said("web/env2 wants plain HTTP on 127.0.0.1:443, which serves HTTPS for web/env1"),
+            "{:?}",
+            planned.problems
+        );
+        let addr: SocketAddr = "127.0.0.1:443".parse().unwrap();
+        assert!(planned.listen[&addr].tls);
+        assert_eq!(planned.secure[&addr].len(), 1);
+        assert_eq!(planned.table.https_port("shop.example.com"), Some(443));
+        assert_eq!(planned.table.https_port("a.shop.example.com"), Some(443));
+        assert_eq!(planned.table.https_port("blog.example.com"), None);
+        let routes = Routes::default();
+        routes.replace(planned.table);
+        match routes.begin(addr, Some("shop.example.com"), None) {
+            Pick::Upstream { hsts_secs, .. } => assert_eq!(hsts_secs, 60),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub use deployments::Fled;
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
 pub use routes::{
-    Answers, ProxiedSwitch, ProxySettings, ProxyState, Route, Switched, ANSWER_WINDOW_SECS,
+    Answers, CertificateReport, ProxiedSwitch, ProxySettings, ProxyState, Route, Switched,
+    ANSWER_WINDOW_SECS,
 };
 pub use tokens::{NewToken, TokenRecord};
 

@@ -154,6 +154,63 @@ pub struct Environment {
     /// Swarm mode: the environment is one Swarm service; `replicas` is its task count
     /// and `publish` its host-mode port on every node.
     pub swarm: bool,
+    /// Proxy mode: HTTPS on its address, and with which certificates.
+    pub tls: Tls,
+    /// Proxy mode, with TLS: the `Strict-Transport-Security` max-age (zero: none).
+    pub hsts: Duration,
+}
+
+/// How `temps proxy` serves an environment: plain HTTP, or HTTPS with certificates it
+/// gets itself (ACME) or with the operator's own (PEM, as checked at deploy).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum Tls {
+    #[default]
+    Off,
+    Acme,
+    Own {
+        /// The certificate chain, leaf first.
+        cert: String,
+        key: String,
+    },
+}
+
+impl Tls {
+    /// `off`, `acme` or `own`, as the history keeps it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Tls::Off => "off",
+            Tls::Acme => "acme",
+            Tls::Own { .. } => "own",
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        *self != Tls::Off
+    }
+
+    /// From the history's columns; an `own` without its PEM reads as off.
+    pub fn from_columns(mode: &str, cert: Option<String>, key: Option<String>) -> Tls {
+        match (mode, cert, key) {
+            ("acme", _, _) => Tls::Acme,
+            ("own", Some(cert), Some(key)) => Tls::Own { cert, key },
+            _ => Tls::Off,
+        }
+    }
+
+    /// The PEM columns: the certificate and the key, for `own`.
+    pub fn pem(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Tls::Own { cert, key } => (Some(cert), Some(key)),
+            _ => (None, None),
+        }
+    }
+}
+
+/// Never the key: debug output goes to logs.
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 pub const DEFAULT_STANDBY: Duration = Duration::from_secs(30 * 60);

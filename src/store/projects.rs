@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{
-    digest, EnvState, Environment, Preset, Project, ProjectChanges, Publish, Store,
+    digest, EnvState, Environment, Preset, Project, ProjectChanges, Publish, Store, Tls,
     DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_HOOK_TIMEOUT, DEFAULT_STOP_TIMEOUT,
 };
 use crate::clock::now_ms;
@@ -40,7 +40,7 @@ fn project_from_row(row: &Row) -> rusqlite::Result<Project> {
 
 const ENVIRONMENT_COLUMNS: &str =
     "id, project_id, name, publish, current_deployment_id, state, proxy, replicas, drain_ms, \
-     response_timeout_ms, domains, standby_ms, swarm";
+     response_timeout_ms, domains, standby_ms, swarm, tls, tls_cert, tls_key, hsts_ms";
 
 fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
     let publish: Option<String> = row.get(3)?;
@@ -63,6 +63,8 @@ fn environment_from_row(row: &Row) -> rusqlite::Result<Environment> {
         domains: serde_json::from_str(&row.get::<_, String>(10)?).unwrap_or_default(),
         standby: Duration::from_millis(row.get::<_, i64>(11)?.max(0) as u64),
         swarm: row.get::<_, i64>(12)? != 0,
+        tls: Tls::from_columns(&row.get::<_, String>(13)?, row.get(14)?, row.get(15)?),
+        hsts: Duration::from_millis(row.get::<_, i64>(16)?.max(0) as u64),
     })
 }
 

@@ -39,6 +39,43 @@ fn write_route(
     Ok(generation)
 }
 
+/// The environment remembers how it is served in proxy mode (only while nothing serves
+/// it, with `first`).
+fn remember_proxy(
+    tx: &rusqlite::Transaction,
+    environment_id: i64,
+    settings: &ProxySettings<'_>,
+    first: bool,
+) -> Result<()> {
+    let (cert, key) = settings.tls.pem();
+    tx.execute(
+        &format!(
+            "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, \
+             response_timeout_ms = ?5, domains = ?6, standby_ms = ?7, tls = ?8, tls_cert = ?9, \
+             tls_key = ?10, hsts_ms = ?11, publish = NULL WHERE id = ?1{}",
+            if first {
+                " AND current_deployment_id IS NULL"
+            } else {
+                ""
+            }
+        ),
+        params![
+            environment_id,
+            settings.listen,
+            settings.replicas,
+            settings.drain_ms as i64,
+            settings.response_timeout_ms as i64,
+            serde_json::to_string(settings.domains)?,
+            settings.standby_ms as i64,
+            settings.tls.as_str(),
+            cert,
+            key,
+            settings.hsts_ms as i64,
+        ],
+    )?;
+    Ok(())
+}
+
 /// A switch in proxy mode, as `Store::route_proxied` makes it.
 pub struct ProxiedSwitch<'a> {
     /// The deployment that serves from now on.
@@ -84,6 +121,11 @@ pub struct Route {
     pub response_timeout_ms: u64,
     /// The hosts it answers on `listen` (none: every host, the address's default).
     pub domains: Vec<String>,
+    /// HTTPS on `listen`, and with which certificates (never serialized: it may hold a key).
+    #[serde(skip)]
+    pub tls: super::Tls,
+    /// With TLS: the `Strict-Transport-Security` max-age in seconds (0: none).
+    pub hsts_secs: u64,
 }
 
 /// How an environment in proxy mode is served, as the environment remembers it.
@@ -98,6 +140,22 @@ pub struct ProxySettings<'a> {
     pub domains: &'a [String],
     /// How long a replaced deployment stays warm after a switch (0: stopped once drained).
     pub standby_ms: u64,
+    /// HTTPS on `listen`, and with which certificates.
+    pub tls: &'a super::Tls,
+    /// With TLS: the `Strict-Transport-Security` max-age (0: none).
+    pub hsts_ms: u64,
+}
+
+/// What the running proxy last said about one ACME domain's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateReport {
+    pub domain: String,
+    /// The certificate served now: its issuer's name and end of validity (ms).
+    pub issuer: Option<String>,
+    pub not_after: Option<i64>,
+    /// Why the last order or renewal failed, in words an operator can act on.
+    pub error: Option<String>,
+    pub updated_at: i64,
 }
 
 /// What the running proxy last said about itself.
@@ -214,19 +272,7 @@ impl Store {
                 [id],
             )?;
             super::deployments::route_in(tx, id, environment_id, state, None)?;
-            tx.execute(
-                "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, \
-                 response_timeout_ms = ?5, domains = ?6, standby_ms = ?7, publish = NULL WHERE id = ?1",
-                params![
-                    environment_id,
-                    settings.listen,
-                    settings.replicas,
-                    settings.drain_ms as i64,
-                    settings.response_timeout_ms as i64,
-                    serde_json::to_string(settings.domains)?,
-                    settings.standby_ms as i64
-                ],
-            )?;
+            remember_proxy(tx, environment_id, &settings, false)?;
             let generation = write_route(tx, environment_id, settings.listen, upstreams, Some(id))?;
             Ok(Switched {
                 generation,
@@ -257,20 +303,7 @@ impl Store {
                 )?;
             }
             if let Some(mode) = proxy {
-                tx.execute(
-                    "UPDATE environments SET proxy = ?2, replicas = ?3, drain_ms = ?4, \
-                     response_timeout_ms = ?5, domains = ?6, standby_ms = ?7, publish = NULL \
-                     WHERE id = ?1 AND current_deployment_id IS NULL",
-                    params![
-                        environment_id,
-                        mode.listen,
-                        mode.replicas,
-                        mode.drain_ms as i64,
-                        mode.response_timeout_ms as i64,
-                        serde_json::to_string(mode.domains)?,
-                        mode.standby_ms as i64
-                    ],
-                )?;
+                remember_proxy(tx, environment_id, &mode, true)?;
             }
             Ok(())
         })
@@ -306,7 +339,7 @@ impl Store {
     pub fn routes(&self) -> Result<Vec<Route>> {
         let mut stmt = self.conn.prepare(
             "SELECT r.environment_id, p.name, e.name, r.listen, r.upstreams, r.deployment_id, r.generation, \
-             e.response_timeout_ms, e.domains \
+             e.response_timeout_ms, e.domains, e.tls, e.tls_cert, e.tls_key, e.hsts_ms \
              FROM routes r JOIN environments e ON e.id = r.environment_id JOIN projects p ON p.id = e.project_id \
              ORDER BY r.environment_id",
         )?;
@@ -322,6 +355,8 @@ impl Store {
                 generation: r.get(6)?,
                 response_timeout_ms: r.get::<_, i64>(7)?.max(0) as u64,
                 domains: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+                tls: super::Tls::from_columns(&r.get::<_, String>(9)?, r.get(10)?, r.get(11)?),
+                hsts_secs: (r.get::<_, i64>(12)?.max(0) as u64) / 1000,
             })
         })?;
         rows.collect::<rusqlite::Result<_>>()
@@ -367,8 +402,70 @@ impl Store {
         Ok(())
     }
 
-    /// What the proxy last reported, if it ever ran against this history.
+    /// A proxy that handed over to a new one reports what it still has in flight (and
+    /// how its upstreams answered) while it drains; `None` when it has exited.
+    pub fn report_draining(&mut self, state: Option<&ProxyState>, pid: u32) -> Result<()> {
+        match state {
+            Some(state) => self.conn.execute(
+                "INSERT INTO proxy_draining (pid, heartbeat_at, in_flight, answers) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (pid) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, \
+                 in_flight = excluded.in_flight, answers = excluded.answers",
+                params![
+                    pid,
+                    now_ms(),
+                    serde_json::to_string(&state.in_flight)?,
+                    serde_json::to_string(&state.answers)?,
+                ],
+            ),
+            None => self
+                .conn
+                .execute("DELETE FROM proxy_draining WHERE pid = ?1", [pid]),
+        }
+        .context("reporting the draining proxy's state")?;
+        Ok(())
+    }
+
+    /// What the proxy last reported, if it ever ran against this history. Requests that
+    /// proxies it took over from still have in flight count too (their heartbeat is
+    /// fresh), and so do their answers: a drain waits for them.
     pub fn proxy_state(&self) -> Result<Option<ProxyState>> {
+        let Some(mut state) = self.proxy_state_alone()? else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT pid, in_flight, answers FROM proxy_draining WHERE heartbeat_at > ?1",
+        )?;
+        let rows = stmt.query_map([now_ms() - 2_000], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (pid, in_flight, answers) = row?;
+            if pid == state.pid {
+                continue;
+            }
+            let in_flight: BTreeMap<String, u64> =
+                serde_json::from_str(&in_flight).unwrap_or_default();
+            for (upstream, count) in in_flight {
+                *state.in_flight.entry(upstream).or_default() += count;
+            }
+            let answers: BTreeMap<String, Answers> =
+                serde_json::from_str(&answers).unwrap_or_default();
+            for (upstream, theirs) in answers {
+                let ours = state.answers.entry(upstream).or_default();
+                ours.requests += theirs.requests;
+                ours.errors += theirs.errors;
+                ours.recent_requests += theirs.recent_requests;
+                ours.recent_errors += theirs.recent_errors;
+            }
+        }
+        Ok(Some(state))
+    }
+
+    fn proxy_state_alone(&self) -> Result<Option<ProxyState>> {
         self.conn
             .query_row(
                 "SELECT pid, started_at, heartbeat_at, generation, listening, in_flight, answers FROM proxy_state WHERE id = 1",
@@ -390,5 +487,45 @@ impl Store {
             )
             .optional()
             .context("reading the proxy's state")
+    }
+
+    /// The proxy reports one ACME domain's certificate (or its last error).
+    pub fn report_certificate(&mut self, report: &CertificateReport) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO tls_certificates (domain, issuer, not_after, error, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (domain) DO UPDATE SET \
+                 issuer = excluded.issuer, not_after = excluded.not_after, error = excluded.error, \
+                 updated_at = excluded.updated_at",
+                params![
+                    report.domain,
+                    report.issuer,
+                    report.not_after,
+                    report.error,
+                    report.updated_at
+                ],
+            )
+            .with_context(|| format!("reporting the certificate of {}", report.domain))?;
+        Ok(())
+    }
+
+    /// What the proxy last reported of `domain`'s certificate, if anything.
+    pub fn certificate_report(&self, domain: &str) -> Result<Option<CertificateReport>> {
+        self.conn
+            .query_row(
+                "SELECT domain, issuer, not_after, error, updated_at FROM tls_certificates WHERE domain = ?1",
+                [domain],
+                |r| {
+                    Ok(CertificateReport {
+                        domain: r.get(0)?,
+                        issuer: r.get(1)?,
+                        not_after: r.get(2)?,
+                        error: r.get(3)?,
+                        updated_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .context("reading the certificate report")
     }
 }

@@ -154,6 +154,31 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE environments ADD COLUMN swarm INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 11: HTTPS at the edge (proxy mode). An environment's TLS: `off`, `acme` (the proxy
+    // gets and renews its certificates) or `own` (the certificate chain and key given at
+    // deploy, PEM, kept here as checked then); `hsts_ms` the Strict-Transport-Security
+    // max-age (0: none). The running proxy reports each ACME domain's certificate and
+    // its last error in `tls_certificates`. A proxy that handed its listeners over to a
+    // new one reports what it still has in flight in `proxy_draining` until it exits.
+    r#"
+    ALTER TABLE environments ADD COLUMN tls TEXT NOT NULL DEFAULT 'off';
+    ALTER TABLE environments ADD COLUMN tls_cert TEXT;
+    ALTER TABLE environments ADD COLUMN tls_key TEXT;
+    ALTER TABLE environments ADD COLUMN hsts_ms INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE tls_certificates (
+        domain     TEXT PRIMARY KEY,
+        issuer     TEXT,
+        not_after  INTEGER,
+        error      TEXT,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE proxy_draining (
+        pid          INTEGER PRIMARY KEY,
+        heartbeat_at INTEGER NOT NULL,
+        in_flight    TEXT NOT NULL DEFAULT '{}',
+        answers      TEXT NOT NULL DEFAULT '{}'
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

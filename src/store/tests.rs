@@ -686,6 +686,8 @@ fn swarm_mode_is_remembered_apart_from_proxy_mode_and_both_are_read_back() {
                 response_timeout_ms: 1000,
                 domains: &domains,
                 standby_ms: 0,
+                tls: &Tls::Off,
+                hsts_ms: 0,
             }),
         )
         .expect("remember proxy mode");

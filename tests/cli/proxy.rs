@@ -1,9 +1,12 @@
 //! `temps proxy`: routes written to the history are served, switched without a restart
 //! and drained; WebSocket upgrades pass through; SIGTERM finishes what is in flight.
 
+mod acme;
 pub(crate) mod attacks;
 pub(crate) mod harness;
 mod http1;
+pub(crate) mod tls;
+mod upgrade;
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -267,9 +270,18 @@ fn sigterm_finishes_the_requests_in_flight_and_exits_0() {
         &[&upstream.addr],
     ));
 
+    // A running proxy that cannot hand its listeners over (as one of an older temps,
+    // without the upgrade socket): a second proxy is refused.
+    let mut upgrade = std::fs::canonicalize(env.db()).expect("the history");
+    upgrade.set_file_name("temps.db-proxy-upgrade.sock");
+    std::fs::remove_file(&upgrade).expect("remove the upgrade socket");
     let (code, stderr) = proxy_refused(&env);
     assert_eq!(code, Some(7), "a second proxy is refused: {stderr}");
-    assert!(stderr.contains("another `temps proxy`"), "{stderr}");
+    assert!(
+        stderr.contains("another `temps proxy`")
+            && stderr.contains("does not hand its listeners over"),
+        "{stderr}"
+    );
 
     let slow = thread::spawn(move || Client::connect(port).get("/slow", ""));
     eventually("the slow request to count", || {

@@ -8,6 +8,7 @@
 mod domains;
 pub mod load;
 mod timeout;
+mod tls;
 mod warm;
 
 use std::thread;

@@ -19,7 +19,7 @@ use crate::health::Probe;
 use crate::ops::{fault_point, Progress};
 use crate::store::{
     Deployment, Environment, Project, ProxiedSwitch, ProxySettings, Publish, Status, Store,
-    Switched,
+    Switched, Tls,
 };
 
 /// How an environment in proxy mode is served.
@@ -36,6 +36,9 @@ pub struct ProxyMode {
     pub domains: Vec<String>,
     /// How long the replaced deployment's containers stay warm after a switch.
     pub standby: Duration,
+    /// HTTPS on `listen`, and the `Strict-Transport-Security` max-age (zero: none).
+    pub tls: Tls,
+    pub hsts: Duration,
 }
 
 impl ProxyMode {
@@ -48,6 +51,8 @@ impl ProxyMode {
             response_timeout: env.response_timeout,
             domains: env.domains.clone(),
             standby: env.standby,
+            tls: env.tls.clone(),
+            hsts: env.hsts,
         })
     }
 
@@ -60,6 +65,8 @@ impl ProxyMode {
             response_timeout_ms: self.response_timeout.as_millis() as u64,
             domains: &self.domains,
             standby_ms: self.standby.as_millis() as u64,
+            tls: &self.tls,
+            hsts_ms: self.hsts.as_millis() as u64,
         }
     }
 }

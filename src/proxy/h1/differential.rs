@@ -42,7 +42,7 @@ struct Seen {
 fn proxy_reads(mut input: &[u8]) -> Vec<Seen> {
     let mut seen = Vec::new();
     loop {
-        let Parsed::Done(request) = parse::request(input, "192.0.2.7") else {
+        let Parsed::Done(request) = parse::request(input, "192.0.2.7", false) else {
             return seen;
         };
         let head = String::from_utf8_lossy(&request.head);

@@ -38,6 +38,9 @@ pub(super) struct Terms<'a> {
     pub from: &'a Upstream,
     /// The answer must begin within this once the request was sent whole.
     pub response_timeout: Option<Duration>,
+    /// The `Strict-Transport-Security` max-age the answer gets when it has none (0:
+    /// none).
+    pub hsts_secs: u64,
 }
 
 /// How an exchange ended.
@@ -125,6 +128,7 @@ where
         },
         terms.stopped,
         terms.from,
+        terms.hsts_secs,
     );
     tokio::pin!(send, receive);
     let mut sending = true;
@@ -314,6 +318,7 @@ async fn relay<R, W>(
     progress: Progress<'_>,
     stopped: &watch::Receiver<bool>,
     from: &Upstream,
+    hsts_secs: u64,
 ) -> Result<Relayed, Failure>
 where
     R: AsyncRead + Unpin,
@@ -372,6 +377,11 @@ where
             && !*stopped.borrow()
             && response.framing != Framing::UntilClose
             && progress.body_sent.load(Ordering::Relaxed);
+        if hsts_secs > 0 && !response.has_hsts {
+            response.head.extend_from_slice(
+                format!("Strict-Transport-Security: max-age={hsts_secs}\r\n").as_bytes(),
+            );
+        }
         response.finish(!keep_client, request.http10);
         copy_body(
             upstream,
@@ -451,7 +461,7 @@ mod tests {
         input: &mut Vec<u8>,
         response_timeout: Option<Duration>,
     ) -> Passed {
-        let request = match parse::request(input, "192.0.2.7") {
+        let request = match parse::request(input, "192.0.2.7", false) {
             Parsed::Done(request) => request,
             other => panic!("not a request: {other:?}"),
         };
@@ -477,6 +487,7 @@ mod tests {
                 request: &request,
                 stopped: &rig.stopped,
                 from: &rig.from,
+                hsts_secs: 0,
                 response_timeout,
             },
         )

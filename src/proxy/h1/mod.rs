@@ -20,7 +20,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{timeout, timeout_at, Instant};
@@ -36,24 +36,82 @@ use super::table::{FlightGuard, Pick, Routes, Upstream};
 /// so that the refusal reaches the client before the connection closes.
 const LINGER: Duration = Duration::from_secs(2);
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// How long a new connection may take to send its first request (within the idle limit).
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(10);
 
 /// How a client connection ended.
-pub enum Ended {
+pub enum Ended<S> {
     Closed,
     /// It speaks HTTP/2 (prior knowledge): here it is, with what was read of it so far.
-    Http2(TcpStream, Vec<u8>),
+    Http2(S, Vec<u8>),
+}
+
+/// A client connection: plain TCP, or TLS over it.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send {
+    type Reader<'a>: AsyncRead + Unpin + Send
+    where
+        Self: 'a;
+    type Writer<'a>: AsyncWrite + Unpin + Send
+    where
+        Self: 'a;
+
+    /// Resolves when a read may find something (spurious wake-ups allowed, but never
+    /// readiness that a read cannot act on, which would spin).
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Its two directions, to be used at once within one task.
+    fn halves(&mut self) -> (Self::Reader<'_>, Self::Writer<'_>);
+}
+
+impl ClientStream for TcpStream {
+    type Reader<'a> = tokio::net::tcp::ReadHalf<'a>;
+    type Writer<'a> = tokio::net::tcp::WriteHalf<'a>;
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        TcpStream::readable(self)
+    }
+
+    fn halves(&mut self) -> (Self::Reader<'_>, Self::Writer<'_>) {
+        self.split()
+    }
+}
+
+type TlsClient = tokio_rustls::server::TlsStream<TcpStream>;
+
+impl ClientStream for TlsClient {
+    type Reader<'a> = tokio::io::ReadHalf<&'a mut TlsClient>;
+    type Writer<'a> = tokio::io::WriteHalf<&'a mut TlsClient>;
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        let (socket, tls) = self.get_ref();
+        // Decrypted bytes waiting in rustls (or its peer's close) are readable now,
+        // whatever the socket says.
+        let buffered = !tls.wants_read();
+        async move {
+            if buffered {
+                Ok(())
+            } else {
+                socket.readable().await
+            }
+        }
+    }
+
+    fn halves(&mut self) -> (Self::Reader<'_>, Self::Writer<'_>) {
+        tokio::io::split(self)
+    }
 }
 
 /// Serve the HTTP/1.1 requests of one client connection until it closes, stays idle
-/// longer than `idle`, or the listener stops.
-pub async fn serve(
-    client: TcpStream,
+/// longer than `idle`, or the listener stops. `https`: it came over TLS.
+pub async fn serve<S: ClientStream>(
+    client: S,
     peer: IpAddr,
     listen: SocketAddr,
     routes: &Routes,
     idle: Duration,
     stopped: watch::Receiver<bool>,
-) -> Ended {
+    https: bool,
+) -> Ended<S> {
     let mut connection = Connection {
         client,
         idle,
@@ -63,13 +121,15 @@ pub async fn serve(
         routes,
         stopped,
         input: Vec::new(),
+        https,
+        edge: routes.edge == Some(listen) && !https,
     };
     let mut first = true;
     loop {
         if connection.input.is_empty() {
             // Nothing pending: give the buffer back while the client thinks.
             connection.input = Vec::new();
-            if !connection.wait_for_request().await {
+            if !connection.wait_for_request(first).await {
                 return Ended::Closed;
             }
         }
@@ -112,8 +172,12 @@ enum Forwarded {
     Stale,
 }
 
-struct Connection<'a> {
-    client: TcpStream,
+struct Connection<'a, S> {
+    client: S,
+    /// It came over TLS: the upstream is told `X-Forwarded-Proto: https`.
+    https: bool,
+    /// It came to the `--http` address: ACME's challenges and redirects to HTTPS first.
+    edge: bool,
     peer: String,
     listen: SocketAddr,
     routes: &'a Routes,
@@ -124,10 +188,19 @@ struct Connection<'a> {
     input: Vec<u8>,
 }
 
-impl Connection<'_> {
+impl<S: ClientStream> Connection<'_, S> {
     /// Wait until the client sends something; false when it stays silent too long or
     /// the listener stops first.
-    async fn wait_for_request(&mut self) -> bool {
+    async fn wait_for_request(&mut self, first: bool) -> bool {
+        // A connection just accepted gets its first request answered even when the
+        // listener stops meanwhile (a restart or an upgrade): its client sent it
+        // already, or is about to, and closing would fail it.
+        if first {
+            return tokio::select! {
+                readable = self.client.readable() => readable.is_ok(),
+                () = tokio::time::sleep(self.idle.min(FIRST_REQUEST_GRACE)) => false,
+            };
+        }
         tokio::select! {
             readable = self.client.readable() => readable.is_ok(),
             () = tokio::time::sleep(self.idle) => false,
@@ -149,7 +222,7 @@ impl Connection<'_> {
                     return Head::Http2;
                 }
             } else {
-                match parse::request(&self.input, &self.peer) {
+                match parse::request(&self.input, &self.peer, self.https) {
                     Parsed::Done(request) => {
                         self.input.drain(..request.len);
                         return Head::Request(request);
@@ -203,6 +276,11 @@ impl Connection<'_> {
     /// Answer one request: on its environment's next upstream; on another if that one
     /// refuses the connection; on a new connection if a kept-alive one was found closed.
     async fn exchange(&mut self, request: &Request) -> bool {
+        if self.edge {
+            if let Some(keep) = self.edge_answer(request).await {
+                return keep;
+            }
+        }
         let mut failed: Option<FlightGuard> = None;
         let mut reuse = true;
         for attempt in 0..3 {
@@ -216,7 +294,8 @@ impl Connection<'_> {
                         guard,
                         others,
                         response_timeout,
-                    } => (guard, others, response_timeout),
+                        hsts_secs,
+                    } => (guard, others, (response_timeout, hsts_secs)),
                     _ if failed.is_some() => return self.fail(Local::BadGateway, request).await,
                     Pick::UnknownHost => return self.fail(Local::NotFound, request).await,
                     Pick::NoRoute | Pick::NoUpstream => {
@@ -247,9 +326,11 @@ impl Connection<'_> {
                 },
             };
             let retry = reused && request.idempotent;
+            let (response_timeout, hsts_secs) = response_timeout;
             let sent = Sent {
                 retry,
                 response_timeout,
+                hsts_secs,
             };
             match self.forward(request, stream, &guard, sent).await {
                 Forwarded::Done { keep } => return keep,
@@ -262,6 +343,39 @@ impl Connection<'_> {
     /// Send `request` on `upstream` and pass its answer back. With `sent.retry`, a
     /// connection that closes before answering gives [`Forwarded::Stale`] (nothing was
     /// read of the client's body beyond what is in hand, and nothing was written back).
+    /// The `--http` address's own answer (an ACME challenge, a redirect to HTTPS), or
+    /// `None` to route the request as usual. Some(keep) once answered.
+    async fn edge_answer(&mut self, request: &Request) -> Option<bool> {
+        let certificates = &self.routes.certificates;
+        let target = request.target();
+        let answer = crate::proxy::tls::edge::answer(
+            &certificates.challenges,
+            |host| self.routes.https_port(host),
+            request.host.as_deref(),
+            &String::from_utf8_lossy(target),
+        );
+        let Some(answer) = answer else {
+            if self.routes.routes_on(self.listen) {
+                return None;
+            }
+            return Some(self.fail(Local::NotFound, request).await);
+        };
+        let in_hand = match Remaining::of(request.framing).take(&self.input) {
+            Ok((taken, true)) => Some(taken),
+            _ => None,
+        };
+        let keep = request.keep_alive && in_hand.is_some();
+        if let Some(in_hand) = in_hand {
+            self.input.drain(..in_hand);
+        }
+        let sent = send(
+            &mut self.client,
+            &crate::proxy::tls::edge::http1(&answer, !keep),
+        )
+        .await;
+        Some(keep && sent.is_ok())
+    }
+
     async fn forward(
         &mut self,
         request: &Request,
@@ -280,6 +394,7 @@ impl Connection<'_> {
         let Sent {
             retry,
             response_timeout,
+            hsts_secs,
         } = sent;
         let retry = retry && complete;
         let sent = send_head(&mut upstream, request, &self.input[..in_hand]).await;
@@ -296,7 +411,7 @@ impl Connection<'_> {
         if !complete {
             self.input.drain(..in_hand);
         }
-        let (client_read, client_write) = self.client.split();
+        let (client_read, client_write) = self.client.halves();
         let (upstream_read, upstream_write) = upstream.split();
         let Passed { relayed, body_sent } = pass(
             Halves {
@@ -312,6 +427,7 @@ impl Connection<'_> {
                 stopped: &self.stopped,
                 from: guard.upstream(),
                 response_timeout,
+                hsts_secs,
             },
         )
         .await;
@@ -432,6 +548,8 @@ struct Sent {
     retry: bool,
     /// The answer must begin within this once the request was sent whole.
     response_timeout: Option<Duration>,
+    /// The `Strict-Transport-Security` max-age to add to the answer (0: none).
+    hsts_secs: u64,
 }
 
 async fn connect(upstream: &Upstream) -> io::Result<TcpStream> {

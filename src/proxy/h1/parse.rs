@@ -58,6 +58,15 @@ pub struct Request {
     pub host: Option<String>,
 }
 
+impl Request {
+    /// Its target as sent on (origin form: path and query), from the head's first line.
+    pub fn target(&self) -> &[u8] {
+        let line = self.head.split(|b| *b == b'\r').next().unwrap_or_default();
+        let mut parts = line.splitn(3, |b| *b == b' ');
+        parts.nth(1).unwrap_or(b"/")
+    }
+}
+
 /// An upstream's answer head, rewritten for the client, without its final blank line:
 /// the caller adds its own `Connection` header first (see [`Response::finish`]).
 #[derive(Debug)]
@@ -68,6 +77,8 @@ pub struct Response {
     pub framing: Framing,
     /// The upstream lets its connection be used again.
     pub keep_alive: bool,
+    /// It has a `Strict-Transport-Security` header of its own.
+    pub has_hsts: bool,
 }
 
 impl Response {
@@ -200,7 +211,7 @@ fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 /// ends is refused with 400 (RFC 9112 §6.3): `Content-Length` with `Transfer-Encoding`,
 /// a bad or ambiguous length, a coding other than chunked. `client` is the client's
 /// address as `X-Forwarded-For` gives it.
-pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
+pub fn request(input: &[u8], client: &str, https: bool) -> Parsed<Request> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     let len = match parsed.parse(input) {
@@ -313,7 +324,11 @@ pub fn request(input: &[u8], client: &str) -> Parsed<Request> {
     }
     forwarded_for.extend_from_slice(client.as_bytes());
     header_line(&mut head, b"X-Forwarded-For", &forwarded_for);
-    head.extend_from_slice(b"X-Forwarded-Proto: http\r\n");
+    head.extend_from_slice(if https {
+        b"X-Forwarded-Proto: https\r\n"
+    } else {
+        b"X-Forwarded-Proto: http\r\n"
+    });
     if let Some(host) = host {
         header_line(&mut head, b"X-Forwarded-Host", host);
     }
@@ -398,8 +413,10 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
     let mut head = Vec::with_capacity(len + 32);
     head.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
     let mut length_written = false;
+    let mut has_hsts = false;
     for header in headers.iter() {
         let name = header.name;
+        has_hsts |= name.eq_ignore_ascii_case("strict-transport-security");
         // The length goes on once, where it first came (`5, 5` or two equal headers
         // become one `5`), also where it frames nothing (HEAD, 304); it goes where a
         // coding frames the body instead. A switch of protocols keeps its `Upgrade`.
@@ -422,6 +439,7 @@ pub fn response(input: &[u8], head_only: bool) -> Parsed<Response> {
         status,
         framing,
         keep_alive,
+        has_hsts,
     })
 }
 
@@ -590,14 +608,14 @@ mod tests {
     }
 
     fn rewritten(input: &str) -> (String, Request) {
-        match request(input.as_bytes(), client()) {
+        match request(input.as_bytes(), client(), false) {
             Parsed::Done(r) => (String::from_utf8(r.head.clone()).unwrap(), r),
             other => panic!("{input:?} gave {other:?}"),
         }
     }
 
     fn refused(input: &str) -> u16 {
-        match request(input.as_bytes(), client()) {
+        match request(input.as_bytes(), client(), false) {
             Parsed::Refuse(answer) => answer.status(),
             other => panic!("{input:?} gave {other:?}"),
         }
@@ -853,10 +871,13 @@ mod tests {
             );
         }
         assert!(matches!(
-            request(&input, client()),
+            request(&input, client(), false),
             Parsed::Refuse(Local::HeadersTooLarge)
         ));
-        assert!(matches!(request(&input[..1000], client()), Parsed::Partial));
+        assert!(matches!(
+            request(&input[..1000], client(), false),
+            Parsed::Partial
+        ));
     }
 
     fn answer(input: &str, head_only: bool) -> (String, Response) {

@@ -19,6 +19,7 @@ use std::time::Duration;
 use assert_cmd::cargo::CommandCargoExt;
 use tempfile::TempDir;
 
+pub mod pebble;
 mod swarm;
 pub use swarm::*;
 

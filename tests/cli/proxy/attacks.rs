@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use super::harness::{environment, eventually, route, Proxy, Upstream};
 use super::http1::{echo, ok, Conn, Proxied, Reply};
 use crate::common::{free_port, TestEnv};
-use temps::store::{ProxySettings, Store};
+use temps::store::{ProxySettings, Store, Tls};
 
 pub(crate) type H2Body = BoxBody<Bytes, Infallible>;
 
@@ -645,6 +645,8 @@ fn a_hung_app_gets_504_after_the_response_timeout_on_http1_and_h2c() {
                 response_timeout_ms: 500,
                 domains: &[],
                 standby_ms: 0,
+                tls: &Tls::Off,
+                hsts_ms: 0,
             }),
         )
         .expect("set the response timeout");

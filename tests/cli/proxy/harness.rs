@@ -173,6 +173,42 @@ impl Proxy {
             .unwrap_or(0)
     }
 
+    /// Wait (at most `limit`) for it to exit by itself.
+    pub fn exited(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "temps proxy did not exit within {limit:?}; stderr:\n{}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `temps proxy` started by `command` (already set up), its stderr collected.
+    pub fn spawn(mut command: std::process::Command, db: std::path::PathBuf) -> Proxy {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start temps proxy");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().expect("stderr");
+        let log = Arc::clone(&stderr);
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Proxy { child, stderr, db }
+    }
+
     /// Send SIGTERM and wait (at most 15 s) for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
         // SAFETY: signalling our own child process.
