@@ -1,0 +1,589 @@
+//! Who a request is, and what it may see: a bearer token or a dashboard session,
+//! checked on the request's head before anything else of it is read or judged (its
+//! body, its query, the values in its path).
+//!
+//! The extractors, each with the permission `N` the route needs (403 without it):
+//! [`Caller`] (the token), [`InProject`] (and the project `{project}` names),
+//! [`InDeployment`] (and its deployment `{id}`), [`InEnvironment`] (and its
+//! environment `{env}`). Each authenticates and looks up what the path names in one
+//! turn on the history; what the token does not see answers exactly as what does not
+//! exist (404). axum runs them before a route's query and body extractors.
+
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+
+use super::app::App;
+use super::error::ApiError;
+use super::Arrival;
+use crate::error::check_name;
+use crate::ops::redeploy;
+use crate::ops::tokens::{self, Permission, Token};
+use crate::store::{project_not_found, Deployment, Project, Store};
+
+/// How long a dashboard session lasts without being used.
+const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
+/// At most this many sessions are kept; the oldest go first.
+const MAX_SESSIONS: usize = 10_000;
+
+/// The session cookie's name: under TLS with the `__Host-` prefix, which a browser
+/// keeps only when it is `Secure`, for `Path=/` and set by this very host.
+pub fn cookie_name(tls: bool) -> &'static str {
+    if tls {
+        "__Host-temps_session"
+    } else {
+        "temps_session"
+    }
+}
+
+/// The permission a route needs, as a type: `Caller<Redeploy>`.
+pub trait Need: Send + Sync + 'static {
+    const PERMISSION: Permission;
+}
+
+/// Read projects, deployments, status, progress events.
+pub struct Read;
+/// Roll back and promote.
+pub struct Redeploy;
+/// Deploy a new image.
+pub struct Deploy;
+/// Variables' values, set and unset.
+pub struct Admin;
+
+impl Need for Read {
+    const PERMISSION: Permission = Permission::Read;
+}
+impl Need for Redeploy {
+    const PERMISSION: Permission = Permission::Redeploy;
+}
+impl Need for Deploy {
+    const PERMISSION: Permission = Permission::Deploy;
+}
+impl Need for Admin {
+    const PERMISSION: Permission = Permission::Admin;
+}
+
+/// The token a request authenticates as, which may do `N`.
+pub struct Caller<N = Read> {
+    pub token: Token,
+    need: PhantomData<fn() -> N>,
+}
+
+/// The caller, and the project `{project}` names.
+pub struct InProject<N = Read> {
+    pub token: Token,
+    pub project: Project,
+    need: PhantomData<fn() -> N>,
+}
+
+/// The caller, and deployment `{id}` of project `{project}`.
+pub struct InDeployment<N = Read> {
+    pub token: Token,
+    pub project: Project,
+    pub deployment: Deployment,
+    need: PhantomData<fn() -> N>,
+}
+
+/// The caller, and environment `{env}` of project `{project}`, which the token sees;
+/// `existing` is its id when it has been deployed to or configured.
+pub struct InEnvironment<N = Read> {
+    pub token: Token,
+    pub project: Project,
+    pub name: String,
+    pub existing: Option<i64>,
+    need: PhantomData<fn() -> N>,
+}
+
+impl<N> InEnvironment<N> {
+    /// The environment's id, or 404 when it does not exist (`None`: the token is scoped
+    /// to it, and it has nothing yet).
+    pub fn visible(&self) -> Result<Option<i64>, ApiError> {
+        match self.existing {
+            Some(id) => Ok(Some(id)),
+            None if self.token.environment.as_deref() == Some(self.name.as_str()) => Ok(None),
+            None => Err(environment_not_found(&self.project, &self.name)),
+        }
+    }
+}
+
+impl<N: Need> FromRequestParts<Arc<App>> for Caller<N> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        let (token, ()) = admit::<N, _>(parts, app, |_, _, _| Ok(())).await?;
+        Ok(Caller {
+            token,
+            need: PhantomData,
+        })
+    }
+}
+
+impl<N: Need> FromRequestParts<Arc<App>> for InProject<N> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        let (token, project) = admit::<N, _>(parts, app, |store, token, path| {
+            visible_project(store, token, path.get("project")?)
+        })
+        .await?;
+        Ok(InProject {
+            token,
+            project,
+            need: PhantomData,
+        })
+    }
+}
+
+impl<N: Need> FromRequestParts<Arc<App>> for InDeployment<N> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        let (token, (project, deployment)) = admit::<N, _>(parts, app, |store, token, path| {
+            let id = parse_id(path.get("id")?)?;
+            let project = visible_project(store, token, path.get("project")?)?;
+            let deployment = match store.deployment(id)? {
+                Some(d) if d.project == project.name && token.sees(&d.project, &d.environment) => d,
+                _ => return Err(redeploy::not_found(id).into()),
+            };
+            Ok((project, deployment))
+        })
+        .await?;
+        Ok(InDeployment {
+            token,
+            project,
+            deployment,
+            need: PhantomData,
+        })
+    }
+}
+
+impl<N: Need> FromRequestParts<Arc<App>> for InEnvironment<N> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        let (token, (project, name, existing)) = admit::<N, _>(parts, app, |store, token, path| {
+            let project = visible_project(store, token, path.get("project")?)?;
+            let name = path.get("env")?.to_string();
+            check_name("environment", &name)?;
+            if !token.sees(&project.name, &name) {
+                return Err(environment_not_found(&project, &name));
+            }
+            let existing = store.environment(project.id, &name)?.map(|e| e.id);
+            Ok((project, name, existing))
+        })
+        .await?;
+        Ok(InEnvironment {
+            token,
+            project,
+            name,
+            existing,
+            need: PhantomData,
+        })
+    }
+}
+
+/// The values in a request's path, by name, judged only once the token is.
+pub struct PathValues(Result<Vec<(String, String)>, ApiError>);
+
+impl PathValues {
+    pub fn get(&self, name: &str) -> Result<&str, ApiError> {
+        let values = self.0.as_ref().map_err(Clone::clone)?;
+        values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| ApiError::internal(format!("the route has no `{name}` in its path")))
+    }
+}
+
+/// What a request presents.
+enum Credential {
+    Bearer(String),
+    /// An `Authorization` header that is not `Bearer SECRET`.
+    Malformed,
+    Session(String),
+}
+
+/// Which kind of presented secret failed, for the log.
+#[derive(Debug, Clone, Copy)]
+pub enum Failed {
+    Token,
+    Session,
+    SignIn,
+}
+
+/// Authenticate `parts`, check that the token may do `N`, then `look` up what the
+/// path names for it: one turn on the history. A missing credential answers 401; a
+/// presented one that fails is logged and counted against the client.
+async fn admit<N: Need, T: Send + 'static>(
+    parts: &mut Parts,
+    app: &Arc<App>,
+    look: impl FnOnce(&Store, &Token, &PathValues) -> Result<T, ApiError> + Send + 'static,
+) -> Result<(Token, T), Response> {
+    let peer = Arrival::of(parts).peer.ip();
+    let credential = credential(parts, app).map_err(IntoResponse::into_response)?;
+    if let Credential::Malformed = credential {
+        return Err(app.failed_authentication(peer, Failed::Token));
+    }
+    let path = PathValues(
+        RawPathParams::from_request_parts(parts, app)
+            .await
+            .map(|p| {
+                p.iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect()
+            })
+            .map_err(|r| ApiError::bad_request(r.body_text())),
+    );
+    let _turn = app.failures.turn(peer).await;
+    let worker = app.clone();
+    let outcome = app
+        .read(move |store| {
+            let token = match worker.authenticate(store, &credential)? {
+                Ok(token) => token,
+                Err(failed) => return Ok(Err(failed)),
+            };
+            if !token.may(N::PERMISSION) {
+                return Err(forbidden(&token, N::PERMISSION));
+            }
+            let found = look(store, &token, &path)?;
+            Ok(Ok((token, found)))
+        })
+        .await
+        .map_err(IntoResponse::into_response)?;
+    outcome.map_err(|failed| app.failed_authentication(peer, failed))
+}
+
+fn forbidden(token: &Token, permission: Permission) -> ApiError {
+    ApiError::forbidden(format!(
+        "token `{}` is a {}: it may not {}",
+        token.name,
+        token.role.as_str(),
+        match permission {
+            Permission::Read => "read",
+            Permission::Redeploy => "roll back or promote",
+            Permission::Deploy => "deploy new images",
+            Permission::Admin => "change settings or read variables' values",
+        }
+    ))
+    .hint("ask an admin for a token with that role (`temps token create`)")
+}
+
+/// The one `Authorization: Bearer` header or the session cookie, checked for a
+/// same-origin request when a cookie asks to change something.
+fn credential(parts: &Parts, app: &App) -> Result<Credential, ApiError> {
+    let mut given = parts.headers.get_all(header::AUTHORIZATION).iter();
+    if let Some(value) = given.next() {
+        if given.next().is_some() {
+            return Err(
+                ApiError::bad_request("the request has two `Authorization` headers")
+                    .hint("send one: `Authorization: Bearer tps_…`"),
+            );
+        }
+        let secret = value
+            .to_str()
+            .ok()
+            .and_then(|text| text.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, secret)| secret.trim().to_string());
+        return Ok(secret.map_or(Credential::Malformed, Credential::Bearer));
+    }
+    let Some(session) = session_cookie(&parts.headers, app.tls) else {
+        return Err(ApiError::unauthorized());
+    };
+    if !matches!(parts.method, Method::GET | Method::HEAD) && !same_origin(parts, app) {
+        return Err(cross_origin());
+    }
+    Ok(Credential::Session(session))
+}
+
+/// `Origin` is the dashboard's own: `--public-url`'s origin when given, else this
+/// server's scheme and the authority the request was sent to (HTTP/2's `:authority`,
+/// HTTP/1.1's one `Host`).
+fn same_origin(parts: &Parts, app: &App) -> bool {
+    let Some(origin) = only(&parts.headers, header::ORIGIN) else {
+        return false;
+    };
+    let expected = match &app.public_origin {
+        Some(public) => public.clone(),
+        None => {
+            let authority = match parts.uri.authority() {
+                Some(authority) => authority.as_str(),
+                None => match only(&parts.headers, header::HOST) {
+                    Some(host) => host,
+                    None => return false,
+                },
+            };
+            format!("{}://{authority}", if app.tls { "https" } else { "http" })
+        }
+    };
+    matches!((origin_key(origin), origin_key(&expected)), (Some(a), Some(b)) if a == b)
+}
+
+/// The value of the one header `name`, if there is exactly one and it is text.
+fn only(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    value.to_str().ok()
+}
+
+/// An origin to compare: `scheme://host[:port]` in lower case, without the scheme's
+/// default port; `None` when it is not one.
+pub fn origin_key(origin: &str) -> Option<String> {
+    let origin = origin.trim().to_ascii_lowercase();
+    let (scheme, authority) = origin.split_once("://")?;
+    let default = match scheme {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return None,
+    };
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return None;
+    }
+    let authority = authority.strip_suffix(default).unwrap_or(authority);
+    Some(format!("{scheme}://{authority}"))
+}
+
+fn cross_origin() -> ApiError {
+    ApiError::forbidden(
+        "a request signed in by cookie that changes something must come from the dashboard's own origin",
+    )
+    .hint("send the request from the dashboard, or with `Authorization: Bearer`")
+}
+
+fn session_cookie(headers: &HeaderMap, tls: bool) -> Option<String> {
+    let name = cookie_name(tls);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// A signed-in dashboard: the token it was opened with, by name and secret hash.
+pub struct Session {
+    token: String,
+    secret_hash: String,
+    last_used: Instant,
+}
+
+impl App {
+    fn authenticate(
+        &self,
+        store: &Store,
+        credential: &Credential,
+    ) -> Result<Result<Token, Failed>, ApiError> {
+        match credential {
+            Credential::Malformed => Ok(Err(Failed::Token)),
+            Credential::Bearer(secret) => {
+                Ok(tokens::authenticate(store, secret)?.map_err(|_| Failed::Token))
+            }
+            Credential::Session(id) => {
+                let (name, hash) = {
+                    let mut sessions = self.sessions.lock().expect("sessions");
+                    let Some(session) = sessions.get_mut(id) else {
+                        return Ok(Err(Failed::Session));
+                    };
+                    if session.last_used.elapsed() > SESSION_IDLE {
+                        sessions.remove(id);
+                        return Ok(Err(Failed::Session));
+                    }
+                    session.last_used = Instant::now();
+                    (session.token.clone(), session.secret_hash.clone())
+                };
+                match tokens::session_token(store, &name, &hash)? {
+                    Some(token) => Ok(Ok(token)),
+                    None => {
+                        self.sessions.lock().expect("sessions").remove(id);
+                        Ok(Err(Failed::Session))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Log a presented secret that did not authenticate (the client's address, never
+    /// the secret), count it against the client, and answer 401; a session that ended
+    /// has its cookie removed.
+    pub fn failed_authentication(&self, peer: IpAddr, failed: Failed) -> Response {
+        let what = match failed {
+            Failed::Token => "a bearer token that is unknown, revoked or expired",
+            Failed::Session => "a session cookie that is unknown or has ended",
+            Failed::SignIn => "a sign-in with a token that is unknown, revoked or expired",
+        };
+        super::log(&format!("authentication failed from {peer}: {what}"));
+        if self.failures.failed(peer) {
+            super::log(&format!(
+                "{peer}: {} failed authentications in a minute: its authentications now take turns, one a second",
+                super::clients::FAILURES_PER_MINUTE
+            ));
+        }
+        let mut response = ApiError::unauthorized().into_response();
+        if let Failed::Session = failed {
+            if let Ok(value) = HeaderValue::from_str(&self.cookie(None)) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+        }
+        response
+    }
+
+    /// Sign in: a new session for the token whose secret this is (`Err(None)`: the
+    /// secret does not authenticate).
+    pub fn open_session(
+        &self,
+        store: &Store,
+        secret: &str,
+    ) -> Result<Result<(String, Token), Failed>, ApiError> {
+        let token = match tokens::authenticate(store, secret)? {
+            Ok(token) => token,
+            Err(_) => return Ok(Err(Failed::SignIn)),
+        };
+        let id = tokens::random_string(43)?;
+        let mut sessions = self.sessions.lock().expect("sessions");
+        sessions.retain(|_, s| s.last_used.elapsed() <= SESSION_IDLE);
+        if sessions.len() >= MAX_SESSIONS {
+            if let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| k.clone())
+            {
+                sessions.remove(&oldest);
+            }
+        }
+        sessions.insert(
+            id.clone(),
+            Session {
+                token: token.name.clone(),
+                secret_hash: token.secret_hash.clone(),
+                last_used: Instant::now(),
+            },
+        );
+        Ok(Ok((id, token)))
+    }
+
+    /// Sign out: a cookie's DELETE, like every other, must come from the page's origin.
+    pub fn close_session(&self, parts: &Parts) -> Result<(), ApiError> {
+        if let Some(id) = session_cookie(&parts.headers, self.tls) {
+            if !same_origin(parts, self) {
+                return Err(cross_origin());
+            }
+            self.sessions.lock().expect("sessions").remove(&id);
+        }
+        Ok(())
+    }
+
+    /// The `Set-Cookie` value for a session (or its removal).
+    pub fn cookie(&self, session: Option<&str>) -> String {
+        let name = cookie_name(self.tls);
+        let secure = if self.tls { "; Secure" } else { "" };
+        match session {
+            Some(id) => format!("{name}={id}; HttpOnly; SameSite=Strict; Path=/{secure}"),
+            None => format!("{name}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"),
+        }
+    }
+}
+
+// ---- what a token may see ----
+
+/// The project, if it exists for this token; otherwise exactly what an unknown
+/// project answers.
+fn visible_project(store: &Store, token: &Token, name: &str) -> Result<Project, ApiError> {
+    check_name("project", name)?;
+    if !token.sees_project(name) {
+        return Err(project_not_found(name).into());
+    }
+    Ok(store.project(name)?)
+}
+
+pub fn environment_not_found(project: &Project, env: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "project `{}` has no environment `{env}`",
+        project.name
+    ))
+    .hint(format!(
+        "GET /api/projects/{} lists its environments",
+        project.name
+    ))
+}
+
+/// A deployment id as `list` shows it: digits only, no sign, no leading zero.
+fn parse_id(text: &str) -> Result<i64, ApiError> {
+    let digits = !text.is_empty()
+        && text.len() <= 19
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && !text.starts_with('0');
+    match text.parse::<i64>() {
+        Ok(id) if digits => Ok(id),
+        _ => Err(ApiError::bad_request(format!(
+            "`{}` is not a deployment id",
+            text.chars().take(40).collect::<String>()
+        ))
+        .hint("ids are positive integers, as `list` shows them")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_positive_integers_in_digits() {
+        assert_eq!(parse_id("41").unwrap(), 41);
+        for bad in [
+            "0",
+            "-1",
+            "+1",
+            " 1",
+            "01",
+            "abc",
+            "1e3",
+            "99999999999999999999",
+            "",
+        ] {
+            assert!(parse_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_compare_without_case_or_the_default_port() {
+        assert_eq!(
+            origin_key("https://Temps.Example.com:443").as_deref(),
+            Some("https://temps.example.com")
+        );
+        assert_eq!(
+            origin_key("http://127.0.0.1:80"),
+            origin_key("http://127.0.0.1")
+        );
+        assert_ne!(
+            origin_key("http://127.0.0.1:8080"),
+            origin_key("http://127.0.0.1")
+        );
+        assert_ne!(
+            origin_key("https://a.example"),
+            origin_key("http://a.example")
+        );
+        for bad in [
+            "null",
+            "",
+            "a.example",
+            "ftp://a.example",
+            "https://a.example/x",
+            "https://u@a.example",
+        ] {
+            assert_eq!(origin_key(bad), None, "{bad}");
+        }
+    }
+}
