@@ -239,7 +239,10 @@ async fn admit<N: Need, T: Send + 'static>(
                     .map(|(n, v)| (n.to_string(), v.to_string()))
                     .collect()
             })
-            .map_err(|r| ApiError::bad_request(r.body_text())),
+            .map_err(|r| {
+                ApiError::bad_request(r.body_text())
+                    .hint("names in a path are percent-encoded UTF-8")
+            }),
     );
     let _turn = app.failures.turn(peer).await;
     let worker = app.clone();

@@ -2,9 +2,9 @@
 //! itself, as error documents like every route's.
 //!
 //! - [`finish`], a middleware around the router: `Cache-Control: no-store` and
-//!   `X-Content-Type-Options: nosniff` on every `/api` answer, HSTS on every answer under
-//!   TLS, CONNECT refused (no tunnels here), and axum's own answers (a wrong method, a
-//!   path it could not decode) turned into the error document.
+//!   `X-Content-Type-Options: nosniff` on every answer, HSTS on every answer under TLS,
+//!   CONNECT refused (no tunnels here), and axum's own answers (a wrong method, a path
+//!   it could not decode) turned into the error document.
 //! - [`LayerErrors`], below hyper: on HTTP/1.1 hyper answers a head it cannot read (400,
 //!   414, 431) itself, with an empty body, before any service runs. The connection's
 //!   writes are watched for exactly those answers, which are replaced by the same status
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -28,7 +28,6 @@ pub const HSTS: &str = "max-age=31536000";
 /// Around every route: the headers every answer carries, and the HTTP layer's answers as
 /// error documents.
 pub async fn finish(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let api = request.uri().path().starts_with("/api");
     let mut response = if request.method() == Method::CONNECT {
         ApiError::new(
             Code::MethodNotAllowed,
@@ -40,21 +39,24 @@ pub async fn finish(State(app): State<Arc<App>>, request: Request, next: Next) -
         let response = next.run(request).await;
         as_error_document(response).await
     };
-    let headers = response.headers_mut();
-    if api {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-    }
-    if app.tls {
+    every_answers_headers(response.headers_mut(), app.tls);
+    response
+}
+
+/// What every answer carries (the API's by the spec, the page's and the HTTP layer's
+/// alike): not to be cached nor sniffed, and under TLS to come back over HTTPS only.
+pub fn every_answers_headers(headers: &mut HeaderMap, tls: bool) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if tls {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
         );
     }
-    response
 }
 
 /// An error answer that is not an error document (axum's 405, a path rejection) as one,

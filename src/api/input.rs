@@ -124,7 +124,8 @@ async fn read_body(request: Request) -> Result<Vec<u8>, ApiError> {
             Err(_) => return Err(ApiError::request_timeout()),
             Ok(None) => break,
             Ok(Some(Err(_))) => {
-                return Err(ApiError::bad_request("the request body could not be read"))
+                return Err(ApiError::bad_request("the request body could not be read")
+                    .hint("send the body whole, as its length or chunks announce it"))
             }
             Ok(Some(Ok(frame))) => frame,
         };

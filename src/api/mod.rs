@@ -367,16 +367,7 @@ impl Serving {
                     axum::http::header::CONNECTION,
                     axum::http::HeaderValue::from_static("close"),
                 );
-                headers.insert(
-                    axum::http::header::CACHE_CONTROL,
-                    axum::http::HeaderValue::from_static("no-store"),
-                );
-                if tls {
-                    headers.insert(
-                        axum::http::header::STRICT_TRANSPORT_SECURITY,
-                        axum::http::HeaderValue::from_static(edge::HSTS),
-                    );
-                }
+                edge::every_answers_headers(headers, tls);
                 async move { Ok::<_, std::convert::Infallible>(response) }
             });
         match self.tls {

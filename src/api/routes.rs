@@ -223,7 +223,8 @@ async fn deployments(
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "limit must be a number from 1 to {MAX_LIMIT}"
-                )))
+                ))
+                .hint("like `?limit=20`"))
             }
         },
     };
