@@ -228,6 +228,8 @@ async fn admit<N: Need, T: Send + 'static>(
 ) -> Result<(Token, T), Response> {
     let peer = Arrival::of(parts).peer.ip();
     let credential = credential(parts, app).map_err(IntoResponse::into_response)?;
+    // A client slowed for its failures waits for its turn with whatever it presents.
+    let _turn = app.failures.turn(peer).await;
     if let Credential::Malformed = credential {
         return Err(app.failed_authentication(peer, Failed::Token));
     }
@@ -244,7 +246,6 @@ async fn admit<N: Need, T: Send + 'static>(
                     .hint("names in a path are percent-encoded UTF-8")
             }),
     );
-    let _turn = app.failures.turn(peer).await;
     let worker = app.clone();
     let outcome = app
         .read(move |store| {

@@ -217,6 +217,8 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
     };
     let connections = Arc::new(Connections::default());
     let turned_away = Arc::new(tokio::sync::Semaphore::new(TURNED_AWAY));
+    // When a connection over a cap was last logged: at most one line every 10 s.
+    let mut logged_turning_away: Option<Instant> = None;
     let signal_name = loop {
         tokio::select! {
             _ = terminate.recv() => break "SIGTERM",
@@ -236,6 +238,13 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
                         tokio::spawn(serving.clone().serve(stream, peer, admitted));
                     }
                     Err(full) => {
+                        if logged_turning_away.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+                            logged_turning_away = Some(Instant::now());
+                            log(&format!("answering 503 to new connections: {}", match full {
+                                Full::Server => format!("{} connections are open", clients::MAX_CONNECTIONS),
+                                Full::Client => format!("{} holds {} connections", clients::client_of(peer.ip()), clients::MAX_PER_CLIENT),
+                            }));
+                        }
                         // Over a cap: a 503 that says why, while that costs little.
                         if let Ok(permit) = turned_away.clone().try_acquire_owned() {
                             let serving = serving.clone();

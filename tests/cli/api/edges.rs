@@ -298,6 +298,13 @@ fn one_client_holds_at_most_256_connections_and_the_next_is_answered_503() {
     );
     assert!(head.contains("retry-after:"), "{head}");
     one_more.closed();
+    assert!(
+        server.stderr().contains(
+            "temps serve: answering 503 to new connections: 127.0.0.1 holds 256 connections"
+        ),
+        "{}",
+        server.stderr()
+    );
     // Another client is served as usual...
     server
         .req("GET", "/api/health")
