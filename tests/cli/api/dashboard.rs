@@ -168,8 +168,7 @@ fn a_rollback_that_fails_shows_its_error_and_hint_and_the_previous_version_serve
             .await;
         sign_in(&page, &responder, "oncall").await;
         open_environment(&page, &project).await;
-        page.press("Actions for #1").await;
-        page.choose("Rollback to this deployment").await;
+        open_rollback_dialog(&page, 1).await;
         let variables = page
             .wait_for_text(
                 "the variables changed since #1 ran",
@@ -178,11 +177,7 @@ fn a_rollback_that_fails_shows_its_error_and_hint_and_the_previous_version_serve
             )
             .await;
         assert!(variables.starts_with("BROKEN"), "variables: {variables}");
-
-        page.press("Roll back").await;
-        let result = page
-            .wait_for_text("the rollback's result", "dialog[open] .result", ROLLBACK)
-            .await;
+        let result = confirm(&page, "Roll back").await;
         assert!(result.contains("#3 failed"), "result: {result}");
         let hint = page
             .wait_for_text("the error's hint", "dialog[open] .result .hint", ROLLBACK)
@@ -317,20 +312,8 @@ fn over_https_and_http2_the_dashboard_rolls_back_and_signs_out() {
         let cookie = format!("{}={}", session.name(), session.value());
         open_environment(&page, &site).await;
 
-        page.press("Actions for #1").await;
-        page.choose("Rollback to this deployment").await;
-        let target = page
-            .wait_for_text(
-                "the plan's target",
-                "dialog[open] dd[data-term=target]",
-                ROLLBACK,
-            )
-            .await;
-        assert!(target.starts_with("#1 "), "target: {target}");
-        page.press("Roll back").await;
-        let result = page
-            .wait_for_text("the rollback's result", "dialog[open] .result", ROLLBACK)
-            .await;
+        open_rollback_dialog(&page, 1).await;
+        let result = confirm(&page, "Roll back").await;
         assert!(result.contains("#3 serves"), "result: {result}");
         page.press("Close").await;
         assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
@@ -393,6 +376,28 @@ async fn open_environment(page: &Page, project: &str) {
         Locator::XPath("//table[caption[contains(., 'production')]]//tr[td]"),
     )
     .await;
+}
+
+/// Choose `Rollback to this deployment` in #ID's menu, and wait for the plan to show it
+/// as the target.
+async fn open_rollback_dialog(page: &Page, id: i64) {
+    page.press(&format!("Actions for #{id}")).await;
+    page.choose("Rollback to this deployment").await;
+    let target = page
+        .wait_for_text(
+            "the plan's target",
+            "dialog[open] dd[data-term=target]",
+            ROLLBACK,
+        )
+        .await;
+    assert!(target.starts_with(&format!("#{id} ")), "target: {target}");
+}
+
+/// Press the dialog's confirming `button`; the result it shows once the operation ends.
+async fn confirm(page: &Page, button: &str) -> String {
+    page.press(button).await;
+    page.wait_for_text("the operation's result", "dialog[open] .result", ROLLBACK)
+        .await
 }
 
 /// The dialog shows the plan; confirm it, follow the progress, see the result.

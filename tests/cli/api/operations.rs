@@ -16,6 +16,7 @@ use crate::reliability::{
     assert_recovered, check_container, container, deployment, history, invariants, is_running,
 };
 use crate::require_docker;
+use crate::watch::install_hook;
 
 /// A web project serving v1 as #1, then the SIGTERM-ignoring app as #2 with a 3 s stop
 /// timeout: a rollback to #1 holds the environment's lock for at least that stop.
@@ -177,12 +178,12 @@ fn sigterm_lets_the_api_rollback_in_flight_finish_then_exits_0() {
     assert_eq!(consistent(&env, &project, port).as_deref(), Some("v1"));
 }
 
-#[test]
-fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
-    require_docker!();
-    let env = TestEnv::new();
-    // Without a health path, the never-healthy image passes on TCP: #1 serves.
-    let project = env.project_name("apikill");
+/// A web project serving, in port mode, the image whose `/healthz` answers 404 as #1
+/// (without a health path it passes on TCP), then v1 as #2; then given the health path
+/// `/healthz` with a 10-minute timeout: a rollback to #1 waits, as long as no container
+/// of it has a `/healthz`.
+fn rollback_waits_for_healthz(env: &TestEnv, hint: &str) -> (String, u16) {
+    let project = env.project_name(hint);
     env.ok(&["project", "create", &project]);
     let port = free_port();
     let publish = format!("127.0.0.1:{port}");
@@ -195,7 +196,6 @@ fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
         &publish,
     ]);
     env.ok(&["deploy", &project, "--image", WEB_V1]);
-    // With one, rolling back to #1 waits for a health check that never passes.
     env.ok(&[
         "project",
         "update",
@@ -205,6 +205,14 @@ fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
         "--health-timeout",
         "10m",
     ]);
+    (project, port)
+}
+
+#[test]
+fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port) = rollback_waits_for_healthz(&env, "apikill");
     let oncall = token(&env, "oncall", "responder", &[]);
     let mut server = Server::start(&env);
     let record = server
@@ -290,25 +298,6 @@ fn plain_http_beyond_loopback_is_refused_unless_insecure_http_says_why() {
     assert_eq!(status.code(), Some(0), "{}", server.stderr());
 }
 
-/// An executable hook NAME in the project's hooks folder, running `script`.
-fn install_hook(env: &TestEnv, project: &str, name: &str, script: &str) {
-    let hooks = env.dir.path().join(format!("hooks-{project}"));
-    std::fs::create_dir_all(&hooks).expect("a hooks folder");
-    let hook = hooks.join(name);
-    std::fs::write(&hook, format!("#!/bin/sh\n{script}\n")).expect("the hook");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("make the hook executable");
-    env.ok(&[
-        "project",
-        "update",
-        project,
-        "--hooks",
-        &hooks.to_string_lossy(),
-        "--hook-timeout",
-        "10m",
-    ]);
-}
-
 /// Wait (bounded) until `path` exists.
 fn wait_for_file(path: &std::path::Path) {
     let started = Instant::now();
@@ -390,31 +379,8 @@ fn an_event_stream_delivers_progress_while_its_operation_runs() {
 fn twenty_streams_of_a_command_line_rollback_each_end_with_it() {
     require_docker!();
     let env = TestEnv::new();
-    // Without a health path, the image whose /healthz answers 404 passes on TCP: #1.
-    let project = env.project_name("apipoll");
-    env.ok(&["project", "create", &project]);
-    let port = free_port();
-    let publish = format!("127.0.0.1:{port}");
-    env.ok(&[
-        "deploy",
-        &project,
-        "--image",
-        NOHEALTH,
-        "--publish",
-        &publish,
-    ]);
-    env.ok(&["deploy", &project, "--image", WEB_V1]);
-    // With one, a rollback to #1 waits until each new container of it has a /healthz:
-    // the test gives them one once the streams are open.
-    env.ok(&[
-        "project",
-        "update",
-        &project,
-        "--health-path",
-        "/healthz",
-        "--health-timeout",
-        "10m",
-    ]);
+    // The test gives #1's new containers their /healthz once the streams are open.
+    let (project, port) = rollback_waits_for_healthz(&env, "apipoll");
     let reader = token(&env, "watch", "reader", &[]);
     let server = Server::start(&env);
     let mut cli = env
