@@ -32,7 +32,7 @@ pub struct App {
     pool: Mutex<Vec<Store>>,
     /// One per pooled connection, taken by `read` for the time it uses one.
     permits: Arc<tokio::sync::Semaphore>,
-    pub(super) sessions: Mutex<HashMap<String, super::auth::Session>>,
+    pub(super) sessions: Mutex<HashMap<String, super::sessions::Session>>,
     pub(super) failures: Failures,
     images: Arc<Mutex<Option<ImagesSeen>>>,
     images_refreshing: Arc<std::sync::atomic::AtomicBool>,

@@ -6,6 +6,17 @@
 //! crash of the server leaves what a crash of the command line leaves (recovered by the
 //! next operation). On SIGTERM or SIGINT the server stops accepting connections and
 //! waits for the operations in flight to finish.
+//!
+//! Where things are, in the order a request meets them:
+//! - this file: the listener, the caps on connections (`clients`), TLS, and each
+//!   connection's service, which stamps a request with its [`Arrival`];
+//! - `edge`: what every answer carries, and the HTTP layer's own answers as error
+//!   documents;
+//! - `routes` (`operate`, `variables`): the handlers, small functions over extractors;
+//! - `auth` (with `sessions`): who asks and what the path names, on the head; `input`:
+//!   the query and the body, after it;
+//! - `operations` and `events`: the operations started here, their logs and streams;
+//! - `error`: the one error type and the one status mapping; `app`: the state.
 
 mod app;
 mod auth;
@@ -17,6 +28,7 @@ mod events;
 mod input;
 mod operations;
 mod routes;
+mod sessions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -116,7 +128,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Arrival {
 /// `--public-url URL`: the dashboard's origin as browsers send it, `scheme://host[:port]`.
 pub fn parse_public_url(text: &str) -> Result<String, String> {
     let trimmed = text.trim().trim_end_matches('/');
-    auth::origin_key(trimmed).ok_or_else(|| {
+    sessions::origin_key(trimmed).ok_or_else(|| {
         format!(
             "`{text}` is not an origin like `https://temps.example.com` (a scheme, a host, a port if any; no path)"
         )
