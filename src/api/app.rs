@@ -43,13 +43,16 @@ pub struct App {
 
 impl App {
     pub fn new(db: PathBuf, tls: bool, public_origin: Option<String>) -> anyhow::Result<App> {
-        // Open (and migrate) once now, so a bad database stops the server at start.
-        let store = Store::open(&db)?;
+        // Open (and migrate) now, so a bad database stops the server at start; the
+        // pool starts full, so that a request on the runtime never waits for an open.
+        let pool = (0..POOL)
+            .map(|_| Store::open(&db))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(App {
             db,
             tls,
             public_origin,
-            pool: Mutex::new(vec![store]),
+            pool: Mutex::new(pool),
             permits: Arc::new(tokio::sync::Semaphore::new(POOL)),
             sessions: Mutex::new(HashMap::new()),
             failures: Failures::default(),
@@ -85,6 +88,29 @@ impl App {
             ApiError::internal(format!("waiting for a connection to the history: {e}"))
         })?;
         self.blocking(Some(permit), f).await
+    }
+
+    /// `read` for a few indexed reads that never write (who asks, what the path
+    /// names), run where the request is, on the runtime: a hop to a blocking thread
+    /// would cost more than they do. A reader of SQLite's WAL does not wait for writers;
+    /// when no pooled connection is free (one is being opened), it takes the hop.
+    pub async fn read_here<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = self.permits.clone().acquire_owned().await.map_err(|e| {
+            ApiError::internal(format!("waiting for a connection to the history: {e}"))
+        })?;
+        let pooled = self.pool.lock().expect("pool").pop();
+        match pooled {
+            Some(mut store) => {
+                let result = f(&mut store);
+                self.give_back(store);
+                drop(permit);
+                result
+            }
+            None => self.blocking(Some(permit), f).await,
+        }
     }
 
     /// `read` for work that may wait on Docker while it holds its connection (`status`,

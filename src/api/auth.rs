@@ -233,8 +233,8 @@ async fn admit<N: Need, T: Send + 'static>(
     );
     let worker = app.clone();
     let outcome = app
-        .read(move |store| {
-            let token = match worker.authenticate(store, &credential)? {
+        .read_here(move |store| {
+            let token = match worker.identify(store, &credential)? {
                 Ok(token) => token,
                 Err(failed) => return Ok(Err(failed)),
             };
@@ -293,16 +293,31 @@ fn credential(parts: &Parts, app: &App) -> Result<Credential, ApiError> {
 }
 
 impl App {
-    fn authenticate(
-        &self,
+    /// The token a credential stands for, reading only: a bearer token's use is noted
+    /// (at most once a minute) on a blocking thread, away from the request.
+    fn identify(
+        self: &Arc<Self>,
         store: &Store,
         credential: &Credential,
     ) -> Result<Result<Token, Failed>, ApiError> {
         match credential {
             Credential::Malformed => Ok(Err(Failed::Token)),
-            Credential::Bearer(secret) => {
-                Ok(tokens::authenticate(store, secret)?.map_err(|_| Failed::Token))
-            }
+            Credential::Bearer(secret) => match tokens::identify(store, secret)? {
+                Err(_) => Ok(Err(Failed::Token)),
+                Ok(identified) => {
+                    if identified.use_due {
+                        let (app, id) = (self.clone(), identified.token.id);
+                        tokio::spawn(async move {
+                            let noted = app.read(move |store| {
+                                tokens::note_use(store, id);
+                                Ok(())
+                            });
+                            let _ = noted.await;
+                        });
+                    }
+                    Ok(Ok(identified.token))
+                }
+            },
             Credential::Session(id) => Ok(self.session_token(store, id)?.ok_or(Failed::Session)),
         }
     }
