@@ -122,6 +122,11 @@ fn the_http_layers_own_answers_are_error_documents_too() {
         answer.header("allow").is_some_and(|a| a.contains("GET")),
         "{answer:?}"
     );
+    // That one comes before the token: it says nothing of what the route would do.
+    server
+        .req("POST", "/api/projects")
+        .send()
+        .error(405, "method_not_allowed");
     // A path value that is not UTF-8 once decoded: 400.
     server
         .get("/api/projects/%FF", &reader)
