@@ -1449,7 +1449,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__serve)
-            opts="-o -y -q -h --listen --tls-cert --tls-key --insecure-http --shutdown-timeout --idle-timeout --db --output --yes --quiet --help"
+            opts="-o -y -q -h --listen --tls-cert --tls-key --insecure-http --public-url --shutdown-timeout --idle-timeout --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1464,6 +1464,10 @@ _temps() {
                     return 0
                     ;;
                 --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

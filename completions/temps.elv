@@ -398,9 +398,10 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'temps;serve'= {
-            cand --listen 'Where to listen'
+            cand --listen 'Where to listen (port 0: one the system chooses); `temps serve: listening on URL` on stderr says where it listens'
             cand --tls-cert 'TLS certificate chain (PEM); needs --tls-key'
             cand --tls-key 'TLS private key (PEM); needs --tls-cert'
+            cand --public-url 'The dashboard''s address as browsers open it (`https://temps.example.com`), when a proxy in front changes the scheme or host: a cookie request that changes something must come from this origin [default: the request''s own scheme and host]'
             cand --shutdown-timeout 'How long SIGTERM or SIGINT waits for operations in flight before exiting'
             cand --idle-timeout 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'

@@ -264,9 +264,10 @@ json\t''"
 complete -c temps -n "__fish_temps_using_subcommand proxy" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c temps -n "__fish_temps_using_subcommand proxy" -s q -l quiet -d 'Print nothing but results and errors'
 complete -c temps -n "__fish_temps_using_subcommand proxy" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c temps -n "__fish_temps_using_subcommand serve" -l listen -d 'Where to listen' -r
+complete -c temps -n "__fish_temps_using_subcommand serve" -l listen -d 'Where to listen (port 0: one the system chooses); `temps serve: listening on URL` on stderr says where it listens' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l tls-cert -d 'TLS certificate chain (PEM); needs --tls-key' -r -F
 complete -c temps -n "__fish_temps_using_subcommand serve" -l tls-key -d 'TLS private key (PEM); needs --tls-cert' -r -F
+complete -c temps -n "__fish_temps_using_subcommand serve" -l public-url -d 'The dashboard\'s address as browsers open it (`https://temps.example.com`), when a proxy in front changes the scheme or host: a cookie request that changes something must come from this origin [default: the request\'s own scheme and host]' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l shutdown-timeout -d 'How long SIGTERM or SIGINT waits for operations in flight before exiting' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l idle-timeout -d 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F

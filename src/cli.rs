@@ -197,7 +197,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Where to listen
+    /// Where to listen (port 0: one the system chooses); `temps serve: listening on
+    /// URL` on stderr says where it listens
     #[arg(long, env = "TEMPS_LISTEN", default_value = "127.0.0.1:7070", value_name = "ADDR", value_parser = parse_socket)]
     pub listen: std::net::SocketAddr,
     /// TLS certificate chain (PEM); needs --tls-key
@@ -210,6 +211,12 @@ pub struct ServeArgs {
     /// stands in front)
     #[arg(long)]
     pub insecure_http: bool,
+    /// The dashboard's address as browsers open it (`https://temps.example.com`), when a
+    /// proxy in front changes the scheme or host: a cookie request that changes
+    /// something must come from this origin [default: the request's own scheme and
+    /// host]
+    #[arg(long, env = "TEMPS_PUBLIC_URL", value_name = "URL", value_parser = crate::api::parse_public_url)]
+    pub public_url: Option<String>,
     /// How long SIGTERM or SIGINT waits for operations in flight before exiting
     #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,

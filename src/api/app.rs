@@ -1,22 +1,18 @@
 //! The server's state: the history (a small pool of connections), the dashboard's
-//! sessions, the operations in flight, and who is asking (tokens and sessions).
+//! sessions, who fails to authenticate, the operations in flight and the event streams'
+//! shared poller.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{header, HeaderMap, Method};
-
+use super::clients::Failures;
 use super::error::ApiError;
+use super::events::Poller;
 use super::operations::Operations;
-use crate::ops::tokens::{self, Permission, Token, Unauthenticated};
-use crate::store::Store;
+use crate::store::{Deployment, Store};
 
-/// How long a dashboard session lasts without being used.
-const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
-/// At most this many sessions are kept; the oldest go first.
-const MAX_SESSIONS: usize = 10_000;
 /// How long the list of images on the host is reused for `actions`.
 const IMAGES_FRESH: Duration = Duration::from_secs(2);
 /// Connections to the history kept open, and how many requests work on it at once (the
@@ -27,51 +23,48 @@ const POOL: usize = 8;
 /// The image ids on the host (`None`: Docker did not answer), and when they were asked.
 type ImagesSeen = (Instant, Option<HashSet<String>>);
 
-pub const SESSION_COOKIE: &str = "temps_session";
-
 pub struct App {
     pub db: PathBuf,
     pub tls: bool,
+    /// `--public-url`'s origin (`https://temps.example.com`), which a cookie request
+    /// that changes something must come from; `None`: the request's own authority.
+    pub public_origin: Option<String>,
     pool: Mutex<Vec<Store>>,
-    /// One per pooled connection, taken by `call` for the time it uses one.
+    /// One per pooled connection, taken by `read` for the time it uses one.
     permits: Arc<tokio::sync::Semaphore>,
-    sessions: Mutex<HashMap<String, Session>>,
+    pub(super) sessions: Mutex<HashMap<String, super::sessions::Session>>,
+    pub(super) failures: Failures,
     images: Arc<Mutex<Option<ImagesSeen>>>,
     images_refreshing: Arc<std::sync::atomic::AtomicBool>,
     pub operations: Operations,
-}
-
-/// A signed-in dashboard: the token it was opened with, by name and secret hash.
-struct Session {
-    token: String,
-    secret_hash: String,
-    last_used: Instant,
-}
-
-/// What a request presents.
-enum Credential {
-    Bearer(String),
-    Session(String),
+    /// What the event streams of deployments this server does not run wait for.
+    pub(super) poller: Arc<Poller<Deployment>>,
 }
 
 impl App {
-    pub fn new(db: PathBuf, tls: bool) -> anyhow::Result<App> {
-        // Open (and migrate) once now, so a bad database stops the server at start.
-        let store = Store::open(&db)?;
+    pub fn new(db: PathBuf, tls: bool, public_origin: Option<String>) -> anyhow::Result<App> {
+        // Open (and migrate) now, so a bad database stops the server at start; the
+        // pool starts full, so that a request on the runtime never waits for an open.
+        let pool = (0..POOL)
+            .map(|_| Store::open(&db))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(App {
             db,
             tls,
-            pool: Mutex::new(vec![store]),
+            public_origin,
+            pool: Mutex::new(pool),
             permits: Arc::new(tokio::sync::Semaphore::new(POOL)),
             sessions: Mutex::new(HashMap::new()),
+            failures: Failures::default(),
             images: Arc::new(Mutex::new(None)),
             images_refreshing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             operations: Operations::default(),
+            poller: Arc::new(Poller::default()),
         })
     }
 
     /// A connection to the history, from the pool or new.
-    pub fn store(&self) -> anyhow::Result<Store> {
+    fn store(&self) -> anyhow::Result<Store> {
         if let Some(store) = self.pool.lock().expect("pool").pop() {
             return Ok(store);
         }
@@ -85,195 +78,86 @@ impl App {
         }
     }
 
-    /// Run `f` with a connection to the history on a blocking thread, as the caller
-    /// the request authenticates as, if it may do `permission`. At most `POOL` at once,
-    /// each with a pooled connection; the others wait for their turn.
-    pub async fn call<T: Send + 'static>(
+    /// Run `f` with a connection to the history on a blocking thread: at most `POOL` at
+    /// once, each with a pooled connection; the others wait for their turn.
+    pub async fn read<T: Send + 'static>(
         self: &Arc<Self>,
-        headers: &HeaderMap,
-        method: &Method,
-        permission: Permission,
-        f: impl FnOnce(&mut Store, &Token) -> Result<T, ApiError> + Send + 'static,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.run(headers, method, permission, true, f).await
+        let permit = self.permits.clone().acquire_owned().await.map_err(|e| {
+            ApiError::internal(format!("waiting for a connection to the history: {e}"))
+        })?;
+        self.blocking(Some(permit), f).await
     }
 
-    /// `call` for work that may wait on Docker while it holds its connection (`status`,
+    /// `read` for a few indexed reads that never write (who asks, what the path
+    /// names), run where the request is, on the runtime: a hop to a blocking thread
+    /// would cost more than they do. A reader of SQLite's WAL does not wait for writers;
+    /// when no pooled connection is free (one is being opened), it takes the hop.
+    pub async fn read_here<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = self.permits.clone().acquire_owned().await.map_err(|e| {
+            ApiError::internal(format!("waiting for a connection to the history: {e}"))
+        })?;
+        let pooled = self.pool.lock().expect("pool").pop();
+        match pooled {
+            Some(mut store) => {
+                let result = f(&mut store);
+                self.give_back(store);
+                drop(permit);
+                result
+            }
+            None => self.blocking(Some(permit), f).await,
+        }
+    }
+
+    /// `read` for work that may wait on Docker while it holds its connection (`status`,
     /// a dry run's validation): it takes no turn, so a slow engine cannot make every
     /// other request wait.
-    pub async fn call_engine<T: Send + 'static>(
+    pub async fn read_engine<T: Send + 'static>(
         self: &Arc<Self>,
-        headers: &HeaderMap,
-        method: &Method,
-        permission: Permission,
-        f: impl FnOnce(&mut Store, &Token) -> Result<T, ApiError> + Send + 'static,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        self.run(headers, method, permission, false, f).await
+        self.blocking(None, f).await
     }
 
-    async fn run<T: Send + 'static>(
+    async fn blocking<T: Send + 'static>(
         self: &Arc<Self>,
-        headers: &HeaderMap,
-        method: &Method,
-        permission: Permission,
-        turn: bool,
-        f: impl FnOnce(&mut Store, &Token) -> Result<T, ApiError> + Send + 'static,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let credential = self.credential(headers, method)?;
-        let permit = if turn {
-            let permit = self.permits.clone().acquire_owned().await;
-            Some(permit.map_err(|e| {
-                ApiError::from_anyhow(&anyhow::anyhow!("waiting for a connection: {e}"))
-            })?)
-        } else {
-            None
-        };
         let app = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut store = app.store()?;
-            let result = (|| {
-                let token = app.authenticate(&store, &credential)?;
-                if !token.may(permission) {
-                    return Err(ApiError::forbidden(format!(
-                        "token `{}` is a {}: it may not {}",
-                        token.name,
-                        token.role.as_str(),
-                        match permission {
-                            Permission::Read => "read",
-                            Permission::Redeploy => "roll back or promote",
-                            Permission::Deploy => "deploy new images",
-                            Permission::Admin => "change settings or read variables' values",
-                        }
-                    ))
-                    .hint("ask an admin for a token with that role (`temps token create`)"));
-                }
-                f(&mut store, &token)
-            })();
+            let result = f(&mut store);
             app.give_back(store);
             result
         })
         .await;
-        match joined {
-            Ok(result) => result,
-            Err(err) => Err(ApiError::from_anyhow(&anyhow::anyhow!(
+        joined.unwrap_or_else(|err| {
+            Err(ApiError::internal(format!(
                 "the request's worker ended: {err}"
-            ))),
-        }
+            )))
+        })
     }
 
-    /// The bearer token or the session cookie, checked for a same-origin request when a
-    /// cookie asks to change something.
-    fn credential(&self, headers: &HeaderMap, method: &Method) -> Result<Credential, ApiError> {
-        if let Some(value) = headers.get(header::AUTHORIZATION) {
-            let text = value.to_str().map_err(|_| ApiError::unauthorized())?;
-            let (scheme, secret) = text.split_once(' ').ok_or_else(ApiError::unauthorized)?;
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return Err(ApiError::unauthorized());
-            }
-            return Ok(Credential::Bearer(secret.trim().to_string()));
-        }
-        let Some(session) = session_cookie(headers) else {
-            return Err(ApiError::unauthorized());
-        };
-        if !matches!(*method, Method::GET | Method::HEAD) && !self.same_origin(headers) {
-            return Err(cross_origin());
-        }
-        Ok(Credential::Session(session))
-    }
-
-    /// `Origin` is this server's own `scheme://host`.
-    fn same_origin(&self, headers: &HeaderMap) -> bool {
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-        let scheme = if self.tls { "https" } else { "http" };
-        match (origin, host) {
-            (Some(origin), Some(host)) => origin == format!("{scheme}://{host}"),
-            _ => false,
-        }
-    }
-
-    fn authenticate(&self, store: &Store, credential: &Credential) -> Result<Token, ApiError> {
-        match credential {
-            Credential::Bearer(secret) => match tokens::authenticate(store, secret)? {
-                Ok(token) => Ok(token),
-                Err(Unauthenticated::Unknown | Unauthenticated::Expired) => {
-                    Err(ApiError::unauthorized())
-                }
-            },
-            Credential::Session(id) => {
-                let (name, hash) = {
-                    let mut sessions = self.sessions.lock().expect("sessions");
-                    let Some(session) = sessions.get_mut(id) else {
-                        return Err(ApiError::unauthorized());
-                    };
-                    if session.last_used.elapsed() > SESSION_IDLE {
-                        sessions.remove(id);
-                        return Err(ApiError::unauthorized());
-                    }
-                    session.last_used = Instant::now();
-                    (session.token.clone(), session.secret_hash.clone())
-                };
-                match tokens::session_token(store, &name, &hash)? {
-                    Some(token) => Ok(token),
-                    None => {
-                        self.sessions.lock().expect("sessions").remove(id);
-                        Err(ApiError::unauthorized())
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sign in: a new session for the token whose secret this is.
-    pub fn open_session(&self, store: &Store, secret: &str) -> Result<(String, Token), ApiError> {
-        let token = match tokens::authenticate(store, secret)? {
-            Ok(token) => token,
-            Err(_) => return Err(ApiError::unauthorized()),
-        };
-        let id = tokens::random_string(43)?;
-        let mut sessions = self.sessions.lock().expect("sessions");
-        sessions.retain(|_, s| s.last_used.elapsed() <= SESSION_IDLE);
-        if sessions.len() >= MAX_SESSIONS {
-            if let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, s)| s.last_used)
-                .map(|(k, _)| k.clone())
-            {
-                sessions.remove(&oldest);
-            }
-        }
-        sessions.insert(
-            id.clone(),
-            Session {
-                token: token.name.clone(),
-                secret_hash: token.secret_hash.clone(),
-                last_used: Instant::now(),
-            },
-        );
-        Ok((id, token))
-    }
-
-    /// Sign out: a cookie's DELETE, like every other, must come from the page's origin.
-    pub fn close_session(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        if let Some(id) = session_cookie(headers) {
-            if !self.same_origin(headers) {
-                return Err(cross_origin());
-            }
-            self.sessions.lock().expect("sessions").remove(&id);
-        }
-        Ok(())
-    }
-
-    /// The `Set-Cookie` value for a session (or its removal).
-    pub fn cookie(&self, session: Option<&str>) -> String {
-        let secure = if self.tls { "; Secure" } else { "" };
-        match session {
-            Some(id) => format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{secure}"),
-            None => {
-                format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
-            }
-        }
+    /// The records of `ids` as they are now (`None`: gone), in one turn on the history:
+    /// what the event streams' shared poller asks.
+    pub async fn deployments_now(
+        self: &Arc<Self>,
+        ids: Vec<i64>,
+    ) -> Vec<(i64, Option<Deployment>)> {
+        self.read(move |store| {
+            Ok(ids
+                .into_iter()
+                .map(|id| (id, store.deployment(id).ok().flatten()))
+                .collect())
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// The image ids on the host, for `actions` (which the operation's own validation
@@ -305,23 +189,4 @@ impl App {
             }
         }
     }
-}
-
-fn cross_origin() -> ApiError {
-    ApiError::forbidden(
-        "a request signed in by cookie that changes something must come from the dashboard's own origin",
-    )
-    .hint("send the request from the dashboard, or with `Authorization: Bearer`")
-}
-
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
 }

@@ -4,13 +4,11 @@
 //! kept in a log that event streams replay and follow.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch, Notify};
 
@@ -24,11 +22,19 @@ use crate::store::{Deployment, Status, Store};
 /// How many ended operations' logs are kept for late event streams.
 const KEPT_LOGS: usize = 256;
 
-/// What an API request asks to run, and its watch window (`?watch=DUR`; `None`: the
+/// What an API request asks to run: the request the pipeline takes, where it runs
+/// (as the request found it), and its watch window (`?watch=DUR`; `None`: the
 /// project's).
-pub enum Job {
-    Deploy(Box<DeployRequest>, Option<Duration>),
-    Redeploy(redeploy::Request, Option<Duration>),
+pub struct Job {
+    pub operation: Operation,
+    pub project: String,
+    pub environment: String,
+    pub watch: Option<Duration>,
+}
+
+pub enum Operation {
+    Deploy(Box<DeployRequest>),
+    Redeploy(redeploy::Request),
 }
 
 /// The operations of this server.
@@ -110,8 +116,13 @@ impl Log {
         }
     }
 
+    /// Told the number of frames whenever one is added.
+    pub fn subscribe(&self) -> watch::Receiver<usize> {
+        self.changed.subscribe()
+    }
+
     /// Frames from `from` on, and whether the log has ended.
-    fn frames_from(&self, from: usize) -> (Vec<(&'static str, Value)>, bool) {
+    pub fn frames_from(&self, from: usize) -> (Vec<(&'static str, Value)>, bool) {
         let inner = self.inner.lock().expect("log");
         (
             inner.frames.get(from..).unwrap_or_default().to_vec(),
@@ -144,7 +155,8 @@ impl Operations {
         }
     }
 
-    fn log_of(&self, id: i64) -> Option<Arc<Log>> {
+    /// The log of the operation that recorded deployment `id`, while it is kept.
+    pub fn log_of(&self, id: i64) -> Option<Arc<Log>> {
         self.logs.lock().expect("logs").get(&id).cloned()
     }
 
@@ -169,21 +181,21 @@ impl Operations {
 /// ended, whichever comes first.
 pub async fn start(app: &Arc<super::App>, db: PathBuf, job: Job) -> Result<Started, ApiError> {
     if app.operations.closing.load(Ordering::SeqCst) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+        return Err(ApiError::unavailable(
             "the server is stopping: it finishes the operations in flight and starts no new one",
         )
         .hint("try again once it is back (systemd restarts it), or use the command line"));
     }
-    let (what, actor) = match &job {
-        Job::Deploy(r, _) => (
+    let (what, actor) = match &job.operation {
+        Operation::Deploy(r) => (
             format!("deploy {} --image {}", r.project, r.image),
             r.created_by.clone(),
         ),
-        Job::Redeploy(r, _) => (
+        Operation::Redeploy(r) => (
             match &r.target {
-                redeploy::Target::Id(id) => format!("{} {id}", r.kind.noun()),
+                redeploy::Target::Id(id) | redeploy::Target::Found { id, .. } => {
+                    format!("{} {id}", r.kind.noun())
+                }
                 redeploy::Target::MostRecent {
                     project,
                     environment,
@@ -234,15 +246,16 @@ pub async fn start(app: &Arc<super::App>, db: PathBuf, job: Job) -> Result<Start
                 }
             };
             match &outcome {
-                Ok(record) => eprintln!(
-                    "temps serve: {actor}: {what}: #{} {}",
+                Ok(record) => super::log(&format!(
+                    "{actor}: {what}: #{} {}",
                     record["id"],
                     record["status"].as_str().unwrap_or("?")
-                ),
-                Err(err) => eprintln!(
-                    "temps serve: {actor}: {what}: {} ({})",
-                    err.code, err.message
-                ),
+                )),
+                Err(err) => super::log(&format!(
+                    "{actor}: {what}: {} ({})",
+                    err.code.as_str(),
+                    err.message
+                )),
             }
             thread_log.end(outcome);
             if let Some(first) = sink.first.lock().expect("first").take() {
@@ -254,13 +267,13 @@ pub async fn start(app: &Arc<super::App>, db: PathBuf, job: Job) -> Result<Start
         });
     if let Err(err) = spawned {
         app.operations.running.fetch_sub(1, Ordering::SeqCst);
-        return Err(ApiError::from_anyhow(&anyhow::anyhow!(
+        return Err(ApiError::internal(format!(
             "cannot start the operation's thread: {err}"
         )));
     }
     first_rx
         .await
-        .map_err(|_| ApiError::from_anyhow(&anyhow::anyhow!("the operation ended without a word")))
+        .map_err(|_| ApiError::internal("the operation ended without a word"))
 }
 
 fn run_job(db: &std::path::Path, job: Job, sink: &Sink) -> anyhow::Result<Deployment> {
@@ -268,42 +281,33 @@ fn run_job(db: &std::path::Path, job: Job, sink: &Sink) -> anyhow::Result<Deploy
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let Job {
+        operation,
+        project,
+        environment,
+        watch,
+    } = job;
     runtime.block_on(async {
-        let (deployment, before, given, created_by) = match job {
-            Job::Deploy(request, given) => {
-                let before = watching::serving_now(&store, &request.project, &request.environment)
-                    .ok()
-                    .flatten();
+        // What serves before, for the watch window's rollback.
+        let before = watching::serving_now(&store, &project, &environment)
+            .ok()
+            .flatten();
+        let (deployment, created_by) = match operation {
+            Operation::Deploy(request) => {
                 let created_by = request.created_by.clone();
                 match deploy_image(&mut store, *request, sink).await? {
-                    DeployOutcome::Serving(d) | DeployOutcome::Ready(d) => {
-                        (d, before, given, created_by)
-                    }
+                    DeployOutcome::Serving(d) | DeployOutcome::Ready(d) => (d, created_by),
                 }
             }
-            Job::Redeploy(request, given) => {
-                let before = match &request.target {
-                    redeploy::Target::Id(id) => redeploy::locate(&store, *id)
-                        .ok()
-                        .and_then(|(p, e)| watching::serving_now(&store, &p.name, &e).ok())
-                        .flatten(),
-                    redeploy::Target::MostRecent {
-                        project,
-                        environment,
-                    } => watching::serving_now(&store, project, environment)
-                        .ok()
-                        .flatten(),
-                };
+            Operation::Redeploy(request) => {
                 let created_by = request.created_by.clone();
                 match redeploy::run(&mut store, request, &AskedFirst, sink).await? {
                     Outcome::Switched { deployment, .. }
-                    | Outcome::StateCleared { deployment, .. } => {
-                        (deployment, before, given, created_by)
-                    }
+                    | Outcome::StateCleared { deployment, .. } => (deployment, created_by),
                 }
             }
         };
-        watch_after(&mut store, deployment, before, given, &created_by, sink).await
+        watch_after(&mut store, deployment, before, watch, &created_by, sink).await
     })
 }
 
@@ -419,79 +423,4 @@ fn stage_words(stage: Stage) -> &'static str {
         Stage::Unlock => "releasing the lock",
         Stage::Watch => "watching the new deployment",
     }
-}
-
-/// The event stream of deployment `id`: its operation's log when this server runs it
-/// (or ran it lately), else its record once it has ended, looked at every 250 ms.
-pub fn events(
-    app: &Arc<super::App>,
-    id: i64,
-) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
-    let log = app.operations.log_of(id);
-    let app = app.clone();
-    enum State {
-        Log(Arc<Log>, usize, watch::Receiver<usize>),
-        Poll,
-        Done,
-    }
-    let state = match log {
-        Some(log) => {
-            let changes = log.changed.subscribe();
-            State::Log(log, 0, changes)
-        }
-        None => State::Poll,
-    };
-    let stream = futures_util::stream::unfold((state, app), move |(state, app)| async move {
-        match state {
-            State::Done => None,
-            State::Log(log, from, mut changes) => loop {
-                let (frames, ended) = log.frames_from(from);
-                if !frames.is_empty() {
-                    let next = from + frames.len();
-                    let done = ended && frames.last().is_some_and(|(e, _)| *e == "done");
-                    let events: Vec<Result<SseEvent, Infallible>> = frames
-                        .into_iter()
-                        .map(|(name, data)| {
-                            Ok(SseEvent::default().event(name).data(data.to_string()))
-                        })
-                        .collect();
-                    let state = if done {
-                        State::Done
-                    } else {
-                        State::Log(log, next, changes)
-                    };
-                    return Some((futures_util::stream::iter(events), (state, app)));
-                }
-                if changes.changed().await.is_err() {
-                    return None;
-                }
-            },
-            State::Poll => loop {
-                let record = {
-                    let app = app.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let store = app.store().ok()?;
-                        store.deployment(id).ok().flatten()
-                    })
-                    .await
-                    .ok()
-                    .flatten()
-                };
-                match record {
-                    Some(d) if !matches!(d.status, Status::Pending | Status::Deploying) => {
-                        let data = serde_json::to_string(&d).unwrap_or_default();
-                        let event = SseEvent::default().event("done").data(data);
-                        return Some((
-                            futures_util::stream::iter(vec![Ok(event)]),
-                            (State::Done, app),
-                        ));
-                    }
-                    None => return None,
-                    Some(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-                }
-            },
-        }
-    });
-    use futures_util::StreamExt;
-    Sse::new(stream.flatten()).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -47,7 +47,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
         }
     };
     let title = match &target {
-        Target::Id(id) => format!("rolling back to #{id}"),
+        Target::Id(id) | Target::Found { id, .. } => format!("rolling back to #{id}"),
         Target::MostRecent {
             project,
             environment,

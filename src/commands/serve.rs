@@ -16,6 +16,7 @@ pub fn cmd_serve(ctx: &Context, args: ServeArgs) -> Result<()> {
         listen: args.listen,
         tls: args.tls_cert.zip(args.tls_key),
         insecure_http: args.insecure_http,
+        public_url: args.public_url,
         shutdown_timeout: args.shutdown_timeout,
         idle_timeout: args.idle_timeout,
     })

@@ -652,6 +652,14 @@ impl Prompt for NobodyToAsk {
 pub enum Target {
     /// This one, by id.
     Id(i64),
+    /// This one, whose project and environment the caller has looked up already (the
+    /// API, to check a token's scope): they are not looked up again. The record itself
+    /// is read again under the environment's lock, to be validated as it is then.
+    Found {
+        id: i64,
+        project: Box<Project>,
+        environment: String,
+    },
     /// The gate's most recent valid target of an environment (a terminal may pick).
     MostRecent {
         project: String,
@@ -692,7 +700,7 @@ pub enum Outcome {
 /// The deployment `target` names, asking `prompt` when it names none.
 pub fn resolve(store: &Store, target: &Target, prompt: &dyn Prompt) -> Result<i64> {
     match target {
-        Target::Id(id) => Ok(*id),
+        Target::Id(id) | Target::Found { id, .. } => Ok(*id),
         Target::MostRecent {
             project,
             environment,
@@ -745,7 +753,14 @@ pub async fn run(
     } = request;
     let reason = clean_reason(reason)?;
     let target_id = resolve(store, &target, prompt)?;
-    let (project, environment) = locate(store, target_id)?;
+    let (project, environment) = match target {
+        Target::Found {
+            project,
+            environment,
+            ..
+        } => (*project, environment),
+        _ => locate(store, target_id)?,
+    };
     let command = format!("{} {target_id}", kind.noun());
     let asker = Asker {
         command: &command,

@@ -199,6 +199,23 @@ pub enum Unauthenticated {
 
 /// The live token whose secret this is. Every stored hash is compared, in constant time.
 pub fn authenticate(store: &Store, secret: &str) -> Result<Result<Token, Unauthenticated>> {
+    Ok(identify(store, secret)?.map(|identified| {
+        if identified.use_due {
+            note_use(store, identified.token.id);
+        }
+        identified.token
+    }))
+}
+
+/// A live token, and whether its use is due to be noted ([`note_use`]).
+pub struct Identified {
+    pub token: Token,
+    pub use_due: bool,
+}
+
+/// [`authenticate`] that only reads: the caller notes the use when it is due, where a
+/// write may wait for the history (`temps serve` does it off its request path).
+pub fn identify(store: &Store, secret: &str) -> Result<Result<Identified, Unauthenticated>> {
     // A secret has a fixed shape; anything else cannot match, but is still hashed and
     // compared so that a malformed guess takes as long as a well-formed one.
     let hash = hash_secret(secret);
@@ -216,11 +233,17 @@ pub fn authenticate(store: &Store, secret: &str) -> Result<Result<Token, Unauthe
         return Ok(Err(Unauthenticated::Expired));
     }
     // Written at most once a minute, so reads do not queue behind writes.
-    // A busy history does not fail the request for want of this note.
-    if record.last_used_at.is_none_or(|at| now - at >= 60_000) {
-        let _ = store.touch_token(record.id, now);
-    }
-    Ok(Ok(token_of(record)))
+    let use_due = record.last_used_at.is_none_or(|at| now - at >= 60_000);
+    Ok(Ok(Identified {
+        token: token_of(record),
+        use_due,
+    }))
+}
+
+/// Note that token `id` was used now (for `token list`). A busy history does not fail
+/// anything for want of this note.
+pub fn note_use(store: &Store, id: i64) {
+    let _ = store.touch_token(id, now_ms());
 }
 
 /// The live token of this name whose secret hash is still `secret_hash` (a session

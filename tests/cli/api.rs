@@ -2,6 +2,7 @@
 //! dashboard in a real browser.
 
 mod dashboard;
+mod edges;
 mod operations;
 mod routes;
 pub(crate) mod server;

@@ -201,7 +201,7 @@ fn on_a_terminal_the_spinner_shows_the_time_left_and_the_proxy_counts() {
 }
 
 /// A `NAME` hook (a shell script) in the project's hooks folder, made the project's.
-fn install_hook(env: &TestEnv, project: &str, name: &str, script: &str) {
+pub(crate) fn install_hook(env: &TestEnv, project: &str, name: &str, script: &str) {
     let hooks = env.dir.path().join("hooks");
     std::fs::create_dir_all(&hooks).expect("hooks folder");
     let hook = hooks.join(name);

@@ -13,6 +13,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::json;
 
+use super::routes::static_pair;
 use super::server::{token, Server};
 use crate::common::*;
 use crate::{require_browser, require_docker};
@@ -167,8 +168,7 @@ fn a_rollback_that_fails_shows_its_error_and_hint_and_the_previous_version_serve
             .await;
         sign_in(&page, &responder, "oncall").await;
         open_environment(&page, &project).await;
-        page.press("Actions for #1").await;
-        page.choose("Rollback to this deployment").await;
+        open_rollback_dialog(&page, 1).await;
         let variables = page
             .wait_for_text(
                 "the variables changed since #1 ran",
@@ -177,11 +177,7 @@ fn a_rollback_that_fails_shows_its_error_and_hint_and_the_previous_version_serve
             )
             .await;
         assert!(variables.starts_with("BROKEN"), "variables: {variables}");
-
-        page.press("Roll back").await;
-        let result = page
-            .wait_for_text("the rollback's result", "dialog[open] .result", ROLLBACK)
-            .await;
+        let result = confirm(&page, "Roll back").await;
         assert!(result.contains("#3 failed"), "result: {result}");
         let hint = page
             .wait_for_text("the error's hint", "dialog[open] .result .hint", ROLLBACK)
@@ -205,6 +201,145 @@ fn a_rollback_that_fails_shows_its_error_and_hint_and_the_previous_version_serve
         page.close().await;
     });
     assert_eq!(serving(port).as_deref(), Some("v2"), "{}", server.stderr());
+}
+
+#[test]
+fn the_page_comes_with_a_policy_that_runs_only_its_own_scripts() {
+    use sha2::{Digest, Sha256};
+    let env = TestEnv::new();
+    let server = Server::start(&env);
+    let page = server.req("GET", "/").send().status(200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8"),
+        "{page:?}"
+    );
+    let policy = page
+        .header("content-security-policy")
+        .unwrap_or_else(|| panic!("no Content-Security-Policy:\n{page:?}"));
+    let directives: Vec<&str> = policy.split(';').map(str::trim).collect();
+    // Each inline script of the page, by its hash, and nothing else.
+    let hashes: Vec<String> = page
+        .body
+        .split("<script")
+        .skip(1)
+        .map(|rest| {
+            let body = &rest[rest.find('>').expect("a tag") + 1..];
+            let script = &body[..body.find("</script>").expect("an end tag")];
+            format!("'sha256-{}'", base64(&Sha256::digest(script.as_bytes())))
+        })
+        .collect();
+    assert!(!hashes.is_empty(), "the page has no script");
+    assert_eq!(
+        directives
+            .iter()
+            .find(|d| d.starts_with("script-src "))
+            .map(|d| d["script-src ".len()..].split(' ').collect::<Vec<_>>()),
+        Some(hashes.iter().map(String::as_str).collect()),
+        "{policy}"
+    );
+    for wanted in [
+        "default-src 'none'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(directives.contains(&wanted), "no {wanted}: {policy}");
+    }
+    assert!(!policy.contains("unsafe-eval"), "{policy}");
+    for (header, value) in [
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(page.header(header), Some(value), "{page:?}");
+    }
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn over_https_and_http2_the_dashboard_rolls_back_and_signs_out() {
+    let browser = require_browser!();
+    let env = TestEnv::new();
+    let site = static_pair(&env, "tlsdash");
+    let responder = token(&env, "oncall", "responder", &["--project", &site]);
+    let (cert, key) = crate::serve::certificate(env.dir.path());
+    let server = Server::listening(
+        &env,
+        "127.0.0.1:0",
+        &["--tls-cert", &cert, "--tls-key", &key],
+        &[],
+    );
+    // A self-signed certificate: the browser is told to accept it, and speaks HTTP/2.
+    let driver = Driver::with_args(&browser, &["--ignore-certificate-errors"]);
+    let cookie = runtime().block_on(async {
+        let page = driver.open().await;
+        page.goto(&format!("https://127.0.0.1:{}/", server.port))
+            .await;
+        let protocol = page
+            .script("return performance.getEntriesByType('navigation')[0].nextHopProtocol")
+            .await;
+        assert_eq!(protocol, json!("h2"), "the page did not come over HTTP/2");
+        sign_in(&page, &responder, "oncall").await;
+        let cookies = page.client.get_all_cookies().await.expect("the cookies");
+        let session = cookies
+            .iter()
+            .find(|c| c.name() == "__Host-temps_session")
+            .unwrap_or_else(|| panic!("no __Host- session cookie: {cookies:?}"));
+        assert_eq!(session.secure(), Some(true), "{session:?}");
+        assert_eq!(session.http_only(), Some(true), "{session:?}");
+        let cookie = format!("{}={}", session.name(), session.value());
+        open_environment(&page, &site).await;
+
+        open_rollback_dialog(&page, 1).await;
+        let result = confirm(&page, "Roll back").await;
+        assert!(result.contains("#3 serves"), "result: {result}");
+        page.press("Close").await;
+        assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
+
+        page.press("Sign out").await;
+        page.field("Token").await;
+        let message = page
+            .wait_for_text("the signed-out message", "#signin-message", ROLLBACK)
+            .await;
+        assert_eq!(message, "You signed out.");
+        page.close().await;
+        cookie
+    });
+    let newest = &env.json(&["list", &site, "--limit", "1"])[0];
+    assert_eq!(newest["id"], 3, "{newest}");
+    assert_eq!(newest["rolled_back_to_id"], 1, "{newest}");
+    assert_eq!(newest["created_by"], "token:oncall", "{newest}");
+    assert_eq!(newest["status"], "deployed", "{newest}");
+    // Signed out, the session is gone on the server too.
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--http2", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["--cacert", &cert, "-H", &format!("Cookie: {cookie}")])
+        .arg(format!("https://127.0.0.1:{}/api/session", server.port))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -241,6 +376,28 @@ async fn open_environment(page: &Page, project: &str) {
         Locator::XPath("//table[caption[contains(., 'production')]]//tr[td]"),
     )
     .await;
+}
+
+/// Choose `Rollback to this deployment` in #ID's menu, and wait for the plan to show it
+/// as the target.
+async fn open_rollback_dialog(page: &Page, id: i64) {
+    page.press(&format!("Actions for #{id}")).await;
+    page.choose("Rollback to this deployment").await;
+    let target = page
+        .wait_for_text(
+            "the plan's target",
+            "dialog[open] dd[data-term=target]",
+            ROLLBACK,
+        )
+        .await;
+    assert!(target.starts_with(&format!("#{id} ")), "target: {target}");
+}
+
+/// Press the dialog's confirming `button`; the result it shows once the operation ends.
+async fn confirm(page: &Page, button: &str) -> String {
+    page.press(button).await;
+    page.wait_for_text("the operation's result", "dialog[open] .result", ROLLBACK)
+        .await
 }
 
 /// The dialog shows the plan; confirm it, follow the progress, see the result.

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::routes::static_pair;
 use super::server::{token, Answer, Server, PATIENCE};
 use crate::common::*;
 use crate::reliability::{
-    assert_recovered, check_container, deployment, history, invariants, is_running,
+    assert_recovered, check_container, container, deployment, history, invariants, is_running,
 };
 use crate::require_docker;
+use crate::watch::install_hook;
 
 /// A web project serving v1 as #1, then the SIGTERM-ignoring app as #2 with a 3 s stop
 /// timeout: a rollback to #1 holds the environment's lock for at least that stop.
@@ -176,12 +178,12 @@ fn sigterm_lets_the_api_rollback_in_flight_finish_then_exits_0() {
     assert_eq!(consistent(&env, &project, port).as_deref(), Some("v1"));
 }
 
-#[test]
-fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
-    require_docker!();
-    let env = TestEnv::new();
-    // Without a health path, the never-healthy image passes on TCP: #1 serves.
-    let project = env.project_name("apikill");
+/// A web project serving, in port mode, the image whose `/healthz` answers 404 as #1
+/// (without a health path it passes on TCP), then v1 as #2; then given the health path
+/// `/healthz` with a 10-minute timeout: a rollback to #1 waits, as long as no container
+/// of it has a `/healthz`.
+fn rollback_waits_for_healthz(env: &TestEnv, hint: &str) -> (String, u16) {
+    let project = env.project_name(hint);
     env.ok(&["project", "create", &project]);
     let port = free_port();
     let publish = format!("127.0.0.1:{port}");
@@ -194,7 +196,6 @@ fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
         &publish,
     ]);
     env.ok(&["deploy", &project, "--image", WEB_V1]);
-    // With one, rolling back to #1 waits for a health check that never passes.
     env.ok(&[
         "project",
         "update",
@@ -204,6 +205,14 @@ fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
         "--health-timeout",
         "10m",
     ]);
+    (project, port)
+}
+
+#[test]
+fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port) = rollback_waits_for_healthz(&env, "apikill");
     let oncall = token(&env, "oncall", "responder", &[]);
     let mut server = Server::start(&env);
     let record = server
@@ -244,11 +253,10 @@ fn kill_9_of_the_server_mid_rollback_is_recovered_by_the_next_cli_operation() {
 #[test]
 fn plain_http_beyond_loopback_is_refused_unless_insecure_http_says_why() {
     let env = TestEnv::new();
-    let port = free_port();
-    let listen = format!("0.0.0.0:{port}");
+    let listen = "0.0.0.0:0";
     let mut child = env
         .cmd()
-        .args(["serve", "--listen", &listen])
+        .args(["serve", "--listen", listen])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -265,20 +273,249 @@ fn plain_http_beyond_loopback_is_refused_unless_insecure_http_says_why() {
     let run = Run::from(child.wait_with_output().expect("output")).code(2);
     assert_error_with_hint(&run);
     assert!(
-        run.stderr.contains(&listen) && run.stderr.contains("--insecure-http"),
+        run.stderr.contains(listen) && run.stderr.contains("--insecure-http"),
         "{}",
         run.stderr
     );
     assert_eq!(run.stdout, "");
 
-    let mut server = Server::listening(&env, &listen, port, &["--insecure-http"], &[]);
+    // Allowed, it says at start what it gives up, then where it listens.
+    let mut server = Server::listening(&env, listen, &["--insecure-http"], &[]);
+    let stderr = server.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("temps serve: warning: serving plain HTTP on 0.0.0.0:0")
+            && lines[0].contains("in clear"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("temps serve: listening on http://0.0.0.0:{}", server.port),
+        "{stderr}"
+    );
+    server.req("GET", "/api/health").send().status(200);
+    let status = server.signal_and_wait("TERM");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+}
+
+/// Wait (bounded) until `path` exists.
+fn wait_for_file(path: &std::path::Path) {
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_event_stream_delivers_progress_while_its_operation_runs() {
+    let env = TestEnv::new();
+    let site = static_pair(&env, "apistream");
+    // The post-rollback hook holds the operation until the test lets it go.
+    let (holding, release) = (
+        env.dir.path().join("holding"),
+        env.dir.path().join("release"),
+    );
+    install_hook(
+        &env,
+        &site,
+        "post-rollback",
+        &format!(
+            "touch '{}'\nwhile [ ! -f '{}' ]; do sleep 0.05; done",
+            holding.display(),
+            release.display()
+        ),
+    );
+    let oncall = token(&env, "oncall", "responder", &[]);
+    let server = Server::start(&env);
+    let record = server
+        .post(
+            &format!("/api/projects/{site}/deployments/1/rollback"),
+            &oncall,
+            &json!({}),
+        )
+        .status(202)
+        .json();
+    let id = record["id"].as_i64().expect("an id");
+    let mut stream = server.event_stream(&site, id, &oncall);
+    // Progress arrives as the operation goes, up to the hook that holds it...
+    let mut steps = Vec::new();
+    while steps.last().map(String::as_str) != Some("post-hook") {
+        let (name, data) = stream.next().expect("an event while the operation runs");
+        assert_eq!(name, "progress", "{data}");
+        steps.push(data["step"].as_str().expect("a step").to_string());
+    }
+    assert_eq!(steps[0], "lock", "{steps:?}");
+    wait_for_file(&holding);
+    // ... while the operation has not ended: the hook still holds it.
+    let log = server.stderr();
+    assert!(
+        !log.contains("token:oncall: rollback"),
+        "the operation ended before its hook was let go:\n{log}"
+    );
+    std::fs::write(&release, "").expect("let the hook go");
+    let mut rest = Vec::new();
+    while let Some(event) = stream.next() {
+        rest.push(event);
+    }
+    let (last, _) = rest.split_last().expect("the end of the stream");
+    assert_eq!(last.0, "done", "{rest:?}");
+    assert_eq!(last.1["id"], id, "{rest:?}");
+    assert_eq!(last.1["status"], "deployed", "{rest:?}");
     assert!(
         server
             .stderr()
-            .contains(&format!("listening on http://{listen}")),
+            .contains(&format!("token:oncall: rollback {}: #{id} deployed", 1)),
         "{}",
         server.stderr()
     );
-    let status = server.signal_and_wait("TERM");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+}
+
+#[test]
+fn twenty_streams_of_a_command_line_rollback_each_end_with_it() {
+    require_docker!();
+    let env = TestEnv::new();
+    // The test gives #1's new containers their /healthz once the streams are open.
+    let (project, port) = rollback_waits_for_healthz(&env, "apipoll");
+    let reader = token(&env, "watch", "reader", &[]);
+    let server = Server::start(&env);
+    let mut cli = env
+        .cmd()
+        .args(["rollback", "1", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("temps rollback");
+    let check = check_container(&project, "production", 3);
+    let started = Instant::now();
+    while !is_running(&check) {
+        assert!(started.elapsed() < PATIENCE, "{check} never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // #3 is deploying, held by its health check: every stream waits on the shared poller.
+    let mut streams: Vec<_> = (0..20)
+        .map(|_| server.event_stream(&project, 3, &reader))
+        .collect();
+    assert_eq!(deployment(&env, 3)["status"], "deploying");
+    for name in [check.clone(), container(&project, "production", 3)] {
+        let started = Instant::now();
+        loop {
+            let healed = docker(&["exec", &name, "sh", "-c", "echo ok > /www/healthz"]);
+            if healed.status == 0 {
+                break;
+            }
+            assert!(started.elapsed() < PATIENCE, "{name}: {}", healed.stderr);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    for stream in &mut streams {
+        let (name, done) = stream.next().expect("an event");
+        assert_eq!(name, "done", "{done}");
+        assert_eq!(done["id"], 3, "{done}");
+        assert_eq!(done["status"], "deployed", "{done}");
+        assert!(stream.next().is_none(), "the stream goes on after done");
+    }
+    assert!(cli.wait().expect("the CLI ends").success());
+    assert_eq!(serving(port).as_deref(), Some("up"));
+}
+
+#[test]
+fn the_watch_query_watches_an_api_rollback_and_promote_and_rolls_them_back() {
+    require_docker!();
+    let env = TestEnv::new();
+    let project = env.web_project("apiwatch");
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}");
+    // #1 the app that turns bad once told to (`SOUR_AFTER`), #2 v1.
+    env.ok(&[
+        "deploy",
+        &project,
+        "--image",
+        SOURING,
+        "--publish",
+        &publish,
+    ]);
+    env.ok(&["deploy", &project, "--image", WEB_V1]);
+    env.ok(&["env", "set", &project, "SOUR_AFTER=3"]);
+    let oncall = token(&env, "oncall", "responder", &[]);
+    let ci = token(&env, "ci", "deployer", &[]);
+    let server = Server::start(&env);
+    let base = format!("/api/projects/{project}");
+
+    // A rollback to #1, watched: it sours, and is rolled back to what served before.
+    let answer = server
+        .post(
+            &format!("{base}/deployments/1/rollback?watch=60s&wait=true"),
+            &oncall,
+            &json!({"reason": "try the old one"}),
+        )
+        .error(502, "health_failed");
+    let watched = answer.json()["deployment"].clone();
+    assert_watched_and_rolled_back(&env, &project, &watched, 2);
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+
+    // Rolled back, a new deploy waits as `ready`; its promote, watched, goes the same way.
+    let ready = server
+        .post(
+            &format!("{base}/deployments"),
+            &ci,
+            &json!({"image": SOURING}),
+        )
+        .status(202)
+        .json();
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let serving_before = env.json(&["status", &project])[0]["current"]["id"]
+        .as_i64()
+        .expect("what serves");
+    let answer = server
+        .post(
+            &format!(
+                "{base}/deployments/{}/promote?watch=60s&wait=true",
+                ready["id"]
+            ),
+            &oncall,
+            &json!({}),
+        )
+        .error(502, "health_failed");
+    let watched = answer.json()["deployment"].clone();
+    assert_eq!(watched["is_promote"], true, "{watched}");
+    assert_watched_and_rolled_back(&env, &project, &watched, serving_before);
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+
+    // A bad window is refused before anything is recorded.
+    let before = history(&env, &project).len();
+    for kind in ["rollback", "promote"] {
+        server
+            .post(
+                &format!("{base}/deployments/1/{kind}?watch=soon"),
+                &oncall,
+                &json!({}),
+            )
+            .error(400, "bad_request");
+    }
+    assert_eq!(history(&env, &project).len(), before);
+}
+
+/// `watched` (the record an API answer carried) failed its watch window, and the newest
+/// record is the automatic rollback from it to `previous`, serving.
+#[track_caller]
+fn assert_watched_and_rolled_back(env: &TestEnv, project: &str, watched: &Value, previous: i64) {
+    assert_eq!(watched["status"], "failed", "{watched}");
+    assert!(
+        watched["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("automatic:")),
+        "{watched}"
+    );
+    let newest = &history(env, project)[0];
+    assert_eq!(newest["is_rollback"], true, "{newest}");
+    assert_eq!(newest["rolled_back_from_id"], watched["id"], "{newest}");
+    assert_eq!(newest["rolled_back_to_id"], previous, "{newest}");
+    assert_eq!(newest["status"], "deployed", "{newest}");
+    assert_eq!(newest["created_by"], "token:oncall", "{newest}");
 }

@@ -1,11 +1,12 @@
 //! Every route of SPEC.md's table through a real `temps serve`: who may call it, what it
 //! answers, and that a refused or malformed request leaves the history as it was.
 
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::server::{history_text, token, Answer, Server};
+use super::server::{history_text, token, Answer, Server, PATIENCE};
 use crate::common::*;
 use crate::reliability::{invariants, serving_soon};
 use crate::require_docker;
@@ -22,7 +23,7 @@ fn web_pair(env: &TestEnv, hint: &str) -> (String, u16) {
 }
 
 /// A static project whose releases `one` and then `two` were deployed (no Docker needed).
-fn static_pair(env: &TestEnv, hint: &str) -> String {
+pub(super) fn static_pair(env: &TestEnv, hint: &str) -> String {
     let project = env.project_name(hint);
     env.ok(&["project", "create", &project, "--preset", "static"]);
     for text in ["one", "two"] {
@@ -78,6 +79,47 @@ fn assert_unauthorized(answer: Answer) {
     );
 }
 
+/// Every route but `/api/health` and its method, on `project`, with a body where it
+/// takes one.
+fn every_route(project: &str) -> Vec<(&'static str, String, Option<Value>)> {
+    let base = format!("/api/projects/{project}");
+    let variables = format!("{base}/environments/production/variables");
+    vec![
+        ("GET", "/api/projects".to_string(), None),
+        ("GET", base.clone(), None),
+        ("GET", format!("{base}/status"), None),
+        ("GET", format!("{base}/deployments"), None),
+        ("GET", format!("{base}/deployments/1"), None),
+        ("GET", format!("{base}/deployments/1/events"), None),
+        (
+            "POST",
+            format!("{base}/deployments"),
+            Some(json!({"image": WEB_V1})),
+        ),
+        (
+            "POST",
+            format!("{base}/deployments/1/rollback"),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("{base}/deployments/1/promote"),
+            Some(json!({})),
+        ),
+        ("POST", format!("{base}/rollback"), Some(json!({}))),
+        ("GET", variables.clone(), None),
+        ("PUT", variables.clone(), Some(json!({"A": "b"}))),
+        ("DELETE", format!("{variables}/A"), None),
+        ("GET", "/api/session".to_string(), None),
+    ]
+}
+
+/// A client of its own: another loopback address, so that a test's deliberate failures
+/// to authenticate do not add up to the ten a minute that slow one client down.
+fn client(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 1, u8::try_from(n % 250 + 1).expect("a byte"))
+}
+
 #[test]
 fn health_is_open_and_every_other_route_wants_a_live_token() {
     let env = TestEnv::new();
@@ -85,65 +127,36 @@ fn health_is_open_and_every_other_route_wants_a_live_token() {
     let revoked = token(&env, "gone", "admin", &[]);
     env.ok(&["token", "revoke", "gone"]);
     let expired = token(&env, "brief", "admin", &["--expires", "1s"]);
+    let lasting = token(&env, "lasting", "reader", &["--expires", "1h"]);
     let listed = env.ok(&["--output", "json", "token", "list"]).stdout;
-    for secret in [&reader, &revoked, &expired] {
+    for secret in [&reader, &revoked, &expired, &lasting] {
         assert!(
             !listed.contains(secret.as_str()),
             "a secret is listed: {listed}"
         );
     }
     let server = Server::start(&env);
-    // Past the one-second expiry.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+
+    // A token with an expiry works until then...
+    server.get("/api/projects", &lasting).status(200);
+    let who = server.get("/api/session", &lasting).status(200).json();
+    assert_eq!(who["name"], "lasting", "{who}");
+    assert!(who["expires_at"].is_string(), "{who}");
+    // ... and not after (asked until its second has passed).
+    let started = std::time::Instant::now();
+    while server.get("/api/projects", &expired).status != 401 {
+        assert!(started.elapsed() < PATIENCE, "a 1s token still works");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 
     let health = server.req("GET", "/api/health").send().status(200).json();
     assert_eq!(health["status"], "ok", "{health}");
     assert!(health["version"].is_string(), "{health}");
 
-    let routes: [(&str, &str, Option<Value>); 14] = [
-        ("GET", "/api/projects", None),
-        ("GET", "/api/projects/web", None),
-        ("GET", "/api/projects/web/status", None),
-        ("GET", "/api/projects/web/deployments", None),
-        ("GET", "/api/projects/web/deployments/1", None),
-        ("GET", "/api/projects/web/deployments/1/events", None),
-        (
-            "POST",
-            "/api/projects/web/deployments",
-            Some(json!({"image": WEB_V1})),
-        ),
-        (
-            "POST",
-            "/api/projects/web/deployments/1/rollback",
-            Some(json!({})),
-        ),
-        (
-            "POST",
-            "/api/projects/web/deployments/1/promote",
-            Some(json!({})),
-        ),
-        ("POST", "/api/projects/web/rollback", Some(json!({}))),
-        (
-            "GET",
-            "/api/projects/web/environments/production/variables",
-            None,
-        ),
-        (
-            "PUT",
-            "/api/projects/web/environments/production/variables",
-            Some(json!({"A": "b"})),
-        ),
-        (
-            "DELETE",
-            "/api/projects/web/environments/production/variables/A",
-            None,
-        ),
-        ("GET", "/api/session", None),
-    ];
     let unknown = format!("tps_{}", "x".repeat(40));
-    for (method, path, body) in &routes {
+    for (n, (method, path, body)) in every_route("web").iter().enumerate() {
         let request = |auth: Option<String>| {
-            let mut r = server.req(method, path);
+            let mut r = server.req(method, path).from(client(n));
             if let Some(auth) = auth {
                 r = r.header("Authorization", &auth);
             }
@@ -167,10 +180,80 @@ fn health_is_open_and_every_other_route_wants_a_live_token() {
     let who = server.get("/api/session", &reader).status(200).json();
     assert_eq!(who["name"], "watch", "{who}");
     assert_eq!(who["role"], "reader", "{who}");
-    // A route the spec does not have.
+    // A route the spec does not have: 404 with a token, 401 without.
     server
         .get("/api/nothing-here", &reader)
         .error(404, "not_found");
+    assert_unauthorized(server.req("GET", "/api/nothing-here").send());
+    // The secrets never reach the log.
+    let log = server.stderr();
+    for secret in [&reader, &revoked, &expired, &lasting, &unknown] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a secret in the log:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn without_a_token_nothing_of_a_request_is_judged_it_is_401() {
+    let env = TestEnv::new();
+    let site = static_pair(&env, "apijudged");
+    let admin = token(&env, "root", "admin", &[]);
+    let server = Server::start(&env);
+    let before = history_text(&env, &site);
+    let big = vec![b'x'; 70 * 1024];
+    for (n, (method, path, body)) in every_route(&site).iter().enumerate() {
+        // What would be 400, 413 or 415 with a token.
+        let mut refusals = vec![
+            server.req(method, &format!("{path}?unknown=1")),
+            server.req(method, &path.replace("/1", "/+1")),
+            server.req(method, &path.replace(&site, "Bad_Name")),
+        ];
+        if body.is_some() {
+            refusals.extend([
+                server
+                    .req(method, path)
+                    .body("application/json", b"{\"a\":".to_vec()),
+                server
+                    .req(method, path)
+                    .body("application/json", b"[1]".to_vec()),
+                server.req(method, path).body("text/plain", b"{}".to_vec()),
+                server
+                    .req(method, path)
+                    .body("application/json", big.clone()),
+            ]);
+        }
+        for request in refusals {
+            assert_unauthorized(request.from(client(n)).send());
+        }
+    }
+    // With one, those are judged: an unknown query parameter on any route is a 400.
+    for (method, path, body) in every_route(&site) {
+        let mut request = server
+            .req(method, &format!("{path}?unknown=1"))
+            .bearer(&admin);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        request.send().error(400, "bad_request");
+    }
+    assert_eq!(
+        history_text(&env, &site),
+        before,
+        "a refused request changed the history"
+    );
+    server
+        .req("GET", "/api/health?unknown=1")
+        .send()
+        .error(400, "bad_request");
+    // Two `Authorization` headers are one too many, even both valid.
+    server
+        .req("GET", "/api/projects")
+        .bearer(&admin)
+        .bearer(&admin)
+        .send()
+        .error(400, "bad_request");
 }
 
 #[test]
@@ -790,6 +873,12 @@ fn refusals_and_bad_input_answer_the_spec_codes_and_change_nothing() {
         ),
         ("DELETE", format!("{variables}/1%20BAD"), Vec::new()),
         ("GET", format!("{base}/deployments/abc"), Vec::new()),
+        ("GET", format!("{base}/deployments/+1"), Vec::new()),
+        (
+            "POST",
+            format!("{base}/deployments/+1/rollback"),
+            b"{}".to_vec(),
+        ),
         ("GET", format!("{base}/deployments/abc/events"), Vec::new()),
         ("GET", format!("{base}/deployments?limit=many"), Vec::new()),
         ("GET", "/api/projects/Bad_Name".into(), Vec::new()),
@@ -861,14 +950,7 @@ fn refusals_and_bad_input_answer_the_spec_codes_and_change_nothing() {
     unchanged("the variables' changes");
 
     // 503 when Docker does not answer, before anything is recorded.
-    let blind_port = free_port();
-    let blind = Server::listening(
-        &env,
-        &format!("127.0.0.1:{blind_port}"),
-        blind_port,
-        &[],
-        &[("DOCKER_HOST", NO_DOCKER)],
-    );
+    let blind = Server::listening(&env, "127.0.0.1:0", &[], &[("DOCKER_HOST", NO_DOCKER)]);
     blind
         .post(
             &format!("{base}/deployments/1/rollback"),
@@ -1040,4 +1122,94 @@ fn a_session_cookie_reads_anywhere_and_changes_only_from_the_same_origin() {
     env.ok(&["token", "revoke", "oncall"]);
     assert_unauthorized(server.req("GET", &base).cookie(&cookie).send());
     assert_unauthorized(server.get(&base, &oncall));
+}
+
+/// The session cookie `temps serve` sets when `secret` signs in.
+fn signed_in(server: &Server, secret: &str) -> String {
+    let answer = server
+        .req("POST", "/api/session")
+        .json(&json!({ "token": secret }))
+        .send()
+        .status(200);
+    answer
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// A dry run of a rollback over h2c (`:authority` 127.0.0.1:PORT, no `Host`) by cookie,
+/// from `origin`: the status.
+fn h2c_dry_run_by_cookie(server: &Server, site: &str, cookie: &str, origin: &str) -> u16 {
+    use crate::proxy::attacks::{h2c, runtime};
+    use http_body_util::BodyExt;
+    let port = server.port;
+    runtime().block_on(async {
+        let (mut sender, _driver) = h2c(port, None).await;
+        let request = hyper::Request::post(format!(
+            "http://127.0.0.1:{port}/api/projects/{site}/deployments/1/rollback?dry_run=true"
+        ))
+        .header("cookie", cookie)
+        .header("origin", origin)
+        .header("content-type", "application/json")
+        .body(
+            http_body_util::Full::new(hyper::body::Bytes::from_static(b"{}"))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .expect("a request");
+        let answer = sender.send_request(request).await.expect("an answer");
+        assert!(answer.headers().get("host").is_none());
+        answer.status().as_u16()
+    })
+}
+
+#[test]
+fn a_cookie_request_over_http2_is_judged_by_its_authority_or_by_the_public_url() {
+    let env = TestEnv::new();
+    let site = static_pair(&env, "apih2origin");
+    let oncall = token(&env, "oncall", "responder", &[]);
+    let server = Server::start(&env);
+    let cookie = signed_in(&server, &oncall);
+    let own = format!("http://127.0.0.1:{}", server.port);
+    assert_eq!(h2c_dry_run_by_cookie(&server, &site, &cookie, &own), 200);
+    assert_eq!(
+        h2c_dry_run_by_cookie(&server, &site, &cookie, "http://evil.example"),
+        403
+    );
+    drop(server);
+
+    // Behind a proxy that changes the scheme and host, the page's origin is the public one.
+    let server = Server::listening(
+        &env,
+        "127.0.0.1:0",
+        &["--public-url", "https://Temps.Example.com/"],
+        &[],
+    );
+    let cookie = signed_in(&server, &oncall);
+    let own = format!("http://127.0.0.1:{}", server.port);
+    assert_eq!(h2c_dry_run_by_cookie(&server, &site, &cookie, &own), 403);
+    assert_eq!(
+        h2c_dry_run_by_cookie(&server, &site, &cookie, "https://temps.example.com"),
+        200
+    );
+    server
+        .req(
+            "POST",
+            &format!("/api/projects/{site}/deployments/1/rollback?dry_run=true"),
+        )
+        .cookie(&cookie)
+        .header("Origin", "https://temps.example.com:443")
+        .json(&json!({}))
+        .send()
+        .status(200);
+    // A public URL with a path is no origin.
+    let run = env
+        .run(&[
+            "serve",
+            "--public-url",
+            "https://temps.example.com/dashboard",
+        ])
+        .code(2);
+    assert!(run.stderr.contains("--public-url"), "{}", run.stderr);
 }

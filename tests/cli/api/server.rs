@@ -1,16 +1,22 @@
-//! A real `temps serve` on a free loopback port, and a small HTTP/1.1 client that
-//! shows what came back: status, headers and body, as a curl user would see them.
+//! A real `temps serve` on a port the system chose (`--listen 127.0.0.1:0`, read back
+//! from its `listening on` line), and a real HTTP client (hyper's) that shows what came
+//! back: status, headers and body, as a curl user would see them; event streams are
+//! read as they arrive.
+//!
+//! Tests that must break HTTP on purpose (a malformed head, a body that trickles) use
+//! the raw sockets of `edges.rs` instead.
 
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-use crate::common::{free_port, TestEnv};
+use crate::common::TestEnv;
 
 /// How long a bounded wait polls before it gives up (a guard against a hang, never a
 /// timing assertion).
@@ -24,23 +30,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// `temps serve --listen 127.0.0.1:PORT` on the test's history, once it answers
-    /// `GET /api/health`.
+    /// `temps serve --listen 127.0.0.1:0` on the test's history, once it listens.
     pub fn start(env: &TestEnv) -> Server {
-        let port = free_port();
-        Server::listening(env, &format!("127.0.0.1:{port}"), port, &[], &[])
+        Server::listening(env, "127.0.0.1:0", &[], &[])
     }
 
     /// `temps serve --listen LISTEN ARGS` with extra environment variables, reached on
-    /// 127.0.0.1:`port`.
-    pub fn listening(
-        env: &TestEnv,
-        listen: &str,
-        port: u16,
-        args: &[&str],
-        vars: &[(&str, &str)],
-    ) -> Server {
-        let log = env.dir.path().join(format!("serve-{port}.log"));
+    /// 127.0.0.1 at the port its `listening on` line names.
+    pub fn listening(env: &TestEnv, listen: &str, args: &[&str], vars: &[(&str, &str)]) -> Server {
+        let log = tempfile::Builder::new()
+            .prefix("serve-")
+            .suffix(".log")
+            .tempfile_in(env.dir.path())
+            .expect("a log file")
+            .into_temp_path()
+            .keep()
+            .expect("keep the log file");
         let mut cmd = env.cmd();
         for (key, value) in vars {
             cmd.env(key, value);
@@ -55,28 +60,37 @@ impl Server {
             .expect("spawn temps serve");
         let mut server = Server {
             child: Some(child),
-            port,
+            port: 0,
             log,
         };
+        server.port = server.wait_listening();
+        server
+    }
+
+    /// The port of the `temps serve: listening on SCHEME://ADDR` line, once it is written.
+    fn wait_listening(&mut self) -> u16 {
         let started = Instant::now();
         loop {
-            if let Some(answer) = server.try_send(&server.req("GET", "/api/health")) {
-                assert_eq!(answer.status, 200, "{answer:?}");
-                return server;
+            let stderr = self.stderr();
+            let address = stderr
+                .lines()
+                .find_map(|l| l.strip_prefix("temps serve: listening on "));
+            if let Some(address) = address {
+                let port = address
+                    .rsplit_once(':')
+                    .and_then(|(_, port)| port.parse::<u16>().ok())
+                    .unwrap_or_else(|| panic!("no port in {address:?}"));
+                assert_ne!(port, 0, "{stderr}");
+                return port;
             }
-            let exited = server.child_mut().try_wait().expect("wait");
-            if let Some(status) = exited {
-                panic!(
-                    "temps serve ended ({status}) before it answered:\n{}",
-                    server.stderr()
-                );
+            if let Some(status) = self.child_mut().try_wait().expect("wait") {
+                panic!("temps serve ended ({status}) before it listened:\n{stderr}");
             }
             assert!(
                 started.elapsed() < PATIENCE,
-                "temps serve never answered:\n{}",
-                server.stderr()
+                "temps serve never said where it listens:\n{stderr}"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -125,6 +139,7 @@ impl Server {
             headers: Vec::new(),
             body: None,
             chunked: false,
+            from: None,
         }
     }
 
@@ -136,24 +151,24 @@ impl Server {
         self.req("POST", path).bearer(token).json(body).send()
     }
 
-    fn try_send(&self, request: &Request) -> Option<Answer> {
-        request.try_send()
+    /// The event stream of a deployment, open: its events are read as they arrive.
+    pub fn event_stream(&self, project: &str, id: i64, token: &str) -> EventStream {
+        self.req(
+            "GET",
+            &format!("/api/projects/{project}/deployments/{id}/events"),
+        )
+        .bearer(token)
+        .stream()
     }
 
-    /// The event stream of a deployment, read until the server ends it (after `done`).
+    /// Every event of a deployment's stream, read until the server ends it (after `done`).
     pub fn events(&self, project: &str, id: i64, token: &str) -> Vec<(String, Value)> {
-        let answer = self.get(
-            &format!("/api/projects/{project}/deployments/{id}/events"),
-            token,
-        );
-        assert_eq!(answer.status, 200, "{answer:?}");
-        assert!(
-            answer
-                .header("content-type")
-                .is_some_and(|t| t.starts_with("text/event-stream")),
-            "{answer:?}"
-        );
-        parse_events(&answer.body)
+        let mut stream = self.event_stream(project, id, token);
+        let mut events = Vec::new();
+        while let Some(event) = stream.next() {
+            events.push(event);
+        }
+        events
     }
 }
 
@@ -166,29 +181,8 @@ impl Drop for Server {
     }
 }
 
-/// `event: NAME` / `data: JSON` frames, comments (keep-alives) left out.
-pub fn parse_events(stream: &str) -> Vec<(String, Value)> {
-    let mut events = Vec::new();
-    for frame in stream.split("\n\n") {
-        let mut name = None;
-        let mut data = String::new();
-        for line in frame.lines() {
-            if let Some(value) = line.strip_prefix("event:") {
-                name = Some(value.trim().to_string());
-            } else if let Some(value) = line.strip_prefix("data:") {
-                data.push_str(value.trim_start());
-            }
-        }
-        if let Some(name) = name {
-            let data = serde_json::from_str(&data)
-                .unwrap_or_else(|e| panic!("event {name} carries no JSON ({e}): {data:?}"));
-            events.push((name, data));
-        }
-    }
-    events
-}
-
-/// One HTTP/1.1 request (`Connection: close`).
+/// One request, on a connection of its own.
+#[derive(Clone)]
 pub struct Request {
     port: u16,
     method: String,
@@ -196,12 +190,22 @@ pub struct Request {
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     chunked: bool,
+    /// The loopback address to connect from (`127.0.0.1` unless given).
+    from: Option<std::net::Ipv4Addr>,
 }
+
+type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
 
 impl Request {
     /// Send the body as one chunk of `Transfer-Encoding: chunked`, with no length ahead.
     pub fn chunked(mut self) -> Request {
         self.chunked = true;
+        self
+    }
+
+    /// Connect from this loopback address (127.0.0.0/8), as another client would.
+    pub fn from(mut self, address: std::net::Ipv4Addr) -> Request {
+        self.from = Some(address);
         self
     }
 
@@ -230,54 +234,175 @@ impl Request {
 
     #[track_caller]
     pub fn send(&self) -> Answer {
-        self.try_send().unwrap_or_else(|| {
-            panic!(
-                "no answer to {} {} on port {}",
-                self.method, self.path, self.port
-            )
-        })
+        let runtime = runtime();
+        let (status, headers, body) = runtime
+            .block_on(async {
+                let response = self.response().await?;
+                let (parts, body) = response.into_parts();
+                let body = tokio::time::timeout(PATIENCE, body.collect())
+                    .await
+                    .map_err(|_| "the body did not end".to_string())?
+                    .map_err(|e| format!("reading the body: {e}"))?
+                    .to_bytes();
+                Ok::<_, String>((parts.status, parts.headers, body))
+            })
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no answer to {} {} on port {}: {e}",
+                    self.method, self.path, self.port
+                )
+            });
+        let answer = Answer {
+            status: status.as_u16(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        // Every `/api` answer, whatever its status, is kept out of caches and sniffing.
+        if self.path.starts_with("/api") {
+            assert_eq!(
+                answer.header("cache-control"),
+                Some("no-store"),
+                "{answer:?}"
+            );
+            assert_eq!(
+                answer.header("x-content-type-options"),
+                Some("nosniff"),
+                "{answer:?}"
+            );
+        }
+        answer
     }
 
-    /// The answer, or `None` when nothing (or nothing HTTP) answered.
-    fn try_send(&self) -> Option<Answer> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(PATIENCE)).ok()?;
-        let mut head = format!(
-            "{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
-            self.method, self.path, self.port
+    /// The answer's head, its body left to read as it arrives.
+    #[track_caller]
+    pub fn stream(&self) -> EventStream {
+        let runtime = runtime();
+        let response = runtime
+            .block_on(self.response())
+            .unwrap_or_else(|e| panic!("no answer to {} {}: {e}", self.method, self.path));
+        assert_eq!(
+            response.status(),
+            200,
+            "{} {}: {response:?}",
+            self.method,
+            self.path
         );
+        let content_type = response.headers().get("content-type").cloned();
+        assert!(
+            content_type
+                .as_ref()
+                .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream")),
+            "{content_type:?}"
+        );
+        EventStream {
+            runtime,
+            body: response.into_body(),
+            buffer: String::new(),
+        }
+    }
+
+    async fn response(&self) -> Result<hyper::Response<Incoming>, String> {
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        let from = self.from.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        socket
+            .bind((from, 0).into())
+            .map_err(|e| format!("binding {from}: {e}"))?;
+        let stream = socket
+            .connect(([127, 0, 0, 1], self.port).into())
+            .await
+            .map_err(|e| format!("connecting: {e}"))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut request = hyper::Request::builder()
+            .method(self.method.as_str())
+            .uri(self.path.as_str())
+            .header("host", format!("127.0.0.1:{}", self.port));
         for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            request = request.header(name.as_str(), value.as_str());
         }
-        let body = self.body.as_deref().unwrap_or_default();
-        if self.chunked {
-            head.push_str("Transfer-Encoding: chunked\r\n");
-        } else if self.body.is_some() || matches!(self.method.as_str(), "POST" | "PUT") {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        let mut request = head.into_bytes();
-        if self.chunked {
-            request.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
-            request.extend_from_slice(body);
-            request.extend_from_slice(b"\r\n0\r\n\r\n");
+        let bytes = Bytes::from(self.body.clone().unwrap_or_default());
+        let body: Body = if self.chunked {
+            // A stream of unknown length: hyper sends it chunked.
+            let frames = futures_util::stream::iter([Ok(Frame::data(bytes))]);
+            StreamBody::new(frames).boxed()
         } else {
-            request.extend_from_slice(body);
-        }
-        // A server may answer (413) before it reads the whole body: what it said counts.
-        let _ = stream.write_all(&request);
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
+            Full::new(bytes).boxed()
+        };
+        let request = request.body(body).map_err(|e| e.to_string())?;
+        tokio::time::timeout(PATIENCE, sender.send_request(request))
+            .await
+            .map_err(|_| "no answer in time".to_string())?
+            .map_err(|e| format!("sending: {e}"))
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// An event stream being read: each `next` waits for the next event to arrive.
+pub struct EventStream {
+    runtime: tokio::runtime::Runtime,
+    body: Incoming,
+    buffer: String,
+}
+
+impl EventStream {
+    /// The next `event: NAME` / `data: JSON` frame (comments, the keep-alives, are
+    /// skipped); `None` once the server has ended the stream.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<(String, Value)> {
         loop {
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => raw.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                if let Some(event) = parse_event(&frame) {
+                    return Some(event);
+                }
+                continue;
+            }
+            let frame = self
+                .runtime
+                .block_on(async { tokio::time::timeout(PATIENCE, self.body.frame()).await })
+                .expect("an event, or the stream's end, in time")?
+                .expect("the stream reads");
+            if let Ok(data) = frame.into_data() {
+                self.buffer.push_str(&String::from_utf8_lossy(&data));
             }
         }
-        Answer::parse(&raw)
     }
+}
+
+/// One frame's event, unless it is only a comment.
+fn parse_event(frame: &str) -> Option<(String, Value)> {
+    let mut name = None;
+    let mut data = String::new();
+    for line in frame.lines() {
+        if let Some(value) = line.strip_prefix("event:") {
+            name = Some(value.trim().to_string());
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data.push_str(value.trim_start());
+        }
+    }
+    let name = name?;
+    let data = serde_json::from_str(&data)
+        .unwrap_or_else(|e| panic!("event {name} carries no JSON ({e}): {data:?}"));
+    Some((name, data))
 }
 
 /// What came back.
@@ -299,31 +424,6 @@ impl std::fmt::Debug for Answer {
 }
 
 impl Answer {
-    fn parse(raw: &[u8]) -> Option<Answer> {
-        let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-        let head = std::str::from_utf8(&raw[..end]).ok()?;
-        let mut lines = head.split("\r\n");
-        let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let rest = &raw[end + 4..];
-        let chunked = headers
-            .iter()
-            .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-        let body = if chunked {
-            dechunk(rest)
-        } else {
-            rest.to_vec()
-        };
-        Some(Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
-    }
-
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -356,6 +456,10 @@ impl Answer {
                 .is_some_and(|m| !m.is_empty()),
             "{answer:?}"
         );
+        assert!(
+            doc["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
+            "{answer:?}"
+        );
         assert!(doc.get("deployment").is_some(), "{answer:?}");
         assert!(
             answer
@@ -365,24 +469,6 @@ impl Answer {
         );
         answer
     }
-}
-
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
-        let size = std::str::from_utf8(&rest[..line_end])
-            .ok()
-            .and_then(|l| usize::from_str_radix(l.split(';').next()?.trim(), 16).ok());
-        let Some(size) = size else { break };
-        rest = &rest[line_end + 2..];
-        if size == 0 || rest.len() < size {
-            body.extend_from_slice(&rest[..size.min(rest.len())]);
-            break;
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = rest.get(size + 2..).unwrap_or_default();
-    }
-    body
 }
 
 /// `temps token create NAME --role ROLE ARGS -o json`: the secret.

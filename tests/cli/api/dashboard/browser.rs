@@ -2,11 +2,11 @@
 //! does: fields by their label, buttons and menu items by their accessible name and role, as
 //! the browser's own accessibility tree computes them.
 //!
-//! chromedriver runs as a child process on a free port; the guard ends the browser session
-//! and the driver when it drops, even when the test panics. The browser gets a fresh profile
-//! in a temporary folder.
+//! chromedriver runs as a child process on a port it chooses itself (`--port=0`, read back
+//! from what it prints); the guard ends the browser session and the driver when it drops,
+//! even when the test panics. The browser gets a fresh profile in a temporary folder.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -19,7 +19,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::common::{free_port, Browser};
+use crate::common::Browser;
 
 /// How long a page may take to show what a step waits for. A rollback runs a health
 /// check, so its result gets longer (see `Page::wait_for_text`).
@@ -32,19 +32,46 @@ pub struct Driver {
     browser: Browser,
     profile: TempDir,
     session: Mutex<Option<String>>,
+    /// Extra arguments for the browser (`--ignore-certificate-errors`).
+    browser_args: Vec<String>,
 }
 
 impl Driver {
     pub fn start(browser: &Browser) -> Driver {
-        let port = free_port();
-        let child = Command::new(&browser.chromedriver)
-            .arg(format!("--port={port}"))
+        Driver::with_args(browser, &[])
+    }
+
+    /// A driver whose browser windows start with these extra arguments.
+    pub fn with_args(browser: &Browser, args: &[&str]) -> Driver {
+        let mut child = Command::new(&browser.chromedriver)
+            .arg("--port=0")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", browser.chromedriver.display()));
-        let driver = Driver {
+        // "ChromeDriver was started successfully on port 33195.", read on a thread so
+        // that a driver that never says it cannot hang the test.
+        let stdout = child.stdout.take().expect("chromedriver's stdout");
+        let (said, port) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let port = lines.by_ref().map_while(Result::ok).find_map(|line| {
+                line.split_once("started successfully on port ")
+                    .and_then(|(_, rest)| rest.trim_end_matches('.').trim().parse::<u16>().ok())
+            });
+            let _ = said.send(port);
+            // Keep reading, so that the driver never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let port = match port.recv_timeout(STEP) {
+            Ok(Some(port)) => port,
+            other => {
+                let _ = child.kill();
+                panic!("chromedriver did not say its port within {STEP:?}: {other:?}");
+            }
+        };
+        Driver {
             child,
             port,
             browser: browser.clone(),
@@ -53,37 +80,34 @@ impl Driver {
                 .tempdir()
                 .expect("a profile folder"),
             session: Mutex::new(None),
-        };
-        let deadline = Instant::now() + STEP;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not listen on port {port} within {STEP:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+            browser_args: args.iter().map(|a| a.to_string()).collect(),
         }
-        driver
     }
 
     /// A new browser window (one WebDriver session).
     pub async fn open(&self) -> Page {
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", self.profile.path().display()));
+        args.extend(self.browser_args.iter().cloned());
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": self.browser.chromium,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-dev-shm-usage",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", self.profile.path().display()),
-                ],
+                "args": args,
             }),
         );
         // chromedriver listens on loopback: plain HTTP, no TLS stack to build.
@@ -312,7 +336,7 @@ impl Page {
         let inner = self
             .script("return [window.innerWidth, window.innerHeight]")
             .await;
-        eprintln!("the viewport is {inner} CSS pixels, not {width}x{height}");
+        panic!("the viewport is {inner} CSS pixels, not {width}x{height}: the checks at that size cannot run");
     }
 
     /// Run a script in the page; its `return` value.
