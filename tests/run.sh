@@ -60,10 +60,10 @@ for g in "${groups[@]}"; do
 done
 group "doc" "${test[@]}" --doc
 echo >&2
-printf '%-28s %8s  %s\n' section seconds result >&2
+printf '%-38s %8s  %s\n' section seconds result >&2
 for row in "${rows[@]}"; do
   IFS=$'\t' read -r name seconds status <<<"$row"
-  printf '%-28s %8s  %s\n' "$name" "$seconds" "$status" >&2
+  printf '%-38s %8s  %s\n' "$name" "$seconds" "$status" >&2
   if [ -n "${TEMPS_CI_TIMES:-}" ]; then
     printf '%s\n' "$row" >>"$TEMPS_CI_TIMES"
   fi
