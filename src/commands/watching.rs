@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use super::Context;
 use crate::clock::format_duration;
+use crate::ops::swap::Signals;
 use crate::ops::watch::{self, Tally, WatchOutcome};
 use crate::store::{Deployment, Store};
 
@@ -34,6 +35,8 @@ pub async fn watch_after(
         return Ok(deployment);
     };
     let id = deployment.id;
+    // Ctrl-C stops the watch from the moment the line below says so.
+    let interrupts = Signals::new()?;
     ctx.out.note(format!(
         "watching #{id} for {}: it is rolled back to #{} if it goes bad; Ctrl-C stops watching and leaves it serving",
         format_duration(window),
@@ -43,7 +46,7 @@ pub async fn watch_after(
     let spinner = ctx
         .out
         .progress_of_steps(&watch::spinner_text(id, window, None));
-    let outcome = watch::run(store, planned, &spinner).await?;
+    let outcome = watch::run_caught(store, planned, interrupts, &spinner).await?;
     spinner.finish();
     match outcome {
         WatchOutcome::Quiet(tally) => ctx.out.note(format!(

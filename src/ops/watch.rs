@@ -158,7 +158,17 @@ pub fn rolled_back_failure(watched: &Deployment, rollback: &Deployment, signal: 
 /// operation ends it.
 pub async fn run(store: &mut Store, watch: Watch, progress: &dyn Progress) -> Result<WatchOutcome> {
     // First: from here on an interrupt only stops the watch.
-    let mut signals = Signals::new()?;
+    run_caught(store, watch, Signals::new()?, progress).await
+}
+
+/// [`run`], with the interrupts caught already (`Signals::new()`): a caller that says the
+/// watch has begun does so once Ctrl-C stops the watch, not before.
+pub(crate) async fn run_caught(
+    store: &mut Store,
+    watch: Watch,
+    mut signals: Signals,
+    progress: &dyn Progress,
+) -> Result<WatchOutcome> {
     let watched = &watch.deployment;
     let engine = Engine::connect().await?;
     let project = store.project(&watched.project)?;

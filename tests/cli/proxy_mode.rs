@@ -21,9 +21,9 @@ use serde_json::Value;
 use crate::common::{docker_inspect, free_port, Run, TestEnv, SLOW_V1, SLOW_V2, WEB_V1, WEB_V2};
 use crate::require_docker;
 
-/// How long the clients go on after the command returned: every request sent then must
-/// reach the new version.
-const AFTER: Duration = Duration::from_millis(500);
+/// How many requests of each kind of client go on after the command returned: every one
+/// must reach the new version.
+const AFTER: usize = 10;
 
 /// A project in proxy mode on its own address, and the `temps proxy` serving it.
 struct Site {
@@ -87,14 +87,15 @@ impl Site {
     }
 
     /// Run `temps ARGS` while clients (two on new connections, two kept alive) hammer the
-    /// proxy, from before the command until a while after it returned. Returns the run,
-    /// what the clients saw, and when the command returned on their clock.
+    /// proxy, from before the command until each kind has sent [`AFTER`] requests after
+    /// it returned. Returns the run, what the clients saw, and when the command returned
+    /// on their clock.
     fn under_load(&self, args: &[&str]) -> (Run, Report, Duration) {
         let load = Load::start(self.port, "/", 2, 2);
         load.warmed_up(100);
         let run = self.env.run(args);
         let exited = load.now();
-        thread::sleep(AFTER);
+        load.wait_sent_after(exited, AFTER);
         (run, load.stop(), exited)
     }
 
@@ -228,9 +229,10 @@ fn a_slow_request_in_flight_at_the_switch_finishes_on_the_old_version_and_is_wai
         "10s",
     ]);
     let exited = load.now();
-    thread::sleep(AFTER);
+    load.wait_sent_after(exited, AFTER);
     let report = load.stop();
-    let second = id_of(&run.code(0));
+    let run = run.code(0);
+    let second = id_of(&run);
     let (answer, sent, answered) = slow.join().expect("the slow request");
 
     assert_eq!(
@@ -254,14 +256,9 @@ fn a_slow_request_in_flight_at_the_switch_finishes_on_the_old_version_and_is_wai
         answered <= exited,
         "the command returned ({exited:?}) before the slow request was answered ({answered:?})"
     );
-    // The drain could have lasted until switched + 10 s, at least 6 s after the answer:
-    // the command returned as soon as the old version had nothing in flight (then it
-    // stops it, a few hundred ms, more when the host is busy).
-    assert!(
-        exited - answered < Duration::from_secs(4),
-        "the command went on waiting {:?} after the old version had drained",
-        exited - answered
-    );
+    // The drain ended because nothing was left in flight, not at its limit (10 s): how
+    // soon after the answer the command returns is `benches/limits.sh`'s to measure.
+    assert!(!run.stderr.contains("ended at its limit"), "{}", run.stderr);
     eprintln!(
         "slow request: sent at {sent:?}, switch at {switched:?}, answered at {answered:?}, \
          command returned at {exited:?}"
@@ -291,7 +288,7 @@ fn the_drain_ends_at_the_drain_time_even_with_a_request_still_in_flight() {
         || (site.proxy.in_flight(&old) == 1).then_some(()),
     );
     let listen = site.listen();
-    let started = Instant::now();
+    // The drain ends at its limit, the request (20 s) still in flight, and says so.
     site.env
         .run(&[
             "deploy",
@@ -303,12 +300,10 @@ fn the_drain_ends_at_the_drain_time_even_with_a_request_still_in_flight() {
             "--drain",
             "1s",
         ])
-        .code(0);
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_secs(10),
-        "the deploy waited {took:?} for a request longer than --drain 1s"
-    );
+        .code(0)
+        .stderr_has(&format!(
+            "the drain of #{first} ended at its limit (1s) with 1 request(s) still in flight"
+        ));
     let old_container = format!("temps-{}-production-{first}", site.project);
     assert_eq!(
         docker_inspect(&old_container, "{{.State.Running}}").as_deref(),
@@ -321,21 +316,19 @@ fn the_drain_ends_at_the_drain_time_even_with_a_request_still_in_flight() {
         "the request cut off by the stop does not succeed: {answer:?}"
     );
     assert_eq!(site.serving().as_deref(), Ok("v2"));
-    eprintln!("deploy with --drain 1s took {took:?}; the slow request got {answer:?}");
 }
 
-/// Start a proxy; the first answer it gives on `/` (polling until it listens), and how
-/// long after the start it came.
-fn restart(site: &mut Site) -> (Result<String, String>, Duration) {
-    let started = Instant::now();
+/// Start a proxy; the first answer it gives on `/` (polling until it listens, at most
+/// 30 s). How soon it comes is `benches/limits.sh`'s to measure.
+fn restart(site: &mut Site) -> Result<String, String> {
     site.proxy = Proxy::start(&site.env);
-    let deadline = started + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match site.serving() {
             Err(why) if why.starts_with("connect") && Instant::now() < deadline => {
                 thread::sleep(Duration::from_millis(2));
             }
-            answer => return (answer, started.elapsed()),
+            answer => return answer,
         }
     }
 }
@@ -350,13 +343,9 @@ fn a_restarted_proxy_serves_the_current_route_at_once() {
     let stopped = site.proxy.terminate();
     assert_eq!(stopped.code(), Some(0), "{}", site.proxy.stderr());
     assert!(site.serving().is_err(), "nothing listens once it stopped");
-    let (answer, took) = restart(&mut site);
+    // The very first answer it gives is the current route's: no 503 before it knows.
+    let answer = restart(&mut site);
     assert_eq!(answer.as_deref(), Ok("v2"), "{}", site.proxy.stderr());
-    assert!(
-        took < Duration::from_secs(3),
-        "the first answer took {took:?}"
-    );
-    eprintln!("restarted: first answer {took:?} after the start");
 
     // Rolled back while no proxy runs: the next proxy serves the rollback.
     assert_eq!(site.proxy.terminate().code(), Some(0));
@@ -367,13 +356,8 @@ fn a_restarted_proxy_serves_the_current_route_at_once() {
         .stderr_has("no `temps proxy` is running");
     let rollback = id_of(&rollback);
     let generation = site.status()["proxy"]["generation"].clone();
-    let (answer, took) = restart(&mut site);
+    let answer = restart(&mut site);
     assert_eq!(answer.as_deref(), Ok("v1"), "{}", site.proxy.stderr());
-    assert!(
-        took < Duration::from_secs(3),
-        "the first answer took {took:?}"
-    );
-    eprintln!("restarted after a rollback: first answer {took:?} after the start");
     let status = site.status();
     assert_eq!(status["current"]["id"], rollback, "{status:#}");
     assert_eq!(status["proxy"]["generation"], generation, "{status:#}");
@@ -475,26 +459,15 @@ fn an_interrupt_during_the_drain_ends_it_early_and_the_new_version_keeps_serving
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start temps deploy");
+    // Switched (the proxy applies the new route): from here on the command catches the
+    // interrupt, which the drain sees as soon as it begins, if not already under way.
     site.proxy.applied(generation + 1);
-    // Switched: the command waits for the slow request now.
-    thread::sleep(Duration::from_millis(300));
     assert!(deploy.try_wait().expect("wait").is_none(), "still draining");
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(deploy.id() as libc::pid_t, libc::SIGINT) };
-    let interrupted = Instant::now();
-    while deploy.try_wait().expect("wait").is_none() {
-        assert!(
-            interrupted.elapsed() < Duration::from_secs(10),
-            "temps deploy went on draining after SIGINT"
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
     let run = Run::from(deploy.wait_with_output().expect("output"));
-    eprintln!(
-        "SIGINT during the drain: exit after {:?}",
-        interrupted.elapsed()
-    );
-    // The switch stands: the new version serves, the old one is stopped.
+    // The switch stands: the new version serves, the old one is stopped. The drain (30 s)
+    // ended before the slow request (20 s) could finish: it was cut off below.
     run.code(0).stderr_has("draining stopped early");
     assert_eq!(site.serving().as_deref(), Ok("v2"));
     let old_container = format!("temps-{}-production-{first}", site.project);

@@ -9,6 +9,7 @@ mod deploy;
 mod failure;
 mod interrupt;
 mod node;
+mod prune;
 mod registry;
 mod rollback;
 mod status;

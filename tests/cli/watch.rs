@@ -145,6 +145,106 @@ fn a_container_that_exits_is_rolled_back_at_once_and_the_post_rollback_hook_runs
     );
 }
 
+/// The lines `KEY=VALUE` a hook wrote (see [`HOOK_ENVIRONMENT`]), as a map.
+fn hook_saw(file: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(file)
+        .unwrap_or_else(|e| panic!("the hook never wrote {}: {e}", file.display()));
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A hook's script that writes what it was told into `$SEEN_FILE`.
+const HOOK_ENVIRONMENT: &str = "for key in TEMPS_HOOK TEMPS_OUTCOME TEMPS_DEPLOYMENT_ID \
+     TEMPS_ROLLED_BACK_FROM_ID TEMPS_ROLLED_BACK_TO_ID TEMPS_REASON TEMPS_USER; do \
+     eval \"echo $key=\\$$key\"; done > 'SEEN_FILE'";
+
+#[test]
+fn the_automatic_rollback_runs_the_pre_rollback_hook_as_a_rollback_by_hand_would() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, v1) = port_mode(&env, "watchprehook");
+    let seen = env.dir.path().join("pre-rollback.seen");
+    install_hook(
+        &env,
+        &project,
+        "pre-rollback",
+        &HOOK_ENVIRONMENT.replace("SEEN_FILE", &seen.to_string_lossy()),
+    );
+    env.ok(&["env", "set", &project, "EXIT_AFTER=2"]);
+    let run = env
+        .run(&[
+            "--output", "json", "deploy", &project, "--image", SOURING, "--watch", "60s",
+        ])
+        .code(5);
+    let watched = run.json();
+    assert_rolled_back_automatically(&env, &project, &watched, v1);
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+    // The hook ran before anything changed, told it is an automatic rollback of the
+    // watched deployment to the one before.
+    let told = hook_saw(&seen);
+    let id = watched["id"].to_string();
+    assert_eq!(told["TEMPS_HOOK"], "pre-rollback", "{told:?}");
+    assert_eq!(told["TEMPS_OUTCOME"], "pending", "{told:?}");
+    assert_eq!(told["TEMPS_DEPLOYMENT_ID"], "", "{told:?}");
+    assert_eq!(told["TEMPS_ROLLED_BACK_FROM_ID"], id, "{told:?}");
+    assert_eq!(told["TEMPS_ROLLED_BACK_TO_ID"], v1.to_string(), "{told:?}");
+    assert!(
+        told["TEMPS_REASON"].starts_with("automatic: container"),
+        "{told:?}"
+    );
+    assert_eq!(told["TEMPS_USER"], "alice", "{told:?}");
+}
+
+#[test]
+fn a_pre_rollback_hook_that_refuses_stops_the_automatic_rollback_too() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, port, v1) = port_mode(&env, "watchvetohook");
+    install_hook(
+        &env,
+        &project,
+        "pre-rollback",
+        "echo 'change freeze until 14:00'\nexit 3",
+    );
+    env.ok(&["env", "set", &project, "SOUR_AFTER=3"]);
+    let run = env.run(&[
+        "--output", "json", "deploy", &project, "--image", SOURING, "--watch", "60s",
+    ]);
+    // As for a rollback by hand: refused by the hook (exit 4), nothing recorded, its words
+    // shown; the watched version still serves and nothing rolled it back.
+    let run = run.code(4);
+    assert_error_with_hint(&run);
+    assert!(
+        run.stderr
+            .contains(&format!("the automatic rollback to #{v1} failed")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("change freeze until 14:00"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "", "nothing was recorded to print");
+    let records = history(&env, &project);
+    assert!(
+        records.iter().all(|d| d["is_rollback"] != true),
+        "{records:#?}"
+    );
+    let (state, current) = state(&env, &project);
+    assert_eq!(state, "normal");
+    assert_eq!(records[0]["id"], current);
+    assert_eq!(records[0]["status"], "deployed");
+    assert_eq!(
+        serving(port).as_deref(),
+        None,
+        "the bad version answers 500"
+    );
+    assert_eq!(http_get(port, "/healthz"), None);
+}
+
 #[test]
 fn a_healthy_deployment_passes_its_watch_with_exit_0() {
     require_docker!();
@@ -221,6 +321,8 @@ pub(crate) fn install_hook(env: &TestEnv, project: &str, name: &str, script: &st
 struct Background {
     child: Child,
     stderr: Arc<Mutex<String>>,
+    /// Reads stderr until temps closes it.
+    reader: thread::JoinHandle<()>,
 }
 
 impl Background {
@@ -235,30 +337,32 @@ impl Background {
         let pipe = child.stderr.take().expect("stderr");
         let stderr = Arc::new(Mutex::new(String::new()));
         let log = Arc::clone(&stderr);
-        thread::spawn(move || {
+        let reader = thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 let mut log = log.lock().unwrap();
                 log.push_str(&line);
                 log.push('\n');
             }
         });
-        Background { child, stderr }
+        Background {
+            child,
+            stderr,
+            reader,
+        }
     }
 
-    /// Wait until the watch has begun (its first line is on stderr).
+    /// Wait until the watch has begun: its first line is on stderr, said once Ctrl-C
+    /// stops the watch.
     #[track_caller]
     fn watching(&self) {
         wait_for("the watch to begin", || {
             self.stderr.lock().unwrap().contains("watching #")
         });
-        // The line comes just before the watch takes over Ctrl-C.
-        thread::sleep(Duration::from_millis(300));
     }
 
     fn finish(self) -> Run {
         let out: Output = self.child.wait_with_output().expect("temps ends");
-        // The reader thread has seen the pipe close once the process has exited.
-        thread::sleep(Duration::from_millis(50));
+        self.reader.join().expect("the stderr reader");
         let stderr = self.stderr.lock().unwrap().clone();
         Run {
             status: out.status.code().unwrap_or(-1),
@@ -389,7 +493,7 @@ fn an_app_that_answers_500_under_load_is_rolled_back_in_proxy_mode() {
         "60s",
     ]);
     let exited = load.now();
-    thread::sleep(Duration::from_millis(500));
+    load.wait_sent_after(exited, 10);
     let report = load.stop();
     let run = run.code(5);
     assert!(run.stderr.contains("5xx on"), "{}", run.stderr);

@@ -380,7 +380,16 @@ async fn try_retire(
             format_duration(mode.drain)
         ));
         tokio::select! {
-            result = drain(store, generation, old_upstreams, mode.drain) => result?,
+            result = drain(store, generation, old_upstreams, mode.drain) => {
+                let left = result?;
+                if left > 0 {
+                    progress.warn(&format!(
+                        "the drain of #{} ended at its limit ({}) with {left} request(s) still in flight",
+                        previous.id,
+                        format_duration(mode.drain)
+                    ));
+                }
+            }
             signal = signals.next() => progress.warn(&format!("{signal}: draining stopped early")),
         }
     }
@@ -440,22 +449,23 @@ async fn wait_applied(store: &Store, generation: i64) -> Result<bool> {
 }
 
 /// Wait until no request is in flight on the old upstreams, in a report made after the
-/// proxy applied the new route; at most `limit`.
-async fn drain(store: &Store, generation: i64, old: &[String], limit: Duration) -> Result<()> {
+/// proxy applied the new route; at most `limit`. Returns the requests still in flight
+/// when the limit ended it (0 when drained).
+async fn drain(store: &Store, generation: i64, old: &[String], limit: Duration) -> Result<u64> {
     let started = Instant::now();
+    let mut busy = 0;
     while started.elapsed() < limit {
-        if let Some(state) = store.proxy_state()? {
-            let busy: u64 = old
-                .iter()
-                .map(|u| state.in_flight.get(u).copied().unwrap_or(0))
-                .sum();
-            if state.generation >= generation && busy == 0 {
-                return Ok(());
-            }
-        } else {
-            return Ok(());
+        let Some(state) = store.proxy_state()? else {
+            return Ok(0);
+        };
+        busy = old
+            .iter()
+            .map(|u| state.in_flight.get(u).copied().unwrap_or(0))
+            .sum();
+        if state.generation >= generation && busy == 0 {
+            return Ok(0);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Ok(())
+    Ok(busy)
 }

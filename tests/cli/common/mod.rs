@@ -9,7 +9,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,7 +20,9 @@ use assert_cmd::cargo::CommandCargoExt;
 use tempfile::TempDir;
 
 pub mod pebble;
+mod ports;
 mod swarm;
+pub use ports::free_port;
 pub use swarm::*;
 
 /// The fields of a deployment record that SPEC.md ("Deployment JSON") fixes.
@@ -317,15 +319,6 @@ pub fn assert_error_with_hint(run: &Run) {
         "no `hint:` line on stderr:\n{}",
         run.stderr
     );
-}
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// The body of `GET path` on 127.0.0.1:port, or `None` when nothing answers with 200.

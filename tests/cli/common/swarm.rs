@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::ports::PortPool;
 use super::{Run, TestEnv};
 
 /// One node of the lab.
@@ -131,7 +132,6 @@ impl Drop for SwarmLock {
 }
 
 static SERVICES: AtomicU32 = AtomicU32::new(0);
-static PORTS: AtomicU32 = AtomicU32::new(0);
 
 impl SwarmLab {
     /// Read the env file `tests/swarm-up.sh` wrote.
@@ -257,11 +257,24 @@ impl SwarmLab {
         format!("lab-{hint}-{}-{n}", std::process::id())
     }
 
-    /// A port to publish in host mode that no other test of this run publishes (and,
-    /// most likely, no other test run on the lab: the range depends on the pid).
+    /// A port to publish in host mode on the lab's nodes that no other test publishes,
+    /// in this run or in any other on the lab (see `ports.rs`: each port is handed out
+    /// once, under a lock beside the lab's env file), and that no node answers on now.
+    /// From 20000 to 29999: clear of the kernel's ephemeral ports and of temps' own
+    /// `--swarm-ports` (30000-30999).
     pub fn port(&self) -> u16 {
-        let n = PORTS.fetch_add(1, Ordering::SeqCst) % 40;
-        20000 + (std::process::id() % 400) as u16 * 40 + n as u16
+        static PORTS: OnceLock<PortPool> = OnceLock::new();
+        let pool = PORTS.get_or_init(|| {
+            PortPool::new(&self.env_file.with_file_name("ports.lock"), 20000, 29999)
+        });
+        pool.take(|port| {
+            self.nodes.iter().all(|node| {
+                let Ok(addr) = format!("{}:{port}", node.addr).parse::<SocketAddr>() else {
+                    return false;
+                };
+                TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
+            })
+        })
     }
 
     /// The tasks of a service that should be running (desired state running).

@@ -116,7 +116,7 @@ async fn h2_exchange(port: u16, request: Request<H2Body>) -> Result<H2Answer, St
 }
 
 /// The proxy's resident memory, from `/proc`.
-fn rss_bytes(pid: u32) -> u64 {
+pub(super) fn rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     let kb: u64 = status
         .lines()
@@ -126,8 +126,56 @@ fn rss_bytes(pid: u32) -> u64 {
     kb * 1024
 }
 
+/// The proxy's resident memory once it has stopped changing (five reads in a row, 100 ms
+/// apart, within 64 KiB of each other): what it allocates for what just happened is then
+/// counted, however busy the machine. Fails after 30 s of change.
+#[track_caller]
+pub(super) fn settled_rss_bytes(pid: u32) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut reads = vec![rss_bytes(pid)];
+    loop {
+        let last = reads[reads.len().saturating_sub(5)..].to_vec();
+        let (low, high) = (last.iter().min(), last.iter().max());
+        if let (5, Some(low), Some(high)) = (last.len(), low, high) {
+            if high - low <= 64 * 1024 {
+                return *high;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the proxy's memory kept changing: {last:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+        reads.push(rss_bytes(pid));
+    }
+}
+
+/// Wait until the clients' count of bytes pushed stops growing (a trickle of a window
+/// update now and then is as good as stopped); returns the count. Fails at `deadline`.
+#[track_caller]
+fn wait_stopped(pushed: &AtomicU64, deadline: Instant) -> u64 {
+    let mut sent = pushed.load(Ordering::SeqCst);
+    let mut steady = 0;
+    while steady < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "the clients kept sending: {} MB",
+            sent / 1_000_000
+        );
+        thread::sleep(Duration::from_millis(100));
+        let now = pushed.load(Ordering::SeqCst);
+        steady = if now > sent + (1 << 20) {
+            0
+        } else {
+            steady + 1
+        };
+        sent = now;
+    }
+    sent
+}
+
 /// Let this test process open a few thousand sockets.
-fn raise_open_files_limit(want: u64) {
+pub(super) fn raise_open_files_limit(want: u64) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -211,15 +259,16 @@ fn a_thousand_slow_h2c_uploads_cost_the_proxy_under_100_mb() {
     eventually("the first upload to reach the app", || {
         (accepted.lock().unwrap().len() == 1).then_some(())
     });
-    thread::sleep(Duration::from_millis(500));
-    let before = rss_bytes(proxy.pid());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_stopped(&pushed, deadline);
+    let before = settled_rss_bytes(proxy.pid());
     let uploads: Vec<_> = (0..SLOW_UPLOADS)
         .map(|_| upload(&runtime))
         .chain([first])
         .collect();
 
     // Every upload under way upstream, then until flow control stops every client.
-    let deadline = Instant::now() + Duration::from_secs(50);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while accepted.lock().unwrap().len() < SLOW_UPLOADS {
         assert!(
             Instant::now() < deadline,
@@ -229,23 +278,8 @@ fn a_thousand_slow_h2c_uploads_cost_the_proxy_under_100_mb() {
         );
         thread::sleep(Duration::from_millis(50));
     }
-    let mut sent = pushed.load(Ordering::SeqCst);
-    let mut steady_since = Instant::now();
-    while steady_since.elapsed() < Duration::from_secs(1) {
-        assert!(
-            Instant::now() < deadline,
-            "the clients kept sending: {} MB",
-            sent / 1_000_000
-        );
-        thread::sleep(Duration::from_millis(100));
-        // A trickle (a window update now and then) is as good as stopped.
-        let now = pushed.load(Ordering::SeqCst);
-        if now > sent + (1 << 20) {
-            steady_since = Instant::now();
-        }
-        sent = now;
-    }
-    let last = rss_bytes(proxy.pid());
+    let sent = wait_stopped(&pushed, deadline);
+    let last = settled_rss_bytes(proxy.pid());
     let grown = last.saturating_sub(before);
     eprintln!(
         "{SLOW_UPLOADS} slow h2c uploads, {:.1} MB sent: proxy RSS {:.1} MB -> {:.1} MB (+{:.1} MB, {:.1} KB each)",
@@ -289,8 +323,7 @@ fn a_thousand_idle_h2c_connections_cost_the_proxy_under_30_mb() {
             .expect("request"),
     ));
     assert_eq!(warm.expect("an answer").status, 200);
-    thread::sleep(Duration::from_millis(300));
-    let before = rss_bytes(proxy.pid());
+    let before = settled_rss_bytes(proxy.pid());
     let connections: Vec<_> = runtime.block_on(async {
         let mut connections = Vec::new();
         for _ in 0..IDLE {
@@ -298,8 +331,7 @@ fn a_thousand_idle_h2c_connections_cost_the_proxy_under_30_mb() {
         }
         connections
     });
-    thread::sleep(Duration::from_secs(1));
-    let after = rss_bytes(proxy.pid());
+    let after = settled_rss_bytes(proxy.pid());
     let grown = after.saturating_sub(before);
     eprintln!(
         "{IDLE} idle h2c connections: proxy RSS {:.1} MB -> {:.1} MB (+{:.1} MB, {:.1} KB each)",
@@ -317,8 +349,16 @@ fn a_thousand_idle_h2c_connections_cost_the_proxy_under_30_mb() {
     assert!(grown < 30_000_000, "grew by {:.1} MB", grown as f64 / 1e6);
 }
 
+/// The proxy's `--idle-timeout` in [`an_idle_connection_is_closed_after_the_idle_limit_on_h2c_though_it_answers_pings_and_on_http1`].
+const IDLE_LIMIT: Duration = Duration::from_secs(2);
+
+/// Far beyond the idle limit, and short of the default (30 s): a connection closed
+/// within it was closed by the limit set. A guard against waiting for ever, not a
+/// measure (`benches/limits.sh` measures when the connections close).
+const IDLE_CLOSE_GUARD: Duration = Duration::from_secs(20);
+
 #[test]
-fn an_idle_h2c_connection_is_closed_after_the_idle_limit_though_it_answers_pings() {
+fn an_idle_connection_is_closed_after_the_idle_limit_on_h2c_though_it_answers_pings_and_on_http1() {
     let env = TestEnv::new();
     let web = environment(&env, "web");
     let app = Upstream::start("A");
@@ -332,40 +372,41 @@ fn an_idle_h2c_connection_is_closed_after_the_idle_limit_though_it_answers_pings
                 .body(empty())
                 .expect("request")
         };
-        // A request that takes longer than the limit: a connection with a stream open
-        // is not idle.
+        // A request open for longer than the limit: a connection with a stream open is
+        // not idle, however long the stream lasts.
         let (mut sender, driver) = h2c(port, Some(Duration::from_millis(200))).await;
         let slow = tokio::spawn(sender.send_request(get("/slow")));
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        while proxy.in_flight(&app.addr) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(IDLE_LIMIT + Duration::from_secs(1)).await;
+        assert!(!driver.is_finished(), "closed while a request was open");
         app.release();
         let answer = slow.await.expect("join").expect("the slow answer");
         assert_eq!(answer.status(), 200);
-        let answered = Instant::now();
-        assert!(!driver.is_finished(), "closed while a request was open");
+        // Not closed as the stream ended: the next request is served on it.
+        let answer = sender.send_request(get("/")).await.expect("an answer");
+        assert_eq!(answer.status(), 200);
 
-        // Then nothing but PINGs, every 200 ms: closed after the limit all the same.
-        tokio::time::timeout(Duration::from_secs(10), driver)
+        // Then nothing but PINGs, every 200 ms: closed all the same.
+        tokio::time::timeout(IDLE_CLOSE_GUARD, driver)
             .await
-            .expect("the idle h2c connection closed within 10 s")
+            .expect("the idle h2c connection was never closed")
             .expect("join");
-        let idle = answered.elapsed();
-        eprintln!("idle h2c connection closed after {idle:?}");
-        assert!(
-            idle >= Duration::from_millis(1_500) && idle < Duration::from_secs(6),
-            "closed after {idle:?}"
-        );
     });
-    // HTTP/1.1 keeps the same limit.
+    // HTTP/1.1 keeps the same limit: served twice, then closed once quiet.
     let mut conn = Conn::open(port);
-    conn.send("GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n");
-    let _ = conn.answer();
-    let quiet = Instant::now();
-    conn.until_closed();
-    let idle = quiet.elapsed();
-    assert!(
-        idle >= Duration::from_millis(1_500) && idle < Duration::from_secs(6),
-        "HTTP/1.1 closed after {idle:?}"
-    );
+    for _ in 0..2 {
+        let answer = conn
+            .send("GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+            .answer();
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+    conn.reader
+        .get_ref()
+        .set_read_timeout(Some(IDLE_CLOSE_GUARD))
+        .expect("timeout");
+    assert_eq!(conn.until_closed(), b"", "closed with nothing more said");
 }
 
 #[test]
@@ -376,10 +417,9 @@ fn connections_over_the_limit_are_closed_at_once_and_the_others_keep_serving() {
         let answer = conn.get(&format!("/{i}")).answer();
         assert_eq!(answer.status, 200, "{answer:?}");
     }
-    let started = Instant::now();
+    // Closed with nothing said, not left to wait (a read that waits fails the test).
     let mut over = p.conn();
     assert_eq!(over.until_closed(), b"", "over the limit");
-    assert!(started.elapsed() < Duration::from_secs(2), "closed late");
     p.proxy.logged("3 client connections are open");
     // The ones held still work; closing one makes room for another.
     assert_eq!(held[0].get("/again").answer().status, 200);
@@ -624,11 +664,39 @@ fn an_answer_that_gives_its_length_twice_reaches_the_client_with_one() {
     assert_eq!(answer.status, 502, "h2c: {answer:?}");
 }
 
+/// Holds each request it is given until the test lets that one go, in turn.
+#[derive(Default)]
+struct Held {
+    released: Mutex<u32>,
+    changed: std::sync::Condvar,
+    taken: AtomicU64,
+}
+
+impl Held {
+    /// Wait (at most a minute) until this request's turn is released.
+    fn hold(&self) {
+        let ticket = self.taken.fetch_add(1, Ordering::SeqCst) as u32;
+        let released = self.released.lock().unwrap();
+        let _ = self
+            .changed
+            .wait_timeout_while(released, Duration::from_secs(60), |released| {
+                *released <= ticket
+            });
+    }
+
+    fn release_one(&self) {
+        *self.released.lock().unwrap() += 1;
+        self.changed.notify_all();
+    }
+}
+
 #[test]
 fn a_hung_app_gets_504_after_the_response_timeout_on_http1_and_h2c() {
-    let p = Proxied::start(|seen| {
+    let held = Arc::new(Held::default());
+    let hang = Arc::clone(&held);
+    let p = Proxied::start(move |seen| {
         if seen.path() == "/hang" {
-            thread::sleep(Duration::from_secs(4));
+            hang.hold();
         }
         echo(seen)
     });
@@ -652,25 +720,27 @@ fn a_hung_app_gets_504_after_the_response_timeout_on_http1_and_h2c() {
         .expect("set the response timeout");
     p.reroute(&[&p.upstream.addr]);
 
+    // The app holds `/hang` until the test lets it go, after the 504: the proxy answered
+    // in its stead, and the connection goes on.
     let mut conn = p.conn();
-    let asked = Instant::now();
     let answer = conn.get("/hang").answer();
     assert_eq!(answer.status, 504, "{answer:?}");
     assert!(
         answer.text().starts_with("504 gateway timeout"),
         "{answer:?}"
     );
-    assert!(
-        asked.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        asked.elapsed()
-    );
     let answer = conn.get("/next").answer();
     assert_eq!(
         (answer.status, answer.text()),
         (200, "GET /next HTTP/1.1\n".into())
     );
-    // The connection the late answer would come on was closed, never reused.
+    assert!(
+        p.upstream.seen().iter().all(|s| s.path() != "/hang"),
+        "the app had answered /hang: {:?}",
+        p.upstream.seen()
+    );
+    // The connection the late answer comes on was closed, never reused.
+    held.release_one();
     let seen = eventually("the app to finish /hang", || {
         Some(p.upstream.seen()).filter(|seen| seen.len() == 2)
     });
@@ -684,6 +754,7 @@ fn a_hung_app_gets_504_after_the_response_timeout_on_http1_and_h2c() {
             .expect("request");
         h2_exchange(port, request).await
     });
+    held.release_one();
     let answer = answer.expect("an answer");
     assert_eq!(answer.status, 504, "{answer:?}");
     assert!(answer.body.starts_with("504 gateway timeout"), "{answer:?}");
@@ -704,14 +775,15 @@ fn a_chunk_extension_over_16_kib_is_refused_and_never_reaches_the_app_whole() {
         rest.is_empty() || rest.starts_with("HTTP/1.1 400 "),
         "{rest}"
     );
-    thread::sleep(Duration::from_millis(200));
+    // Whatever of it reached the app has been read to its end (short) by now.
+    let answer = p.conn().get("/after").answer();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    p.upstream.wait_idle();
     assert!(
         p.upstream.seen().iter().all(|s| s.path() != "/extension"),
         "{:?}",
         p.upstream.seen()
     );
-    let answer = p.conn().get("/after").answer();
-    assert_eq!(answer.status, 200, "{answer:?}");
 }
 
 #[test]

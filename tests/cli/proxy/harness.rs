@@ -211,8 +211,23 @@ impl Proxy {
 
     /// Send SIGTERM and wait (at most 15 s) for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.sigterm();
+        self.wait_exit()
+    }
+
+    /// Send SIGTERM, and return at once.
+    pub fn sigterm(&self) {
         // SAFETY: signalling our own child process.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+    }
+
+    /// Whether the proxy still runs.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
+    }
+
+    /// Wait (at most 15 s) for the exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -304,7 +319,7 @@ fn serve_upstream(name: &str, stream: TcpStream, gate: &Gate) {
             let open = gate.open.lock().unwrap();
             let _ = gate
                 .opened
-                .wait_timeout_while(open, Duration::from_secs(10), |open| !*open);
+                .wait_timeout_while(open, Duration::from_secs(60), |open| !*open);
         }
         let body = format!(
             "{name}\nhost: {}\nx-forwarded-for: {}\nx-forwarded-proto: {}\nx-forwarded-host: {}\nconnection: {}\nx-hop: {}\nbody: {}\n",

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,9 @@ pub struct Load {
     started: Instant,
     stop: Arc<AtomicBool>,
     answered: Arc<AtomicUsize>,
-    clients: Vec<JoinHandle<Vec<Sample>>>,
+    /// Every request so far, as each ends.
+    samples: Arc<Mutex<Vec<Sample>>>,
+    clients: Vec<JoinHandle<()>>,
 }
 
 impl Load {
@@ -54,6 +56,7 @@ impl Load {
         let started = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
         let answered = Arc::new(AtomicUsize::new(0));
+        let samples = Arc::new(Mutex::new(Vec::new()));
         let modes = std::iter::repeat_n(Mode::NewConnection, new_connection)
             .chain(std::iter::repeat_n(Mode::KeptAlive, kept_alive));
         let clients = modes
@@ -67,6 +70,7 @@ impl Load {
                     started,
                     stop: Arc::clone(&stop),
                     answered: Arc::clone(&answered),
+                    samples: Arc::clone(&samples),
                 };
                 thread::spawn(move || worker.run())
             })
@@ -75,6 +79,7 @@ impl Load {
             started,
             stop,
             answered,
+            samples,
             clients,
         }
     }
@@ -98,14 +103,39 @@ impl Load {
         }
     }
 
+    /// Wait (at most 60 s) until clients of every kind have sent at least `n` requests
+    /// after `after` (on the clock of [`Load::now`]) and had their answers.
+    #[track_caller]
+    pub fn wait_sent_after(&self, after: Duration, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let counts: Vec<(Mode, usize)> = [Mode::NewConnection, Mode::KeptAlive]
+                .into_iter()
+                .map(|mode| {
+                    let samples = self.samples.lock().unwrap();
+                    let kind = samples.iter().filter(|s| s.mode == mode);
+                    let after = kind.clone().filter(|s| s.sent > after).count();
+                    (mode, if kind.count() == 0 { n } else { after })
+                })
+                .collect();
+            if counts.iter().all(|(_, count)| *count >= n) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the clients did not send {n} requests of each kind after {after:?}: {counts:?}"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Stop the clients (each finishes its request) and collect what they saw.
     pub fn stop(self) -> Report {
         self.stop.store(true, Ordering::SeqCst);
-        let mut samples: Vec<Sample> = self
-            .clients
-            .into_iter()
-            .flat_map(|c| c.join().expect("a client thread"))
-            .collect();
+        for client in self.clients {
+            client.join().expect("a client thread");
+        }
+        let mut samples = std::mem::take(&mut *self.samples.lock().unwrap());
         samples.sort_by_key(|s| s.sent);
         Report { samples }
     }
@@ -119,11 +149,11 @@ struct Worker {
     started: Instant,
     stop: Arc<AtomicBool>,
     answered: Arc<AtomicUsize>,
+    samples: Arc<Mutex<Vec<Sample>>>,
 }
 
 impl Worker {
-    fn run(self) -> Vec<Sample> {
-        let mut samples = Vec::new();
+    fn run(self) {
         let mut kept: Option<BufReader<TcpStream>> = None;
         let mut connections = 0;
         while !self.stop.load(Ordering::SeqCst) {
@@ -157,7 +187,7 @@ impl Worker {
             if outcome.is_ok() {
                 self.answered.fetch_add(1, Ordering::SeqCst);
             }
-            samples.push(Sample {
+            self.samples.lock().unwrap().push(Sample {
                 client: self.client,
                 mode: self.mode,
                 connection: connections,
@@ -166,7 +196,6 @@ impl Worker {
                 outcome,
             });
         }
-        samples
     }
 }
 

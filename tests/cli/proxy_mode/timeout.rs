@@ -1,9 +1,10 @@
 //! `--response-timeout`: an app that hangs is answered 504 by the proxy after the
-//! environment's timeout, on HTTP/1.1 and h2c, while its other requests are served.
+//! environment's timeout, on HTTP/1.1 and h2c, while its other requests are served; an
+//! answer within the timeout passes; `0s` is no timeout.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -14,9 +15,11 @@ use crate::common::{SLOW_V1, SLOW_V2};
 use crate::proxy::harness::Client;
 use crate::require_docker;
 
-/// How long `/cgi-bin/slow` waits before it answers: far beyond the timeout.
+/// `/cgi-bin/slow` answers after the seconds it is given: far beyond the timeouts here,
+/// then beyond 1 s, then beyond 5 s.
 const HANG: &str = "/cgi-bin/slow?20";
-const APP_ANSWERS_AFTER: Duration = Duration::from_secs(20);
+const ANSWERS_IN_2S: &str = "/cgi-bin/slow?2";
+const ANSWERS_IN_8S: &str = "/cgi-bin/slow?8";
 
 /// `GET path` over h2c (prior knowledge): the status and the body.
 fn h2c_get(port: u16, path: &str) -> (u16, String) {
@@ -82,27 +85,21 @@ fn a_hung_app_is_answered_504_after_the_response_timeout_on_both_protocols() {
     ]);
     assert_eq!(deployment["status"], "deployed", "{deployment:#}");
 
-    // HTTP/1.1: the proxy answers in the app's stead, and the connection goes on.
+    // HTTP/1.1: the proxy answers in the app's stead (the app answers after 20 s), and
+    // the connection goes on. When it answers is `benches/limits.sh`'s to measure.
     let mut client = Client::connect(site.port);
-    let asked = Instant::now();
     let answer = client.get(HANG, "");
-    let took = asked.elapsed();
     assert_eq!(answer.status, 504, "{answer:?}");
     assert!(answer.body.starts_with("504 gateway timeout"), "{answer:?}");
-    assert!(
-        took >= Duration::from_secs(1) && took < APP_ANSWERS_AFTER / 2,
-        "answered after {took:?}"
-    );
     let answer = client.get("/", "");
     assert_eq!((answer.status, answer.body.as_str()), (200, "v1\n"));
+    // An answer that takes longer than the timeout (2 s) gets 504 too.
+    assert_eq!(client.get(ANSWERS_IN_2S, "").status, 504);
 
     // h2c: the same.
-    let asked = Instant::now();
     let (status, body) = h2c_get(site.port, HANG);
-    let took = asked.elapsed();
     assert_eq!(status, 504, "{body}");
     assert!(body.starts_with("504 gateway timeout"), "{body}");
-    assert!(took < APP_ANSWERS_AFTER / 2, "answered after {took:?}");
     assert_eq!(h2c_get(site.port, "/"), (200, "v1\n".to_string()));
 
     // A slow answer within the timeout is passed on, and the environment remembers its
@@ -116,18 +113,58 @@ fn a_hung_app_is_answered_504_after_the_response_timeout_on_both_protocols() {
         "5s",
     ]);
     assert_eq!(next["status"], "deployed", "{next:#}");
-    let answer = get_to_the_end(site.port, "/cgi-bin/slow?2");
+    let answer = get_to_the_end(site.port, ANSWERS_IN_2S);
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     assert!(answer.ends_with("\r\n\r\nv2\n"), "{answer}");
+    // A rollback keeps the environment's timeout (5 s), not the one its target ran with.
     let first = deployment["id"].to_string();
     let rolled = site.env.json(&["rollback", &first, "--yes"]);
     assert_eq!(rolled["status"], "deployed", "{rolled:#}");
+    let answer = get_to_the_end(site.port, ANSWERS_IN_2S);
+    assert!(answer.ends_with("\r\n\r\nv1\n"), "{answer}");
     let mut client = Client::connect(site.port);
-    let asked = Instant::now();
-    let answer = client.get("/cgi-bin/slow?8", "");
-    let took = asked.elapsed();
+    let answer = client.get(ANSWERS_IN_8S, "");
     assert_eq!(answer.status, 504, "{answer:?}");
-    assert!(took >= Duration::from_secs(5), "answered after {took:?}");
+}
+
+#[test]
+fn a_response_timeout_of_0s_is_none() {
+    require_docker!();
+    let site = Site::new("timeout0");
+    let listen = site.listen();
+    let deploy = |image: &str, timeout: &str| {
+        let deployment = site.env.json(&[
+            "deploy",
+            &site.project,
+            "--image",
+            image,
+            "--proxy",
+            &listen,
+            "--response-timeout",
+            timeout,
+        ]);
+        assert_eq!(deployment["status"], "deployed", "{deployment:#}");
+    };
+    deploy(SLOW_V1, "1s");
+    assert_eq!(
+        Client::connect(site.port).get(ANSWERS_IN_2S, "").status,
+        504
+    );
+    // `0s`: no timeout at all, not one of no time: the app's answer, however late, and
+    // never an instant 504.
+    deploy(SLOW_V2, "0s");
+    let answer = get_to_the_end(site.port, ANSWERS_IN_8S);
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nv2\n"), "{answer}");
+    let (status, body) = h2c_get(site.port, ANSWERS_IN_2S);
+    assert_eq!((status, body.as_str()), (200, "v2\n"));
+    // Remembered like any other: the next deploy (no flag) still waits for the app.
+    let next = site
+        .env
+        .json(&["deploy", &site.project, "--image", SLOW_V1]);
+    assert_eq!(next["status"], "deployed", "{next:#}");
+    let answer = get_to_the_end(site.port, ANSWERS_IN_2S);
+    assert!(answer.ends_with("\r\n\r\nv1\n"), "{answer}");
 }
 
 #[test]

@@ -12,6 +12,8 @@ use super::Site;
 use crate::common::{docker, docker_inspect, TestEnv, WEB_V1, WEB_V2};
 use crate::proxy::harness::Proxy;
 use crate::require_docker;
+use temps::clock::now_ms;
+use temps::store::Store;
 
 impl Site {
     /// `temps deploy` in proxy mode with this standby; returns the deployment.
@@ -88,7 +90,18 @@ fn a_replaced_version_stays_warm_and_the_next_operation_stops_it_once_expired() 
     let listed = site.env.ok(&["list", &site.project]);
     assert!(listed.stdout.contains("warm until"), "{}", listed.stdout);
 
-    std::thread::sleep(Duration::from_millis(2_500));
+    // Until its standby has ended (the clock past its `warm_until`, as the history has it).
+    let until = Store::open(&site.env.db())
+        .expect("open the history")
+        .expect_deployment(first["id"].as_i64().expect("an id"))
+        .expect("the first deployment")
+        .warm_until
+        .expect("a warm_until");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while now_ms() <= until {
+        assert!(Instant::now() < deadline, "the standby never ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // The proxy checks only every 30 s: the next operation's reconciliation stops it.
     assert!(
         old.iter().all(|c| running(c)),

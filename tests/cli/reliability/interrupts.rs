@@ -147,15 +147,18 @@ fn sigint_during_a_first_deploy_leaves_nothing_running() {
     assert!(running_containers(&project).is_empty());
 }
 
-/// Docker's `kill` events for `container` (the first is a stop's SIGTERM), as they come;
-/// the watcher ends with the test.
-struct KillEvents {
+/// Docker's `kill`, `die` and `start` events for a running `container`, as they come
+/// (`kill 15`, `kill 9`, `die`, `start`); the watcher ends with the test.
+struct ContainerEvents {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
 }
 
-impl KillEvents {
-    fn watch(container: &str) -> KillEvents {
+impl ContainerEvents {
+    /// Watch `container` (running), returning once the engine sends its events: `docker
+    /// events` says nothing when it has subscribed, so the container's `top` (an event
+    /// of its own, harmless) is asked for until its event comes through.
+    fn watch(container: &str) -> ContainerEvents {
         let mut child = std::process::Command::new("docker")
             .args([
                 "events",
@@ -163,6 +166,12 @@ impl KillEvents {
                 &format!("container={container}"),
                 "--filter",
                 "event=kill",
+                "--filter",
+                "event=die",
+                "--filter",
+                "event=start",
+                "--filter",
+                "event=top",
                 "--format",
                 "{{.Action}} {{index .Actor.Attributes \"signal\"}}",
             ])
@@ -178,25 +187,50 @@ impl KillEvents {
                 .lines()
                 .map_while(Result::ok)
             {
-                if send.send(line).is_err() {
+                if send.send(line.trim().to_string()).is_err() {
                     break;
                 }
             }
         });
-        // `docker events` subscribes before it prints anything: give it that moment.
-        std::thread::sleep(Duration::from_millis(300));
-        KillEvents { child, lines }
+        let events = ContainerEvents { child, lines };
+        let started = Instant::now();
+        loop {
+            docker(&["top", container]).code(0);
+            match events.lines.recv_timeout(Duration::from_secs(1)) {
+                Ok(line) if line == "top" => return events,
+                Ok(line) => panic!("an event of {container} before the watch began: {line}"),
+                Err(_) => assert!(
+                    started.elapsed() < PATIENCE,
+                    "`docker events` never reported {container}'s top"
+                ),
+            }
+        }
     }
 
-    /// Wait for the next signal the engine sends the container.
+    /// The next event of the container (a `top` asked for while subscribing aside).
     fn next(&self) -> String {
-        self.lines
-            .recv_timeout(PATIENCE)
-            .expect("no kill event from the engine")
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(PATIENCE)
+                .expect("no event from the engine");
+            if line != "top" {
+                return line;
+            }
+        }
+    }
+
+    /// The events up to and with the first `last`.
+    fn until(&self, last: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        while seen.last().map(String::as_str) != Some(last) {
+            seen.push(self.next());
+        }
+        seen
     }
 }
 
-impl Drop for KillEvents {
+impl Drop for ContainerEvents {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -232,17 +266,12 @@ fn sigint_during_a_slow_stop_waits_for_it_and_the_old_version_serves_past_its_st
     let env = TestEnv::new();
     let (project, port) = stubborn_serving(&env, "slowstop", "3s");
     let old = container(&project, "production", 1);
-    let kills = KillEvents::watch(&old);
+    let events = ContainerEvents::watch(&old);
     let deploy = Background::start(&env, &[], &["deploy", &project, "--image", WEB_V1]);
     // The engine's stop of #1 begins with SIGTERM; #1 ignores it and runs until the kill
-    // at 3 s.
-    let first = kills.next();
-    assert!(
-        first.contains("15"),
-        "the stop began with {first}, not SIGTERM"
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    let interrupted = Instant::now();
+    // at 3 s. The interrupt comes in the middle of it.
+    let first = events.next();
+    assert_eq!(first, "kill 15", "the stop began with {first}, not SIGTERM");
     deploy.signal("INT");
     let run = deploy
         .finish()
@@ -250,10 +279,14 @@ fn sigint_during_a_slow_stop_waits_for_it_and_the_old_version_serves_past_its_st
         .stderr_has("deployment #2 was cancelled: interrupted by SIGINT")
         .stderr_has("#1 is serving again");
     assert_error_with_hint(&run);
-    // temps said so only once the engine's stop was over and #1 was started again.
+    // temps started #1 again only once the engine's stop was over (the kill at the stop
+    // timeout, #1 dead): a start while the stop was under way would have been undone by
+    // that kill. (Waiting for the stop, temps may ask for it again: another SIGTERM.)
+    let seen = events.until("start");
+    let died = seen.iter().position(|e| e == "die");
     assert!(
-        interrupted.elapsed() >= Duration::from_secs(2),
-        "temps reported #1 serving before the engine's stop could end"
+        died.is_some_and(|died| died + 2 == seen.len() && seen[..died].contains(&"kill 9".into())),
+        "the engine's events for {old} after its SIGTERM: {seen:?}"
     );
     let record = deployment(&env, 2);
     assert_eq!(record["status"], "cancelled");
@@ -265,9 +298,7 @@ fn sigint_during_a_slow_stop_waits_for_it_and_the_old_version_serves_past_its_st
         "{record}"
     );
 
-    // Well past the stop timeout, what temps reported serving still serves.
-    let past = Duration::from_secs(5);
-    std::thread::sleep(past.saturating_sub(interrupted.elapsed()));
+    // Past the stop timeout, what temps reported serving still serves.
     assert!(is_running(&old), "{old} does not run");
     assert_eq!(serving(port).as_deref(), Some("stubborn"));
     assert_eq!(

@@ -2,8 +2,6 @@
 //! put right by the next command on the environment, as on one host.
 
 use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use super::support::*;
 use crate::common::*;
@@ -20,19 +18,6 @@ fn spawn(project: &SwarmProject<'_>, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start temps")
-}
-
-/// Wait (at most 30 s) until the service is set to run `digest`: the update is under way.
-#[track_caller]
-fn wait_for_update(lab: &SwarmLab, service: &str, digest: &str) {
-    let started = Instant::now();
-    while lab.service_image(service) != digest {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{service} was never updated to {digest}"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn signal(child: &Child, name: &str) {

@@ -5,14 +5,13 @@
 //! deploy, rollback or promote asks for the environment's count again.
 
 use std::process::Stdio;
-use std::thread;
-use std::time::Duration;
 
 use super::support::*;
 use crate::common::Away;
 use crate::require_swarm;
 
-/// The worker that goes away (node1 is the manager temps talks to).
+/// The worker that goes away when every worker's task is replaced already (node1 is the
+/// manager temps talks to).
 const LEAVING: &str = "node3";
 
 #[test]
@@ -40,10 +39,20 @@ fn a_node_leaving_mid_update_leaves_the_others_on_the_new_version_and_says_so() 
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.spawn().expect("start the update")
     };
-    thread::sleep(Duration::from_millis(500));
-    // Its engine stops answering (SIGSTOP): the update cannot finish its task there, and
-    // the manager lists it Down once it misses its heartbeats.
-    let leaving = LEAVING;
+    // The update is under way: Swarm replaces the tasks one at a time from here on.
+    let service = project.service("production");
+    wait_for_update(lab, &service, lab.digest("WEB_V2"));
+    // A worker whose task the update has not replaced yet goes: its engine stops
+    // answering (SIGSTOP), so the update cannot finish its task there, and the manager
+    // lists it Down once it misses its heartbeats.
+    let v1 = lab.digest("WEB_V1");
+    let leaving = lab
+        .tasks(&service)
+        .into_iter()
+        .find(|t| t.image == v1 && lab.workers().any(|w| w.name == t.node))
+        .map(|t| t.node)
+        .unwrap_or_else(|| LEAVING.to_string());
+    let leaving = leaving.as_str();
     let away = lab.away(leaving, Away::Paused);
     let done = crate::common::Run::from(update.wait_with_output().expect("the update ends"))
         .code(0)
@@ -52,7 +61,6 @@ fn a_node_leaving_mid_update_leaves_the_others_on_the_new_version_and_says_so() 
     assert_eq!(record["status"], "deployed");
     assert_eq!(record["rolled_back_from_id"], serde_json::Value::Null);
 
-    let service = project.service("production");
     let mut staying: Vec<String> = every_node(lab)
         .into_iter()
         .filter(|n| n != leaving)

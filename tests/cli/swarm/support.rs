@@ -1,7 +1,8 @@
 //! What the swarm-mode tests share: temps pointed at the lab's manager, a project whose
 //! service is removed when the test ends, and waits bounded by the lab's pace.
 
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -141,4 +142,17 @@ pub fn every_node(lab: &SwarmLab) -> Vec<String> {
     let mut nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
     nodes.sort();
     nodes
+}
+
+/// Wait (at most 30 s) until the service is set to run `digest`: the update is under way.
+#[track_caller]
+pub fn wait_for_update(lab: &SwarmLab, service: &str, digest: &str) {
+    let started = Instant::now();
+    while lab.service_image(service) != digest {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{service} was never updated to {digest}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
 }
