@@ -4,6 +4,7 @@
 //! particular exit code, it carries a [`Failure`] somewhere in its chain. `main` walks the
 //! chain to find it, so context added on the way up never hides the code or the hint.
 
+use crate::text::{escape_char, needs_escape};
 use std::fmt;
 
 /// The exit codes of the spec's table.
@@ -84,6 +85,38 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
     failure_of(err).map_or(ExitStatus::Unexpected, |f| f.status)
 }
 
+/// The longest reason accepted, in characters.
+pub const MAX_REASON: usize = 500;
+
+/// Free text the user gives (`--reason`, the API's `"reason"`): one line, at most
+/// [`MAX_REASON`] characters, no control characters. Runs of whitespace (tabs and line
+/// breaks included) become one space; a blank reason is none.
+pub fn clean_reason(reason: Option<String>) -> Result<Option<String>, Failure> {
+    let Some(text) = reason else {
+        return Ok(None);
+    };
+    if let Some(bad) = text
+        .chars()
+        .find(|c| needs_escape(*c) && !c.is_whitespace())
+    {
+        return Err(Failure::usage(format!(
+            "the reason contains the control character {}",
+            escape_char(bad)
+        ))
+        .hint("write the reason as plain text"));
+    }
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    if text.chars().count() > MAX_REASON {
+        return Err(
+            Failure::usage(format!("the reason is longer than {MAX_REASON} characters"))
+                .hint("say it in a sentence; longer notes belong in the incident document"),
+        );
+    }
+    Ok(Some(text.split_whitespace().collect::<Vec<_>>().join(" ")))
+}
+
 /// Fail with a usage error unless `name` is a valid project or environment name.
 pub fn check_name(what: &str, name: &str) -> Result<(), Failure> {
     let bytes = name.as_bytes();
@@ -137,5 +170,24 @@ mod tests {
             exit_status_of(&anyhow::anyhow!("x")),
             ExitStatus::Unexpected
         );
+    }
+
+    #[test]
+    fn a_reason_with_a_control_character_is_refused() {
+        let refused = clean_reason(Some("\u{1b}[2J oops".into())).unwrap_err();
+        assert_eq!(refused.status, ExitStatus::Usage);
+        assert!(refused.message.contains("\\x1b"), "{}", refused.message);
+        assert!(clean_reason(Some("ok\u{9b}".into())).is_err());
+    }
+
+    #[test]
+    fn whitespace_in_a_reason_becomes_one_space() {
+        assert_eq!(
+            clean_reason(Some(" checkout\n errors\tafter 1.3 ".into())).unwrap(),
+            Some("checkout errors after 1.3".into())
+        );
+        assert_eq!(clean_reason(Some(" \n ".into())).unwrap(), None);
+        assert_eq!(clean_reason(None).unwrap(), None);
+        assert!(clean_reason(Some("x".repeat(MAX_REASON + 1))).is_err());
     }
 }

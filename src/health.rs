@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 
 use crate::clock::format_duration;
 use crate::docker::{Engine, Health};
-use crate::ops::Progress;
+use crate::progress::Progress;
 use crate::store::Publish;
 
 /// Where and how to probe a container.

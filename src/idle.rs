@@ -1,5 +1,6 @@
-//! What a served connection has in flight, and when it has been idle: shared by the
-//! proxy's HTTP/2 connections and every connection of `temps serve`.
+//! What a served connection has in flight, and when it has been idle (and when its
+//! listener is told to stop): shared by the proxy's connections and every connection of
+//! `temps serve`.
 //!
 //! A request counts from the moment it reaches the service until its answer's body was
 //! handed over whole (or dropped). PINGs and other frames do not count: hyper answers
@@ -85,6 +86,11 @@ impl<B: Body + Unpin> Body for Counted<B> {
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
+}
+
+/// Resolves once the listener is told to stop (or is gone).
+pub async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! history, and roll an environment back to an earlier deployment's image in seconds.
 
 pub mod api;
+pub mod certificate;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -12,9 +13,11 @@ pub mod health;
 pub mod idle;
 pub mod ops;
 pub mod output;
+pub mod progress;
 pub mod proxy;
 pub mod store;
 pub mod text;
+pub mod wake;
 
 use anyhow::Result;
 

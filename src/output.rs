@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::cli::OutputFormat;
 use crate::error::{failure_of, Failure};
-use crate::ops::{Event, Progress};
+use crate::progress::{Event, Progress};
 use crate::text::printable;
 
 /// Free text as a terminal may show it: control characters written out (`\x1b`).

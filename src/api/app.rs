@@ -2,7 +2,7 @@
 //! sessions, who fails to authenticate, the operations in flight and the event streams'
 //! shared poller.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use super::clients::Failures;
 use super::error::ApiError;
 use super::events::Poller;
 use super::operations::Operations;
+use super::sessions::Sessions;
 use crate::store::{Deployment, Store};
 
 /// How long the list of images on the host is reused for `actions`.
@@ -26,13 +27,10 @@ type ImagesSeen = (Instant, Option<HashSet<String>>);
 pub struct App {
     pub db: PathBuf,
     pub tls: bool,
-    /// `--public-url`'s origin (`https://temps.example.com`), which a cookie request
-    /// that changes something must come from; `None`: the request's own authority.
-    pub public_origin: Option<String>,
     pool: Mutex<Vec<Store>>,
     /// One per pooled connection, taken by `read` for the time it uses one.
     permits: Arc<tokio::sync::Semaphore>,
-    pub(super) sessions: Mutex<HashMap<String, super::sessions::Session>>,
+    pub sessions: Sessions,
     pub(super) failures: Failures,
     images: Arc<Mutex<Option<ImagesSeen>>>,
     images_refreshing: Arc<std::sync::atomic::AtomicBool>,
@@ -51,10 +49,9 @@ impl App {
         Ok(App {
             db,
             tls,
-            public_origin,
             pool: Mutex::new(pool),
             permits: Arc::new(tokio::sync::Semaphore::new(POOL)),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Sessions::new(tls, public_origin),
             failures: Failures::default(),
             images: Arc::new(Mutex::new(None)),
             images_refreshing: Arc::new(std::sync::atomic::AtomicBool::new(false)),

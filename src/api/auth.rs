@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::app::App;
 use super::error::ApiError;
+pub use super::sessions::Failed;
 use super::sessions::{cross_origin, same_origin, session_cookie};
 use super::Arrival;
 use crate::error::check_name;
@@ -195,14 +196,6 @@ enum Credential {
     Session(String),
 }
 
-/// Which kind of presented secret failed, for the log.
-#[derive(Debug, Clone, Copy)]
-pub enum Failed {
-    Token,
-    Session,
-    SignIn,
-}
-
 /// Authenticate `parts`, check that the token may do `N`, then `look` up what the
 /// path names for it: one turn on the history. A missing credential answers 401; a
 /// presented one that fails is logged and counted against the client.
@@ -286,7 +279,7 @@ fn credential(parts: &Parts, app: &App) -> Result<Credential, ApiError> {
     let Some(session) = session_cookie(&parts.headers, app.tls) else {
         return Err(ApiError::unauthorized());
     };
-    if !matches!(parts.method, Method::GET | Method::HEAD) && !same_origin(parts, app) {
+    if !matches!(parts.method, Method::GET | Method::HEAD) && !same_origin(parts, &app.sessions) {
         return Err(cross_origin());
     }
     Ok(Credential::Session(session))
@@ -318,7 +311,10 @@ impl App {
                     Ok(Ok(identified.token))
                 }
             },
-            Credential::Session(id) => Ok(self.session_token(store, id)?.ok_or(Failed::Session)),
+            Credential::Session(id) => Ok(self
+                .sessions
+                .session_token(store, id)?
+                .ok_or(Failed::Session)),
         }
     }
 
@@ -340,7 +336,7 @@ impl App {
         }
         let mut response = ApiError::unauthorized().into_response();
         if let Failed::Session = failed {
-            if let Ok(value) = HeaderValue::from_str(&self.cookie(None)) {
+            if let Ok(value) = HeaderValue::from_str(&self.sessions.cookie(None)) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
         }

@@ -17,7 +17,6 @@ use std::time::Duration;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use tokio::sync::watch;
 
-use super::app::App;
 use super::operations::Log;
 use crate::store::{Deployment, Status};
 
@@ -105,11 +104,13 @@ impl<T: Clone + Send + Sync + 'static> Poller<T> {
     }
 }
 
-/// The event stream of `deployment`, looked up by the request: its operation's log when
+/// The event stream of `deployment`, looked up by the request: its operation's `log` when
 /// this server runs it (or ran it lately), else `done` at once if it has ended, else
-/// `done` when the shared poller sees it end.
+/// `done` when the shared `poller` sees it end (reading the records with `read`).
 pub fn stream(
-    app: &Arc<App>,
+    log: Option<Arc<Log>>,
+    poller: &Arc<Poller<Deployment>>,
+    read: Reader<Deployment>,
     deployment: Deployment,
 ) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
     enum State {
@@ -118,20 +119,13 @@ pub fn stream(
         Ended(Box<Deployment>),
         Done,
     }
-    let state = match app.operations.log_of(deployment.id) {
+    let state = match log {
         Some(log) => {
             let changes = log.subscribe();
             State::Log(log, 0, changes)
         }
         None if ended(&deployment) => State::Ended(Box::new(deployment)),
-        None => {
-            let app_for_reads = app.clone();
-            let read: Reader<Deployment> = Arc::new(move |ids| {
-                let app = app_for_reads.clone();
-                Box::pin(async move { app.deployments_now(ids).await })
-            });
-            State::Record(app.poller.follow(deployment.id, &read))
-        }
+        None => State::Record(poller.follow(deployment.id, &read)),
     };
     let done = |d: &Deployment| {
         let data = serde_json::to_string(d).unwrap_or_default();

@@ -14,9 +14,10 @@ use tokio::sync::{oneshot, watch, Notify};
 
 use super::error::ApiError;
 use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
+use crate::ops::gate::Choice;
 use crate::ops::redeploy::{self, Outcome, Plan, Prompt};
 use crate::ops::watch::{self as watching, WatchOutcome};
-use crate::ops::{gate::Choice, Event, Progress, Stage};
+use crate::progress::{Event, Progress, Stage};
 use crate::store::{Deployment, Status, Store};
 
 /// How many ended operations' logs are kept for late event streams.

@@ -2,13 +2,13 @@
 //! (`__Host-` and `Secure` under TLS) for a token that signed in, and the same-origin
 //! check every cookie request that changes something must pass.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName};
 
-use super::app::App;
-use super::auth::Failed;
 use super::error::ApiError;
 use crate::ops::tokens::{self, Token};
 use crate::store::Store;
@@ -28,19 +28,45 @@ fn cookie_name(tls: bool) -> &'static str {
     }
 }
 
+/// Which kind of presented secret failed, for the log.
+#[derive(Debug, Clone, Copy)]
+pub enum Failed {
+    Token,
+    Session,
+    SignIn,
+}
+
+/// The server's dashboard sessions, and what their cookie and same-origin check depend
+/// on: whether it serves TLS, and `--public-url`'s origin.
+pub struct Sessions {
+    pub tls: bool,
+    /// `--public-url`'s origin (`https://temps.example.com`), which a cookie request
+    /// that changes something must come from; `None`: the request's own authority.
+    pub public_origin: Option<String>,
+    open: Mutex<HashMap<String, Session>>,
+}
+
 /// A signed-in dashboard: the token it was opened with, by name and secret hash.
-pub struct Session {
+struct Session {
     token: String,
     secret_hash: String,
     last_used: Instant,
 }
 
-impl App {
+impl Sessions {
+    pub fn new(tls: bool, public_origin: Option<String>) -> Sessions {
+        Sessions {
+            tls,
+            public_origin,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The live token of session `id`, if it is one and has not ended (its token
     /// revoked, expired or made again ends it too).
     pub fn session_token(&self, store: &Store, id: &str) -> Result<Option<Token>, ApiError> {
         let (name, hash) = {
-            let mut sessions = self.sessions.lock().expect("sessions");
+            let mut sessions = self.open.lock().expect("sessions");
             let Some(session) = sessions.get_mut(id) else {
                 return Ok(None);
             };
@@ -53,7 +79,7 @@ impl App {
         };
         let token = tokens::session_token(store, &name, &hash)?;
         if token.is_none() {
-            self.sessions.lock().expect("sessions").remove(id);
+            self.open.lock().expect("sessions").remove(id);
         }
         Ok(token)
     }
@@ -70,7 +96,7 @@ impl App {
             Err(_) => return Ok(Err(Failed::SignIn)),
         };
         let id = tokens::random_string(43)?;
-        let mut sessions = self.sessions.lock().expect("sessions");
+        let mut sessions = self.open.lock().expect("sessions");
         sessions.retain(|_, s| s.last_used.elapsed() <= SESSION_IDLE);
         if sessions.len() >= MAX_SESSIONS {
             if let Some(oldest) = sessions
@@ -98,7 +124,7 @@ impl App {
             if !same_origin(parts, self) {
                 return Err(cross_origin());
             }
-            self.sessions.lock().expect("sessions").remove(&id);
+            self.open.lock().expect("sessions").remove(&id);
         }
         Ok(())
     }
@@ -117,7 +143,7 @@ impl App {
 /// `Origin` is the dashboard's own: `--public-url`'s origin when given, else this
 /// server's scheme and the authority the request was sent to (HTTP/2's `:authority`,
 /// HTTP/1.1's one `Host`).
-pub(super) fn same_origin(parts: &Parts, app: &App) -> bool {
+pub(super) fn same_origin(parts: &Parts, app: &Sessions) -> bool {
     let Some(origin) = only(&parts.headers, header::ORIGIN) else {
         return false;
     };

@@ -124,7 +124,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                     } else if let Some(listen) = env.proxy {
                         let running = store
                             .proxy_state()?
-                            .is_some_and(|s| crate::proxy::is_running(&s, crate::clock::now_ms()));
+                            .is_some_and(|s| s.is_running(crate::clock::now_ms()));
                         ctx.out.note(if running {
                             format!("serving on {listen} through `temps proxy`")
                         } else {

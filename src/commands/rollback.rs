@@ -11,11 +11,12 @@ use crate::commands::deploy::what;
 use crate::error::Failure;
 use crate::ops::gate::{self, Choice};
 use crate::ops::redeploy::{
-    self, short_id, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
+    self, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
 };
 use crate::ops::{current_user, documents, watch};
 use crate::output::{ask, shown, Spinner};
 use crate::store::{Deployment, EnvState};
+use crate::text::short_id;
 
 pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
     let mut store = ctx.store()?;
@@ -56,7 +57,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
     block_on(async {
         if args.dry_run {
             // What the rollback itself would refuse, the dry run refuses too.
-            crate::text::clean_reason(args.reason.clone())?;
+            crate::error::clean_reason(args.reason.clone())?;
             let spinner = ctx.out.progress("validating");
             let prompt = prompt(ctx, &spinner);
             let plan = redeploy::dry_run(&store, Kind::Rollback, &target, prompt.as_ref()).await?;
@@ -374,7 +375,7 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
             .map_or("nothing serves".to_string(), describe)
     ));
     lines.push(format!("  target   {}", describe(&plan.target)));
-    let affected = crate::ops::domains::affected(&plan.environment);
+    let affected = plan.environment.reached_by();
     if !affected.is_empty() {
         let what = if plan.environment.domains.is_empty() {
             "address"

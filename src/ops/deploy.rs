@@ -11,17 +11,16 @@ use super::lock::Asker;
 use super::recover::take_environment;
 use super::swap::{self, swarm, Swap};
 use super::swap::{ProxyMode, SwarmMode};
-use super::{Progress, Stage};
+use super::tls as tls_settings;
+pub use super::tls::TlsRequest;
 use crate::docker::{Engine, ImageFacts};
+use crate::error::clean_reason;
 use crate::error::{check_name, Failure};
-use crate::proxy::tls::settings as tls_settings;
-pub use crate::proxy::tls::settings::TlsRequest;
-use crate::proxy::DEFAULT_RESPONSE_TIMEOUT;
+use crate::progress::{Progress, Stage};
 use crate::store::{
     Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store, Tls,
-    DEFAULT_STANDBY,
+    DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STANDBY,
 };
-use crate::text::clean_reason;
 
 pub struct DeployRequest {
     pub project: String,

@@ -36,16 +36,6 @@ pub fn project(project: &Project, envs: &[Environment]) -> serde_json::Value {
     })
 }
 
-/// Where an environment is reached: its published port, or its proxy address.
-pub fn addresses(env: &Environment) -> Vec<String> {
-    env.publish
-        .as_ref()
-        .map(ToString::to_string)
-        .into_iter()
-        .chain(env.proxy.clone())
-        .collect()
-}
-
 /// A validated rollback or promote, as `--dry-run -o json` prints it.
 pub fn plan(plan: &Plan) -> Value {
     let mut document = json!({
@@ -57,8 +47,8 @@ pub fn plan(plan: &Plan) -> Value {
         "current": plan.current,
         "target": plan.target,
         "changed_variables": plan.changed_variables,
-        "addresses": addresses(&plan.environment),
-        "domains": super::domains::affected(&plan.environment),
+        "addresses": plan.environment.addresses(),
+        "domains": plan.environment.reached_by(),
     });
     // Proxy mode: whether the target's warm containers are reused, and why (or not).
     if let (Some(path), Some(fields)) = (&plan.path, document.as_object_mut()) {

@@ -6,7 +6,7 @@
 //! with `--domain '*'`, so that unknown hosts never reach it by accident.
 
 use crate::error::{ExitStatus, Failure};
-use crate::store::{Environment, Store};
+use crate::store::Store;
 
 /// At most this many domains per environment.
 pub const MAX_DOMAINS: usize = 32;
@@ -75,20 +75,6 @@ pub fn normalize_all(given: &[String]) -> Result<Vec<String>, Failure> {
         .hint("use a wildcard like `*.example.com` for many names under one"));
     }
     Ok(domains)
-}
-
-/// The host a request names, as domains are matched: lower case, without the port or a
-/// final dot. `None` for a host that cannot be a domain (an IP literal in brackets, say).
-pub fn request_host(host: &[u8]) -> Option<String> {
-    let host = std::str::from_utf8(host).ok()?.trim();
-    if host.starts_with('[') {
-        return None;
-    }
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    };
-    Some(name.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// How an environment asks for its place on a proxy address.
@@ -165,16 +151,6 @@ pub fn check_claims(store: &Store, claim: &Claim<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Which of `domains` (or the address, when there are none) a request reaches: for the
-/// confirmation and the plan.
-pub fn affected(env: &Environment) -> Vec<String> {
-    if env.domains.is_empty() {
-        crate::ops::documents::addresses(env)
-    } else {
-        env.domains.clone()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,19 +177,6 @@ mod tests {
         ] {
             assert!(normalize(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn request_hosts_lose_their_port_and_case() {
-        assert_eq!(
-            request_host(b"Shop.Example.com:8080").as_deref(),
-            Some("shop.example.com")
-        );
-        assert_eq!(
-            request_host(b"shop.example.com.").as_deref(),
-            Some("shop.example.com")
-        );
-        assert_eq!(request_host(b"[::1]:80"), None);
     }
 
     #[test]

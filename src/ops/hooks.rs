@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::Progress;
 use crate::clock::format_duration;
 use crate::error::Failure;
+use crate::progress::Progress;
 use crate::store::Project;
 
 /// What a hook is told, as `TEMPS_*` environment variables.

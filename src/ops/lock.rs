@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{Progress, Stage};
 use crate::clock::{ago, now_ms, rfc3339};
 use crate::error::{ExitStatus, Failure};
+use crate::progress::{Progress, Stage};
 use crate::store::{release_lock, LockAttempt, LockHolder, Project, Store};
 use crate::text::printable;
 

@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use super::gate::Choice;
 use super::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
 use super::static_site::{deploy_dir, DirRequest};
-use super::{Event, Progress, Stage};
 use crate::error::{exit_status_of, ExitStatus};
+use crate::progress::{Event, Progress, Stage};
 use crate::store::{Preset, ProjectChanges, Store};
 
 /// Answers as it was told, and remembers what it was asked.

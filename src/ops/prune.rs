@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::lock::Asker;
 use super::recover::take_environment;
-use super::Progress;
 use crate::docker::{pin_repository, Engine};
+use crate::progress::Progress;
 use crate::store::{Deployment, Preset, Status, Store};
 
 pub struct PruneRequest {

@@ -12,9 +12,10 @@ use anyhow::Result;
 
 use super::drift::{observe, Drift};
 use super::lock::{hold_environment, Asker, Held};
-use super::{release, swap, Progress, Stage};
+use super::{release, swap};
 use crate::clock::now_ms;
 use crate::docker::{ContainerFacts, Engine};
+use crate::progress::{Progress, Stage};
 use crate::store::{Preset, Project, Status, Store};
 
 /// Lock `project/environment` for `command` and recover what an earlier operation left.

@@ -16,15 +16,17 @@ use super::gate::Choice;
 use super::hooks::{self, HookEnv};
 use super::lock::{hold_environment, Asker};
 use super::recover::recover;
+use super::release;
 use super::swap::warm::WarmOutcome;
 use super::swap::{self, Swap};
-use super::{release, Progress, Stage};
 use crate::docker::{Engine, ImageFacts};
+use crate::error::clean_reason;
 use crate::error::Failure;
+use crate::progress::{Progress, Stage};
 use crate::store::{
     digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, Status, Store,
 };
-use crate::text::{clean_reason, printable};
+use crate::text::{printable, short_id};
 
 pub use super::gate::Kind;
 use super::gate::{self, Facts, Refusal};
@@ -418,14 +420,6 @@ fn env_flag(env: &Environment) -> String {
     } else {
         format!(" --environment {}", env.name)
     }
-}
-
-/// `sha256:0123456789ab…` → `0123456789ab`; a repository digest
-/// (`repo@sha256:0123456789ab…`) likewise.
-pub fn short_id(image_id: &str) -> &str {
-    let digest = image_id.rsplit_once('@').map_or(image_id, |(_, d)| d);
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    &hex[..hex.len().min(12)]
 }
 
 fn changed_variables(

@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::lock::{lock_environment, Asker};
-use super::Progress;
 use crate::clock::now_ms;
 use crate::docker::Engine;
+use crate::progress::Progress;
 use crate::store::{Environment, Preset, Project, Store};
 
 /// How often a running proxy looks for expired standbys; `TEMPS_STANDBY_CHECK_MS`

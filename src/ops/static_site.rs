@@ -12,10 +12,10 @@ use super::hooks::{self, HookEnv};
 use super::lock::Asker;
 use super::recover::take_environment;
 use super::release::{copy_release, point, release_dir};
-use super::Stage;
+use crate::error::clean_reason;
 use crate::error::{check_name, Failure};
+use crate::progress::Stage;
 use crate::store::{EnvState, NewDeployment, Preset, Status, Store};
-use crate::text::clean_reason;
 
 pub struct DirRequest {
     pub project: String,
@@ -30,7 +30,7 @@ pub struct DirRequest {
 pub async fn deploy_dir(
     store: &mut Store,
     request: DirRequest,
-    progress: &dyn super::Progress,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<DeployOutcome> {
     progress.stage(Stage::Validate);
     check_name("environment", &request.environment)?;

@@ -23,7 +23,7 @@ pub struct EnvironmentStatus {
     /// Swarm mode: the service and each of its tasks.
     pub swarm: Option<SwarmView>,
     /// Proxy mode with HTTPS: each domain's certificate (`[]` when plain).
-    pub tls: Vec<crate::proxy::tls::status::TlsView>,
+    pub tls: Vec<super::tls::TlsView>,
     pub drift: Vec<String>,
     /// A docker project's environment (a static one has no address of its own).
     #[serde(skip)]
@@ -156,7 +156,7 @@ pub async fn project_status(
                 let state = store.proxy_state()?;
                 let running = state
                     .as_ref()
-                    .is_some_and(|s| crate::proxy::is_running(s, crate::clock::now_ms()));
+                    .is_some_and(|s| s.is_running(crate::clock::now_ms()));
                 let generation = route.as_ref().map_or(0, |r| r.generation);
                 let applied = state.as_ref().filter(|_| running).map(|s| s.generation);
                 if !running {
@@ -223,8 +223,7 @@ pub async fn project_status(
             }
         }
         let proxy_running = proxy.as_ref().is_some_and(|p| p.running);
-        let tls =
-            crate::proxy::tls::status::views(store, &env, proxy_running, crate::clock::now_ms())?;
+        let tls = super::tls::views(store, &env, proxy_running, crate::clock::now_ms())?;
         statuses.push(EnvironmentStatus {
             project: project.name.clone(),
             environment: env.name.clone(),

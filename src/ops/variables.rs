@@ -5,8 +5,8 @@
 use anyhow::Result;
 
 use super::lock::{lock_environment, Asker};
-use super::Progress;
 use crate::error::{check_name, Failure};
+use crate::progress::Progress;
 use crate::store::{Project, Store};
 
 /// Set variables (creating the environment on first use).

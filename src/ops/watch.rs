@@ -22,11 +22,11 @@ use super::gate::Choice;
 use super::lock::live_holder;
 use super::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
 use super::swap::{upstream_of, Signals};
-use super::Progress;
 use crate::clock::now_ms;
 use crate::docker::Engine;
 use crate::error::{ExitStatus, Failure};
 use crate::health::{probe_once, Probe};
+use crate::progress::Progress;
 use crate::store::{Deployment, Preset, Project, Publish, Status, Store};
 
 /// How often the health check is probed during the watch.

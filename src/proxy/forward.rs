@@ -80,7 +80,7 @@ impl Forwarder {
         }
         let route_host = host
             .as_ref()
-            .and_then(|h| crate::ops::domains::request_host(h.as_bytes()));
+            .and_then(|h| crate::proxy::headers::request_host(h.as_bytes()));
         strip_hop_by_hop(&mut headers);
         drop_underscore_aliases(&mut headers);
         add_forwarding(&mut headers, client, host, https);

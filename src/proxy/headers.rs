@@ -202,6 +202,20 @@ pub fn add_forwarding(
     };
 }
 
+/// The host a request names, as domains are matched: lower case, without the port or a
+/// final dot. `None` for a host that cannot be a domain (an IP literal in brackets, say).
+pub fn request_host(host: &[u8]) -> Option<String> {
+    let host = std::str::from_utf8(host).ok()?.trim();
+    if host.starts_with('[') {
+        return None;
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    Some(name.trim_end_matches('.').to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,5 +371,18 @@ mod tests {
         add_forwarding(&mut map, "192.0.2.7".parse().unwrap(), None, true);
         assert_eq!(map["x-forwarded-proto"], "https");
         assert!(!map.contains_key("x-forwarded-host"));
+    }
+
+    #[test]
+    fn request_hosts_lose_their_port_and_case() {
+        assert_eq!(
+            request_host(b"Shop.Example.com:8080").as_deref(),
+            Some("shop.example.com")
+        );
+        assert_eq!(
+            request_host(b"shop.example.com.").as_deref(),
+            Some("shop.example.com")
+        );
+        assert_eq!(request_host(b"[::1]:80"), None);
     }
 }

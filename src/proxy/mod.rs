@@ -38,13 +38,12 @@ use tokio::sync::watch;
 
 use crate::clock::now_ms;
 use crate::error::{ExitStatus, Failure};
-use crate::store::{ProxyState, Route, Store};
+use crate::store::{Route, Store};
 use report::Observed;
 use server::{Limits, Server, Serving};
 use table::Routes;
 
 pub use policy::DEFAULT_RESPONSE_TIMEOUT;
-pub use wake::notify as notify_route_change;
 
 /// How many client connections the proxy holds at once unless told otherwise: the 10,000
 /// idle ones the benchmarks open fit, and so do their file descriptors (with the
@@ -88,12 +87,6 @@ impl Default for ProxyOptions {
     }
 }
 
-/// True when `state` comes from a proxy that runs now: its heartbeat is recent and its
-/// process exists.
-pub fn is_running(state: &ProxyState, now_ms: i64) -> bool {
-    now_ms - state.heartbeat_at < 2_000 && process_exists(state.pid)
-}
-
 /// Every client connection is a file descriptor: take the hard limit, not the usual
 /// soft 1,024, so a thousand idle clients cannot lock everyone else out.
 fn raise_open_files_limit() {
@@ -122,7 +115,7 @@ fn ended_within(pid: u32, limit: Duration) -> bool {
                 after.split_whitespace().next().map(|state| state == "Z")
             })
             .unwrap_or(false);
-        if !process_exists(pid) || zombie {
+        if !crate::wake::process_exists(pid) || zombie {
             return true;
         }
         if std::time::Instant::now() >= deadline {
@@ -130,17 +123,6 @@ fn ended_within(pid: u32, limit: Duration) -> bool {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn process_exists(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: kill with signal 0 only checks that the pid exists; it touches no memory.
-    // EPERM means it exists under another user.
-    pid > 0
-        && (unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
 /// Run the proxy in the foreground until SIGTERM or SIGINT, then let the requests in
@@ -159,7 +141,7 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     // it to drain and exit once this one serves.
     let mut predecessor = None;
     if let Some(other) = store.proxy_state()? {
-        if other.pid != std::process::id() && is_running(&other, now_ms()) {
+        if other.pid != std::process::id() && other.is_running(now_ms()) {
             match handover::take(store.path()) {
                 Ok((sockets, connection)) => {
                     event(format!(

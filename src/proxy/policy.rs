@@ -23,10 +23,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// reading its answer, an app that stopped reading a body), as nginx's `send_timeout`.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long the app's answer may take to begin, once the request was sent to it whole,
-/// unless its environment says otherwise (`--response-timeout`): then the proxy answers
-/// 504 and closes that upstream connection (it may still carry the late answer).
-pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+pub use crate::store::DEFAULT_RESPONSE_TIMEOUT;
 
 /// How long an unused kept-alive connection to an upstream stays open.
 pub const UPSTREAM_IDLE: Duration = Duration::from_secs(30);

@@ -25,7 +25,7 @@ use super::h1;
 use super::policy::{HEADER_READ_TIMEOUT, MAX_HEAD};
 use super::table::{plan, sweep_pool, Routes, Wanted};
 use super::{event, problem};
-use crate::idle::{Counted, Open};
+use crate::idle::{stop_requested, Counted, Open};
 use crate::store::Route;
 
 /// What the listeners share with the reporter.
@@ -445,11 +445,6 @@ async fn accept(
             _ = stop_requested(&mut stopped) => return,
         }
     }
-}
-
-/// Resolves once the listener is told to stop (or is gone).
-pub async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 /// Counts a client connection open while it lives.

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use super::{event, problem};
 use crate::docker::Engine;
 use crate::ops::standby::stop_expired;
-use crate::ops::{Event, Progress};
+use crate::progress::{Event, Progress};
 use crate::store::Store;
 
 /// Progress of a standby check: only warnings reach the proxy's log.

@@ -1,42 +1,15 @@
-//! The proxy's wake-up: a route change need not wait for the next poll. A running
-//! `temps proxy` binds a unix datagram socket beside the history (`<db>-proxy.sock`, the
-//! database's path resolved through symlinks, as SQLite's `-wal` sits beside it), and its
-//! route poller waits on it with the poll interval as its timeout. Whoever commits a
-//! route change sends one empty datagram there. Nothing depends on it: a send that fails
-//! (no proxy, a socket left behind by a killed one, no permission, a path too long for a
-//! unix socket) changes nothing, and the poll picks the change up as before.
-//!
-//! The datagram carries nothing but "look now": the poller reads the generation from the
-//! history whatever wakes it, so a stray datagram costs one cheap read and no more.
+//! The proxy's end of the wake-up socket (see `crate::wake`): bound while the proxy
+//! runs, waited on by its route poller with the poll interval as its timeout, removed
+//! when it ends.
 
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
+
+use crate::wake::socket_path;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// The wake-up socket of the history at `db`, or `None` when the database's path cannot
-/// be resolved.
-pub fn socket_path(db: &Path) -> Option<PathBuf> {
-    let db = fs::canonicalize(db).ok()?;
-    let mut name = db.file_name()?.to_os_string();
-    name.push("-proxy.sock");
-    Some(db.with_file_name(name))
-}
-
-/// Tell a running proxy of the history at `db` to look at the routes now. Never blocks,
-/// never fails: the proxy polls anyway.
-pub fn notify(db: &Path) {
-    let Some(path) = socket_path(db) else {
-        return;
-    };
-    if let Ok(socket) = UnixDatagram::unbound() {
-        // A full queue already holds a wake-up: never wait for room.
-        let _ = socket.set_nonblocking(true);
-        let _ = socket.send_to(b"r", &path);
-    }
-}
 
 /// The proxy's end: bound while the proxy runs, removed when it ends.
 pub struct Wakeup {
@@ -137,6 +110,7 @@ impl Drop for Wakeup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wake::notify;
 
     fn history() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("a temp dir");

@@ -160,6 +160,28 @@ pub struct Environment {
     pub hsts: Duration,
 }
 
+impl Environment {
+    /// Where it is reached: its published port, or its proxy address.
+    pub fn addresses(&self) -> Vec<String> {
+        self.publish
+            .as_ref()
+            .map(ToString::to_string)
+            .into_iter()
+            .chain(self.proxy.clone())
+            .collect()
+    }
+
+    /// What a request names to reach it: its domains, or its addresses when it has none
+    /// (for the confirmation and the plan).
+    pub fn reached_by(&self) -> Vec<String> {
+        if self.domains.is_empty() {
+            self.addresses()
+        } else {
+            self.domains.clone()
+        }
+    }
+}
+
 /// How `temps proxy` serves an environment: plain HTTP, or HTTPS with certificates it
 /// gets itself (ACME) or with the operator's own (PEM, as checked at deploy).
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -214,6 +236,11 @@ impl fmt::Debug for Tls {
 }
 
 pub const DEFAULT_STANDBY: Duration = Duration::from_secs(30 * 60);
+
+/// How long the app's answer may take to begin, once the request was sent to it whole,
+/// unless its environment says otherwise (`--response-timeout`): then the proxy answers
+/// 504 and closes that upstream connection (it may still carry the late answer).
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

@@ -174,6 +174,13 @@ pub struct ProxyState {
     pub answers: BTreeMap<String, Answers>,
 }
 
+impl ProxyState {
+    /// The proxy that said this runs now: its heartbeat is recent and its process exists.
+    pub fn is_running(&self, now_ms: i64) -> bool {
+        crate::wake::proxy_runs(self.heartbeat_at, self.pid, now_ms)
+    }
+}
+
 /// How an upstream has answered: every answer and its 5xx ones since the proxy first
 /// routed to it, and the same within the last [`ANSWER_WINDOW_SECS`] seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -198,7 +205,7 @@ impl Store {
     ) -> Result<i64> {
         let generation =
             self.write(|tx| write_route(tx, environment_id, listen, upstreams, deployment_id))?;
-        crate::proxy::notify_route_change(&self.path);
+        crate::wake::notify(&self.path);
         Ok(generation)
     }
 
@@ -282,7 +289,7 @@ impl Store {
         })
         .with_context(|| format!("routing the environment to deployment #{id}"))?;
         // Committed: a running proxy need not wait for its next poll.
-        crate::proxy::notify_route_change(&self.path);
+        crate::wake::notify(&self.path);
         Ok(switched)
     }
 

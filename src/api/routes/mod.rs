@@ -118,14 +118,14 @@ async fn sign_in(
     let _turn = app.failures.turn(peer).await;
     let worker = app.clone();
     let opened = app
-        .read(move |store| worker.open_session(store, &request.token))
+        .read(move |store| worker.sessions.open_session(store, &request.token))
         .await?;
     let (session, token) = match opened {
         Ok(opened) => opened,
         Err(failed) => return Ok(app.failed_authentication(peer, failed)),
     };
     let mut response = Json(token_document(&token)).into_response();
-    set_cookie(&mut response, &app.cookie(Some(&session)));
+    set_cookie(&mut response, &app.sessions.cookie(Some(&session)));
     Ok(response)
 }
 
@@ -136,9 +136,9 @@ async fn who_am_i(caller: Caller<Read>, Params(NoQuery {}): Params<NoQuery>) -> 
 async fn sign_out(State(app): State<Arc<App>>, request: Request) -> Answer {
     let (mut parts, _) = request.into_parts();
     Params::<NoQuery>::from_request_parts(&mut parts, &app).await?;
-    app.close_session(&parts)?;
+    app.sessions.close_session(&parts)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    set_cookie(&mut response, &app.cookie(None));
+    set_cookie(&mut response, &app.sessions.cookie(None));
     Ok(response)
 }
 
@@ -282,7 +282,13 @@ async fn events(
     at: InDeployment<Read>,
     Params(NoQuery {}): Params<NoQuery>,
 ) -> Response {
-    events::stream(&app, at.deployment).into_response()
+    let log = app.operations.log_of(at.deployment.id);
+    let reader = app.clone();
+    let read: events::Reader<Deployment> = Arc::new(move |ids| {
+        let app = reader.clone();
+        Box::pin(async move { app.deployments_now(ids).await })
+    });
+    events::stream(log, &app.poller, read, at.deployment).into_response()
 }
 
 // ---- what a token may see ----

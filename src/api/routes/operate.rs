@@ -18,12 +18,12 @@ use crate::api::error::ApiError;
 use crate::api::input::{Document, Flag, JsonBody, Params, Window};
 use crate::api::operations::{self, Job, Operation, Started};
 use crate::error::check_name;
+use crate::error::clean_reason;
 use crate::ops::deploy::DeployRequest;
 use crate::ops::documents;
 use crate::ops::gate::Kind;
 use crate::ops::redeploy::{self, AssumeYes, Target};
 use crate::ops::tokens::Token;
-use crate::text::clean_reason;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

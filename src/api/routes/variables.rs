@@ -17,7 +17,8 @@ use crate::api::error::ApiError;
 use crate::api::input::{Document, Flag, JsonBody, NoQuery, Params};
 use crate::ops::lock::Asker;
 use crate::ops::tokens::Permission;
-use crate::ops::{documents, variables, Event, Progress};
+use crate::ops::{documents, variables};
+use crate::progress::{Event, Progress};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -19,11 +19,11 @@ pub use start_first::{upstream_of, ProxyMode, UpstreamChoice};
 pub use stop_first::CHECK_SUFFIX;
 pub use swarm::SwarmMode;
 
-use super::Progress;
 use crate::clock::format_duration;
 use crate::docker::{pin_repository, Engine, ImageFacts};
 use crate::error::{exit_status_of, ExitStatus, Failure};
 use crate::health::{wait_healthy, Probe, Unhealthy};
+use crate::progress::Progress;
 use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
 
 /// A change of what serves an environment.

@@ -16,7 +16,8 @@ use crate::clock::{format_duration, now_ms};
 use crate::docker::{container_names, ContainerSpec, Engine};
 use crate::error::Failure;
 use crate::health::Probe;
-use crate::ops::{fault_point, Progress};
+use crate::ops::fault_point;
+use crate::progress::Progress;
 use crate::store::{
     Deployment, Environment, Project, ProxiedSwitch, ProxySettings, Publish, Status, Store,
     Switched, Tls,
@@ -430,9 +431,7 @@ async fn wait_applied(store: &Store, generation: i64) -> Result<bool> {
     let started = Instant::now();
     loop {
         let state = store.proxy_state()?;
-        let alive = state
-            .as_ref()
-            .is_some_and(|s| crate::proxy::is_running(s, now_ms()));
+        let alive = state.as_ref().is_some_and(|s| s.is_running(now_ms()));
         if !alive {
             return Ok(false);
         }

@@ -16,7 +16,8 @@ use super::{
 use crate::clock::format_duration;
 use crate::docker::{container_name, ContainerSpec, Engine, ImageFacts};
 use crate::health::Probe;
-use crate::ops::{fault_point, Progress};
+use crate::ops::fault_point;
+use crate::progress::Progress;
 use crate::store::{Deployment, Environment, Project, Publish, Store};
 
 /// Run the swap; on success the new deployment is `deployed` and returned.

@@ -18,9 +18,10 @@ use crate::docker::{
     TaskFacts, UpdateState,
 };
 use crate::error::Failure;
-use crate::ops::redeploy::short_id;
-use crate::ops::{fault_point, Progress};
+use crate::ops::fault_point;
+use crate::progress::Progress;
 use crate::store::{Deployment, Environment, Project, Store};
+use crate::text::short_id;
 
 /// How an environment in swarm mode is served.
 #[derive(Debug, Clone)]

@@ -12,7 +12,8 @@ use anyhow::Result;
 use super::start_first::{retire, upstream_of, Retiring};
 use super::{Signals, Swap};
 use crate::health::{probe_once, Probe};
-use crate::ops::{fault_point, Progress};
+use crate::ops::fault_point;
+use crate::progress::Progress;
 use crate::store::{Deployment, ProxiedSwitch, Publish, Store};
 
 /// How the instant path ended.

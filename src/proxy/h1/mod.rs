@@ -30,8 +30,8 @@ use self::exchange::{
 };
 use self::parse::{BadChunk, Parsed, Request};
 use super::policy::{Local, CONNECT_TIMEOUT, HEADER_READ_TIMEOUT};
-use super::server::stop_requested;
 use super::table::{FlightGuard, Pick, Routes, Upstream};
+use crate::idle::stop_requested;
 /// After refusing a request, how long the rest of it may still be read (and thrown away)
 /// so that the refusal reaches the client before the connection closes.
 const LINGER: Duration = Duration::from_secs(2);

@@ -350,7 +350,7 @@ pub fn request(input: &[u8], client: &str, https: bool) -> Parsed<Request> {
         head_only: method == "HEAD",
         idempotent: policy::retried_on_stale(method.as_bytes()),
         http10: minor == 0,
-        host: host.and_then(crate::ops::domains::request_host),
+        host: host.and_then(crate::proxy::headers::request_host),
     })
 }
 

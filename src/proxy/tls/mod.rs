@@ -10,10 +10,7 @@
 //! address, and HTTP-01 on the plain `--http` address (`edge`).
 
 pub mod acme;
-pub mod certificate;
 pub mod edge;
-pub mod settings;
-pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -139,7 +136,7 @@ impl Certificates {
                             .into();
                         let key = match parsed.get(&digest) {
                             Some(key) => Arc::clone(key),
-                            None => match certificate::certified_key(cert, key) {
+                            None => match crate::certificate::certified_key(cert, key) {
                                 Ok((key, _)) => key,
                                 Err(why) => {
                                     applied.problems.push(format!(

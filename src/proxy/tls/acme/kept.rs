@@ -13,7 +13,7 @@ use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
 
 use super::AcmeOptions;
-use crate::proxy::tls::certificate::{self, Facts};
+use crate::certificate::{self, Facts};
 
 /// The folder beside the history at `db` that holds ACME's account and certificates.
 pub fn state_dir(db: &Path) -> PathBuf {

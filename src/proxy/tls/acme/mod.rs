@@ -30,8 +30,8 @@ use instant_acme::{
 use rustls::sign::CertifiedKey;
 use tokio::sync::watch;
 
-use super::certificate::{self, Facts};
 use super::Certificates;
+use crate::certificate::{self, Facts};
 use crate::clock::now_ms;
 use crate::store::{CertificateReport, Store};
 use failed::Failed;
