@@ -13,23 +13,22 @@ use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch, Notify};
 
 use super::error::ApiError;
-use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
+use crate::ops::deploy::DeployRequest;
 use crate::ops::gate::Choice;
-use crate::ops::redeploy::{self, Outcome, Plan, Prompt};
-use crate::ops::watch::{self as watching, WatchOutcome};
+use crate::ops::operate::{self, Caller, Watched};
+use crate::ops::redeploy::{self, Plan, Prompt};
+use crate::ops::watch::{Watch, WatchOutcome};
 use crate::progress::{Event, Progress, Stage};
-use crate::store::{Deployment, Status, Store};
+use crate::store::{Deployment, Store};
 
 /// How many ended operations' logs are kept for late event streams.
 const KEPT_LOGS: usize = 256;
 
-/// What an API request asks to run: the request the pipeline takes, where it runs
-/// (as the request found it), and its watch window (`?watch=DUR`; `None`: the
-/// project's).
+/// What an API request asks to run: the request the pipeline takes, its project (as the
+/// request found it), and its watch window (`?watch=DUR`; `None`: the project's).
 pub struct Job {
     pub operation: Operation,
     pub project: String,
-    pub environment: String,
     pub watch: Option<Duration>,
 }
 
@@ -282,67 +281,49 @@ fn run_job(db: &std::path::Path, job: Job, sink: &Sink) -> anyhow::Result<Deploy
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let Job {
-        operation,
-        project,
-        environment,
-        watch,
-    } = job;
+    let request = match job.operation {
+        Operation::Deploy(request) => operate::Request::Deploy(request),
+        Operation::Redeploy(request) => operate::Request::Redeploy(request),
+    };
     runtime.block_on(async {
-        // What serves before, for the watch window's rollback.
-        let before = watching::serving_now(&store, &project, &environment)
-            .ok()
-            .flatten();
-        let (deployment, created_by) = match operation {
-            Operation::Deploy(request) => {
-                let created_by = request.created_by.clone();
-                match deploy_image(&mut store, *request, sink).await? {
-                    DeployOutcome::Serving(d) | DeployOutcome::Ready(d) => (d, created_by),
-                }
-            }
-            Operation::Redeploy(request) => {
-                let created_by = request.created_by.clone();
-                match redeploy::run(&mut store, request, &AskedFirst, sink).await? {
-                    Outcome::Switched { deployment, .. }
-                    | Outcome::StateCleared { deployment, .. } => (deployment, created_by),
-                }
-            }
-        };
-        watch_after(&mut store, deployment, before, watch, &created_by, sink).await
+        let operated =
+            operate::run(&mut store, request, job.watch, &AskedFirst, sink, sink).await?;
+        if let Some(Watched {
+            outcome: WatchOutcome::Superseded { .. },
+            ..
+        }) = operated.watched
+        {
+            sink.warn("another operation changed what serves: the watch ended without acting");
+        }
+        Ok(operated.deployment)
     })
 }
 
-/// The watch window after a switch, inside the server: a rollback it makes ends the
-/// operation with `health_failed` and the watched deployment's record.
-async fn watch_after(
-    store: &mut Store,
-    deployment: Deployment,
-    before: Option<i64>,
-    given: Option<Duration>,
-    created_by: &str,
-    sink: &Sink,
-) -> anyhow::Result<Deployment> {
-    let window = watching::window(given, &store.project(&deployment.project)?);
-    if window.is_zero() || deployment.status != Status::Deployed {
-        return Ok(deployment);
+/// Inside the server, the watch's steps go to the operation's log like its own.
+impl Caller for Sink {
+    fn before_watch(&self) -> &dyn Progress {
+        self
     }
-    sink.stage(Stage::Watch);
-    let Some(planned) =
-        watching::after_switch(store, &deployment, before, window, created_by, sink)?
-    else {
-        return Ok(deployment);
-    };
-    match watching::run(store, planned, sink).await? {
-        WatchOutcome::RolledBack {
-            watched,
-            rollback,
-            signal,
-        } => Err(watching::rolled_back_failure(&watched, &rollback, &signal).into()),
-        WatchOutcome::Superseded { .. } => {
-            sink.warn("another operation changed what serves: the watch ended without acting");
-            store.expect_deployment(deployment.id)
-        }
-        _ => store.expect_deployment(deployment.id),
+
+    fn watching<'a>(&'a self, _watch: &Watch) -> Box<dyn Progress + 'a> {
+        Box::new(Borrowed(self))
+    }
+}
+
+/// A borrowed progress, boxed.
+struct Borrowed<'a>(&'a dyn Progress);
+
+impl Progress for Borrowed<'_> {
+    fn event(&self, event: Event<'_>) {
+        self.0.event(event);
+    }
+
+    fn warn(&self, message: &str) {
+        self.0.warn(message);
+    }
+
+    fn recorded(&self, deployment: &Deployment) {
+        self.0.recorded(deployment);
     }
 }
 

@@ -4,47 +4,52 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::watching::watch_after;
+use super::watching::{said_at_the_end, Watcher};
 use super::{block_on, Context};
 use crate::cli::{DeployArgs, TlsMode};
 use crate::clock::format_elapsed;
 use crate::error::Failure;
 use crate::ops::current_user;
-use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest, TlsRequest};
-use crate::ops::static_site::{deploy_dir, DirRequest};
-use crate::ops::watch;
+use crate::ops::deploy::{DeployOutcome, DeployRequest, TlsRequest};
+use crate::ops::operate::{self, Ended, Request};
+use crate::ops::redeploy::AssumeYes;
+use crate::ops::static_site::DirRequest;
 use crate::output::shown;
-use crate::store::Deployment;
+use crate::store::{Deployment, Environment, Store};
 
 pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
     let started = Instant::now();
-    let environment = args.environment.environment;
     let mut store = ctx.store()?;
-    let watch_flag = args.watch.watch;
-    // What serves now: a watch of the new deployment rolls back to it.
-    let before = watch::serving_now(&store, &args.project, &environment)
-        .ok()
-        .flatten();
-    let outcome = match (args.image, args.dir) {
+    let watch = args.watch.watch;
+    let project = args.project.clone();
+    let request = request(args)?;
+    let spinner = ctx.out.progress(&format!("deploying {project}"));
+    let say = |store: &Store, ended: &Ended, _before: Option<i64>| {
+        say_deployed(ctx, store, ended, format_elapsed(started.elapsed()))
+    };
+    let watcher = Watcher::new(ctx, &spinner, &say);
+    let operated = block_on(operate::run(
+        &mut store, request, watch, &AssumeYes, &spinner, &watcher,
+    ))??;
+    said_at_the_end(ctx, &operated)
+}
+
+/// The operation the arguments ask for: an image, or a folder.
+fn request(args: DeployArgs) -> Result<Request> {
+    let environment = args.environment.environment;
+    match (args.image, args.dir) {
         (Some(image), _) => {
-            let publish = args.publish;
-            let spinner = ctx.out.progress(&format!("deploying {}", args.project));
-            let (request_project, request_image) = (args.project.clone(), image.clone());
-            let proxy = args.proxy;
-            let request = DeployRequest {
+            let command = format!("deploy {} --image {image}", args.project);
+            Ok(Request::Deploy(Box::new(DeployRequest {
                 project: args.project,
                 environment,
                 image,
-                publish,
+                publish: args.publish,
                 reason: args.reason,
                 created_by: current_user(),
-                command: format!(
-                    "deploy {project} --image {image}",
-                    project = request_project,
-                    image = request_image
-                ),
+                command,
                 wait_lock: args.lock.wait_lock,
-                proxy,
+                proxy: args.proxy,
                 replicas: args.replicas,
                 drain: args.drain,
                 response_timeout: args.response_timeout,
@@ -60,8 +65,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 }
                 .map(Box::new),
                 hsts: args.hsts,
-            };
-            block_on(deploy_image(&mut store, request, &spinner))??
+            })))
         }
         (None, Some(dir)) => {
             if args.publish.is_some()
@@ -84,8 +88,7 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 .into());
             }
             let command = format!("deploy {} --dir {}", args.project, dir.display());
-            let spinner = ctx.out.progress(&format!("deploying {}", args.project));
-            let request = DirRequest {
+            Ok(Request::Dir(DirRequest {
                 project: args.project,
                 environment,
                 dir,
@@ -93,60 +96,40 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 created_by: current_user(),
                 command,
                 wait_lock: args.lock.wait_lock,
-            };
-            block_on(deploy_dir(&mut store, request, &spinner))??
+            }))
         }
-        (None, None) => {
-            return Err(Failure::usage("deploy needs `--image REF` or `--dir PATH`")
-                .hint("a docker project deploys an image (`--image web:1.2`), a static one a folder (`--dir ./dist`)")
-                .into())
-        }
-    };
-    let took = format_elapsed(started.elapsed());
-    match outcome {
-        DeployOutcome::Serving(d) => {
+        (None, None) => Err(Failure::usage("deploy needs `--image REF` or `--dir PATH`")
+            .hint("a docker project deploys an image (`--image web:1.2`), a static one a folder (`--dir ./dist`)")
+            .into()),
+    }
+}
+
+/// What a deploy says once it serves (or is recorded `ready`), before any watch.
+fn say_deployed(ctx: &Context, store: &Store, ended: &Ended, took: String) -> Result<()> {
+    if ctx.out.is_json() {
+        return Ok(());
+    }
+    match ended {
+        Ended::Deploy(DeployOutcome::Serving(d)) => {
+            ctx.out.line(format!(
+                "deployed #{} ({}) to {}/{} in {took}",
+                d.id,
+                shown(&what(d)),
+                d.project,
+                d.environment
+            ));
             let project = store.project(&d.project)?;
-            if !ctx.out.is_json() {
-                ctx.out.line(format!(
-                    "deployed #{} ({}) to {}/{} in {took}",
-                    d.id,
-                    shown(&what(&d)),
-                    d.project,
-                    d.environment
-                ));
-                if let Some(env) = store.environment(project.id, &d.environment)? {
-                    if let (Some(publish), true) = (&env.publish, env.swarm) {
-                        ctx.out.note(format!(
-                            "serving on port {publish} of every node that runs a task"
-                        ));
-                    } else if let Some(publish) = env.publish {
-                        ctx.out.note(format!("serving on port {publish}"));
-                    } else if let Some(listen) = env.proxy {
-                        let running = store
-                            .proxy_state()?
-                            .is_some_and(|s| s.is_running(crate::clock::now_ms()));
-                        ctx.out.note(if running {
-                            format!("serving on {listen} through `temps proxy`")
-                        } else {
-                            format!("routed on {listen}; it serves there once `temps proxy` runs")
-                        });
-                    }
+            if let Some(env) = store.environment(project.id, &d.environment)? {
+                if let Some(serving) = serving_on(store, &env)? {
+                    ctx.out.note(serving);
                 }
             }
-            let window = watch::window(watch_flag, &project);
-            let d = block_on(watch_after(ctx, &mut store, d, before, window))??;
-            if ctx.out.is_json() {
-                return ctx.out.json(&d);
-            }
         }
-        DeployOutcome::Ready(d) => {
-            if ctx.out.is_json() {
-                return ctx.out.json(&d);
-            }
+        Ended::Deploy(DeployOutcome::Ready(d)) => {
             ctx.out.line(format!(
                 "recorded #{} ({}) as {}: {}/{} is rolled back, so it does not serve",
                 d.id,
-                shown(&what(&d)),
+                shown(&what(d)),
                 ctx.out.loud("ready"),
                 d.project,
                 d.environment
@@ -156,8 +139,30 @@ pub fn cmd_deploy(ctx: &Context, args: DeployArgs) -> Result<()> {
                 d.id
             ));
         }
+        Ended::Redeploy(_) => {}
     }
     Ok(())
+}
+
+/// Where a deployed environment is reached now (`None`: nowhere outside Docker).
+fn serving_on(store: &Store, env: &Environment) -> Result<Option<String>> {
+    Ok(Some(match (&env.publish, env.swarm, &env.proxy) {
+        (Some(publish), true, _) => {
+            format!("serving on port {publish} of every node that runs a task")
+        }
+        (Some(publish), false, _) => format!("serving on port {publish}"),
+        (None, _, Some(listen)) => {
+            let running = store
+                .proxy_state()?
+                .is_some_and(|s| s.is_running(crate::clock::now_ms()));
+            if running {
+                format!("serving on {listen} through `temps proxy`")
+            } else {
+                format!("routed on {listen}; it serves there once `temps proxy` runs")
+            }
+        }
+        (None, _, None) => return Ok(None),
+    }))
 }
 
 /// The image reference, or the release folder of a static deployment.

@@ -3,19 +3,20 @@
 
 use anyhow::{Context as _, Result};
 
-use super::watching::watch_after;
+use super::watching::{said_at_the_end, Watcher};
 use super::{block_on, Context};
 use crate::cli::{PromoteArgs, RollbackArgs};
 use crate::clock::{ago, format_elapsed, now_ms};
 use crate::commands::deploy::what;
 use crate::error::Failure;
 use crate::ops::gate::{self, Choice};
+use crate::ops::operate::{self, Ended};
 use crate::ops::redeploy::{
     self, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
 };
-use crate::ops::{current_user, documents, watch};
+use crate::ops::{current_user, documents};
 use crate::output::{ask, shown, Spinner};
-use crate::store::{Deployment, EnvState};
+use crate::store::{Deployment, EnvState, Store};
 use crate::text::short_id;
 
 pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
@@ -65,7 +66,6 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             return print_plan(ctx, &plan, true);
         }
         let spinner = ctx.out.progress(&title);
-        let watch_flag = args.watch.watch;
         let request = Request {
             kind: Kind::Rollback,
             target,
@@ -75,47 +75,52 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             health_timeout: args.health_timeout,
             keep_replaced_warm: true,
         };
-        let outcome = redeploy::run(
+        let say =
+            |store: &Store, ended: &Ended, _before: Option<i64>| say_rolled_back(ctx, store, ended);
+        let watcher = Watcher::new(ctx, &spinner, &say);
+        let operated = operate::run(
             &mut store,
-            request,
+            operate::Request::Redeploy(request),
+            args.watch.watch,
             prompt(ctx, &spinner).as_ref(),
             &spinner,
+            &watcher,
         )
         .await?;
-        spinner.finish();
-        let Outcome::Switched {
-            deployment: done,
-            took,
-        } = outcome
-        else {
-            unreachable!("a rollback never only clears the state");
-        };
-        let project = store.project(&done.project)?;
-        let window = watch::window(watch_flag, &project);
-        if ctx.out.is_json() {
-            let done = watch_after(ctx, &mut store, done, None, window).await?;
-            return ctx.out.json(&done);
-        }
-        ctx.out.line(format!(
-            "rolled back {}/{} to #{} ({}) in {}: #{} serves",
-            done.project,
-            done.environment,
-            done.rolled_back_to_id.unwrap_or_default(),
-            shown(&what(&done)),
-            format_elapsed(took),
-            done.id
-        ));
-        // Swarm mode keeps no containers of its own: the service's tasks were replaced.
-        if let (Some(from), false) = (done.rolled_back_from_id, done.containers.is_empty()) {
-            ctx.out.note(standby_note(&store, from)?);
-        }
-        ctx.out.note(ctx.out.loud(&format!(
-            "{} is now ROLLED BACK: new deploys are recorded `ready`; `temps promote ID` ends this",
-            done.environment
-        )));
-        watch_after(ctx, &mut store, done, None, window).await?;
-        Ok(())
+        said_at_the_end(ctx, &operated)
     })?
+}
+
+/// What a rollback says once it serves, before any watch.
+fn say_rolled_back(ctx: &Context, store: &Store, ended: &Ended) -> Result<()> {
+    let Ended::Redeploy(Outcome::Switched {
+        deployment: done,
+        took,
+    }) = ended
+    else {
+        unreachable!("a rollback never only clears the state");
+    };
+    if ctx.out.is_json() {
+        return Ok(());
+    }
+    ctx.out.line(format!(
+        "rolled back {}/{} to #{} ({}) in {}: #{} serves",
+        done.project,
+        done.environment,
+        done.rolled_back_to_id.unwrap_or_default(),
+        shown(&what(done)),
+        format_elapsed(*took),
+        done.id
+    ));
+    // Swarm mode keeps no containers of its own: the service's tasks were replaced.
+    if let (Some(from), false) = (done.rolled_back_from_id, done.containers.is_empty()) {
+        ctx.out.note(standby_note(store, from)?);
+    }
+    ctx.out.note(ctx.out.loud(&format!(
+        "{} is now ROLLED BACK: new deploys are recorded `ready`; `temps promote ID` ends this",
+        done.environment
+    )));
+    Ok(())
 }
 
 pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
@@ -123,11 +128,6 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
     let target_id = args.deployment;
     block_on(async {
         let spinner = ctx.out.progress(&format!("promoting #{target_id}"));
-        let watch_flag = args.watch.watch;
-        let before = redeploy::locate(&store, target_id)
-            .ok()
-            .and_then(|(project, env)| watch::serving_now(&store, &project.name, &env).ok())
-            .flatten();
         let request = Request {
             kind: Kind::Promote,
             target: Target::Id(target_id),
@@ -137,59 +137,63 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             health_timeout: args.health_timeout,
             keep_replaced_warm: true,
         };
-        let outcome = redeploy::run(
+        let say = |store: &Store, ended: &Ended, before: Option<i64>| {
+            say_promoted(ctx, store, ended, before)
+        };
+        let watcher = Watcher::new(ctx, &spinner, &say);
+        let operated = operate::run(
             &mut store,
-            request,
+            operate::Request::Redeploy(request),
+            args.watch.watch,
             prompt(ctx, &spinner).as_ref(),
             &spinner,
+            &watcher,
         )
         .await?;
-        spinner.finish();
-        match outcome {
-            Outcome::StateCleared {
-                deployment: done,
-                was,
-            } => {
-                if ctx.out.is_json() {
-                    return ctx.out.json(&done);
-                }
-                ctx.out.line(match was {
-                    EnvState::RolledBack => format!(
-                        "#{} serves {}/{} already; the environment is back to normal: new deploys serve again",
-                        done.id, done.project, done.environment
-                    ),
-                    EnvState::Normal => format!(
-                        "#{} serves {}/{} already, and the environment is normal: nothing to do",
-                        done.id, done.project, done.environment
-                    ),
-                });
-            }
-            Outcome::Switched {
-                deployment: done,
-                took,
-            } => {
-                let window = watch::window(watch_flag, &store.project(&done.project)?);
-                if !ctx.out.is_json() {
-                    ctx.out.line(format!(
-                        "promoted #{target_id} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
-                        shown(&what(&done)),
-                        done.project,
-                        done.environment,
-                        format_elapsed(took),
-                        done.id
-                    ));
-                    if let (Some(from), false) = (before, done.containers.is_empty()) {
-                        ctx.out.note(standby_note(&store, from)?);
-                    }
-                }
-                let done = watch_after(ctx, &mut store, done, before, window).await?;
-                if ctx.out.is_json() {
-                    return ctx.out.json(&done);
-                }
+        said_at_the_end(ctx, &operated)
+    })?
+}
+
+/// What a promote says once it serves (or once it only cleared the state), before any
+/// watch. `before`: what served before it.
+fn say_promoted(ctx: &Context, store: &Store, ended: &Ended, before: Option<i64>) -> Result<()> {
+    if ctx.out.is_json() {
+        return Ok(());
+    }
+    match ended {
+        Ended::Redeploy(Outcome::StateCleared {
+            deployment: done,
+            was,
+        }) => ctx.out.line(match was {
+            EnvState::RolledBack => format!(
+                "#{} serves {}/{} already; the environment is back to normal: new deploys serve again",
+                done.id, done.project, done.environment
+            ),
+            EnvState::Normal => format!(
+                "#{} serves {}/{} already, and the environment is normal: nothing to do",
+                done.id, done.project, done.environment
+            ),
+        }),
+        Ended::Redeploy(Outcome::Switched {
+            deployment: done,
+            took,
+        }) => {
+            ctx.out.line(format!(
+                "promoted #{} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
+                done.promoted_id.unwrap_or_default(),
+                shown(&what(done)),
+                done.project,
+                done.environment,
+                format_elapsed(*took),
+                done.id
+            ));
+            if let (Some(from), false) = (before, done.containers.is_empty()) {
+                ctx.out.note(standby_note(store, from)?);
             }
         }
-        Ok(())
-    })?
+        Ended::Deploy(_) => {}
+    }
+    Ok(())
 }
 
 /// What became of the deployment a switch replaced, as its record says: kept running

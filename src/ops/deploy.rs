@@ -7,9 +7,8 @@ use anyhow::Result;
 
 use super::domains;
 use super::hooks::{self, HookEnv};
-use super::lock::Asker;
-use super::recover::take_environment;
-use super::swap::{self, swarm, Swap};
+use super::pipeline::{self, Operation, Place, Planned};
+use super::swap::{self, swarm, Strategy, Swap};
 use super::swap::{ProxyMode, SwarmMode};
 use super::tls as tls_settings;
 pub use super::tls::TlsRequest;
@@ -18,7 +17,7 @@ use crate::error::clean_reason;
 use crate::error::{check_name, Failure};
 use crate::progress::{Progress, Stage};
 use crate::store::{
-    Deployment, EnvState, NewDeployment, Preset, Project, Publish, Status, Store, Tls,
+    Deployment, EnvState, Environment, NewDeployment, Preset, Project, Publish, Status, Store, Tls,
     DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STANDBY,
 };
 
@@ -70,17 +69,47 @@ impl hooks::Outcome for DeployOutcome {
     }
 }
 
+/// A deploy of an image, validated: the request checked against the environment's
+/// remembered settings, the image on this host (or, in swarm mode, in its registry) by
+/// id, and what it is switched with. Made before the environment's lock (a pull must not
+/// hold it), carried out through the one pipeline.
+pub struct DeployPlan {
+    request: DeployRequest,
+    reason: Option<String>,
+    project: Project,
+    engine: Engine,
+    image: ImageFacts,
+    /// `--domain`, normalized (`None`: keep the remembered ones).
+    domains: Option<Vec<String>>,
+    tls: Tls,
+    hsts: Duration,
+    /// Swarm mode, with its replicas.
+    swarm: Option<SwarmMode>,
+}
+
+/// Deploy an image: validate it ([`plan`]), then lock → reconcile → hooks → record →
+/// switch through the pipeline.
 pub async fn deploy_image(
     store: &mut Store,
     request: DeployRequest,
     progress: &dyn Progress,
 ) -> Result<DeployOutcome> {
+    let plan = plan(store, request, progress).await?;
+    pipeline::run(store, plan, progress).await
+}
+
+/// Validate a deploy, changing nothing but the engine's images (a pull): what it asks of
+/// the environment first, then the image.
+pub async fn plan(
+    store: &Store,
+    request: DeployRequest,
+    progress: &dyn Progress,
+) -> Result<DeployPlan> {
     progress.stage(Stage::Validate);
     check_name("environment", &request.environment)?;
     let reason = clean_reason(request.reason.clone())?;
     let project = store.project(&request.project)?;
     require_preset(&project, Preset::Docker)?;
-
     check_image_reference(&request.image)?;
     let remembered = store.environment(project.id, &request.environment)?;
     let swarm = request.swarm || remembered.as_ref().is_some_and(|e| e.swarm);
@@ -89,10 +118,64 @@ pub async fn deploy_image(
     }
     // What the request asks of the environment is checked before Docker is asked
     // anything (a pull changes the engine).
-    if let (Some(_), Some(listen)) = (
-        &request.publish,
-        remembered.as_ref().and_then(|e| e.proxy.as_ref()),
-    ) {
+    let proxied = check_address(&project, &request, remembered.as_ref(), swarm)?;
+    let domains = request
+        .domains
+        .as_deref()
+        .map(domains::normalize_all)
+        .transpose()?;
+    let tls = match proxied {
+        true => check_proxy(store, &project, &request, remembered.as_ref(), &domains)?,
+        false => Tls::Off,
+    };
+    let hsts = request
+        .hsts
+        .or(remembered.as_ref().map(|e| e.hsts))
+        .filter(|_| tls.is_on())
+        .unwrap_or_default();
+    let engine = Engine::connect().await?;
+    let image = image_of(&engine, &project, &request.image, swarm, progress).await?;
+    let swarm = swarm.then(|| SwarmMode {
+        replicas: request
+            .replicas
+            .or(remembered.as_ref().filter(|e| e.swarm).map(|e| e.replicas))
+            .unwrap_or(1),
+    });
+    let publishing =
+        request.publish.is_some() || remembered.as_ref().is_some_and(|e| e.publish.is_some());
+    check_port(&project, &image, publishing || proxied)?;
+    if let ([chosen, _, ..], None) = (image.exposed_ports.as_slice(), project.container_port) {
+        progress.warn(&format!(
+            "{} EXPOSEs several ports ({}); temps uses {chosen}, the lowest: \
+             `temps project update {} --container-port PORT` chooses another",
+            request.image,
+            image.exposed_list(),
+            project.name
+        ));
+    }
+    Ok(DeployPlan {
+        request,
+        reason,
+        project,
+        engine,
+        image,
+        domains,
+        tls,
+        hsts,
+        swarm,
+    })
+}
+
+/// A published port and proxy mode exclude each other, and the proxy's settings need
+/// proxy mode (or swarm mode, which refuses them itself). Whether it serves through the
+/// proxy.
+fn check_address(
+    project: &Project,
+    request: &DeployRequest,
+    remembered: Option<&Environment>,
+    swarm: bool,
+) -> Result<bool> {
+    if let (Some(_), Some(listen)) = (&request.publish, remembered.and_then(|e| e.proxy.as_ref())) {
         return Err(Failure::usage(format!(
             "{}/{} is served by `temps proxy` on {listen}; it cannot go back to a published port",
             project.name, request.environment
@@ -101,7 +184,7 @@ pub async fn deploy_image(
         .into());
     }
     let proxied = request.proxy.is_some()
-        || (request.publish.is_none() && remembered.as_ref().is_some_and(|e| e.proxy.is_some()));
+        || (request.publish.is_none() && remembered.is_some_and(|e| e.proxy.is_some()));
     if !proxied
         && !swarm
         && (request.replicas.is_some()
@@ -118,137 +201,91 @@ pub async fn deploy_image(
         .hint("serve through the proxy: `--proxy 0.0.0.0:80`")
         .into());
     }
-    let domains = request
-        .domains
-        .as_deref()
-        .map(domains::normalize_all)
-        .transpose()?;
-    let mut tls = Tls::Off;
-    if proxied {
-        let remembered_proxy = remembered.as_ref().and_then(|e| e.proxy.clone());
-        if let Some(listen) = request.proxy.clone().or(remembered_proxy.clone()) {
-            let claimed = domains
-                .clone()
-                .or(remembered.as_ref().map(|e| e.domains.clone()))
-                .unwrap_or_default();
-            let who = format!("{}/{}", project.name, request.environment);
-            tls = tls_settings::choose(
-                request.tls.as_deref(),
-                remembered.as_ref().map_or(&Tls::Off, |e| &e.tls),
-                &claimed,
-                crate::clock::now_ms(),
-            )?;
-            tls_settings::check_hsts(request.hsts, &tls)?;
-            let environment_id = remembered.as_ref().map(|e| e.id);
-            domains::check_claims(
-                store,
-                &domains::Claim {
-                    environment_id,
-                    who: &who,
-                    listen: &listen,
-                    domains: &claimed,
-                    joining: remembered_proxy.as_deref() != Some(listen.as_str()),
-                    catch_all_asked: request
-                        .domains
-                        .as_deref()
-                        .is_some_and(domains::claims_catch_all),
-                },
-            )?;
-            tls_settings::check_address(store, environment_id, &listen, &tls, &who)?;
-        }
-    }
-    let hsts = request
-        .hsts
-        .or(remembered.as_ref().map(|e| e.hsts))
-        .filter(|_| tls.is_on())
-        .unwrap_or_default();
-    let engine = Engine::connect().await?;
-    let image = if swarm {
-        swarm::require_manager(&engine).await?;
-        let digest = swarm::resolve_digest(&engine, &request.image, progress).await?;
-        swarm::image_at(&engine, &digest, Some(progress)).await?
-    } else {
-        progress.step(&format!("resolving image {}", request.image));
-        resolve_image(&engine, &request.image, progress).await?
+    Ok(proxied)
+}
+
+/// Proxy mode: the TLS it asks for (or remembers), its HSTS, its claim on the address's
+/// domains and the address's TLS: each refused before anything changes.
+fn check_proxy(
+    store: &Store,
+    project: &Project,
+    request: &DeployRequest,
+    remembered: Option<&Environment>,
+    domains: &Option<Vec<String>>,
+) -> Result<Tls> {
+    let remembered_proxy = remembered.and_then(|e| e.proxy.clone());
+    let Some(listen) = request.proxy.clone().or(remembered_proxy.clone()) else {
+        return Ok(Tls::Off);
     };
-    if let (true, Some(path)) = (swarm, &project.health_path) {
+    let claimed = domains
+        .clone()
+        .or(remembered.map(|e| e.domains.clone()))
+        .unwrap_or_default();
+    let who = format!("{}/{}", project.name, request.environment);
+    let tls = tls_settings::choose(
+        request.tls.as_deref(),
+        remembered.map_or(&Tls::Off, |e| &e.tls),
+        &claimed,
+        crate::clock::now_ms(),
+    )?;
+    tls_settings::check_hsts(request.hsts, &tls)?;
+    let environment_id = remembered.map(|e| e.id);
+    domains::check_claims(
+        store,
+        &domains::Claim {
+            environment_id,
+            who: &who,
+            listen: &listen,
+            domains: &claimed,
+            joining: remembered_proxy.as_deref() != Some(listen.as_str()),
+            catch_all_asked: request
+                .domains
+                .as_deref()
+                .is_some_and(domains::claims_catch_all),
+        },
+    )?;
+    tls_settings::check_address(store, environment_id, &listen, &tls, &who)?;
+    Ok(tls)
+}
+
+/// The image to run, by id: on this host (pulled when absent), or in swarm mode by its
+/// repository digest in the registry every node pulls from.
+async fn image_of(
+    engine: &Engine,
+    project: &Project,
+    reference: &str,
+    swarm: bool,
+    progress: &dyn Progress,
+) -> Result<ImageFacts> {
+    if !swarm {
+        progress.step(&format!("resolving image {reference}"));
+        return resolve_image(engine, reference, progress).await;
+    }
+    swarm::require_manager(engine).await?;
+    let digest = swarm::resolve_digest(engine, reference, progress).await?;
+    let image = swarm::image_at(engine, &digest, Some(progress)).await?;
+    if let Some(path) = &project.health_path {
         progress.warn(&format!(
             "in swarm mode temps does not probe the health path ({path}): Swarm's own view of the \
              tasks decides, with the image's HEALTHCHECK where it has one"
         ));
     }
-    let swarm_mode = swarm.then(|| SwarmMode {
-        replicas: request
-            .replicas
-            .or(remembered.as_ref().filter(|e| e.swarm).map(|e| e.replicas))
-            .unwrap_or(1),
-    });
-    let publishing = request.publish.is_some() || remembered.is_some_and(|e| e.publish.is_some());
-    check_port(&project, &image, publishing || proxied)?;
-    if let ([chosen, _, ..], None) = (image.exposed_ports.as_slice(), project.container_port) {
-        progress.warn(&format!(
-            "{} EXPOSEs several ports ({}); temps uses {chosen}, the lowest: \
-             `temps project update {} --container-port PORT` chooses another",
-            request.image,
-            image.exposed_list(),
-            project.name
-        ));
-    }
+    Ok(image)
+}
 
-    let lock = take_environment(
-        store,
-        Some(&engine),
-        &project,
-        &request.environment,
-        &Asker {
-            command: &request.command,
-            user: &request.created_by,
-            wait: request.wait_lock,
-        },
-        progress,
-    )
-    .await?;
-    let mut hook_env = HookEnv {
-        project: project.name.clone(),
-        environment: request.environment.clone(),
-        image: Some(request.image.clone()),
-        reason: reason.clone(),
-        user: request.created_by.clone(),
-        ..HookEnv::default()
-    };
-    progress.stage(Stage::PreHook);
-    hooks::pre(&project, "deploy", &hook_env, progress)?;
-    let result = async {
-        progress.stage(Stage::Record);
-        let (deployment, env) = store.record(project.id, &request.environment, |env| {
-            Ok(NewDeployment {
-                image: Some(request.image.clone()),
-                image_id: Some(image.id.clone()),
-                ..NewDeployment::deploy(project.id, env.id, &request.created_by, reason.clone())
-            })
-        })?;
-        hook_env.deployment_id = Some(deployment.id);
-
-        // In swarm mode the registry holds the image, by digest; nothing to pin here.
-        if !swarm {
-            swap::pin(&engine, store, &project, &deployment, &image).await?;
-        }
-
-        if env.state == EnvState::RolledBack {
-            if request.publish.as_ref().is_some_and(|p| env.publish.as_ref() != Some(p))
-                || request.proxy.as_ref().is_some_and(|p| env.proxy.as_ref() != Some(p))
-            {
-                progress.warn("the environment is rolled back, so --publish or --proxy is not applied: it keeps its address until a promote");
-            }
-            store.set_status(deployment.id, Status::Ready)?;
-            let ready = store.expect_deployment(deployment.id)?;
-            progress.recorded(&ready);
-            return Ok(DeployOutcome::Ready(ready));
-        }
-        let proxy_mode = match (&request.proxy, ProxyMode::of(&env)) {
+impl DeployPlan {
+    /// Proxy mode as this deploy sets it: what it asks, over what the environment
+    /// remembers (read under the lock), over the defaults. `None` outside proxy mode.
+    fn proxy_mode(&self, env: &Environment) -> Option<ProxyMode> {
+        let request = &self.request;
+        let (tls, hsts) = (self.tls.clone(), self.hsts);
+        match (&request.proxy, ProxyMode::of(env)) {
             (Some(listen), remembered) => Some(ProxyMode {
                 listen: listen.clone(),
-                replicas: request.replicas.or(remembered.as_ref().map(|m| m.replicas)).unwrap_or(1),
+                replicas: request
+                    .replicas
+                    .or(remembered.as_ref().map(|m| m.replicas))
+                    .unwrap_or(1),
                 drain: request
                     .drain
                     .or(remembered.as_ref().map(|m| m.drain))
@@ -257,7 +294,8 @@ pub async fn deploy_image(
                     .response_timeout
                     .or(remembered.as_ref().map(|m| m.response_timeout))
                     .unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
-                domains: domains
+                domains: self
+                    .domains
                     .clone()
                     .or(remembered.as_ref().map(|m| m.domains.clone()))
                     .unwrap_or_default(),
@@ -265,7 +303,7 @@ pub async fn deploy_image(
                     .standby
                     .or(remembered.as_ref().map(|m| m.standby))
                     .unwrap_or(DEFAULT_STANDBY),
-                tls: tls.clone(),
+                tls,
                 hsts,
             }),
             (None, Some(remembered)) if request.publish.is_none() => Some(ProxyMode {
@@ -274,70 +312,183 @@ pub async fn deploy_image(
                 response_timeout: request
                     .response_timeout
                     .unwrap_or(remembered.response_timeout),
-                domains: domains.clone().unwrap_or(remembered.domains.clone()),
+                domains: self.domains.clone().unwrap_or(remembered.domains.clone()),
                 standby: request.standby.unwrap_or(remembered.standby),
-                tls: tls.clone(),
+                tls,
                 hsts,
                 ..remembered
             }),
             _ => None,
-        };
-        if let (None, Some(mode)) = (env.current_deployment_id, &swarm_mode) {
-            store.remember_swarm(env.id, mode.replicas, request.publish.as_ref())?;
-        } else if env.current_deployment_id.is_none() {
-            // Nothing serves yet: the address given now is the environment's, whether or
-            // not this first deployment makes it.
-            store.remember_address(
-                env.id,
-                request.publish.as_ref(),
-                proxy_mode.as_ref().map(ProxyMode::settings),
-            )?;
         }
-        let has_port = project.container_port.or(image.exposed_port).is_some();
+    }
+
+    /// While the environment is rolled back, a deploy is recorded `ready` and not routed.
+    fn keep_ready(
+        &self,
+        store: &mut Store,
+        deployment: &Deployment,
+        env: &Environment,
+        progress: &dyn Progress,
+    ) -> Result<DeployOutcome> {
+        let request = &self.request;
+        if request
+            .publish
+            .as_ref()
+            .is_some_and(|p| env.publish.as_ref() != Some(p))
+            || request
+                .proxy
+                .as_ref()
+                .is_some_and(|p| env.proxy.as_ref() != Some(p))
+        {
+            progress.warn("the environment is rolled back, so --publish or --proxy is not applied: it keeps its address until a promote");
+        }
+        store.set_status(deployment.id, Status::Ready)?;
+        let ready = store.expect_deployment(deployment.id)?;
+        progress.recorded(&ready);
+        Ok(DeployOutcome::Ready(ready))
+    }
+
+    /// Nothing serves yet: the address given now is the environment's, whether or not
+    /// this first deployment makes it. An address nothing outside Docker reaches is said.
+    fn remember_address(
+        &self,
+        store: &mut Store,
+        env: &Environment,
+        proxy_mode: Option<&ProxyMode>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let publish = self.request.publish.as_ref();
+        if let (None, Some(mode)) = (env.current_deployment_id, &self.swarm) {
+            store.remember_swarm(env.id, mode.replicas, publish)?;
+        } else if env.current_deployment_id.is_none() {
+            store.remember_address(env.id, publish, proxy_mode.map(ProxyMode::settings))?;
+        }
+        let has_port = self
+            .project
+            .container_port
+            .or(self.image.exposed_port)
+            .is_some();
         if has_port
             && proxy_mode.is_none()
-            && !swarm
-            && request.publish.is_none()
+            && self.swarm.is_none()
+            && publish.is_none()
             && env.publish.is_none()
         {
             progress.warn(&format!(
                 "{}/{} publishes no port and is not in proxy mode: nothing outside Docker's network reaches it \
                  (give it an address with `--publish [IP:]PORT` or `--proxy ADDR`)",
-                project.name, env.name
+                self.project.name, env.name
             ));
         }
+        Ok(())
+    }
+}
+
+impl Operation for DeployPlan {
+    type Planned = DeployPlan;
+
+    fn place(&self) -> Place<'_> {
+        Place {
+            project: &self.project,
+            environment: &self.request.environment,
+            command: &self.request.command,
+            user: &self.request.created_by,
+            wait: self.request.wait_lock,
+        }
+    }
+
+    async fn plan(self, _store: &Store, _progress: &dyn Progress) -> Result<DeployPlan> {
+        Ok(self)
+    }
+}
+
+impl Planned for DeployPlan {
+    type Done = DeployOutcome;
+
+    fn project(&self) -> &Project {
+        &self.project
+    }
+
+    fn action(&self) -> &'static str {
+        "deploy"
+    }
+
+    fn engine(&self) -> Option<&Engine> {
+        Some(&self.engine)
+    }
+
+    fn hook_env(&self) -> HookEnv {
+        HookEnv {
+            project: self.project.name.clone(),
+            environment: self.request.environment.clone(),
+            image: Some(self.request.image.clone()),
+            reason: self.reason.clone(),
+            user: self.request.created_by.clone(),
+            ..HookEnv::default()
+        }
+    }
+
+    fn record(
+        &mut self,
+        store: &mut Store,
+        hook_env: &mut HookEnv,
+    ) -> Result<(Deployment, Environment)> {
+        let (project_id, created_by) = (self.project.id, &self.request.created_by);
+        let recorded = store.record(project_id, &self.request.environment, |env| {
+            Ok(NewDeployment {
+                image: Some(self.request.image.clone()),
+                image_id: Some(self.image.id.clone()),
+                ..NewDeployment::deploy(project_id, env.id, created_by, self.reason.clone())
+            })
+        })?;
+        hook_env.deployment_id = Some(recorded.0.id);
+        Ok(recorded)
+    }
+
+    async fn switch(
+        self,
+        store: &mut Store,
+        deployment: Deployment,
+        env: Environment,
+        progress: &dyn Progress,
+    ) -> Result<DeployOutcome> {
+        // In swarm mode the registry holds the image, by digest; nothing to pin here.
+        if self.swarm.is_none() {
+            swap::pin(&self.engine, store, &self.project, &deployment, &self.image).await?;
+        }
+        if env.state == EnvState::RolledBack {
+            return self.keep_ready(store, &deployment, &env, progress);
+        }
+        let proxy_mode = self.proxy_mode(&env);
+        self.remember_address(store, &env, proxy_mode.as_ref(), progress)?;
         let previous = match env.current_deployment_id {
             Some(id) => store.deployment(id)?,
             None => None,
         };
-        let health_timeout = request.health_timeout.unwrap_or(project.health_timeout);
+        let strategy = match (&self.swarm, &proxy_mode) {
+            (Some(mode), _) => Strategy::Swarm(mode),
+            (None, Some(mode)) => Strategy::StartFirst(mode),
+            (None, None) => Strategy::StopFirst,
+        };
         progress.stage(Stage::Switch);
-        let deployed = swap::run(
-            &engine,
-            store,
-            Swap {
-                project: &project,
-                environment: &env,
-                deployment,
-                image: &image,
-                previous,
-                publish: request.publish.as_ref().or(env.publish.as_ref()),
-                proxy: proxy_mode.as_ref().filter(|_| !swarm),
-                swarm: swarm_mode.as_ref(),
-                health_timeout,
-                state_after: EnvState::Normal,
-                keep_replaced_warm: true,
-            },
-            progress,
-        )
-        .await?;
+        let swap = Swap {
+            project: &self.project,
+            environment: &env,
+            deployment,
+            image: &self.image,
+            previous,
+            publish: self.request.publish.as_ref().or(env.publish.as_ref()),
+            strategy,
+            health_timeout: self
+                .request
+                .health_timeout
+                .unwrap_or(self.project.health_timeout),
+            state_after: EnvState::Normal,
+            keep_replaced_warm: true,
+        };
+        let deployed = swap::run(&self.engine, store, swap, progress).await?;
         Ok(DeployOutcome::Serving(deployed))
     }
-    .await;
-    progress.stage(Stage::PostHook);
-    let outcome = hooks::post(&project, "deploy", &hook_env, result, progress);
-    drop(lock);
-    outcome
 }
 
 /// Swarm mode takes one address on every node and no proxy settings; an environment
@@ -345,7 +496,7 @@ pub async fn deploy_image(
 fn check_swarm_request(
     project: &Project,
     request: &DeployRequest,
-    remembered: Option<&crate::store::Environment>,
+    remembered: Option<&Environment>,
 ) -> Result<(), Failure> {
     let target = format!("{}/{}", project.name, request.environment);
     if request.proxy.is_some()

@@ -9,6 +9,8 @@ pub mod drift;
 pub mod gate;
 pub mod hooks;
 pub mod lock;
+pub mod operate;
+pub mod pipeline;
 #[cfg(test)]
 mod pipeline_tests;
 pub mod prune;

@@ -14,11 +14,9 @@ use anyhow::Result;
 
 use super::gate::Choice;
 use super::hooks::{self, HookEnv};
-use super::lock::{hold_environment, Asker};
-use super::recover::recover;
+use super::pipeline::{self, Operation, Place, Planned};
 use super::release;
-use super::swap::warm::WarmOutcome;
-use super::swap::{self, Swap};
+use super::swap::{self, ProxyMode, Strategy, Swap, SwarmMode};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::clean_reason;
 use crate::error::Failure;
@@ -437,62 +435,121 @@ fn changed_variables(
     names
 }
 
-/// What the request asks of the switch, beyond its target.
-struct Asked {
+/// A rollback or promote as asked, its target resolved: validated under the lock.
+struct Asked<'p> {
+    kind: Kind,
+    target_id: i64,
+    project: Project,
+    environment: String,
+    /// `rollback 41`, for whoever finds the environment busy.
+    command: String,
     reason: Option<String>,
     created_by: String,
+    wait_lock: Option<Duration>,
     health_timeout: Option<Duration>,
     keep_replaced_warm: bool,
+    prompt: &'p dyn Prompt,
 }
 
-/// Carry out a validated, confirmed plan.
-async fn execute(
-    store: &mut Store,
-    plan: Plan,
-    asked: Asked,
-    progress: &dyn Progress,
-) -> Result<Deployment> {
-    let Asked {
-        reason,
-        created_by,
-        health_timeout,
-        keep_replaced_warm,
-    } = asked;
-    let Plan {
-        kind,
-        project,
-        target,
-        switch,
-        current,
-        ..
-    } = plan;
-    let standby = match &switch {
-        Switch::Warm { standby, .. } => Some(standby.as_ref().clone()),
-        _ => None,
-    };
-    if let Switch::ClearState = switch {
-        store.set_state(target.environment_id, EnvState::Normal)?;
-        return store.expect_deployment(target.id);
+impl<'p> Operation for Asked<'p> {
+    type Planned = Validated<'p>;
+
+    fn place(&self) -> Place<'_> {
+        Place {
+            project: &self.project,
+            environment: &self.environment,
+            command: &self.command,
+            user: &self.created_by,
+            wait: self.wait_lock,
+        }
     }
-    let action = kind.noun();
-    let mut hook_env = HookEnv {
-        project: project.name.clone(),
-        environment: target.environment.clone(),
-        image: target.image.clone().or_else(|| target.artifact.clone()),
-        rolled_back_from_id: (kind == Kind::Rollback)
-            .then(|| current.as_ref().map(|c| c.id))
-            .flatten(),
-        rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
-        promoted_id: (kind == Kind::Promote).then_some(target.id),
-        reason: reason.clone(),
-        user: created_by.clone(),
-        ..HookEnv::default()
-    };
-    progress.stage(Stage::PreHook);
-    hooks::pre(&project, action, &hook_env, progress)?;
-    let result = async {
-        progress.stage(Stage::Record);
-        let (deployment, env) = store.record(project.id, &target.environment, |env| {
+
+    async fn plan(self, store: &Store, progress: &dyn Progress) -> Result<Validated<'p>> {
+        progress.stage(Stage::Validate);
+        let plan = plan(store, self.kind, self.target_id).await?;
+        Ok(Validated {
+            was: plan.environment.state,
+            plan,
+            asked: self,
+            confirmed: Instant::now(),
+        })
+    }
+}
+
+/// A validated rollback or promote, with what was asked of it beyond its target.
+struct Validated<'p> {
+    plan: Plan,
+    asked: Asked<'p>,
+    /// The environment's state when validated.
+    was: EnvState,
+    /// When it was confirmed: what `took` counts from.
+    confirmed: Instant,
+}
+
+impl Planned for Validated<'_> {
+    type Done = Outcome;
+
+    fn project(&self) -> &Project {
+        &self.plan.project
+    }
+
+    fn action(&self) -> &'static str {
+        self.plan.kind.noun()
+    }
+
+    fn confirm(&mut self, progress: &dyn Progress) -> Result<bool> {
+        if !self.plan.only_clears_state() {
+            progress.stage(Stage::Confirm);
+            if !self.asked.prompt.confirm(&self.plan)? {
+                return Ok(false);
+            }
+        }
+        self.confirmed = Instant::now();
+        Ok(true)
+    }
+
+    fn engine(&self) -> Option<&Engine> {
+        self.plan.engine()
+    }
+
+    fn settle(&mut self, store: &mut Store) -> Result<Option<Outcome>> {
+        if !self.plan.only_clears_state() {
+            return Ok(None);
+        }
+        let target = &self.plan.target;
+        store.set_state(target.environment_id, EnvState::Normal)?;
+        Ok(Some(Outcome::StateCleared {
+            deployment: store.expect_deployment(target.id)?,
+            was: self.was,
+        }))
+    }
+
+    fn hook_env(&self) -> HookEnv {
+        let (plan, asked) = (&self.plan, &self.asked);
+        let (kind, target) = (plan.kind, &plan.target);
+        HookEnv {
+            project: plan.project.name.clone(),
+            environment: target.environment.clone(),
+            image: target.image.clone().or_else(|| target.artifact.clone()),
+            rolled_back_from_id: (kind == Kind::Rollback)
+                .then(|| plan.current.as_ref().map(|c| c.id))
+                .flatten(),
+            rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
+            promoted_id: (kind == Kind::Promote).then_some(target.id),
+            reason: asked.reason.clone(),
+            user: asked.created_by.clone(),
+            ..HookEnv::default()
+        }
+    }
+
+    fn record(
+        &mut self,
+        store: &mut Store,
+        hook_env: &mut HookEnv,
+    ) -> Result<(Deployment, Environment)> {
+        let (plan, asked) = (&self.plan, &self.asked);
+        let (kind, target) = (plan.kind, &plan.target);
+        let recorded = store.record(plan.project.id, &target.environment, |env| {
             if env.current_deployment_id == Some(target.id) && kind == Kind::Rollback {
                 return Err(
                     Failure::refused(format!("#{} started serving meanwhile", target.id))
@@ -503,7 +560,7 @@ async fn execute(
                 );
             }
             Ok(NewDeployment {
-                project_id: project.id,
+                project_id: plan.project.id,
                 environment_id: env.id,
                 image: target.image.clone(),
                 image_id: target.image_id.clone(),
@@ -516,87 +573,118 @@ async fn execute(
                 rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
                 is_promote: kind == Kind::Promote,
                 promoted_id: (kind == Kind::Promote).then_some(target.id),
-                created_by: created_by.clone(),
-                reason: reason.clone(),
+                created_by: asked.created_by.clone(),
+                reason: asked.reason.clone(),
             })
         })?;
-        hook_env.deployment_id = Some(deployment.id);
-        let proxy_mode = super::swap::ProxyMode::of(&env);
-        let swarm_mode = super::swap::SwarmMode::of(&env);
-        let state_after = match kind {
+        hook_env.deployment_id = Some(recorded.0.id);
+        Ok(recorded)
+    }
+
+    async fn switch(
+        self,
+        store: &mut Store,
+        deployment: Deployment,
+        env: Environment,
+        progress: &dyn Progress,
+    ) -> Result<Outcome> {
+        let Validated {
+            mut plan,
+            asked,
+            confirmed,
+            ..
+        } = self;
+        let state_after = match plan.kind {
             Kind::Rollback => EnvState::RolledBack,
             Kind::Promote => EnvState::Normal,
         };
         // What serves was read when the plan was made, under this same lock.
-        let previous = match (env.current_deployment_id, current) {
+        let previous = match (env.current_deployment_id, plan.current.take()) {
             (Some(id), Some(current)) if current.id == id => Some(current),
             (Some(id), _) => store.deployment(id)?,
             (None, _) => None,
         };
         progress.stage(Stage::Switch);
-        match switch {
-            Switch::Docker { engine, image } | Switch::Warm { engine, image, .. } => {
-                // The warm path starts nothing from the image: it stays pinned by the tag
-                // of the deployment that made the warm containers (which prune keeps while
-                // a kept deployment serves from them). Tagging takes the engine tens of
-                // milliseconds, as long as the rest of the warm switch; the cold path, and
-                // a fallback to it, pins as always.
-                if standby.is_none() && swarm_mode.is_none() {
-                    swap::pin(&engine, store, &project, &deployment, &image).await?;
-                }
-                let swap = Swap {
-                    project: &project,
-                    environment: &env,
-                    deployment,
-                    image: &image,
-                    previous,
-                    publish: env.publish.as_ref(),
-                    proxy: proxy_mode.as_ref(),
-                    swarm: swarm_mode.as_ref(),
-                    health_timeout: health_timeout.unwrap_or(project.health_timeout),
+        let (engine, image, standby) = match plan.switch {
+            Switch::Docker { engine, image } => (engine, image, None),
+            Switch::Warm {
+                engine,
+                image,
+                standby,
+            } => (engine, image, Some(standby)),
+            Switch::Static { ref release } => {
+                let deployment = point_release(
+                    store,
+                    &plan,
+                    &deployment,
+                    &env,
+                    release,
                     state_after,
-                    keep_replaced_warm,
-                };
-                let swap = match &standby {
-                    None => swap,
-                    Some(standby) => {
-                        match swap::warm::run(&engine, store, swap, standby, progress).await? {
-                            WarmOutcome::Switched(deployment) => return Ok(*deployment),
-                            WarmOutcome::NotHealthy(swap, why) => {
-                                progress.warn(&format!(
-                                    "{why}; taking the cold path: starting new containers of #{}",
-                                    target.id
-                                ));
-                                swap::pin(&engine, store, &project, &swap.deployment, &image)
-                                    .await?;
-                                *swap
-                            }
-                        }
-                    }
-                };
-                swap::run(&engine, store, swap, progress).await
+                    progress,
+                )?;
+                return Ok(Outcome::Switched {
+                    deployment,
+                    took: confirmed.elapsed(),
+                });
             }
-            Switch::Static { release } => {
-                store.set_artifact(deployment.id, &release.to_string_lossy())?;
-                progress.recorded(&store.expect_deployment(deployment.id)?);
-                progress.step(&format!("pointing {} at release #{}", env.name, target.id));
-                let root = store.static_root();
-                if let Err(err) = release::point(&root, &project.name, &env.name, &release) {
-                    store.finish_unsuccessful(
-                        deployment.id,
-                        Status::Failed,
-                        &format!("{err:#}"),
-                    )?;
-                    return Err(err);
-                }
-                store.route(deployment.id, env.id, state_after, None)
-            }
-            Switch::ClearState => unreachable!("handled before anything is recorded"),
+            Switch::ClearState => unreachable!("settled before anything is recorded"),
+        };
+        let (proxy_mode, swarm_mode) = (ProxyMode::of(&env), SwarmMode::of(&env));
+        let strategy = match (&swarm_mode, &proxy_mode, &standby) {
+            (Some(mode), _, _) => Strategy::Swarm(mode),
+            (None, Some(mode), Some(standby)) => Strategy::Warm { mode, standby },
+            (None, Some(mode), None) => Strategy::StartFirst(mode),
+            (None, None, _) => Strategy::StopFirst,
+        };
+        // The warm path starts nothing from the image: it stays pinned by the tag of the
+        // deployment that made the warm containers (which prune keeps while a kept
+        // deployment serves from them). Tagging takes the engine tens of milliseconds,
+        // as long as the rest of the warm switch; the cold path, and a fallback to it,
+        // pins as always (in swarm mode the registry holds the image, by digest).
+        if matches!(strategy, Strategy::StopFirst | Strategy::StartFirst(_)) {
+            swap::pin(&engine, store, &plan.project, &deployment, &image).await?;
         }
+        let swap = Swap {
+            project: &plan.project,
+            environment: &env,
+            deployment,
+            image: &image,
+            previous,
+            publish: env.publish.as_ref(),
+            strategy,
+            health_timeout: asked.health_timeout.unwrap_or(plan.project.health_timeout),
+            state_after,
+            keep_replaced_warm: asked.keep_replaced_warm,
+        };
+        Ok(Outcome::Switched {
+            deployment: swap::run(&engine, store, swap, progress).await?,
+            took: confirmed.elapsed(),
+        })
     }
-    .await;
-    progress.stage(Stage::PostHook);
-    hooks::post(&project, action, &hook_env, result, progress)
+}
+
+/// The static preset: point the environment at the target's release folder.
+fn point_release(
+    store: &mut Store,
+    plan: &Plan,
+    deployment: &Deployment,
+    env: &Environment,
+    release: &Path,
+    state_after: EnvState,
+    progress: &dyn Progress,
+) -> Result<Deployment> {
+    store.set_artifact(deployment.id, &release.to_string_lossy())?;
+    progress.recorded(&store.expect_deployment(deployment.id)?);
+    progress.step(&format!(
+        "pointing {} at release #{}",
+        env.name, plan.target.id
+    ));
+    let root = store.static_root();
+    if let Err(err) = release::point(&root, &plan.project.name, &env.name, release) {
+        store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
+        return Err(err);
+    }
+    store.route(deployment.id, env.id, state_after, None)
 }
 
 /// Where an operation asks its questions: a terminal answers them, `--yes` answers yes,
@@ -727,9 +815,10 @@ pub async fn dry_run(
     plan(store, kind, id).await
 }
 
-/// The whole rollback or promote: resolve the target, lock its environment, validate,
-/// confirm, reconcile, record, switch, run the hooks, unlock. What was confirmed is what
-/// runs: the lock is held from before the validation to the end.
+/// The whole rollback or promote: resolve the target, then lock its environment,
+/// validate, confirm, reconcile, record, switch and run the hooks through the pipeline.
+/// What was confirmed is what runs: the lock is held from before the validation to the
+/// end.
 pub async fn run(
     store: &mut Store,
     request: Request,
@@ -755,57 +844,24 @@ pub async fn run(
         } => (*project, environment),
         _ => locate(store, target_id)?,
     };
-    let command = format!("{} {target_id}", kind.noun());
-    let asker = Asker {
-        command: &command,
-        user: &created_by,
-        wait: wait_lock,
-    };
-    let lock = hold_environment(store, &project, &environment, &asker, progress)?;
-    progress.stage(Stage::Validate);
-    let plan = plan(store, kind, target_id).await?;
-    let was = plan.environment.state;
-    let clears_state = plan.only_clears_state();
-    if !clears_state {
-        progress.stage(Stage::Confirm);
-        if !prompt.confirm(&plan)? {
-            return Err(Failure::usage(format!(
-                "{} not confirmed; nothing was changed",
-                kind.noun()
-            ))
-            .hint(format!(
-                "`temps {} {target_id} --dry-run` shows the plan again",
-                kind.noun()
-            ))
-            .into());
-        }
-    }
-    let started = Instant::now();
-    // Before anything else changes, recover what an interrupted operation left in the
-    // environment (a refused or declined operation writes nothing).
-    progress.stage(Stage::Reconcile);
-    recover(
-        store,
-        plan.engine(),
-        &plan.project,
-        &plan.environment.name,
-        progress,
-    )
-    .await?;
     let asked = Asked {
+        kind,
+        target_id,
+        project,
+        environment,
+        command: format!("{} {target_id}", kind.noun()),
         reason,
         created_by,
+        wait_lock,
         health_timeout,
         keep_replaced_warm,
+        prompt,
     };
-    let deployment = execute(store, plan, asked, progress).await?;
-    drop(lock);
-    Ok(if clears_state {
-        Outcome::StateCleared { deployment, was }
-    } else {
-        Outcome::Switched {
-            deployment,
-            took: started.elapsed(),
-        }
-    })
+    pipeline::run(store, asked, progress).await
+}
+
+impl hooks::Outcome for Outcome {
+    fn outcome(&self) -> &'static str {
+        "deployed"
+    }
 }

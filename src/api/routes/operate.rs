@@ -109,7 +109,6 @@ pub(super) async fn deploy(
     let job = Job {
         operation: Operation::Deploy(Box::new(request)),
         project: project.name,
-        environment,
         watch: query.watch.map(|w| w.0),
     };
     launch(&app, job, query.wait.unwrap_or_default().0).await
@@ -148,13 +147,12 @@ async fn redeploy_found(
         deployment,
         ..
     } = at;
-    let environment = deployment.environment.clone();
     let target = Target::Found {
         id: deployment.id,
         project: Box::new(project),
-        environment: environment.clone(),
+        environment: deployment.environment,
     };
-    redeploy(&app, kind, target, environment, token, query, reason).await
+    redeploy(&app, kind, target, token, query, reason).await
 }
 
 pub(super) async fn rollback_latest(
@@ -179,18 +177,9 @@ pub(super) async fn rollback_latest(
     .await?;
     let target = Target::MostRecent {
         project: project.name,
-        environment: environment.clone(),
-    };
-    redeploy(
-        &app,
-        Kind::Rollback,
-        target,
         environment,
-        token,
-        query,
-        body.reason,
-    )
-    .await
+    };
+    redeploy(&app, Kind::Rollback, target, token, query, body.reason).await
 }
 
 /// A rollback or promote: its plan with `?dry_run=true` (which may wait on Docker),
@@ -199,7 +188,6 @@ async fn redeploy(
     app: &Arc<App>,
     kind: Kind,
     target: Target,
-    environment: String,
     token: Token,
     query: RedeployQuery,
     reason: Option<String>,
@@ -231,7 +219,6 @@ async fn redeploy(
             keep_replaced_warm: true,
         }),
         project,
-        environment,
         watch: query.watch.map(|w| w.0),
     };
     launch(app, job, query.wait.unwrap_or_default().0).await

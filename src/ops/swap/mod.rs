@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 pub use start_first::{upstream_of, ProxyMode, UpstreamChoice};
 pub use stop_first::CHECK_SUFFIX;
 pub use swarm::SwarmMode;
+use warm::WarmOutcome;
 
 use crate::clock::format_duration;
 use crate::docker::{pin_repository, Engine, ImageFacts};
@@ -41,16 +42,43 @@ pub struct Swap<'a> {
     /// a new `--publish`, which is remembered only once the new deployment serves (the
     /// previous containers, if restored, still publish on the old one).
     pub publish: Option<&'a Publish>,
-    /// Proxy mode: start the new version first, switch the route, drain, stop the old.
-    pub proxy: Option<&'a ProxyMode>,
-    /// Swarm mode: update the environment's service; `image.id` is a repository digest.
-    pub swarm: Option<&'a SwarmMode>,
+    /// How the switch is made.
+    pub strategy: Strategy<'a>,
     pub health_timeout: Duration,
     /// The environment's state once the new deployment serves.
     pub state_after: EnvState,
     /// Proxy mode: the replaced deployment stays warm for the environment's `--standby`
     /// (else it is stopped once drained).
     pub keep_replaced_warm: bool,
+}
+
+/// How a swap switches, by the environment's mode.
+#[derive(Clone, Copy)]
+pub enum Strategy<'a> {
+    /// Port mode: stop the old version, then start the new one on the same port.
+    StopFirst,
+    /// Proxy mode: start the new version first, switch the route, drain, stop the old
+    /// (or keep it warm).
+    StartFirst(&'a ProxyMode),
+    /// Proxy mode, to a version whose containers run warm (`standby`, see
+    /// `ops::standby`): probe them and switch the route; start first when one fails
+    /// its probe.
+    Warm {
+        mode: &'a ProxyMode,
+        standby: &'a Deployment,
+    },
+    /// Swarm mode: update the environment's service; `image.id` is a repository digest.
+    Swarm(&'a SwarmMode),
+}
+
+impl Strategy<'_> {
+    /// Proxy mode's settings, when it is in proxy mode.
+    pub fn proxy(&self) -> Option<&ProxyMode> {
+        match self {
+            Strategy::StartFirst(mode) | Strategy::Warm { mode, .. } => Some(mode),
+            Strategy::StopFirst | Strategy::Swarm(_) => None,
+        }
+    }
 }
 
 /// Why a swap stopped short.
@@ -125,11 +153,45 @@ pub async fn run(
     swap: Swap<'_>,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
-    match (swap.swarm, swap.proxy) {
-        (Some(mode), _) => swarm::run(engine, store, swap, mode, progress).await,
-        (None, Some(mode)) => start_first::run(engine, store, swap, mode, progress).await,
-        (None, None) => stop_first::run(engine, store, swap, progress).await,
+    match swap.strategy {
+        Strategy::StopFirst => stop_first::run(engine, store, swap, progress).await,
+        Strategy::StartFirst(mode) => start_first::run(engine, store, swap, mode, progress).await,
+        Strategy::Swarm(mode) => swarm::run(engine, store, swap, mode, progress).await,
+        Strategy::Warm { mode, standby } => {
+            let (swap, why) = match warm::run(engine, store, swap, standby, progress).await? {
+                WarmOutcome::Switched(deployment) => return Ok(*deployment),
+                WarmOutcome::NotHealthy(swap, why) => (*swap, why),
+            };
+            cold_after_warm(engine, store, swap, mode, &why, progress).await
+        }
     }
+}
+
+/// A warm container failed its probe: nothing changed, so the swap starts new
+/// containers of the same version instead (pinning its image first, as every cold path
+/// does: the warm path starts nothing from it).
+async fn cold_after_warm(
+    engine: &Engine,
+    store: &mut Store,
+    swap: Swap<'_>,
+    mode: &ProxyMode,
+    why: &str,
+    progress: &dyn Progress,
+) -> Result<Deployment> {
+    let version = swap
+        .deployment
+        .rolled_back_to_id
+        .or(swap.deployment.promoted_id);
+    progress.warn(&format!(
+        "{why}; taking the cold path: starting new containers of #{}",
+        version.unwrap_or(swap.deployment.id)
+    ));
+    pin(engine, store, swap.project, &swap.deployment, swap.image).await?;
+    let swap = Swap {
+        strategy: Strategy::StartFirst(mode),
+        ..swap
+    };
+    start_first::run(engine, store, swap, mode, progress).await
 }
 
 /// A container with no published port: it exited (say how, with its last output), or

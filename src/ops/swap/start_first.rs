@@ -89,10 +89,9 @@ pub(super) async fn run(
         image,
         previous,
         publish: _,
-        proxy: _,
+        strategy: _,
         health_timeout,
         state_after,
-        swarm: _,
         keep_replaced_warm,
     } = swap;
     fault_point("recorded");

@@ -34,10 +34,9 @@ pub(super) async fn run(
         image,
         previous,
         publish,
-        proxy: _,
+        strategy: _,
         health_timeout,
         state_after,
-        swarm: _,
         keep_replaced_warm: _,
     } = swap;
     fault_point("recorded");

@@ -34,7 +34,7 @@ pub async fn run<'a>(
     warm: &Deployment,
     progress: &dyn Progress,
 ) -> Result<WarmOutcome<'a>> {
-    let Some(mode) = swap.proxy else {
+    let Some(mode) = swap.strategy.proxy() else {
         return Ok(WarmOutcome::NotHealthy(
             Box::new(swap),
             "the environment is not in proxy mode".into(),
