@@ -3,7 +3,7 @@
 
 use anyhow::{Context as _, Result};
 
-use super::watching::{said_at_the_end, Watcher};
+use super::watching::{said_at_the_end, Say, Watcher};
 use super::{block_on, Context};
 use crate::cli::{PromoteArgs, RollbackArgs};
 use crate::clock::{ago, format_elapsed, now_ms};
@@ -65,7 +65,6 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             spinner.finish();
             return print_plan(ctx, &plan, true);
         }
-        let spinner = ctx.out.progress(&title);
         let request = Request {
             kind: Kind::Rollback,
             target,
@@ -77,18 +76,32 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
         };
         let say =
             |store: &Store, ended: &Ended, _before: Option<i64>| say_rolled_back(ctx, store, ended);
-        let watcher = Watcher::new(ctx, &spinner, &say);
-        let operated = operate::run(
-            &mut store,
-            operate::Request::Redeploy(request),
-            args.watch.watch,
-            prompt(ctx, &spinner).as_ref(),
-            &spinner,
-            &watcher,
-        )
-        .await?;
-        said_at_the_end(ctx, &operated)
+        redeploy(ctx, &mut store, &title, request, args.watch.watch, &say).await
     })?
+}
+
+/// A rollback or promote through `ops::operate`, with the terminal (or `--yes`) as its
+/// prompt and its watch's spinner; `say` tells what it did before any watch.
+async fn redeploy(
+    ctx: &Context<'_>,
+    store: &mut Store,
+    title: &str,
+    request: Request,
+    watch: Option<std::time::Duration>,
+    say: &Say<'_>,
+) -> Result<()> {
+    let spinner = ctx.out.progress(title);
+    let watcher = Watcher::new(ctx, &spinner, say);
+    let operated = operate::run(
+        store,
+        operate::Request::Redeploy(request),
+        watch,
+        prompt(ctx, &spinner).as_ref(),
+        &spinner,
+        &watcher,
+    )
+    .await?;
+    said_at_the_end(ctx, &operated)
 }
 
 /// What a rollback says once it serves, before any watch.
@@ -127,7 +140,6 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
     let mut store = ctx.store()?;
     let target_id = args.deployment;
     block_on(async {
-        let spinner = ctx.out.progress(&format!("promoting #{target_id}"));
         let request = Request {
             kind: Kind::Promote,
             target: Target::Id(target_id),
@@ -140,17 +152,8 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
         let say = |store: &Store, ended: &Ended, before: Option<i64>| {
             say_promoted(ctx, store, ended, before)
         };
-        let watcher = Watcher::new(ctx, &spinner, &say);
-        let operated = operate::run(
-            &mut store,
-            operate::Request::Redeploy(request),
-            args.watch.watch,
-            prompt(ctx, &spinner).as_ref(),
-            &spinner,
-            &watcher,
-        )
-        .await?;
-        said_at_the_end(ctx, &operated)
+        let title = format!("promoting #{target_id}");
+        redeploy(ctx, &mut store, &title, request, args.watch.watch, &say).await
     })?
 }
 

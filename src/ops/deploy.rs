@@ -69,14 +69,66 @@ impl hooks::Outcome for DeployOutcome {
     }
 }
 
-/// A deploy of an image, validated: the request checked against the environment's
-/// remembered settings, the image on this host (or, in swarm mode, in its registry) by
-/// id, and what it is switched with. Made before the environment's lock (a pull must not
+/// A deploy, validated: what every deploy asks, and what it deploys (an [`Image`], or a
+/// folder of the static preset). Made before the environment's lock (a pull must not
 /// hold it), carried out through the one pipeline.
-pub struct DeployPlan {
+pub struct Deploy<K> {
+    pub asked: Deploying,
+    pub kind: K,
+}
+
+/// What every deploy asks, whatever it deploys: where, by whom and why.
+pub struct Deploying {
+    pub project: Project,
+    pub environment: String,
+    /// How it was invoked, for whoever finds the environment busy.
+    pub command: String,
+    pub created_by: String,
+    pub wait_lock: Option<Duration>,
+    pub reason: Option<String>,
+    /// What the hooks are told it deploys: the image reference, or the folder.
+    pub what: String,
+}
+
+/// How one kind of deploy records and switches.
+#[allow(async_fn_in_trait)]
+pub trait Deliver: Sized {
+    /// The engine validation reached (none: no Docker involved).
+    fn engine(&self) -> Option<&Engine>;
+
+    /// The record, with what this kind adds to it.
+    fn fill(&self, new: NewDeployment) -> NewDeployment;
+
+    /// Once recorded, before anything else: an image is pinned, a folder copied into
+    /// its release (whose path the hooks are told).
+    async fn recorded(
+        &self,
+        store: &mut Store,
+        asked: &Deploying,
+        deployment: &Deployment,
+        hook_env: &mut HookEnv,
+    ) -> Result<()>;
+
+    /// Recorded `ready`, not routed, because the environment is rolled back: what is not
+    /// applied is said.
+    fn kept_ready(&self, _env: &Environment, _progress: &dyn Progress) {}
+
+    /// Make the recorded deployment serve.
+    async fn switch(
+        self,
+        asked: Deploying,
+        store: &mut Store,
+        deployment: Deployment,
+        env: Environment,
+        progress: &dyn Progress,
+    ) -> Result<DeployOutcome>;
+}
+
+/// An image to deploy, validated: the request checked against the environment's
+/// remembered settings, the image on this host (or, in swarm mode, in its registry) by
+/// id, and what it is switched with.
+pub struct Image {
     request: DeployRequest,
-    reason: Option<String>,
-    project: Project,
     engine: Engine,
     image: ImageFacts,
     /// `--domain`, normalized (`None`: keep the remembered ones).
@@ -104,7 +156,7 @@ pub async fn plan(
     store: &Store,
     request: DeployRequest,
     progress: &dyn Progress,
-) -> Result<DeployPlan> {
+) -> Result<Deploy<Image>> {
     progress.stage(Stage::Validate);
     check_name("environment", &request.environment)?;
     let reason = clean_reason(request.reason.clone())?;
@@ -153,16 +205,25 @@ pub async fn plan(
             project.name
         ));
     }
-    Ok(DeployPlan {
-        request,
-        reason,
-        project,
-        engine,
-        image,
-        domains,
-        tls,
-        hsts,
-        swarm,
+    Ok(Deploy {
+        asked: Deploying {
+            project,
+            environment: request.environment.clone(),
+            command: request.command.clone(),
+            created_by: request.created_by.clone(),
+            wait_lock: request.wait_lock,
+            reason,
+            what: request.image.clone(),
+        },
+        kind: Image {
+            request,
+            engine,
+            image,
+            domains,
+            tls,
+            hsts,
+            swarm,
+        },
     })
 }
 
@@ -273,7 +334,7 @@ async fn image_of(
     Ok(image)
 }
 
-impl DeployPlan {
+impl Image {
     /// Proxy mode as this deploy sets it: what it asks, over what the environment
     /// remembers (read under the lock), over the defaults. `None` outside proxy mode.
     fn proxy_mode(&self, env: &Environment) -> Option<ProxyMode> {
@@ -322,14 +383,153 @@ impl DeployPlan {
         }
     }
 
-    /// While the environment is rolled back, a deploy is recorded `ready` and not routed.
-    fn keep_ready(
+    /// Nothing serves yet: the address given now is the environment's, whether or not
+    /// this first deployment makes it. An address nothing outside Docker reaches is said.
+    fn remember_address(
         &self,
         store: &mut Store,
-        deployment: &Deployment,
+        project: &Project,
         env: &Environment,
+        proxy_mode: Option<&ProxyMode>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let publish = self.request.publish.as_ref();
+        if let (None, Some(mode)) = (env.current_deployment_id, &self.swarm) {
+            store.remember_swarm(env.id, mode.replicas, publish)?;
+        } else if env.current_deployment_id.is_none() {
+            store.remember_address(env.id, publish, proxy_mode.map(ProxyMode::settings))?;
+        }
+        let has_port = project.container_port.or(self.image.exposed_port).is_some();
+        if has_port
+            && proxy_mode.is_none()
+            && self.swarm.is_none()
+            && publish.is_none()
+            && env.publish.is_none()
+        {
+            progress.warn(&format!(
+                "{}/{} publishes no port and is not in proxy mode: nothing outside Docker's network reaches it \
+                 (give it an address with `--publish [IP:]PORT` or `--proxy ADDR`)",
+                project.name, env.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<K: Deliver> Operation for Deploy<K> {
+    type Planned = Deploy<K>;
+
+    fn place(&self) -> Place<'_> {
+        let asked = &self.asked;
+        Place {
+            project: &asked.project,
+            environment: &asked.environment,
+            command: &asked.command,
+            user: &asked.created_by,
+            wait: asked.wait_lock,
+        }
+    }
+
+    async fn plan(self, _store: &Store, _progress: &dyn Progress) -> Result<Deploy<K>> {
+        Ok(self)
+    }
+}
+
+impl<K: Deliver> Planned for Deploy<K> {
+    type Done = DeployOutcome;
+
+    fn project(&self) -> &Project {
+        &self.asked.project
+    }
+
+    fn action(&self) -> &'static str {
+        "deploy"
+    }
+
+    fn engine(&self) -> Option<&Engine> {
+        self.kind.engine()
+    }
+
+    fn hook_env(&self) -> HookEnv {
+        let asked = &self.asked;
+        HookEnv {
+            project: asked.project.name.clone(),
+            environment: asked.environment.clone(),
+            image: Some(asked.what.clone()),
+            reason: asked.reason.clone(),
+            user: asked.created_by.clone(),
+            ..HookEnv::default()
+        }
+    }
+
+    async fn record(
+        &mut self,
+        store: &mut Store,
+        hook_env: &mut HookEnv,
+    ) -> Result<(Deployment, Environment)> {
+        let asked = &self.asked;
+        let project_id = asked.project.id;
+        let (deployment, env) = store.record(project_id, &asked.environment, |env| {
+            let new =
+                NewDeployment::deploy(project_id, env.id, &asked.created_by, asked.reason.clone());
+            Ok(self.kind.fill(new))
+        })?;
+        hook_env.deployment_id = Some(deployment.id);
+        self.kind
+            .recorded(store, asked, &deployment, hook_env)
+            .await?;
+        Ok((deployment, env))
+    }
+
+    async fn switch(
+        self,
+        store: &mut Store,
+        deployment: Deployment,
+        env: Environment,
         progress: &dyn Progress,
     ) -> Result<DeployOutcome> {
+        if env.state == EnvState::RolledBack {
+            self.kind.kept_ready(&env, progress);
+            store.set_status(deployment.id, Status::Ready)?;
+            let ready = store.expect_deployment(deployment.id)?;
+            progress.recorded(&ready);
+            return Ok(DeployOutcome::Ready(ready));
+        }
+        self.kind
+            .switch(self.asked, store, deployment, env, progress)
+            .await
+    }
+}
+
+impl Deliver for Image {
+    fn engine(&self) -> Option<&Engine> {
+        Some(&self.engine)
+    }
+
+    fn fill(&self, new: NewDeployment) -> NewDeployment {
+        NewDeployment {
+            image: Some(self.request.image.clone()),
+            image_id: Some(self.image.id.clone()),
+            ..new
+        }
+    }
+
+    /// The image is pinned under the deployment's own tag; in swarm mode the registry
+    /// holds it, by digest.
+    async fn recorded(
+        &self,
+        store: &mut Store,
+        asked: &Deploying,
+        deployment: &Deployment,
+        _hook_env: &mut HookEnv,
+    ) -> Result<()> {
+        if self.swarm.is_none() {
+            swap::pin(&self.engine, store, &asked.project, deployment, &self.image).await?;
+        }
+        Ok(())
+    }
+
+    fn kept_ready(&self, env: &Environment, progress: &dyn Progress) {
         let request = &self.request;
         if request
             .publish
@@ -342,125 +542,19 @@ impl DeployPlan {
         {
             progress.warn("the environment is rolled back, so --publish or --proxy is not applied: it keeps its address until a promote");
         }
-        store.set_status(deployment.id, Status::Ready)?;
-        let ready = store.expect_deployment(deployment.id)?;
-        progress.recorded(&ready);
-        Ok(DeployOutcome::Ready(ready))
-    }
-
-    /// Nothing serves yet: the address given now is the environment's, whether or not
-    /// this first deployment makes it. An address nothing outside Docker reaches is said.
-    fn remember_address(
-        &self,
-        store: &mut Store,
-        env: &Environment,
-        proxy_mode: Option<&ProxyMode>,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        let publish = self.request.publish.as_ref();
-        if let (None, Some(mode)) = (env.current_deployment_id, &self.swarm) {
-            store.remember_swarm(env.id, mode.replicas, publish)?;
-        } else if env.current_deployment_id.is_none() {
-            store.remember_address(env.id, publish, proxy_mode.map(ProxyMode::settings))?;
-        }
-        let has_port = self
-            .project
-            .container_port
-            .or(self.image.exposed_port)
-            .is_some();
-        if has_port
-            && proxy_mode.is_none()
-            && self.swarm.is_none()
-            && publish.is_none()
-            && env.publish.is_none()
-        {
-            progress.warn(&format!(
-                "{}/{} publishes no port and is not in proxy mode: nothing outside Docker's network reaches it \
-                 (give it an address with `--publish [IP:]PORT` or `--proxy ADDR`)",
-                self.project.name, env.name
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Operation for DeployPlan {
-    type Planned = DeployPlan;
-
-    fn place(&self) -> Place<'_> {
-        Place {
-            project: &self.project,
-            environment: &self.request.environment,
-            command: &self.request.command,
-            user: &self.request.created_by,
-            wait: self.request.wait_lock,
-        }
-    }
-
-    async fn plan(self, _store: &Store, _progress: &dyn Progress) -> Result<DeployPlan> {
-        Ok(self)
-    }
-}
-
-impl Planned for DeployPlan {
-    type Done = DeployOutcome;
-
-    fn project(&self) -> &Project {
-        &self.project
-    }
-
-    fn action(&self) -> &'static str {
-        "deploy"
-    }
-
-    fn engine(&self) -> Option<&Engine> {
-        Some(&self.engine)
-    }
-
-    fn hook_env(&self) -> HookEnv {
-        HookEnv {
-            project: self.project.name.clone(),
-            environment: self.request.environment.clone(),
-            image: Some(self.request.image.clone()),
-            reason: self.reason.clone(),
-            user: self.request.created_by.clone(),
-            ..HookEnv::default()
-        }
-    }
-
-    fn record(
-        &mut self,
-        store: &mut Store,
-        hook_env: &mut HookEnv,
-    ) -> Result<(Deployment, Environment)> {
-        let (project_id, created_by) = (self.project.id, &self.request.created_by);
-        let recorded = store.record(project_id, &self.request.environment, |env| {
-            Ok(NewDeployment {
-                image: Some(self.request.image.clone()),
-                image_id: Some(self.image.id.clone()),
-                ..NewDeployment::deploy(project_id, env.id, created_by, self.reason.clone())
-            })
-        })?;
-        hook_env.deployment_id = Some(recorded.0.id);
-        Ok(recorded)
     }
 
     async fn switch(
         self,
+        asked: Deploying,
         store: &mut Store,
         deployment: Deployment,
         env: Environment,
         progress: &dyn Progress,
     ) -> Result<DeployOutcome> {
-        // In swarm mode the registry holds the image, by digest; nothing to pin here.
-        if self.swarm.is_none() {
-            swap::pin(&self.engine, store, &self.project, &deployment, &self.image).await?;
-        }
-        if env.state == EnvState::RolledBack {
-            return self.keep_ready(store, &deployment, &env, progress);
-        }
+        let project = &asked.project;
         let proxy_mode = self.proxy_mode(&env);
-        self.remember_address(store, &env, proxy_mode.as_ref(), progress)?;
+        self.remember_address(store, project, &env, proxy_mode.as_ref(), progress)?;
         let previous = match env.current_deployment_id {
             Some(id) => store.deployment(id)?,
             None => None,
@@ -472,7 +566,7 @@ impl Planned for DeployPlan {
         };
         progress.stage(Stage::Switch);
         let swap = Swap {
-            project: &self.project,
+            project,
             environment: &env,
             deployment,
             image: &self.image,
@@ -482,7 +576,7 @@ impl Planned for DeployPlan {
             health_timeout: self
                 .request
                 .health_timeout
-                .unwrap_or(self.project.health_timeout),
+                .unwrap_or(project.health_timeout),
             state_after: EnvState::Normal,
             keep_replaced_warm: true,
         };

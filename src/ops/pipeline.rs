@@ -82,9 +82,9 @@ pub trait Planned: Sized {
     /// What the hooks are told before anything is recorded.
     fn hook_env(&self) -> HookEnv;
 
-    /// Write the new deployment (and what it brings, such as a release folder); the
-    /// hooks learn what was recorded through `hook_env`.
-    fn record(
+    /// Write the new deployment (and what it brings: an image pinned, a release
+    /// folder); the hooks learn what was recorded through `hook_env`.
+    async fn record(
         &mut self,
         store: &mut Store,
         hook_env: &mut HookEnv,
@@ -148,7 +148,7 @@ async fn carry_out<P: Planned>(
     hooks::pre(&project, action, &hook_env, progress)?;
     let result = async {
         progress.stage(Stage::Record);
-        let (recorded, environment) = planned.record(store, &mut hook_env)?;
+        let (recorded, environment) = planned.record(store, &mut hook_env).await?;
         planned.switch(store, recorded, environment, progress).await
     }
     .await;

@@ -542,7 +542,7 @@ impl Planned for Validated<'_> {
         }
     }
 
-    fn record(
+    async fn record(
         &mut self,
         store: &mut Store,
         hook_env: &mut HookEnv,

@@ -7,16 +7,14 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::deploy::{require_preset, DeployOutcome};
+use super::deploy::{require_preset, Deliver, Deploy, DeployOutcome, Deploying};
 use super::hooks::HookEnv;
-use super::pipeline::{self, Operation, Place, Planned};
+use super::pipeline;
 use super::release::{copy_release, point, release_dir};
 use crate::docker::Engine;
 use crate::error::{check_name, clean_reason, Failure};
 use crate::progress::{Progress, Stage};
-use crate::store::{
-    Deployment, EnvState, Environment, NewDeployment, Preset, Project, Status, Store,
-};
+use crate::store::{Deployment, EnvState, Environment, NewDeployment, Preset, Status, Store};
 
 pub struct DirRequest {
     pub project: String,
@@ -28,11 +26,9 @@ pub struct DirRequest {
     pub wait_lock: Option<std::time::Duration>,
 }
 
-/// A deploy of a folder, validated.
-pub struct DirPlan {
-    request: DirRequest,
-    reason: Option<String>,
-    project: Project,
+/// A folder to deploy, validated.
+pub struct Folder {
+    dir: PathBuf,
 }
 
 /// Deploy a folder: validate it, then lock → reconcile → hooks → record (copy the
@@ -47,10 +43,10 @@ pub async fn deploy_dir(
 }
 
 /// Validate a deploy of a folder, changing nothing.
-pub fn plan(store: &Store, request: DirRequest, progress: &dyn Progress) -> Result<DirPlan> {
+pub fn plan(store: &Store, request: DirRequest, progress: &dyn Progress) -> Result<Deploy<Folder>> {
     progress.stage(Stage::Validate);
     check_name("environment", &request.environment)?;
-    let reason = clean_reason(request.reason.clone())?;
+    let reason = clean_reason(request.reason)?;
     let project = store.project(&request.project)?;
     require_preset(&project, Preset::Static)?;
     if !request.dir.is_dir() {
@@ -60,99 +56,59 @@ pub fn plan(store: &Store, request: DirRequest, progress: &dyn Progress) -> Resu
                 .into(),
         );
     }
-    Ok(DirPlan {
-        request,
-        reason,
-        project,
+    Ok(Deploy {
+        asked: Deploying {
+            project,
+            environment: request.environment,
+            command: request.command,
+            created_by: request.created_by,
+            wait_lock: request.wait_lock,
+            reason,
+            what: request.dir.display().to_string(),
+        },
+        kind: Folder { dir: request.dir },
     })
 }
 
-impl Operation for DirPlan {
-    type Planned = DirPlan;
-
-    fn place(&self) -> Place<'_> {
-        Place {
-            project: &self.project,
-            environment: &self.request.environment,
-            command: &self.request.command,
-            user: &self.request.created_by,
-            wait: self.request.wait_lock,
-        }
-    }
-
-    async fn plan(self, _store: &Store, _progress: &dyn Progress) -> Result<DirPlan> {
-        Ok(self)
-    }
-}
-
-impl Planned for DirPlan {
-    type Done = DeployOutcome;
-
-    fn project(&self) -> &Project {
-        &self.project
-    }
-
-    fn action(&self) -> &'static str {
-        "deploy"
-    }
-
+impl Deliver for Folder {
     fn engine(&self) -> Option<&Engine> {
         None
     }
 
-    fn hook_env(&self) -> HookEnv {
-        HookEnv {
-            project: self.project.name.clone(),
-            environment: self.request.environment.clone(),
-            image: Some(self.request.dir.display().to_string()),
-            reason: self.reason.clone(),
-            user: self.request.created_by.clone(),
-            ..HookEnv::default()
-        }
+    fn fill(&self, new: NewDeployment) -> NewDeployment {
+        new
     }
 
-    /// The record, and the folder copied into its release (which the hooks are told).
-    fn record(
-        &mut self,
+    /// The folder, copied into the deployment's release (which the hooks are told).
+    async fn recorded(
+        &self,
         store: &mut Store,
+        asked: &Deploying,
+        deployment: &Deployment,
         hook_env: &mut HookEnv,
-    ) -> Result<(Deployment, Environment)> {
-        let (project_id, created_by) = (self.project.id, &self.request.created_by);
-        let (deployment, env) = store.record(project_id, &self.request.environment, |env| {
-            Ok(NewDeployment::deploy(
-                project_id,
-                env.id,
-                created_by,
-                self.reason.clone(),
-            ))
-        })?;
-        hook_env.deployment_id = Some(deployment.id);
-        let release = release_dir(&store.static_root(), &self.project.name, deployment.id);
-        if let Err(err) = copy_release(&self.request.dir, &release) {
+    ) -> Result<()> {
+        let release = release_dir(&store.static_root(), &asked.project.name, deployment.id);
+        if let Err(err) = copy_release(&self.dir, &release) {
             store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
             return Err(err);
         }
         store.set_artifact(deployment.id, &release.to_string_lossy())?;
         hook_env.image = Some(release.to_string_lossy().into_owned());
-        Ok((store.expect_deployment(deployment.id)?, env))
+        Ok(())
     }
 
+    /// The environment's `current` link, renamed over to the release.
     async fn switch(
         self,
+        asked: Deploying,
         store: &mut Store,
         deployment: Deployment,
         env: Environment,
-        progress: &dyn Progress,
+        _progress: &dyn Progress,
     ) -> Result<DeployOutcome> {
-        if env.state == EnvState::RolledBack {
-            store.set_status(deployment.id, Status::Ready)?;
-            let ready = store.expect_deployment(deployment.id)?;
-            progress.recorded(&ready);
-            return Ok(DeployOutcome::Ready(ready));
-        }
         let root = store.static_root();
-        let release = release_dir(&root, &self.project.name, deployment.id);
-        if let Err(err) = point(&root, &self.project.name, &env.name, &release) {
+        let release = release_dir(&root, &asked.project.name, deployment.id);
+        if let Err(err) = point(&root, &asked.project.name, &env.name, &release) {
             store.finish_unsuccessful(deployment.id, Status::Failed, &format!("{err:#}"))?;
             return Err(err);
         }
