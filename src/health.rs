@@ -146,25 +146,102 @@ impl Unhealthy {
     }
 }
 
-/// A probe attempt that did not pass, and whether anything answered it.
-#[derive(Debug, PartialEq, Eq)]
-struct Miss {
-    text: String,
-    answered: bool,
+/// Why one probe attempt did not pass. Written out, each says it as a person would
+/// read it on the spinner or in an error.
+#[derive(Debug)]
+pub enum ProbeMiss {
+    /// Connecting failed: refused, reset, unreachable.
+    Connect {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    /// The GET could not be sent.
+    Send { path: String, error: std::io::Error },
+    /// The answer to the GET could not be read.
+    Read { path: String, error: std::io::Error },
+    /// The connection closed before the answer's status line.
+    Closed { path: String },
+    /// Something answered, but not in HTTP.
+    NotHttp { path: String },
+    /// An HTTP status other than 2xx or 3xx.
+    Status { path: String, code: u16 },
+    /// No answer to the GET within the attempt's time.
+    HttpTimedOut { path: String },
+    /// No connection within the attempt's time.
+    ConnectTimedOut,
+    /// A connection accepted and closed at once: Docker's proxy, with nothing behind it.
+    AcceptedAndClosed { addr: SocketAddr },
+    /// A connection accepted, then dropped with an error.
+    Dropped {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    /// The image's HEALTHCHECK has not passed yet.
+    Starting,
+    /// The container does not run (`state`: Docker's word for it).
+    NotRunning { container: String, state: String },
+    /// The container runs, and Docker reports its HEALTHCHECK other than healthy.
+    Reported { container: String, health: Health },
+    /// The container does not exist.
+    NoContainer { container: String },
+    /// The container went away while its address was looked up.
+    Disappeared { container: String },
+    /// The container has no address on its network yet.
+    NoAddress { container: String },
+    /// The engine did not answer.
+    Docker(anyhow::Error),
 }
 
-impl Miss {
-    fn silent(text: String) -> Miss {
-        Miss {
-            text,
-            answered: false,
-        }
+impl ProbeMiss {
+    /// Something answered (a status, a health state), as opposed to silence: the app
+    /// is up but not healthy.
+    fn answered(&self) -> bool {
+        matches!(
+            self,
+            ProbeMiss::Status { .. } | ProbeMiss::NotHttp { .. } | ProbeMiss::Starting
+        )
     }
+}
 
-    fn answered(text: String) -> Miss {
-        Miss {
-            text,
-            answered: true,
+impl std::fmt::Display for ProbeMiss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeMiss::Connect { addr, error } => write!(f, "connecting to {addr}: {error}"),
+            ProbeMiss::Send { path, error } => write!(f, "sending GET {path}: {error}"),
+            ProbeMiss::Read { path, error } => {
+                write!(f, "reading the answer to GET {path}: {error}")
+            }
+            ProbeMiss::Closed { path } => {
+                write!(f, "connection closed before an answer to GET {path}")
+            }
+            ProbeMiss::NotHttp { path } => write!(f, "not an HTTP answer to GET {path}"),
+            ProbeMiss::Status { path, code } => write!(f, "GET {path} → {code}"),
+            ProbeMiss::HttpTimedOut { path } => write!(f, "GET {path} timed out"),
+            ProbeMiss::ConnectTimedOut => f.write_str("connecting timed out"),
+            ProbeMiss::AcceptedAndClosed { addr } => write!(
+                f,
+                "{addr} accepted and closed the connection: nothing listens yet"
+            ),
+            ProbeMiss::Dropped { addr, error } => {
+                write!(f, "{addr} dropped the connection: {error}")
+            }
+            ProbeMiss::Starting => f.write_str("health: starting"),
+            ProbeMiss::NotRunning { container, state } => {
+                write!(f, "container {container} is {state}")
+            }
+            ProbeMiss::Reported { container, health } => f.write_str(
+                &format!("Docker reports container {container} {health:?}").to_lowercase(),
+            ),
+            ProbeMiss::NoContainer { container } => {
+                write!(f, "container {container} does not exist")
+            }
+            ProbeMiss::Disappeared { container } => {
+                write!(f, "container {container} disappeared")
+            }
+            ProbeMiss::NoAddress { container } => {
+                write!(f, "container {container} has no network address yet")
+            }
+            ProbeMiss::Docker(err) => write!(f, "{err:#}"),
         }
     }
 }
@@ -220,7 +297,7 @@ pub async fn wait_healthy(
 /// One attempt of `probe` on a container that runs already (a warm standby): `Err` says
 /// why it did not pass. A check that only waits (the image's HEALTHCHECK, staying up)
 /// asks Docker what it last saw.
-pub async fn probe_once(engine: &Engine, container: &str, probe: &Probe) -> Result<(), String> {
+pub async fn probe_once(engine: &Engine, container: &str, probe: &Probe) -> Result<(), ProbeMiss> {
     const ATTEMPT: Duration = Duration::from_secs(2);
     let addr = match probe {
         Probe::Http { target, .. } | Probe::Tcp { target } => {
@@ -232,24 +309,27 @@ pub async fn probe_once(engine: &Engine, container: &str, probe: &Probe) -> Resu
         (Probe::Http { path, .. }, Some(addr)) => {
             tokio::time::timeout(ATTEMPT, http_get(addr, path))
                 .await
-                .unwrap_or_else(|_| Err(Miss::silent(format!("GET {path} timed out"))))
-                .map_err(|miss| miss.text)
+                .unwrap_or_else(|_| Err(ProbeMiss::HttpTimedOut { path: path.clone() }))
         }
         (Probe::Tcp { .. }, Some(addr)) => tokio::time::timeout(ATTEMPT, tcp_holds(addr))
             .await
-            .unwrap_or_else(|_| Err("connecting timed out".to_string())),
+            .unwrap_or(Err(ProbeMiss::ConnectTimedOut)),
         _ => match engine.container(container).await {
-            Ok(Some(facts)) if !facts.running => {
-                Err(format!("container {container} is {}", facts.state))
-            }
+            Ok(Some(facts)) if !facts.running => Err(ProbeMiss::NotRunning {
+                container: container.to_string(),
+                state: facts.state,
+            }),
             Ok(Some(facts)) => match (probe, facts.health) {
                 (Probe::DockerHealthcheck, Health::Healthy) | (Probe::Running, _) => Ok(()),
-                (_, health) => {
-                    Err(format!("Docker reports container {container} {health:?}").to_lowercase())
-                }
+                (_, health) => Err(ProbeMiss::Reported {
+                    container: container.to_string(),
+                    health,
+                }),
             },
-            Ok(None) => Err(format!("container {container} does not exist")),
-            Err(err) => Err(format!("{err:#}")),
+            Ok(None) => Err(ProbeMiss::NoContainer {
+                container: container.to_string(),
+            }),
+            Err(err) => Err(ProbeMiss::Docker(err)),
         },
     }
 }
@@ -304,7 +384,7 @@ async fn probe_until_healthy(
                 Err(why) => {
                     if Instant::now() + interval >= deadline {
                         return Err(Unhealthy::TimedOut {
-                            why,
+                            why: why.to_string(),
                             silent: true,
                             timeout,
                         });
@@ -318,13 +398,12 @@ async fn probe_until_healthy(
             (Probe::Http { path, .. }, Some(addr)) => {
                 tokio::time::timeout(attempt_timeout, http_get(addr, path))
                     .await
-                    .unwrap_or_else(|_| Err(Miss::silent(format!("GET {path} timed out"))))
+                    .unwrap_or_else(|_| Err(ProbeMiss::HttpTimedOut { path: path.clone() }))
             }
             (Probe::Tcp { .. }, Some(addr)) => {
                 tokio::time::timeout(attempt_timeout, tcp_holds(addr))
                     .await
-                    .unwrap_or_else(|_| Err("connecting timed out".to_string()))
-                    .map_err(Miss::silent)
+                    .unwrap_or(Err(ProbeMiss::ConnectTimedOut))
             }
             _ => match engine.container(container).await {
                 Ok(Some(facts)) => match facts.health {
@@ -334,9 +413,7 @@ async fn probe_until_healthy(
                             "Docker reports container {container} unhealthy"
                         )))
                     }
-                    Health::Starting | Health::None => {
-                        Err(Miss::answered("health: starting".to_string()))
-                    }
+                    Health::Starting | Health::None => Err(ProbeMiss::Starting),
                 },
                 Ok(None) => {
                     return Err(Unhealthy::Failed(format!(
@@ -348,7 +425,7 @@ async fn probe_until_healthy(
         };
         let (last, answered) = match outcome {
             Ok(()) => return Ok(()),
-            Err(miss) => (miss.text, miss.answered),
+            Err(miss) => (miss.to_string(), miss.answered()),
         };
         if Instant::now() + interval >= deadline {
             let verdict = if answered {
@@ -378,48 +455,61 @@ async fn probe_until_healthy(
     }
 }
 
-async fn resolve(engine: &Engine, container: &str, target: &Target) -> Result<SocketAddr, String> {
+async fn resolve(
+    engine: &Engine,
+    container: &str,
+    target: &Target,
+) -> Result<SocketAddr, ProbeMiss> {
     match target {
         Target::Published(addr) => Ok(*addr),
         Target::Container(port) => {
             let facts = engine
                 .container(container)
                 .await
-                .map_err(|e| format!("{e:#}"))?
-                .ok_or_else(|| format!("container {container} disappeared"))?;
+                .map_err(ProbeMiss::Docker)?
+                .ok_or_else(|| ProbeMiss::Disappeared {
+                    container: container.to_string(),
+                })?;
             let ip: IpAddr = facts
                 .ip
                 .as_deref()
                 .and_then(|ip| ip.parse().ok())
-                .ok_or_else(|| format!("container {container} has no network address yet"))?;
+                .ok_or_else(|| ProbeMiss::NoAddress {
+                    container: container.to_string(),
+                })?;
             Ok(SocketAddr::new(ip, *port))
         }
     }
 }
 
 /// One HTTP/1.0 GET; healthy on a 2xx or 3xx status.
-async fn http_get(addr: SocketAddr, path: &str) -> Result<(), Miss> {
+async fn http_get(addr: SocketAddr, path: &str) -> Result<(), ProbeMiss> {
     let mut stream = TcpStream::connect(addr)
         .await
-        .map_err(|e| Miss::silent(format!("connecting to {addr}: {e}")))?;
+        .map_err(|error| ProbeMiss::Connect { addr, error })?;
     let request = format!(
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: temps\r\nConnection: close\r\n\r\n"
     );
+    let path = || path.to_string();
     stream
         .write_all(request.as_bytes())
         .await
-        .map_err(|e| Miss::silent(format!("sending GET {path}: {e}")))?;
+        .map_err(|error| ProbeMiss::Send {
+            path: path(),
+            error,
+        })?;
     let mut head = [0u8; 64];
     let mut filled = 0;
     while filled < 12 {
         let n = stream
             .read(&mut head[filled..])
             .await
-            .map_err(|e| Miss::silent(format!("reading the answer to GET {path}: {e}")))?;
+            .map_err(|error| ProbeMiss::Read {
+                path: path(),
+                error,
+            })?;
         if n == 0 {
-            return Err(Miss::silent(format!(
-                "connection closed before an answer to GET {path}"
-            )));
+            return Err(ProbeMiss::Closed { path: path() });
         }
         filled += n;
     }
@@ -428,27 +518,25 @@ async fn http_get(addr: SocketAddr, path: &str) -> Result<(), Miss> {
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| Miss::answered(format!("not an HTTP answer to GET {path}")))?;
+        .ok_or_else(|| ProbeMiss::NotHttp { path: path() })?;
     if (200..400).contains(&code) {
         Ok(())
     } else {
-        Err(Miss::answered(format!("GET {path} → {code}")))
+        Err(ProbeMiss::Status { path: path(), code })
     }
 }
 
 /// Connect and make sure the connection is held, not dropped by a proxy with nobody behind it.
-async fn tcp_holds(addr: SocketAddr) -> Result<(), String> {
+async fn tcp_holds(addr: SocketAddr) -> Result<(), ProbeMiss> {
     let mut stream = TcpStream::connect(addr)
         .await
-        .map_err(|e| format!("connecting to {addr}: {e}"))?;
+        .map_err(|error| ProbeMiss::Connect { addr, error })?;
     let mut byte = [0u8; 1];
     match tokio::time::timeout(TCP_SETTLE, stream.read(&mut byte)).await {
         Err(_) => Ok(()),
-        Ok(Ok(0)) => Err(format!(
-            "{addr} accepted and closed the connection: nothing listens yet"
-        )),
+        Ok(Ok(0)) => Err(ProbeMiss::AcceptedAndClosed { addr }),
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("{addr} dropped the connection: {e}")),
+        Ok(Err(error)) => Err(ProbeMiss::Dropped { addr, error }),
     }
 }
 
@@ -495,9 +583,10 @@ mod tests {
                 s.write_all(answer.as_bytes()).await.unwrap();
             }
         });
-        assert_eq!(http_get(addr, "/healthz").await, Ok(()));
+        assert!(http_get(addr, "/healthz").await.is_ok());
         let err = http_get(addr, "/healthz").await.unwrap_err();
-        assert!(err.text.contains("503") && err.answered, "{err:?}");
+        assert_eq!(err.to_string(), "GET /healthz → 503");
+        assert!(err.answered(), "{err:?}");
     }
 
     #[tokio::test]
@@ -512,7 +601,48 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(200)).await;
             drop(s);
         });
-        assert!(tcp_holds(addr).await.is_err());
-        assert_eq!(tcp_holds(addr).await, Ok(()));
+        let err = tcp_holds(addr).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProbeMiss::AcceptedAndClosed { .. } | ProbeMiss::Dropped { .. }
+            ),
+            "{err:?}"
+        );
+        assert!(!err.answered());
+        assert!(tcp_holds(addr).await.is_ok());
+    }
+
+    #[test]
+    fn a_missed_probe_says_what_it_said_before() {
+        let container = || "temps-web-production-4".to_string();
+        assert_eq!(
+            ProbeMiss::Reported {
+                container: container(),
+                health: Health::Unhealthy
+            }
+            .to_string(),
+            "docker reports container temps-web-production-4 unhealthy"
+        );
+        assert_eq!(
+            ProbeMiss::NotRunning {
+                container: container(),
+                state: "exited".into()
+            }
+            .to_string(),
+            "container temps-web-production-4 is exited"
+        );
+        assert_eq!(
+            ProbeMiss::HttpTimedOut {
+                path: "/healthz".into()
+            }
+            .to_string(),
+            "GET /healthz timed out"
+        );
+        assert_eq!(
+            ProbeMiss::ConnectTimedOut.to_string(),
+            "connecting timed out"
+        );
+        assert!(ProbeMiss::Starting.answered() && !ProbeMiss::ConnectTimedOut.answered());
     }
 }

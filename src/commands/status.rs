@@ -178,7 +178,7 @@ fn print_statuses(ctx: &Context, statuses: &[EnvironmentStatus]) {
             });
         }
         for d in &s.drift {
-            out.line(out.bad(&format!("  drift      {}", shown(d))));
+            out.line(out.bad(&format!("  drift      {}", shown(&d.to_string()))));
         }
         if !s.drift.is_empty() {
             out.line("  hint: redeploy or roll back to put the environment in a known state");

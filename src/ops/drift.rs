@@ -3,6 +3,7 @@
 //! by reconciliation at the start of every operation (to act).
 
 use std::fmt;
+use std::path::PathBuf;
 
 use super::swap::CHECK_SUFFIX;
 use crate::docker::{ContainerFacts, Health, ServiceFacts, TaskFacts};
@@ -50,27 +51,39 @@ pub enum Drift {
         node: String,
         state: String,
     },
+    /// Proxy mode: no `temps proxy` reports itself, so nothing serves `listen`.
+    ProxyDown { listen: String },
+    /// Proxy mode: the running proxy has not applied the last switch's routes yet.
+    ProxyBehind { applied: i64, generation: i64 },
+    /// A static project: the `current` link points elsewhere than the current
+    /// deployment's release (`None`: at nothing, or nothing serves).
+    ReleaseLink {
+        pointed: Option<PathBuf>,
+        expected: Option<String>,
+    },
 }
 
 impl Drift {
-    /// The container it is about.
-    pub fn container(&self) -> &str {
+    /// The container, service or task it is about; `None` for the proxy and a static
+    /// release's link.
+    pub fn container(&self) -> Option<&str> {
         match self {
             Drift::Missing { container }
             | Drift::Stopped { container, .. }
             | Drift::Unhealthy { container }
             | Drift::Stray { container }
-            | Drift::LeftoverCheck { container } => container,
+            | Drift::LeftoverCheck { container } => Some(container),
             Drift::ServiceMissing { service }
             | Drift::ServiceImage { service, .. }
-            | Drift::Replicas { service, .. } => service,
-            Drift::TaskImage { task, .. } | Drift::TaskDown { task, .. } => task,
+            | Drift::Replicas { service, .. } => Some(service),
+            Drift::TaskImage { task, .. } | Drift::TaskDown { task, .. } => Some(task),
+            Drift::ProxyDown { .. } | Drift::ProxyBehind { .. } | Drift::ReleaseLink { .. } => None,
         }
     }
 
     /// A check container, which no deployment ever serves from: removed, not stopped.
     pub fn is_check(&self) -> bool {
-        self.container().ends_with(CHECK_SUFFIX)
+        self.container().is_some_and(|c| c.ends_with(CHECK_SUFFIX))
     }
 }
 
@@ -122,7 +135,34 @@ impl fmt::Display for Drift {
             Drift::TaskDown { task, node, state } => {
                 write!(f, "task {task} on {node} should run but is {state}")
             }
+            Drift::ProxyDown { listen } => {
+                write!(f, "no `temps proxy` is running: nothing serves {listen}")
+            }
+            Drift::ProxyBehind {
+                applied,
+                generation,
+            } => write!(
+                f,
+                "the proxy applies generation {applied} of the routes, not {generation} yet"
+            ),
+            Drift::ReleaseLink { pointed, expected } => write!(
+                f,
+                "the `current` link points at {}, but the history says {}",
+                pointed
+                    .as_ref()
+                    .map_or("nothing".into(), |p| format!("`{}`", p.display())),
+                expected
+                    .as_ref()
+                    .map_or("nothing".into(), |e| format!("`{e}`"))
+            ),
         }
+    }
+}
+
+/// In JSON (`temps status --json`, the API), a drift is the sentence that says it.
+impl serde::Serialize for Drift {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -163,6 +203,28 @@ pub fn observe(
         }
     }
     drift
+}
+
+/// Proxy mode: whether the proxy serves the environment's route as last written
+/// (`applied`: the generation a running proxy applies; `None` when none runs).
+pub fn observe_proxy(listen: &str, applied: Option<i64>, generation: i64) -> Option<Drift> {
+    match applied {
+        None => Some(Drift::ProxyDown {
+            listen: listen.to_string(),
+        }),
+        Some(applied) if applied < generation => Some(Drift::ProxyBehind {
+            applied,
+            generation,
+        }),
+        Some(_) => None,
+    }
+}
+
+/// A static project: whether the `current` link points at the current deployment's
+/// release (`expected`).
+pub fn observe_release(pointed: Option<PathBuf>, expected: Option<String>) -> Option<Drift> {
+    let same = pointed.as_deref().map(|p| p.to_string_lossy().into_owned()) == expected;
+    (!same).then_some(Drift::ReleaseLink { pointed, expected })
 }
 
 /// Swarm mode: compare the current deployment with the environment's service (`None`:
@@ -326,5 +388,38 @@ mod tests {
             ]
         );
         assert!(drift[3].is_check() && !drift[2].is_check());
+    }
+
+    #[test]
+    fn the_proxy_and_a_static_link_drift_in_todays_words() {
+        assert_eq!(
+            observe_proxy("127.0.0.1:8080", None, 3).map(|d| d.to_string()),
+            Some("no `temps proxy` is running: nothing serves 127.0.0.1:8080".into())
+        );
+        assert_eq!(
+            observe_proxy("x", Some(2), 3).map(|d| d.to_string()),
+            Some("the proxy applies generation 2 of the routes, not 3 yet".into())
+        );
+        assert_eq!(observe_proxy("x", Some(3), 3), None);
+        let link = observe_release(Some("/r/7".into()), Some("/r/8".into())).unwrap();
+        assert_eq!(
+            link.to_string(),
+            "the `current` link points at `/r/7`, but the history says `/r/8`"
+        );
+        assert_eq!(
+            serde_json::to_string(&link).unwrap(),
+            "\"the `current` link points at `/r/7`, but the history says `/r/8`\""
+        );
+        assert_eq!(
+            observe_release(None, Some("/r/8".into()))
+                .unwrap()
+                .to_string(),
+            "the `current` link points at nothing, but the history says `/r/8`"
+        );
+        assert_eq!(
+            observe_release(Some("/r/8".into()), Some("/r/8".into())),
+            None
+        );
+        assert!(!link.is_check());
     }
 }

@@ -6,9 +6,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::docker::{ContainerFacts, Engine, Health, UpdateState};
-use crate::ops::drift::{observe, observe_service};
+use crate::ops::drift::{observe, observe_proxy, observe_release, observe_service, Drift};
 use crate::ops::release;
-use crate::store::{Deployment, Preset, Project, Store};
+use crate::store::{Deployment, Environment, Preset, Project, Store};
 
 #[derive(Serialize)]
 pub struct EnvironmentStatus {
@@ -24,7 +24,8 @@ pub struct EnvironmentStatus {
     pub swarm: Option<SwarmView>,
     /// Proxy mode with HTTPS: each domain's certificate (`[]` when plain).
     pub tls: Vec<super::tls::TlsView>,
-    pub drift: Vec<String>,
+    /// Each written out as the sentence that says it.
+    pub drift: Vec<Drift>,
     /// A docker project's environment (a static one has no address of its own).
     #[serde(skip)]
     pub docker: bool,
@@ -107,6 +108,7 @@ pub async fn statuses(store: &Store, projects: &[Project]) -> Result<Vec<Environ
     Ok(all)
 }
 
+/// Each environment of `project`, from one list of its containers.
 pub async fn project_status(
     store: &Store,
     engine: Option<&Engine>,
@@ -120,135 +122,141 @@ pub async fn project_status(
     };
     let mut statuses = Vec::new();
     for env in store.environments(project.id)? {
-        let current = match env.current_deployment_id {
-            Some(id) => store.deployment(id)?,
-            None => None,
-        };
-        let mine: Vec<&ContainerFacts> = containers
-            .iter()
-            .filter(|c| c.environment.as_deref() == Some(env.name.as_str()))
-            .collect();
-        let warm = store.warm(env.id, crate::clock::now_ms())?;
-        let warm_until = |name: &str| {
-            warm.iter()
-                .filter(|d| d.containers.iter().any(|c| c == name))
-                .filter_map(|d| d.warm_until)
-                .max()
-        };
-        // Warm only as versions that failed (records made before those stopped drained).
-        let draining = |name: &str| {
-            let failed = |d: &&Deployment| {
-                matches!(
-                    d.status,
-                    crate::store::Status::Failed | crate::store::Status::Cancelled
-                )
-            };
-            let standbys: Vec<&Deployment> = warm
-                .iter()
-                .filter(|d| d.containers.iter().any(|c| c == name))
-                .collect();
-            !standbys.is_empty() && standbys.iter().all(failed)
-        };
-        let warm_containers: Vec<String> = warm.iter().flat_map(|d| d.containers.clone()).collect();
-        let mut drift = Vec::new();
-        let proxy = match (&env.proxy, store.route_of(env.id)?) {
-            (Some(listen), route) => {
-                let state = store.proxy_state()?;
-                let running = state
-                    .as_ref()
-                    .is_some_and(|s| s.is_running(crate::clock::now_ms()));
-                let generation = route.as_ref().map_or(0, |r| r.generation);
-                let applied = state.as_ref().filter(|_| running).map(|s| s.generation);
-                if !running {
-                    drift.push(format!(
-                        "no `temps proxy` is running: nothing serves {listen}"
-                    ));
-                } else if applied.is_some_and(|a| a < generation) {
-                    drift.push(format!(
-                        "the proxy applies generation {} of the routes, not {generation} yet",
-                        applied.unwrap_or(0)
-                    ));
-                }
-                let in_flight = |address: &str| {
-                    state
-                        .as_ref()
-                        .and_then(|s| s.in_flight.get(address).copied())
-                        .unwrap_or(0)
-                };
-                Some(ProxyView {
-                    listen: listen.clone(),
-                    domains: env.domains.clone(),
-                    generation,
-                    running,
-                    applied_generation: applied,
-                    upstreams: route
-                        .map(|r| r.upstreams)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|address| UpstreamView {
-                            in_flight: in_flight(&address),
-                            address,
-                        })
-                        .collect(),
-                })
-            }
-            (None, _) => None,
-        };
-        let swarm = match engine.filter(|_| env.swarm) {
-            Some(engine) => {
-                let (view, found) =
-                    swarm_view(engine, project, &env.name, env.replicas, current.as_ref()).await?;
-                drift.extend(found.iter().map(ToString::to_string));
-                Some(view)
-            }
-            None => None,
-        };
-        match project.preset {
-            Preset::Docker if env.swarm => {}
-            Preset::Docker => drift.extend(
-                observe(current.as_ref(), &warm_containers, &mine)
-                    .iter()
-                    .map(ToString::to_string),
-            ),
-            Preset::Static => {
-                let pointed = release::pointed(&store.static_root(), &project.name, &env.name);
-                let expected = current.as_ref().and_then(|d| d.artifact.clone());
-                if pointed.as_deref().map(|p| p.to_string_lossy().into_owned()) != expected {
-                    drift.push(format!(
-                        "the `current` link points at {}, but the history says {}",
-                        pointed.map_or("nothing".into(), |p| format!("`{}`", p.display())),
-                        expected.map_or("nothing".into(), |e| format!("`{e}`"))
-                    ));
-                }
-            }
-        }
-        let proxy_running = proxy.as_ref().is_some_and(|p| p.running);
-        let tls = super::tls::views(store, &env, proxy_running, crate::clock::now_ms())?;
-        statuses.push(EnvironmentStatus {
-            project: project.name.clone(),
-            environment: env.name.clone(),
-            state: env.state.as_str(),
-            publish: env.publish.as_ref().map(|p| p.to_string()),
-            current,
-            containers: mine
-                .iter()
-                .map(|c| ContainerStatus {
-                    name: c.name.clone(),
-                    deployment_id: c.deployment_id,
-                    state: c.state.clone(),
-                    health: health_word(c.health),
-                    warm_until: warm_until(&c.name).map(crate::clock::rfc3339),
-                    draining: draining(&c.name),
-                })
-                .collect(),
-            proxy,
-            swarm,
-            tls,
-            drift,
-            docker: project.preset == Preset::Docker,
-        });
+        statuses.push(environment_status(store, engine, project, env, &containers).await?);
     }
     Ok(statuses)
+}
+
+/// One environment: what it serves, its containers (of the project's `containers`),
+/// its proxy route or swarm service, and its drift.
+async fn environment_status(
+    store: &Store,
+    engine: Option<&Engine>,
+    project: &Project,
+    env: Environment,
+    containers: &[ContainerFacts],
+) -> Result<EnvironmentStatus> {
+    let current = match env.current_deployment_id {
+        Some(id) => store.deployment(id)?,
+        None => None,
+    };
+    let mine: Vec<&ContainerFacts> = containers
+        .iter()
+        .filter(|c| c.environment.as_deref() == Some(env.name.as_str()))
+        .collect();
+    let warm = store.warm(env.id, crate::clock::now_ms())?;
+    let mut drift = Vec::new();
+    let proxy = match &env.proxy {
+        Some(listen) => {
+            let (view, found) = proxy_view(store, &env, listen)?;
+            drift.extend(found);
+            Some(view)
+        }
+        None => None,
+    };
+    let swarm = match engine.filter(|_| env.swarm) {
+        Some(engine) => {
+            let (view, found) =
+                swarm_view(engine, project, &env.name, env.replicas, current.as_ref()).await?;
+            drift.extend(found);
+            Some(view)
+        }
+        None => None,
+    };
+    match project.preset {
+        Preset::Docker if env.swarm => {}
+        Preset::Docker => {
+            let warm_containers: Vec<String> =
+                warm.iter().flat_map(|d| d.containers.clone()).collect();
+            drift.extend(observe(current.as_ref(), &warm_containers, &mine));
+        }
+        Preset::Static => {
+            let pointed = release::pointed(&store.static_root(), &project.name, &env.name);
+            let expected = current.as_ref().and_then(|d| d.artifact.clone());
+            drift.extend(observe_release(pointed, expected));
+        }
+    }
+    let proxy_running = proxy.as_ref().is_some_and(|p| p.running);
+    let tls = super::tls::views(store, &env, proxy_running, crate::clock::now_ms())?;
+    Ok(EnvironmentStatus {
+        project: project.name.clone(),
+        environment: env.name.clone(),
+        state: env.state.as_str(),
+        publish: env.publish.as_ref().map(|p| p.to_string()),
+        current,
+        containers: mine.iter().map(|c| container_status(c, &warm)).collect(),
+        proxy,
+        swarm,
+        tls,
+        drift,
+        docker: project.preset == Preset::Docker,
+    })
+}
+
+/// A container as `status` shows it, with the time its warm standby (of `warm`) ends.
+fn container_status(c: &ContainerFacts, warm: &[Deployment]) -> ContainerStatus {
+    let standbys: Vec<&Deployment> = warm
+        .iter()
+        .filter(|d| d.containers.iter().any(|name| name == &c.name))
+        .collect();
+    // Warm only as versions that failed (records made before those stopped drained).
+    let failed = |d: &&Deployment| {
+        matches!(
+            d.status,
+            crate::store::Status::Failed | crate::store::Status::Cancelled
+        )
+    };
+    ContainerStatus {
+        name: c.name.clone(),
+        deployment_id: c.deployment_id,
+        state: c.state.clone(),
+        health: health_word(c.health),
+        warm_until: standbys
+            .iter()
+            .filter_map(|d| d.warm_until)
+            .max()
+            .map(crate::clock::rfc3339),
+        draining: !standbys.is_empty() && standbys.iter().all(failed),
+    }
+}
+
+/// Proxy mode: the environment's route on `listen`, what the running proxy reports of
+/// it, and where the two disagree.
+fn proxy_view(
+    store: &Store,
+    env: &Environment,
+    listen: &str,
+) -> Result<(ProxyView, Option<Drift>)> {
+    let route = store.route_of(env.id)?;
+    let state = store.proxy_state()?;
+    let running = state
+        .as_ref()
+        .is_some_and(|s| s.is_running(crate::clock::now_ms()));
+    let generation = route.as_ref().map_or(0, |r| r.generation);
+    let applied = state.as_ref().filter(|_| running).map(|s| s.generation);
+    let in_flight = |address: &str| {
+        state
+            .as_ref()
+            .and_then(|s| s.in_flight.get(address).copied())
+            .unwrap_or(0)
+    };
+    let view = ProxyView {
+        listen: listen.to_string(),
+        domains: env.domains.clone(),
+        generation,
+        running,
+        applied_generation: applied,
+        upstreams: route
+            .map(|r| r.upstreams)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|address| UpstreamView {
+                in_flight: in_flight(&address),
+                address,
+            })
+            .collect(),
+    };
+    Ok((view, observe_proxy(listen, applied, generation)))
 }
 
 /// The service of an environment in swarm mode, its tasks, and where they drift from
@@ -259,7 +267,7 @@ async fn swarm_view(
     environment: &str,
     replicas: u32,
     current: Option<&Deployment>,
-) -> Result<(SwarmView, Vec<crate::ops::drift::Drift>)> {
+) -> Result<(SwarmView, Vec<Drift>)> {
     let service = crate::docker::service_name(&project.name, environment);
     let facts = engine.service(&service).await?;
     let tasks = match &facts {

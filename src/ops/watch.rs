@@ -23,9 +23,9 @@ use super::lock::live_holder;
 use super::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
 use super::swap::{upstream_of, Signals};
 use crate::clock::now_ms;
-use crate::docker::Engine;
+use crate::docker::{ContainerEvent, Engine, TaskFacts};
 use crate::error::{ExitStatus, Failure};
-use crate::health::{probe_once, Probe};
+use crate::health::{probe_once, Probe, ProbeMiss};
 use crate::progress::Progress;
 use crate::store::{Deployment, Preset, Project, Publish, Status, Store};
 
@@ -62,6 +62,96 @@ pub struct Tally {
     pub errors: u64,
 }
 
+/// What made a watch roll back. Written out, it is the sentence the rollback's reason,
+/// its warnings and its error carry.
+#[derive(Debug)]
+pub enum Signal {
+    /// A watched container stopped (`code`: its exit status, when the engine said).
+    Exited {
+        container: String,
+        code: Option<i64>,
+    },
+    /// A watched container was killed for want of memory.
+    OutOfMemory { container: String },
+    /// A watched container was restarted (`action`: the engine's word for the event).
+    Restarted { container: String, action: String },
+    /// A container failed its health check `count` times in a row; `last`: the last miss.
+    Unhealthy {
+        container: String,
+        count: u32,
+        last: ProbeMiss,
+    },
+    /// Proxy mode: 5xx on at least [`ERROR_PERCENT`] % of at least [`MIN_REQUESTS`]
+    /// answers within the last 10 s.
+    ServerErrors { requests: u64, errors: u64 },
+    /// Swarm mode: a task of the watched deployment ended (`error`: Swarm's word on why).
+    TaskEnded {
+        task: String,
+        node: String,
+        state: String,
+        error: Option<String>,
+    },
+}
+
+impl Signal {
+    /// The signal a container's event is: it died, ran out of memory, or restarted.
+    fn of_event(event: ContainerEvent) -> Signal {
+        let container = if event.name.is_empty() {
+            "a container".to_string()
+        } else {
+            event.name
+        };
+        match (event.action.as_str(), event.exit_code) {
+            ("die", code) => Signal::Exited { container, code },
+            ("oom", _) => Signal::OutOfMemory { container },
+            (action, _) => Signal::Restarted {
+                container,
+                action: action.to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signal::Exited {
+                container,
+                code: Some(code),
+            } => write!(f, "container {container} exited with status {code}"),
+            Signal::Exited { container, .. } => write!(f, "container {container} exited"),
+            Signal::OutOfMemory { container } => {
+                write!(f, "container {container} ran out of memory")
+            }
+            Signal::Restarted { container, action } => {
+                write!(f, "container {container} was restarted ({action})")
+            }
+            Signal::Unhealthy {
+                container,
+                count,
+                last,
+            } => write!(
+                f,
+                "{container} failed its health check {count} times in a row ({last})"
+            ),
+            Signal::ServerErrors { requests, errors } => write!(
+                f,
+                "5xx on {}% of {requests} requests in the last 10 s ({errors} errors)",
+                *errors * 100 / (*requests).max(1)
+            ),
+            Signal::TaskEnded {
+                task,
+                node,
+                state,
+                error,
+            } => {
+                let why = error.as_deref().map_or(String::new(), |e| format!(": {e}"));
+                write!(f, "task {task} on {node} ended ({state}{why})")
+            }
+        }
+    }
+}
+
 /// How a watch ended.
 pub enum WatchOutcome {
     /// The window passed with no signal.
@@ -76,7 +166,7 @@ pub enum WatchOutcome {
     RolledBack {
         watched: Box<Deployment>,
         rollback: Box<Deployment>,
-        signal: String,
+        signal: Signal,
     },
 }
 
@@ -134,7 +224,11 @@ pub fn after_switch(
 
 /// A watch that rolled back, as the error the command and the API end with (exit 5,
 /// `health_failed`), carrying the watched deployment's record.
-pub fn rolled_back_failure(watched: &Deployment, rollback: &Deployment, signal: &str) -> Failure {
+pub fn rolled_back_failure(
+    watched: &Deployment,
+    rollback: &Deployment,
+    signal: &Signal,
+) -> Failure {
     let mut failure = Failure::new(
         ExitStatus::HealthFailed,
         format!(
@@ -199,15 +293,7 @@ pub(crate) async fn run_caught(
             () = tokio::time::sleep_until(deadline) => return Ok(WatchOutcome::Quiet(tally)),
             _ = signals.next() => return Ok(WatchOutcome::Interrupted(tally)),
             event = events.next(), if events_open => match event {
-                Some(Ok(event)) => {
-                    let name = if event.name.is_empty() { "a container".to_string() } else { event.name };
-                    break match (event.action.as_str(), event.exit_code) {
-                        ("die", Some(code)) => format!("container {name} exited with status {code}"),
-                        ("die", None) => format!("container {name} exited"),
-                        ("oom", _) => format!("container {name} ran out of memory"),
-                        (action, _) => format!("container {name} was restarted ({action})"),
-                    };
-                }
+                Some(Ok(event)) => break Signal::of_event(event),
                 Some(Err(err)) => {
                     progress.warn(&format!("{err:#}; the watch goes on with the health check"));
                     events_open = false;
@@ -250,7 +336,7 @@ pub(crate) async fn run_caught(
     {
         return Ok(WatchOutcome::Interrupted(tally));
     }
-    roll_back(store, &watch, &signal, progress).await
+    roll_back(store, &watch, signal, progress).await
 }
 
 /// Before the automatic rollback takes the lock: while someone else's operation holds
@@ -262,7 +348,7 @@ async fn wait_for_lock(
     watch: &Watch,
     project: &Project,
     environment: &str,
-    signal: &str,
+    signal: &Signal,
     signals: &mut Signals,
     progress: &dyn Progress,
 ) -> Result<bool> {
@@ -381,7 +467,7 @@ async fn probes(
 
 /// Probe each container every [`PROBE_EVERY`] until one has failed [`FAILED_PROBES`]
 /// times in a row: the signal.
-async fn watch_health(engine: &Engine, probes: &[(String, Probe)]) -> String {
+async fn watch_health(engine: &Engine, probes: &[(String, Probe)]) -> Signal {
     let mut failed: HashMap<&str, u32> = HashMap::new();
     let mut tick = tokio::time::interval(PROBE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -394,13 +480,15 @@ async fn watch_health(engine: &Engine, probes: &[(String, Probe)]) -> String {
                 Ok(()) => {
                     failed.remove(name.as_str());
                 }
-                Err(why) => {
+                Err(last) => {
                     let count = failed.entry(name).or_default();
                     *count += 1;
                     if *count >= FAILED_PROBES {
-                        return format!(
-                            "{name} failed its health check {count} times in a row ({why})"
-                        );
+                        return Signal::Unhealthy {
+                            container: name.clone(),
+                            count: *count,
+                            last,
+                        };
                     }
                 }
             }
@@ -413,11 +501,11 @@ async fn watch_health(engine: &Engine, probes: &[(String, Probe)]) -> String {
 /// looking every [`PROBE_EVERY`]. Tasks that ended before are not counted; a look that
 /// the engine does not answer is skipped. Never resolves on one host (`service` is
 /// `None`).
-async fn watch_tasks(engine: &Engine, service: Option<&str>, watched: i64) -> String {
+async fn watch_tasks(engine: &Engine, service: Option<&str>, watched: i64) -> Signal {
     let Some(service) = service else {
         return std::future::pending().await;
     };
-    let ended = |task: &crate::docker::TaskFacts| {
+    let ended = |task: &TaskFacts| {
         task.deployment_id == Some(watched)
             && matches!(task.state.as_str(), "complete" | "failed" | "rejected")
     };
@@ -439,15 +527,16 @@ async fn watch_tasks(engine: &Engine, service: Option<&str>, watched: i64) -> St
             );
             continue;
         };
-        if let Some(task) = tasks.iter().find(|t| ended(t) && !known.contains(&t.id)) {
-            let why = task
-                .error
-                .as_deref()
-                .map_or(String::new(), |e| format!(": {e}"));
-            return format!(
-                "task {} on {} ended ({}{why})",
-                task.name, task.node, task.state
-            );
+        if let Some(task) = tasks
+            .into_iter()
+            .find(|t| ended(t) && !known.contains(&t.id))
+        {
+            return Signal::TaskEnded {
+                task: task.name,
+                node: task.node,
+                state: task.state,
+                error: task.error,
+            };
         }
     }
 }
@@ -458,7 +547,7 @@ fn proxy_counts(
     store: &Store,
     environment_id: i64,
     watched: i64,
-) -> Result<(Tally, Option<String>)> {
+) -> Result<(Tally, Option<Signal>)> {
     let Some(route) = store.route_of(environment_id)? else {
         return Ok((Tally::default(), None));
     };
@@ -477,11 +566,9 @@ fn proxy_counts(
             recent_errors += answers.recent_errors;
         }
     }
-    let fired = errors_fire(recent, recent_errors).then(|| {
-        format!(
-            "5xx on {}% of {recent} requests in the last 10 s ({recent_errors} errors)",
-            recent_errors * 100 / recent.max(1)
-        )
+    let fired = errors_fire(recent, recent_errors).then_some(Signal::ServerErrors {
+        requests: recent,
+        errors: recent_errors,
     });
     Ok((tally, fired))
 }
@@ -491,7 +578,7 @@ fn proxy_counts(
 async fn roll_back(
     store: &mut Store,
     watch: &Watch,
-    signal: &str,
+    signal: Signal,
     progress: &dyn Progress,
 ) -> Result<WatchOutcome> {
     let watched = &watch.deployment;
@@ -512,7 +599,7 @@ async fn roll_back(
     };
     let prompt = WhileWatchedServes {
         watched: watched.id,
-        signal,
+        signal: &signal,
         progress,
     };
     let result = redeploy::run(store, request, &prompt, progress).await;
@@ -542,7 +629,7 @@ async fn roll_back(
     Ok(WatchOutcome::RolledBack {
         watched: Box::new(failed),
         rollback: Box::new(rollback),
-        signal: signal.to_string(),
+        signal,
     })
 }
 
@@ -568,7 +655,7 @@ fn shorten(text: &str, max: usize) -> String {
 /// stopped the watched container, say) thus never rolls back, and is not announced.
 struct WhileWatchedServes<'a> {
     watched: i64,
-    signal: &'a str,
+    signal: &'a Signal,
     progress: &'a dyn Progress,
 }
 
@@ -626,5 +713,63 @@ mod tests {
     fn a_reason_stays_on_one_bounded_line() {
         assert_eq!(shorten("a\n b", 10), "a b");
         assert_eq!(shorten(&"x".repeat(20), 10).chars().count(), 10);
+    }
+
+    #[test]
+    fn a_signal_says_what_it_said_before() {
+        let event = |action: &str, exit_code| ContainerEvent {
+            name: "temps-web-production-44".into(),
+            action: action.into(),
+            exit_code,
+        };
+        let said = |signal: Signal| signal.to_string();
+        assert_eq!(
+            said(Signal::of_event(event("die", Some(3)))),
+            "container temps-web-production-44 exited with status 3"
+        );
+        assert_eq!(
+            said(Signal::of_event(event("die", None))),
+            "container temps-web-production-44 exited"
+        );
+        assert_eq!(
+            said(Signal::of_event(event("oom", None))),
+            "container temps-web-production-44 ran out of memory"
+        );
+        assert_eq!(
+            said(Signal::of_event(ContainerEvent {
+                name: String::new(),
+                ..event("restart", None)
+            })),
+            "container a container was restarted (restart)"
+        );
+        assert_eq!(
+            said(Signal::Unhealthy {
+                container: "temps-web-production-44".into(),
+                count: 3,
+                last: ProbeMiss::ConnectTimedOut,
+            }),
+            "temps-web-production-44 failed its health check 3 times in a row (connecting timed out)"
+        );
+        assert_eq!(
+            said(Signal::ServerErrors {
+                requests: 40,
+                errors: 9
+            }),
+            "5xx on 22% of 40 requests in the last 10 s (9 errors)"
+        );
+        let task = |error: Option<&str>| Signal::TaskEnded {
+            task: "temps-web-production.2".into(),
+            node: "node2".into(),
+            state: "failed".into(),
+            error: error.map(Into::into),
+        };
+        assert_eq!(
+            said(task(Some("exit 1"))),
+            "task temps-web-production.2 on node2 ended (failed: exit 1)"
+        );
+        assert_eq!(
+            said(task(None)),
+            "task temps-web-production.2 on node2 ended (failed)"
+        );
     }
 }

@@ -14,8 +14,8 @@ use anyhow::{anyhow, Result};
 use super::{finish, Restored, Signals, Stop, Swap};
 use crate::clock::format_duration;
 use crate::docker::{
-    repository_of, service_name, Engine, ImageFacts, SavedSpec, ServiceDefinition, SwarmRole,
-    TaskFacts, UpdateState,
+    repository_of, service_name, Engine, ImageFacts, SavedSpec, ServiceDefinition, ServiceFacts,
+    SwarmRole, TaskFacts, UpdateState,
 };
 use crate::error::Failure;
 use crate::ops::fault_point;
@@ -110,6 +110,9 @@ pub async fn in_registry(engine: &Engine, digest: &str) -> Result<Result<(), Str
 /// How often the service and its tasks are looked at while an update runs.
 const POLL: Duration = Duration::from_millis(250);
 
+/// Swap in swarm mode: update the environment's service (or create it) to the
+/// deployment and follow it until it converges; on a failure or an interrupt, put back
+/// what ran before.
 pub(super) async fn run(
     engine: &Engine,
     store: &mut Store,
@@ -154,38 +157,15 @@ pub(super) async fn run(
     // What the service runs now is what a failure puts back.
     let before = engine.service(&service).await?;
     let changed = std::cell::Cell::new(false);
-    let switching = async {
-        // Marked before the call: an update interrupted in flight may have been made.
-        changed.set(true);
-        match &before {
-            Some(service_now) => {
-                progress.step(&format!(
-                    "updating service {service} to {} ({} replicas)",
-                    short_id(&image.id),
-                    mode.replicas
-                ));
-                engine
-                    .update_service(service_now.version, &definition)
-                    .await?
-            }
-            None => {
-                progress.step(&format!(
-                    "creating service {service} ({} replicas)",
-                    mode.replicas
-                ));
-                engine.create_service(&definition).await?
-            }
-        }
-        fault_point("updated");
-        let target = Converge {
-            service: &service,
-            deployment_id: id,
-            replicas: mode.replicas,
-            host_port: publish.is_some(),
-            fail_fast: true,
-        };
-        target.wait(engine, health_timeout, progress).await
-    };
+    let switching = switch(
+        engine,
+        before.as_ref(),
+        &definition,
+        publish.is_some(),
+        health_timeout,
+        &changed,
+        progress,
+    );
     let stop = tokio::select! {
         result = switching => match result {
             Ok(()) => {
@@ -198,29 +178,88 @@ pub(super) async fn run(
         },
         signal = signals.next() => Stop::Interrupted(signal),
     };
-    let restored = if changed.get() {
-        progress.step("putting the previous service spec back");
-        put_back(
-            engine,
-            project,
-            &service,
-            before.as_ref().map(|b| &b.spec),
-            previous.as_ref(),
-            progress,
-        )
-        .await
-    } else {
-        Ok(match &previous {
+    let before = before.as_ref().map(|b| &b.spec);
+    let restored = undo(
+        engine,
+        project,
+        &service,
+        before,
+        previous.as_ref(),
+        changed.get(),
+        progress,
+    )
+    .await;
+    let stop = stop.redacted(&secrets);
+    finish(store, id, previous.as_ref(), stop, restored, None)
+}
+
+/// Create the service, or update it from `service_now`, to `definition`, and wait until
+/// its tasks converge. `changed` is set before the call: an update interrupted in flight
+/// may have been made.
+async fn switch(
+    engine: &Engine,
+    service_now: Option<&ServiceFacts>,
+    definition: &ServiceDefinition<'_>,
+    host_port: bool,
+    timeout: Duration,
+    changed: &std::cell::Cell<bool>,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let service = definition.name;
+    changed.set(true);
+    match service_now {
+        Some(service_now) => {
+            progress.step(&format!(
+                "updating service {service} to {} ({} replicas)",
+                short_id(definition.image),
+                definition.replicas
+            ));
+            engine
+                .update_service(service_now.version, definition)
+                .await?
+        }
+        None => {
+            progress.step(&format!(
+                "creating service {service} ({} replicas)",
+                definition.replicas
+            ));
+            engine.create_service(definition).await?
+        }
+    }
+    fault_point("updated");
+    let target = Converge {
+        service,
+        deployment_id: definition.deployment_id,
+        replicas: definition.replicas,
+        host_port,
+        fail_fast: true,
+    };
+    target.wait(engine, timeout, progress).await
+}
+
+/// After a failure or an interrupt: when the service was changed, put the spec it had
+/// `before` back; else the previous deployment serves as it did.
+async fn undo(
+    engine: &Engine,
+    project: &Project,
+    service: &str,
+    before: Option<&SavedSpec>,
+    previous: Option<&Deployment>,
+    changed: bool,
+    progress: &dyn Progress,
+) -> Result<Restored> {
+    if !changed {
+        return Ok(match previous {
             Some(p) => Restored::KeptServing {
                 id: p.id,
                 leftover: None,
                 route_unchanged: false,
             },
             None => Restored::NothingBefore,
-        })
-    };
-    let stop = stop.redacted(&secrets);
-    finish(store, id, previous.as_ref(), stop, restored, None)
+        });
+    }
+    progress.step("putting the previous service spec back");
+    put_back(engine, project, service, before, previous, progress).await
 }
 
 /// Put `spec` back as the service's spec and wait until its tasks run again; with none
@@ -369,25 +408,10 @@ impl Converge<'_> {
                 .ok_or_else(|| anyhow!("service {} vanished during the update", self.service))?;
             let tasks = engine.service_tasks(self.service).await?;
             let ready = engine.ready_nodes().await?;
-            // A node went away: with a host-mode port its task has nowhere to go, and
-            // Swarm's updater waits on that slot for good (one slot at a time). Run as
-            // many replicas as the ready nodes hold, and say so; the next deploy, rollback
-            // or promote asks for the environment's count again.
-            let stranded = tasks.iter().any(|t| t.desired_running && t.unplaced);
-            if self.host_port && stranded && ready >= 1 && ready < facts.replicas {
-                progress.warn(&format!(
-                    "{}: {ready} node(s) ready, fewer than its {} replicas with a host-mode \
-                     port (one task per node): running {ready} until the next deploy, rollback \
-                     or promote asks for {} again",
-                    self.service, facts.replicas, self.replicas
-                ));
-                engine
-                    .put_back_service(
-                        self.service,
-                        facts.version,
-                        &facts.spec.with_replicas(ready),
-                    )
-                    .await?;
+            if self
+                .scale_to_ready(engine, &facts, &tasks, ready, progress)
+                .await?
+            {
                 scaled = true;
                 tokio::time::sleep(POLL).await;
                 continue;
@@ -396,36 +420,7 @@ impl Converge<'_> {
             let looked = self.look(&tasks, ready, update_done);
             if facts.update == Some(UpdateState::Paused) && !matches!(looked, Progressed::Failed(_))
             {
-                // Swarm names a task by id; say what happened to it instead, when told.
-                let ours: Vec<&TaskFacts> = tasks
-                    .iter()
-                    .filter(|t| t.deployment_id == Some(self.deployment_id))
-                    .collect();
-                // What ended the update first, rather than a task waiting behind it.
-                let ended = |t: &&&TaskFacts| {
-                    matches!(
-                        t.state.as_str(),
-                        "failed" | "rejected" | "complete" | "shutdown" | "orphaned"
-                    )
-                };
-                let told = ours
-                    .iter()
-                    .filter(ended)
-                    .find(|t| t.error.is_some())
-                    .or_else(|| ours.iter().find(ended))
-                    .or_else(|| ours.iter().find(|t| t.error.is_some()))
-                    .map(|t| match &t.error {
-                        Some(e) => format!("task {} on {} {}: {e}", t.name, t.node, t.state),
-                        None => format!(
-                            "task {} on {} ended ({}) before it ran healthy through Swarm's monitor window",
-                            t.name, t.node, t.state
-                        ),
-                    });
-                return Err(anyhow!(
-                    "Swarm paused the update of {}: {}",
-                    self.service,
-                    told.unwrap_or_else(|| facts.update_message.unwrap_or_default())
-                ));
+                return Err(self.paused(&tasks, facts.update_message));
             }
             match looked {
                 Progressed::Done { running, wanted } => {
@@ -453,40 +448,112 @@ impl Converge<'_> {
                 }
             }
             if started.elapsed() >= timeout {
-                let waiting: Vec<String> = tasks
-                    .iter()
-                    .filter(|t| t.desired_running && !t.running)
-                    .map(|t| {
-                        format!(
-                            "{} on {} is {}{}",
-                            t.name,
-                            t.node,
-                            t.state,
-                            t.error
-                                .as_ref()
-                                .map(|e| format!(" ({e})"))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                return Err(anyhow::Error::new(super::TimedOut {
-                    message: format!(
-                        "{} did not converge on #{} within {}{}",
-                        self.service,
-                        self.deployment_id,
-                        format_duration(timeout),
-                        if waiting.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {}", waiting.join("; "))
-                        }
-                    ),
-                    timeout,
-                    guessed_port: None,
-                }));
+                return Err(self.timed_out(&tasks, timeout));
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// A node went away: with a host-mode port its task has nowhere to go, and Swarm's
+    /// updater waits on that slot for good (one slot at a time). Run as many replicas as
+    /// the ready nodes hold, and say so; the next deploy, rollback or promote asks for
+    /// the environment's count again. True when it scaled the service down.
+    async fn scale_to_ready(
+        &self,
+        engine: &Engine,
+        facts: &ServiceFacts,
+        tasks: &[TaskFacts],
+        ready: u32,
+        progress: &dyn Progress,
+    ) -> Result<bool> {
+        let stranded = tasks.iter().any(|t| t.desired_running && t.unplaced);
+        if !(self.host_port && stranded && ready >= 1 && ready < facts.replicas) {
+            return Ok(false);
+        }
+        progress.warn(&format!(
+            "{}: {ready} node(s) ready, fewer than its {} replicas with a host-mode \
+             port (one task per node): running {ready} until the next deploy, rollback \
+             or promote asks for {} again",
+            self.service, facts.replicas, self.replicas
+        ));
+        engine
+            .put_back_service(
+                self.service,
+                facts.version,
+                &facts.spec.with_replicas(ready),
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// Swarm paused the update: the error says what happened to the task that ended
+    /// it (Swarm names a task by id), else Swarm's own `message`.
+    fn paused(&self, tasks: &[TaskFacts], message: Option<String>) -> anyhow::Error {
+        let ours: Vec<&TaskFacts> = tasks
+            .iter()
+            .filter(|t| t.deployment_id == Some(self.deployment_id))
+            .collect();
+        // What ended the update first, rather than a task waiting behind it.
+        let ended = |t: &&&TaskFacts| {
+            matches!(
+                t.state.as_str(),
+                "failed" | "rejected" | "complete" | "shutdown" | "orphaned"
+            )
+        };
+        let told = ours
+            .iter()
+            .filter(ended)
+            .find(|t| t.error.is_some())
+            .or_else(|| ours.iter().find(ended))
+            .or_else(|| ours.iter().find(|t| t.error.is_some()))
+            .map(|t| match &t.error {
+                Some(e) => format!("task {} on {} {}: {e}", t.name, t.node, t.state),
+                None => format!(
+                    "task {} on {} ended ({}) before it ran healthy through Swarm's monitor window",
+                    t.name, t.node, t.state
+                ),
+            });
+        anyhow!(
+            "Swarm paused the update of {}: {}",
+            self.service,
+            told.unwrap_or_else(|| message.unwrap_or_default())
+        )
+    }
+
+    /// The update did not converge within `timeout`: the error names each task that
+    /// should run and does not.
+    fn timed_out(&self, tasks: &[TaskFacts], timeout: Duration) -> anyhow::Error {
+        let waiting: Vec<String> = tasks
+            .iter()
+            .filter(|t| t.desired_running && !t.running)
+            .map(|t| {
+                format!(
+                    "{} on {} is {}{}",
+                    t.name,
+                    t.node,
+                    t.state,
+                    t.error
+                        .as_ref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        anyhow::Error::new(super::TimedOut {
+            message: format!(
+                "{} did not converge on #{} within {}{}",
+                self.service,
+                self.deployment_id,
+                format_duration(timeout),
+                if waiting.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", waiting.join("; "))
+                }
+            ),
+            timeout,
+            guessed_port: None,
+        })
     }
 
     /// Converged when every task Swarm wants running on a ready node runs the
