@@ -291,7 +291,7 @@ pub fn cmd_show(ctx: &Context, args: ShowArgs) -> Result<()> {
             ),
         );
     }
-    if let Some(from) = d.rolled_back_from_id {
+    if let Some(from) = d.origin.rolled_back_from() {
         field("rolled back", format!("from #{from}"));
     }
     if let Some(reason) = &d.reason {

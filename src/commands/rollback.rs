@@ -120,13 +120,13 @@ fn say_rolled_back(ctx: &Context, store: &Store, ended: &Ended) -> Result<()> {
         "rolled back {}/{} to #{} ({}) in {}: #{} serves",
         done.project,
         done.environment,
-        done.rolled_back_to_id.unwrap_or_default(),
+        done.origin.rolled_back_to().unwrap_or_default(),
         shown(&what(done)),
         format_elapsed(*took),
         done.id
     ));
     // Swarm mode keeps no containers of its own: the service's tasks were replaced.
-    if let (Some(from), false) = (done.rolled_back_from_id, done.containers.is_empty()) {
+    if let (Some(from), false) = (done.origin.rolled_back_from(), done.containers.is_empty()) {
         ctx.out.note(standby_note(store, from)?);
     }
     ctx.out.note(ctx.out.loud(&format!(
@@ -183,7 +183,7 @@ fn say_promoted(ctx: &Context, store: &Store, ended: &Ended, before: Option<i64>
         }) => {
             ctx.out.line(format!(
                 "promoted #{} ({}) on {}/{} in {}: #{} serves, and new deploys serve again",
-                done.promoted_id.unwrap_or_default(),
+                done.origin.promoted().unwrap_or_default(),
                 shown(&what(done)),
                 done.project,
                 done.environment,

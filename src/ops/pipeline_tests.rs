@@ -8,7 +8,7 @@ use super::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
 use super::static_site::{deploy_dir, DirRequest};
 use crate::error::{exit_status_of, ExitStatus};
 use crate::progress::{Event, Progress, Stage};
-use crate::store::{Preset, ProjectChanges, Store};
+use crate::store::{Origin, Preset, ProjectChanges, Store};
 
 /// Answers as it was told, and remembers what it was asked.
 struct Scripted {
@@ -123,8 +123,13 @@ fn the_rollback_pipeline_runs_its_stages_in_order() {
         panic!("a rollback switches");
     };
     assert_eq!(deployment.id, 3);
-    assert_eq!(deployment.rolled_back_to_id, Some(1));
-    assert_eq!(deployment.rolled_back_from_id, Some(2));
+    assert_eq!(
+        deployment.origin,
+        Origin::Rollback {
+            from: Some(2),
+            to: Some(1)
+        }
+    );
     assert_eq!(*prompt.asked.borrow(), ["choose", "confirm #1"]);
     assert_eq!(
         *progress.stages.borrow(),

@@ -22,7 +22,8 @@ use crate::error::clean_reason;
 use crate::error::Failure;
 use crate::progress::{Progress, Stage};
 use crate::store::{
-    digest, Deployment, EnvState, Environment, NewDeployment, Preset, Project, Status, Store,
+    digest, Deployment, EnvState, Environment, NewDeployment, Origin, Preset, Project, Status,
+    Store,
 };
 use crate::text::{printable, short_id};
 
@@ -566,13 +567,15 @@ impl Planned for Validated<'_> {
                 image_id: target.image_id.clone(),
                 // The spec records a rollback or promote as deploying from the start.
                 status: Status::Deploying,
-                is_rollback: kind == Kind::Rollback,
-                rolled_back_from_id: (kind == Kind::Rollback)
-                    .then_some(env.current_deployment_id)
-                    .flatten(),
-                rolled_back_to_id: (kind == Kind::Rollback).then_some(target.id),
-                is_promote: kind == Kind::Promote,
-                promoted_id: (kind == Kind::Promote).then_some(target.id),
+                origin: match kind {
+                    Kind::Rollback => Origin::Rollback {
+                        from: env.current_deployment_id,
+                        to: Some(target.id),
+                    },
+                    Kind::Promote => Origin::Promote {
+                        of: Some(target.id),
+                    },
+                },
                 created_by: asked.created_by.clone(),
                 reason: asked.reason.clone(),
             })

@@ -27,7 +27,7 @@ use crate::docker::{ContainerEvent, Engine, TaskFacts};
 use crate::error::{ExitStatus, Failure};
 use crate::health::{probe_once, Probe, ProbeMiss};
 use crate::progress::Progress;
-use crate::store::{Deployment, Preset, Project, Publish, Status, Store};
+use crate::store::{Deployment, Origin, Preset, Project, Publish, Status, Store};
 
 /// How often the health check is probed during the watch.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -202,10 +202,9 @@ pub fn after_switch(
         progress.warn("a static release is not watched: it has no container to watch");
         return Ok(None);
     }
-    let previous = if deployment.is_rollback {
-        deployment.rolled_back_from_id
-    } else {
-        before
+    let previous = match deployment.origin {
+        Origin::Rollback { from, .. } => from,
+        Origin::Deploy | Origin::Promote { .. } => before,
     };
     let Some(previous) = previous.filter(|p| *p != deployment.id) else {
         progress.warn(&format!(
@@ -235,7 +234,7 @@ pub fn rolled_back_failure(
             "#{} went bad during its watch ({signal}); rolled back automatically: #{} serves #{}'s version, and {}/{} is rolled back",
             watched.id,
             rollback.id,
-            rollback.rolled_back_to_id.unwrap_or_default(),
+            rollback.origin.rolled_back_to().unwrap_or_default(),
             watched.project,
             watched.environment
         ),

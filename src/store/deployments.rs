@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::projects::{ensure_environment, variables_digest};
-use super::{Deployment, EnvState, Environment, NewDeployment, Publish, Status, Store};
+use super::{Deployment, EnvState, Environment, NewDeployment, Origin, Publish, Status, Store};
 use crate::clock::now_ms;
 
 pub(super) const DEPLOYMENT_SELECT: &str = "SELECT d.id, p.name, e.name, d.environment_id, d.image, d.image_id, \
@@ -28,11 +28,13 @@ pub(super) fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
         status: status.parse().map_err(|e: String| {
             rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, e.into())
         })?,
-        is_rollback: row.get(8)?,
-        rolled_back_from_id: row.get(9)?,
-        rolled_back_to_id: row.get(10)?,
-        is_promote: row.get(11)?,
-        promoted_id: row.get(12)?,
+        origin: Origin::from_columns(
+            row.get(8)?,
+            row.get(9)?,
+            row.get(10)?,
+            row.get(11)?,
+            row.get(12)?,
+        ),
         created_at: row.get(13)?,
         finished_at: row.get(14)?,
         created_by: row.get(15)?,
@@ -69,11 +71,11 @@ impl Store {
                     new.image,
                     new.image_id,
                     new.status.as_str(),
-                    new.is_rollback,
-                    new.rolled_back_from_id,
-                    new.rolled_back_to_id,
-                    new.is_promote,
-                    new.promoted_id,
+                    new.origin.is_rollback(),
+                    new.origin.rolled_back_from(),
+                    new.origin.rolled_back_to(),
+                    new.origin.is_promote(),
+                    new.origin.promoted(),
                     now_ms(),
                     new.created_by,
                     new.reason,

@@ -309,11 +309,8 @@ pub struct Deployment {
     /// Static preset: the release directory.
     pub artifact: Option<String>,
     pub status: Status,
-    pub is_rollback: bool,
-    pub rolled_back_from_id: Option<i64>,
-    pub rolled_back_to_id: Option<i64>,
-    pub is_promote: bool,
-    pub promoted_id: Option<i64>,
+    /// How it came about: a deploy, a rollback or a promote.
+    pub origin: Origin,
     pub created_at: i64,
     pub finished_at: Option<i64>,
     pub created_by: String,
@@ -335,13 +332,80 @@ impl Deployment {
 
     /// `rollback of #41`, `promote of #45`, or nothing.
     pub fn note(&self) -> String {
-        if let (true, Some(to)) = (self.is_rollback, self.rolled_back_to_id) {
-            format!("rollback of #{to}")
-        } else if let (true, Some(id)) = (self.is_promote, self.promoted_id) {
-            format!("promote of #{id}")
-        } else {
-            String::new()
+        match self.origin {
+            Origin::Rollback { to: Some(to), .. } => format!("rollback of #{to}"),
+            Origin::Promote { of: Some(of) } => format!("promote of #{of}"),
+            _ => String::new(),
         }
+    }
+}
+
+/// How a deployment came about. The history keeps it as the columns the JSON documents
+/// show: `is_rollback`, `rolled_back_from_id`, `rolled_back_to_id`, `is_promote`,
+/// `promoted_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A deploy of an image or a folder.
+    Deploy,
+    /// A rollback to the version of `to`, from what served then (`from`; none when
+    /// nothing did). An id is gone when prune removed that deployment.
+    Rollback { from: Option<i64>, to: Option<i64> },
+    /// A promote of `of`.
+    Promote { of: Option<i64> },
+}
+
+impl Origin {
+    /// From the history's columns.
+    pub fn from_columns(
+        is_rollback: bool,
+        from: Option<i64>,
+        to: Option<i64>,
+        is_promote: bool,
+        promoted: Option<i64>,
+    ) -> Origin {
+        match (is_rollback, is_promote) {
+            (true, _) => Origin::Rollback { from, to },
+            (false, true) => Origin::Promote { of: promoted },
+            (false, false) => Origin::Deploy,
+        }
+    }
+
+    pub fn is_rollback(self) -> bool {
+        matches!(self, Origin::Rollback { .. })
+    }
+
+    pub fn is_promote(self) -> bool {
+        matches!(self, Origin::Promote { .. })
+    }
+
+    /// A rollback's `rolled_back_from_id`.
+    pub fn rolled_back_from(self) -> Option<i64> {
+        match self {
+            Origin::Rollback { from, .. } => from,
+            _ => None,
+        }
+    }
+
+    /// A rollback's `rolled_back_to_id`.
+    pub fn rolled_back_to(self) -> Option<i64> {
+        match self {
+            Origin::Rollback { to, .. } => to,
+            _ => None,
+        }
+    }
+
+    /// A promote's `promoted_id`.
+    pub fn promoted(self) -> Option<i64> {
+        match self {
+            Origin::Promote { of } => of,
+            _ => None,
+        }
+    }
+
+    /// The deployment whose version it runs again: a rollback's target, or the one a
+    /// promote promoted.
+    pub fn again(self) -> Option<i64> {
+        self.rolled_back_to().or(self.promoted())
     }
 }
 
@@ -358,11 +422,7 @@ impl Deployment {
             image_id: Some("sha256:1".into()),
             artifact: None,
             status,
-            is_rollback: false,
-            rolled_back_from_id: None,
-            rolled_back_to_id: None,
-            is_promote: false,
-            promoted_id: None,
+            origin: Origin::Deploy,
             created_at: 0,
             finished_at: None,
             created_by: "alice".into(),
@@ -387,11 +447,12 @@ impl Serialize for Deployment {
             s.serialize_field("artifact", &self.artifact)?;
         }
         s.serialize_field("status", &self.status.as_str())?;
-        s.serialize_field("is_rollback", &self.is_rollback)?;
-        s.serialize_field("rolled_back_from_id", &self.rolled_back_from_id)?;
-        s.serialize_field("rolled_back_to_id", &self.rolled_back_to_id)?;
-        s.serialize_field("is_promote", &self.is_promote)?;
-        s.serialize_field("promoted_id", &self.promoted_id)?;
+        let origin = self.origin;
+        s.serialize_field("is_rollback", &origin.is_rollback())?;
+        s.serialize_field("rolled_back_from_id", &origin.rolled_back_from())?;
+        s.serialize_field("rolled_back_to_id", &origin.rolled_back_to())?;
+        s.serialize_field("is_promote", &origin.is_promote())?;
+        s.serialize_field("promoted_id", &origin.promoted())?;
         s.serialize_field("created_at", &rfc3339(self.created_at))?;
         s.serialize_field("finished_at", &self.finished_at.map(rfc3339))?;
         s.serialize_field("created_by", &self.created_by)?;
@@ -411,11 +472,7 @@ pub struct NewDeployment {
     pub image: Option<String>,
     pub image_id: Option<String>,
     pub status: Status,
-    pub is_rollback: bool,
-    pub rolled_back_from_id: Option<i64>,
-    pub rolled_back_to_id: Option<i64>,
-    pub is_promote: bool,
-    pub promoted_id: Option<i64>,
+    pub origin: Origin,
     pub created_by: String,
     pub reason: Option<String>,
 }
@@ -434,11 +491,7 @@ impl NewDeployment {
             image: None,
             image_id: None,
             status: Status::Pending,
-            is_rollback: false,
-            rolled_back_from_id: None,
-            rolled_back_to_id: None,
-            is_promote: false,
-            promoted_id: None,
+            origin: Origin::Deploy,
             created_by: created_by.to_string(),
             reason,
         }

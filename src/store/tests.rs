@@ -37,11 +37,7 @@ fn new_deployment(project: &Project, env: &Environment, image: &str) -> NewDeplo
         image: Some(image.to_string()),
         image_id: Some(format!("sha256:{image}")),
         status: Status::Pending,
-        is_rollback: false,
-        rolled_back_from_id: None,
-        rolled_back_to_id: None,
-        is_promote: false,
-        promoted_id: None,
+        origin: Origin::Deploy,
         created_by: "alice".to_string(),
         reason: None,
     }

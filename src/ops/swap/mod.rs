@@ -25,7 +25,7 @@ use crate::docker::{pin_repository, Engine, ImageFacts};
 use crate::error::{exit_status_of, ExitStatus, Failure};
 use crate::health::{wait_healthy, Probe, Unhealthy};
 use crate::progress::Progress;
-use crate::store::{Deployment, EnvState, Environment, Project, Publish, Status, Store};
+use crate::store::{Deployment, EnvState, Environment, Origin, Project, Publish, Status, Store};
 
 /// A change of what serves an environment.
 #[derive(Clone)]
@@ -178,10 +178,7 @@ async fn cold_after_warm(
     why: &str,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
-    let version = swap
-        .deployment
-        .rolled_back_to_id
-        .or(swap.deployment.promoted_id);
+    let version = swap.deployment.origin.again();
     progress.warn(&format!(
         "{why}; taking the cold path: starting new containers of #{}",
         version.unwrap_or(swap.deployment.id)
@@ -498,11 +495,11 @@ fn finish(
 /// What to do after a swap that stopped short, in the words of what was tried.
 pub fn try_again_hint(record: &Deployment) -> String {
     let id = record.id;
-    match (record.rolled_back_to_id, record.promoted_id) {
-        (Some(to), _) if record.is_rollback => format!(
+    match record.origin {
+        Origin::Rollback { to: Some(to), .. } => format!(
             "see `temps show {id}`; once the cause is fixed, `temps rollback {to}` tries again"
         ),
-        (_, Some(promoted)) if record.is_promote => format!(
+        Origin::Promote { of: Some(promoted) } => format!(
             "see `temps show {id}`; once the cause is fixed, `temps promote {promoted}` tries again"
         ),
         _ => format!("see `temps show {id}`; fix the cause and deploy again"),
@@ -520,9 +517,9 @@ pub fn more_time_hint(record: &Deployment, timed_out: &TimedOut) -> String {
     } else {
         format!(" --environment {}", record.environment)
     };
-    let again = match (record.rolled_back_to_id, record.promoted_id) {
-        (Some(to), _) if record.is_rollback => format!("temps rollback {to}"),
-        (_, Some(promoted)) if record.is_promote => format!("temps promote {promoted}"),
+    let again = match record.origin {
+        Origin::Rollback { to: Some(to), .. } => format!("temps rollback {to}"),
+        Origin::Promote { of: Some(promoted) } => format!("temps promote {promoted}"),
         _ => format!(
             "temps deploy {} --image {}{environment}",
             record.project,
