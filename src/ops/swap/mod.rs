@@ -485,6 +485,34 @@ fn again_hint(stop: &Stop, record: &Deployment) -> String {
     }
 }
 
+/// The previous version was never stopped: remove the containers this swap made. One
+/// that cannot be removed now (Docker gone) is the next operation's to remove, and stays
+/// in what is returned: how the previous version fared, and the containers left.
+async fn remove_made(
+    engine: &Engine,
+    made: &[String],
+    previous: Option<&Deployment>,
+    route_unchanged: bool,
+) -> (Restored, Vec<String>) {
+    let mut leftover = None;
+    let mut left = Vec::new();
+    for name in made {
+        if let Err(err) = engine.remove(name).await {
+            leftover.get_or_insert(err.context(format!("could not remove {name}")));
+            left.push(name.clone());
+        }
+    }
+    let restored = match previous {
+        Some(p) => Restored::KeptServing {
+            id: p.id,
+            leftover,
+            route_unchanged,
+        },
+        None => Restored::NothingBefore,
+    };
+    (restored, left)
+}
+
 /// What to do after a swap that stopped short, in the words of what was tried.
 pub fn try_again_hint(record: &Deployment) -> String {
     let id = record.id;
