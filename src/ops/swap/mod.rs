@@ -378,118 +378,198 @@ fn finish(
     if let Some(left) = left {
         store.set_containers(id, left)?;
     }
-    let (status, reason, base_exit) = match &stop {
-        Stop::Failed(err) => (
-            Status::Failed,
-            format!("{err:#}"),
-            match exit_status_of(err) {
-                ExitStatus::DockerUnreachable => ExitStatus::DockerUnreachable,
-                _ => ExitStatus::HealthFailed,
-            },
-        ),
-        Stop::Interrupted(signal) => (
-            Status::Cancelled,
-            format!("interrupted by {signal}"),
-            ExitStatus::Interrupted,
-        ),
-    };
-    let record_error = match &restored {
-        Ok(Restored::KeptServing {
-            id: prev,
-            leftover,
-            route_unchanged,
-        }) => format!(
-            "{reason}; #{prev} kept serving, never stopped{}{}",
-            if *route_unchanged {
-                "; the route was not changed"
-            } else {
-                ""
-            },
-            leftover
-                .as_ref()
-                .map(|l| format!("; {l:#} (the next operation removes it)"))
-                .unwrap_or_default()
-        ),
-        Ok(Restored::StartedAgain(prev)) => format!("{reason}; #{prev} restored"),
-        Ok(Restored::NothingBefore) => format!("{reason}; nothing was serving before"),
-        Err(why) => format!("{reason}; restoring the previous version failed: {why:#}"),
-    };
-    let record = store.finish_unsuccessful(id, status, &record_error)?;
-    let verb = if status == Status::Cancelled {
-        "was cancelled"
-    } else {
-        "failed"
-    };
-    // Docker went away yet the previous version serves: it came back.
-    let survived = if base_exit == ExitStatus::DockerUnreachable {
-        ExitStatus::HealthFailed
-    } else {
-        base_exit
-    };
-    let again = match &stop {
-        Stop::Failed(err) => match err.chain().find_map(|e| e.downcast_ref::<TimedOut>()) {
-            Some(timed_out) => more_time_hint(&record, timed_out),
-            None => try_again_hint(&record),
-        },
-        Stop::Interrupted(_) => try_again_hint(&record),
-    };
-    let kept = |prev: &i64, route_unchanged: bool| {
-        format!(
-            "deployment #{id} {verb}: {reason}\n#{prev} kept serving: it was never stopped{}",
-            if route_unchanged {
-                "; the route was not changed"
-            } else {
-                ""
-            }
-        )
-    };
+    let ending = Ending::of(&stop);
+    let record = store.finish_unsuccessful(id, ending.status, &ending.recorded(&restored))?;
+    let again = again_hint(&stop, &record);
     let (exit, message, hint) = match &restored {
-        // Nothing needed Docker to keep it serving: Docker gone is still exit 6.
-        Ok(Restored::KeptServing {
-            id: prev,
-            leftover,
-            route_unchanged,
-        }) => match leftover {
-            Some(err) if exit_status_of(err) == ExitStatus::DockerUnreachable => (
-                ExitStatus::DockerUnreachable,
-                kept(prev, *route_unchanged),
-                "start Docker again (`systemctl start docker`); the next operation on the environment \
-                 removes what this one left"
-                    .to_string(),
-            ),
-            _ => (base_exit, kept(prev, *route_unchanged), again),
-        },
-        Ok(Restored::StartedAgain(prev)) => (
-            survived,
-            format!("deployment #{id} {verb}: {reason}\n#{prev} is serving again"),
-            again,
-        ),
-        Ok(Restored::NothingBefore) => (
-            survived,
-            format!("deployment #{id} {verb}: {reason}\nnothing was serving before, and nothing serves now"),
-            again,
-        ),
-        Err(why) => {
-            let prev = previous.map_or(String::from("the previous version"), |p| format!("#{}", p.id));
-            (
-                // Docker gone at either step is what the user must fix first.
-                if base_exit == ExitStatus::DockerUnreachable
-                    || exit_status_of(why) == ExitStatus::DockerUnreachable
-                {
-                    ExitStatus::DockerUnreachable
-                } else {
-                    ExitStatus::Unexpected
-                },
-                format!("deployment #{id} {verb}: {reason}\nrestoring {prev} failed too: {why:#}"),
-                "the environment may serve nothing: once Docker answers, `temps status` shows what runs; \
-                 deploy or roll back to put it in a known state"
-                    .to_string(),
-            )
-        }
+        Ok(restored) => ending.told(id, restored, again),
+        Err(why) => ending.told_restore_failed(id, previous, why),
     };
     let mut failure = Failure::new(exit, message).hint(hint);
     failure.document = Some(serde_json::to_value(&record)?);
     Err(failure.into())
+}
+
+/// How a swap stopped short, in the words of its record and with the exit code it has
+/// before what became of the previous version is known.
+struct Ending {
+    status: Status,
+    reason: String,
+    exit: ExitStatus,
+}
+
+impl Ending {
+    /// A failure is a failed health check (exit 7) unless Docker went away (exit 6); a
+    /// signal cancels the deployment.
+    fn of(stop: &Stop) -> Ending {
+        match stop {
+            Stop::Failed(err) => Ending {
+                status: Status::Failed,
+                reason: format!("{err:#}"),
+                exit: match exit_status_of(err) {
+                    ExitStatus::DockerUnreachable => ExitStatus::DockerUnreachable,
+                    _ => ExitStatus::HealthFailed,
+                },
+            },
+            Stop::Interrupted(signal) => Ending {
+                status: Status::Cancelled,
+                reason: format!("interrupted by {signal}"),
+                exit: ExitStatus::Interrupted,
+            },
+        }
+    }
+
+    fn verb(&self) -> &'static str {
+        if self.status == Status::Cancelled {
+            "was cancelled"
+        } else {
+            "failed"
+        }
+    }
+
+    /// What the record keeps: the reason, and what became of the previous version.
+    fn recorded(&self, restored: &Result<Restored>) -> String {
+        let reason = &self.reason;
+        match restored {
+            Ok(Restored::KeptServing {
+                id: prev,
+                leftover,
+                route_unchanged,
+            }) => format!(
+                "{reason}; #{prev} kept serving, never stopped{}{}",
+                route_note(*route_unchanged),
+                leftover
+                    .as_ref()
+                    .map(|l| format!("; {l:#} (the next operation removes it)"))
+                    .unwrap_or_default()
+            ),
+            Ok(Restored::StartedAgain(prev)) => format!("{reason}; #{prev} restored"),
+            Ok(Restored::NothingBefore) => format!("{reason}; nothing was serving before"),
+            Err(why) => format!("{reason}; restoring the previous version failed: {why:#}"),
+        }
+    }
+
+    /// The exit code, the message and the hint once the previous version is back or was
+    /// never stopped (`again`: the hint for trying again).
+    fn told(&self, id: i64, restored: &Restored, again: String) -> (ExitStatus, String, String) {
+        let (verb, reason) = (self.verb(), &self.reason);
+        // Docker went away yet the previous version serves: it came back.
+        let survived = if self.exit == ExitStatus::DockerUnreachable {
+            ExitStatus::HealthFailed
+        } else {
+            self.exit
+        };
+        match restored {
+            // Nothing needed Docker to keep it serving: Docker gone is still exit 6.
+            Restored::KeptServing {
+                id: prev,
+                leftover,
+                route_unchanged,
+            } => {
+                let kept = format!(
+                    "deployment #{id} {verb}: {reason}\n#{prev} kept serving: it was never stopped{}",
+                    route_note(*route_unchanged)
+                );
+                match leftover {
+                    Some(err) if exit_status_of(err) == ExitStatus::DockerUnreachable => (
+                        ExitStatus::DockerUnreachable,
+                        kept,
+                        "start Docker again (`systemctl start docker`); the next operation on the environment \
+                         removes what this one left"
+                            .to_string(),
+                    ),
+                    _ => (self.exit, kept, again),
+                }
+            }
+            Restored::StartedAgain(prev) => (
+                survived,
+                format!("deployment #{id} {verb}: {reason}\n#{prev} is serving again"),
+                again,
+            ),
+            Restored::NothingBefore => (
+                survived,
+                format!("deployment #{id} {verb}: {reason}\nnothing was serving before, and nothing serves now"),
+                again,
+            ),
+        }
+    }
+
+    /// The exit code, the message and the hint when putting the previous version back
+    /// failed too: the environment may serve nothing.
+    fn told_restore_failed(
+        &self,
+        id: i64,
+        previous: Option<&Deployment>,
+        why: &anyhow::Error,
+    ) -> (ExitStatus, String, String) {
+        let (verb, reason) = (self.verb(), &self.reason);
+        let prev = previous.map_or(String::from("the previous version"), |p| {
+            format!("#{}", p.id)
+        });
+        (
+            // Docker gone at either step is what the user must fix first.
+            if self.exit == ExitStatus::DockerUnreachable
+                || exit_status_of(why) == ExitStatus::DockerUnreachable
+            {
+                ExitStatus::DockerUnreachable
+            } else {
+                ExitStatus::Unexpected
+            },
+            format!("deployment #{id} {verb}: {reason}\nrestoring {prev} failed too: {why:#}"),
+            "the environment may serve nothing: once Docker answers, `temps status` shows what runs; \
+             deploy or roll back to put it in a known state"
+                .to_string(),
+        )
+    }
+}
+
+/// Said of a previous version kept serving in proxy mode, where the route never moved.
+fn route_note(route_unchanged: bool) -> &'static str {
+    if route_unchanged {
+        "; the route was not changed"
+    } else {
+        ""
+    }
+}
+
+/// The hint for trying again: with twice the time after a health check that ran out of
+/// it, else in the words of what was tried.
+fn again_hint(stop: &Stop, record: &Deployment) -> String {
+    match stop {
+        Stop::Failed(err) => match err.chain().find_map(|e| e.downcast_ref::<TimedOut>()) {
+            Some(timed_out) => more_time_hint(record, timed_out),
+            None => try_again_hint(record),
+        },
+        Stop::Interrupted(_) => try_again_hint(record),
+    }
+}
+
+/// The previous version was never stopped: remove the containers this swap made. One
+/// that cannot be removed now (Docker gone) is the next operation's to remove, and stays
+/// in what is returned: how the previous version fared, and the containers left.
+async fn remove_made(
+    engine: &Engine,
+    made: &[String],
+    previous: Option<&Deployment>,
+    route_unchanged: bool,
+) -> (Restored, Vec<String>) {
+    let mut leftover = None;
+    let mut left = Vec::new();
+    for name in made {
+        if let Err(err) = engine.remove(name).await {
+            leftover.get_or_insert(err.context(format!("could not remove {name}")));
+            left.push(name.clone());
+        }
+    }
+    let restored = match previous {
+        Some(p) => Restored::KeptServing {
+            id: p.id,
+            leftover,
+            route_unchanged,
+        },
+        None => Restored::NothingBefore,
+    };
+    (restored, left)
 }
 
 /// What to do after a swap that stopped short, in the words of what was tried.

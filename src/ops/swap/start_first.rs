@@ -4,13 +4,15 @@
 //! only then stop the old containers. A failed health check never touches the route:
 //! the old version simply keeps serving, nothing needs restoring.
 
+use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use super::{
-    finish, keep_running, no_port, stop_container, wait_new_version, Restored, Signals, Stop, Swap,
+    finish, keep_running, no_port, remove_made, stop_container, wait_new_version, Signals, Stop,
+    Swap,
 };
 use crate::clock::{format_duration, now_ms};
 use crate::docker::{container_names, ContainerSpec, Engine};
@@ -75,6 +77,7 @@ impl ProxyMode {
 /// How long to wait for the running proxy to say it applies a new route.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Run the swap; on success the new deployment is `deployed` and returned.
 pub(super) async fn run(
     engine: &Engine,
     store: &mut Store,
@@ -82,144 +85,202 @@ pub(super) async fn run(
     mode: &ProxyMode,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
-    let Swap {
-        project,
-        environment: env,
-        deployment,
-        image,
-        previous,
-        publish: _,
-        strategy: _,
-        health_timeout,
-        state_after,
-        keep_replaced_warm,
-    } = swap;
     fault_point("recorded");
-    let id = deployment.id;
-    let Some(container_port) = project.container_port.or(image.exposed_port) else {
-        let reason = "proxy mode needs a container port, and the image exposes none";
-        store.finish_unsuccessful(id, Status::Failed, reason)?;
-        return Err(Failure::usage(reason)
-            .hint(format!(
-                "set it: `temps project update {} --container-port 8080`",
-                project.name
-            ))
-            .into());
+    let id = swap.deployment.id;
+    let Some(container_port) = swap.project.container_port.or(swap.image.exposed_port) else {
+        return no_container_port(store, swap.project, id);
     };
+    let (project, env) = (swap.project, swap.environment);
     let names = container_names(&project.name, &env.name, id, mode.replicas);
     let variables = store.begin_swap(id, env.id, &names)?;
     progress.recorded(&store.expect_deployment(id)?);
     let secrets: Vec<String> = variables.values().cloned().collect();
-    let env_pairs: Vec<String> = variables
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let loopback = Publish {
-        ip: Some(Ipv4Addr::LOCALHOST.to_string()),
-        port: 0,
-    };
-
-    let created = std::cell::RefCell::new(Vec::new());
-    let starting = async {
-        let mut upstreams = Vec::new();
-        for name in &names {
-            progress.step(&format!("creating container {name}"));
-            let spec = ContainerSpec {
-                name,
-                image_id: &image.id,
-                project: &project.name,
-                environment: &env.name,
-                deployment_id: id,
-                env: env_pairs.clone(),
-                container_port: Some(container_port),
-                publish: Some(&loopback),
-            };
-            engine.create_container(&spec).await?;
-            created.borrow_mut().push(name.clone());
-            fault_point("created");
-            progress.step(&format!("starting {name}"));
-            engine.start(name).await?;
-            fault_point("started");
-            let port = match engine.published_port(name, container_port).await? {
-                Some(port) => port,
-                None => return Err(no_port(engine, name).await),
-            };
-            upstreams.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-        }
-        // Every replica is probed directly, all at once.
-        progress.step(&format!(
-            "waiting for {} replica(s) to be healthy (up to {})",
-            names.len(),
-            format_duration(health_timeout)
-        ));
-        let checks = names.iter().zip(&upstreams).map(|(name, upstream)| {
-            let published = Publish {
-                ip: Some(Ipv4Addr::LOCALHOST.to_string()),
-                port: upstream.port(),
-            };
-            let probe = Probe::choose(
-                project.health_path.as_deref(),
-                image.has_healthcheck,
-                Some(container_port),
-                Some(&published),
-            );
-            async move {
-                wait_new_version(
-                    engine,
-                    project,
-                    image,
-                    name,
-                    &probe,
-                    health_timeout,
-                    progress,
-                )
-                .await
-            }
-        });
-        futures_util::future::try_join_all(checks).await?;
-        fault_point("healthy");
-        let mut chosen = Vec::new();
-        for name in &names {
-            let choice = match upstream_of(engine, name, container_port).await? {
-                Some(choice) => choice,
-                None => return Err(no_port(engine, name).await),
-            };
-            chosen.push(choice.chosen);
-        }
-        anyhow::Ok(chosen)
+    let replicas = Replicas {
+        engine,
+        swap: &swap,
+        names: &names,
+        env_pairs: variables
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        container_port,
+        progress,
+        created: RefCell::new(Vec::new()),
     };
     let mut signals = Signals::new()?;
     let outcome = tokio::select! {
-        result = starting => result.map_err(Stop::Failed),
+        result = replicas.bring_up() => result.map_err(Stop::Failed),
         signal = signals.next() => Err(Stop::Interrupted(signal)),
     };
     let upstreams = match outcome {
         Ok(upstreams) => upstreams,
         Err(stop) => {
             // The old version never stopped and the route never changed: only clean up.
-            let made = created.borrow().clone();
-            let mut leftover = None;
-            let mut left = Vec::new();
-            for name in &made {
-                if let Err(err) = engine.remove(name).await {
-                    leftover.get_or_insert(err.context(format!("could not remove {name}")));
-                    left.push(name.clone());
-                }
-            }
-            let restored = Ok(match &previous {
-                Some(p) => Restored::KeptServing {
-                    id: p.id,
-                    leftover,
-                    route_unchanged: true,
-                },
-                None => Restored::NothingBefore,
-            });
+            let made = replicas.created.take();
+            let previous = swap.previous.as_ref();
+            let (restored, left) = remove_made(engine, &made, previous, true).await;
             let stop = stop.redacted(&secrets);
-            return finish(store, id, previous.as_ref(), stop, restored, Some(&left));
+            return finish(store, id, previous, stop, Ok(restored), Some(&left));
         }
     };
+    let switch = switch_route(store, &swap, mode, &upstreams, None)?;
+    keep_running(engine, &switch.routed, progress).await;
+    let retiring = Retiring {
+        engine,
+        store,
+        project,
+        env,
+        previous: swap.previous,
+        mode,
+        switched: switch.switched,
+        serving: &switch.routed.containers,
+        old_upstreams: &switch.old_upstreams,
+    };
+    retire(id, retiring, &mut signals, progress).await;
+    Ok(switch.routed)
+}
 
-    // Switch: from here on the new version serves, whatever happens to this process.
+/// Proxy mode with no container port to route to: the deployment fails before anything
+/// starts.
+fn no_container_port(store: &mut Store, project: &Project, id: i64) -> Result<Deployment> {
+    let reason = "proxy mode needs a container port, and the image exposes none";
+    store.finish_unsuccessful(id, Status::Failed, reason)?;
+    Err(Failure::usage(reason)
+        .hint(format!(
+            "set it: `temps project update {} --container-port 8080`",
+            project.name
+        ))
+        .into())
+}
+
+/// The new version's containers, as the swap brings them up beside the serving ones.
+struct Replicas<'s, 'a> {
+    engine: &'s Engine,
+    swap: &'s Swap<'a>,
+    names: &'s [String],
+    /// The environment's variables, `KEY=value`.
+    env_pairs: Vec<String>,
+    container_port: u16,
+    progress: &'s dyn Progress,
+    /// The containers created so far: what a failure removes.
+    created: RefCell<Vec<String>>,
+}
+
+impl Replicas<'_, '_> {
+    /// Start the new containers, wait until every one is healthy, and choose where the
+    /// proxy reaches each: the upstreams to route to.
+    async fn bring_up(&self) -> Result<Vec<String>> {
+        let ports = self.start().await?;
+        self.wait_healthy(&ports).await?;
+        fault_point("healthy");
+        self.choose_upstreams().await
+    }
+
+    /// Create and start each container, published on a free loopback port; those ports.
+    async fn start(&self) -> Result<Vec<u16>> {
+        let (engine, swap, progress) = (self.engine, self.swap, self.progress);
+        let loopback = Publish {
+            ip: Some(Ipv4Addr::LOCALHOST.to_string()),
+            port: 0,
+        };
+        let mut ports = Vec::new();
+        for name in self.names {
+            progress.step(&format!("creating container {name}"));
+            let spec = ContainerSpec {
+                name,
+                image_id: &swap.image.id,
+                project: &swap.project.name,
+                environment: &swap.environment.name,
+                deployment_id: swap.deployment.id,
+                env: self.env_pairs.clone(),
+                container_port: Some(self.container_port),
+                publish: Some(&loopback),
+            };
+            engine.create_container(&spec).await?;
+            self.created.borrow_mut().push(name.clone());
+            fault_point("created");
+            progress.step(&format!("starting {name}"));
+            engine.start(name).await?;
+            fault_point("started");
+            match engine.published_port(name, self.container_port).await? {
+                Some(port) => ports.push(port),
+                None => return Err(no_port(engine, name).await),
+            }
+        }
+        Ok(ports)
+    }
+
+    /// Probe every replica directly on its loopback `ports`, all at once, until each is
+    /// healthy.
+    async fn wait_healthy(&self, ports: &[u16]) -> Result<()> {
+        let swap = self.swap;
+        self.progress.step(&format!(
+            "waiting for {} replica(s) to be healthy (up to {})",
+            self.names.len(),
+            format_duration(swap.health_timeout)
+        ));
+        let checks = self.names.iter().zip(ports).map(|(name, port)| {
+            let published = Publish {
+                ip: Some(Ipv4Addr::LOCALHOST.to_string()),
+                port: *port,
+            };
+            let probe = Probe::choose(
+                swap.project.health_path.as_deref(),
+                swap.image.has_healthcheck,
+                Some(self.container_port),
+                Some(&published),
+            );
+            async move {
+                wait_new_version(
+                    self.engine,
+                    swap.project,
+                    swap.image,
+                    name,
+                    &probe,
+                    swap.health_timeout,
+                    self.progress,
+                )
+                .await
+            }
+        });
+        futures_util::future::try_join_all(checks).await?;
+        Ok(())
+    }
+
+    /// Where the proxy reaches each healthy replica (see [`upstream_of`]).
+    async fn choose_upstreams(&self) -> Result<Vec<String>> {
+        let mut chosen = Vec::new();
+        for name in self.names {
+            match upstream_of(self.engine, name, self.container_port).await? {
+                Some(choice) => chosen.push(choice.chosen),
+                None => return Err(no_port(self.engine, name).await),
+            }
+        }
+        Ok(chosen)
+    }
+}
+
+/// A switch of the route in proxy mode, as made.
+pub(super) struct Switch {
+    pub switched: Switched,
+    /// The new record, serving.
+    pub routed: Deployment,
+    /// Where the replaced version was reached, for the drain.
+    pub old_upstreams: Vec<String>,
+}
+
+/// Switch the environment's route to `upstreams` in one transaction (`serves_from`: the
+/// warm deployment whose containers they are). From here on the new version serves,
+/// whatever happens to this process.
+pub(super) fn switch_route(
+    store: &mut Store,
+    swap: &Swap<'_>,
+    mode: &ProxyMode,
+    upstreams: &[String],
+    serves_from: Option<(i64, &[String])>,
+) -> Result<Switch> {
+    let id = swap.deployment.id;
+    let env = swap.environment;
     let old_upstreams = store
         .route_of(env.id)?
         .map(|r| r.upstreams)
@@ -227,28 +288,18 @@ pub(super) async fn run(
     let switched = store.route_proxied(ProxiedSwitch {
         id,
         environment_id: env.id,
-        state: state_after,
+        state: swap.state_after,
         settings: mode.settings(),
-        upstreams: &upstreams,
-        serves_from: None,
-        keep_replaced_warm,
+        upstreams,
+        serves_from,
+        keep_replaced_warm: swap.keep_replaced_warm,
     })?;
     fault_point("switched");
-    let routed = store.expect_deployment(id)?;
-    keep_running(engine, &routed, progress).await;
-    let retiring = Retiring {
-        engine,
-        store,
-        project,
-        env,
-        previous,
-        mode,
+    Ok(Switch {
         switched,
-        serving: &routed.containers,
-        old_upstreams: &old_upstreams,
-    };
-    retire(id, retiring, &mut signals, progress).await;
-    Ok(routed)
+        routed: store.expect_deployment(id)?,
+        old_upstreams,
+    })
 }
 
 /// Where the proxy reaches a healthy container: its own address on Docker's network when
@@ -321,7 +372,7 @@ pub(super) async fn retire(
     signals: &mut Signals,
     progress: &dyn Progress,
 ) {
-    if let Err(err) = try_retire(retiring, signals, progress).await {
+    if let Err(err) = try_retire(&retiring, signals, progress).await {
         progress.warn(&format!(
             "#{id} serves; retiring the previous version did not finish: {err:#}"
         ));
@@ -332,68 +383,29 @@ pub(super) async fn retire(
 /// drain early), then stop the previous version's containers unless they stay warm, and
 /// those of any standby the switch ended.
 async fn try_retire(
-    retiring: Retiring<'_>,
+    retiring: &Retiring<'_>,
     signals: &mut Signals,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let Retiring {
-        engine,
-        store,
-        project,
-        env,
-        previous,
-        mode,
-        switched,
-        serving,
-        old_upstreams,
-    } = retiring;
-    let generation = switched.generation;
-    progress.step("waiting for `temps proxy` to apply the new route");
-    let applied = wait_applied(store, generation).await?;
-    if !applied {
-        progress.warn(&format!(
-            "no `temps proxy` is running to serve {}: start it (`temps proxy`) to serve the new route on {}",
-            env.name, mode.listen
-        ));
-    }
-    let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
-    // A standby this switch ended: nothing routes to it any more.
-    for ended in &switched.ended {
-        for old in ended.containers.iter().filter(|c| !serving.contains(c)) {
-            if engine.container(old).await?.is_some_and(|c| c.running) {
-                stop_container(engine, project, old, stop_secs, progress).await?;
-            }
-        }
-    }
-    let Some(previous) = previous else {
+    let applied = retiring.await_proxy(progress).await?;
+    retiring.stop_ended_standbys(progress).await?;
+    let Some(previous) = &retiring.previous else {
         return Ok(());
     };
     // A version that stays warm longer than the drain time drains while it waits: the
     // command need not wait for it.
-    let outlasts_drain = switched
+    let outlasts_drain = retiring
+        .switched
         .warm_until
-        .is_some_and(|until| until - now_ms() >= mode.drain.as_millis() as i64);
+        .is_some_and(|until| until - now_ms() >= retiring.mode.drain.as_millis() as i64);
     if applied && !outlasts_drain {
-        progress.step(&format!(
-            "draining #{} (up to {})",
-            previous.id,
-            format_duration(mode.drain)
-        ));
-        tokio::select! {
-            result = drain(store, generation, old_upstreams, mode.drain) => {
-                let left = result?;
-                if left > 0 {
-                    progress.warn(&format!(
-                        "the drain of #{} ended at its limit ({}) with {left} request(s) still in flight",
-                        previous.id,
-                        format_duration(mode.drain)
-                    ));
-                }
-            }
-            signal = signals.next() => progress.warn(&format!("{signal}: draining stopped early")),
-        }
+        retiring.drain_previous(previous, signals, progress).await?;
     }
-    if let Some(until) = switched.warm_until.filter(|until| *until > now_ms()) {
+    if let Some(until) = retiring
+        .switched
+        .warm_until
+        .filter(|until| *until > now_ms())
+    {
         progress.step(&format!(
             "#{} stays warm until {}",
             previous.id,
@@ -401,28 +413,112 @@ async fn try_retire(
         ));
         return Ok(());
     }
-    for old in previous.containers.iter().filter(|c| !serving.contains(c)) {
-        let stopping = stop_container(engine, project, old, stop_secs, progress);
-        tokio::pin!(stopping);
-        // The switch is made: an interrupt can no longer undo it, and the stop it would
-        // cut short goes on in the engine anyway. Say so rather than ignore it.
-        loop {
-            tokio::select! {
-                stopped = &mut stopping => {
-                    stopped?;
-                    break;
+    retiring.stop_previous(previous, signals, progress).await
+}
+
+impl Retiring<'_> {
+    /// Wait for the running `temps proxy` to apply the new route; `false`, with a
+    /// warning, when none does.
+    async fn await_proxy(&self, progress: &dyn Progress) -> Result<bool> {
+        progress.step("waiting for `temps proxy` to apply the new route");
+        let applied = wait_applied(self.store, self.switched.generation).await?;
+        if !applied {
+            progress.warn(&format!(
+                "no `temps proxy` is running to serve {}: start it (`temps proxy`) to serve the new route on {}",
+                self.env.name, self.mode.listen
+            ));
+        }
+        Ok(applied)
+    }
+
+    /// The project's stop timeout, in whole seconds as the engine takes it.
+    fn stop_secs(&self) -> i32 {
+        self.project.stop_timeout.as_secs_f64().ceil() as i32
+    }
+
+    /// Stop the running containers of a standby this switch ended: nothing routes to it
+    /// any more.
+    async fn stop_ended_standbys(&self, progress: &dyn Progress) -> Result<()> {
+        for ended in &self.switched.ended {
+            for old in ended
+                .containers
+                .iter()
+                .filter(|c| !self.serving.contains(c))
+            {
+                if self.engine.container(old).await?.is_some_and(|c| c.running) {
+                    stop_container(self.engine, self.project, old, self.stop_secs(), progress)
+                        .await?;
                 }
-                signal = signals.next() => progress.warn(&format!(
-                    "{signal} after the switch: the new version serves {} already, and an interrupt cannot \
-                     undo that (`temps rollback {}` does); waiting for {old} to stop (up to {})",
-                    env.name,
-                    previous.id,
-                    format_duration(project.stop_timeout)
-                )),
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Let the requests in flight on the previous version finish, up to the drain time;
+    /// a signal ends the drain early.
+    async fn drain_previous(
+        &self,
+        previous: &Deployment,
+        signals: &mut Signals,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let limit = self.mode.drain;
+        progress.step(&format!(
+            "draining #{} (up to {})",
+            previous.id,
+            format_duration(limit)
+        ));
+        tokio::select! {
+            result = drain(self.store, self.switched.generation, self.old_upstreams, limit) => {
+                let left = result?;
+                if left > 0 {
+                    progress.warn(&format!(
+                        "the drain of #{} ended at its limit ({}) with {left} request(s) still in flight",
+                        previous.id,
+                        format_duration(limit)
+                    ));
+                }
+            }
+            signal = signals.next() => progress.warn(&format!("{signal}: draining stopped early")),
+        }
+        Ok(())
+    }
+
+    /// Stop the previous version's containers. The switch is made: an interrupt can no
+    /// longer undo it, and the stop it would cut short goes on in the engine anyway. Say
+    /// so rather than ignore it.
+    async fn stop_previous(
+        &self,
+        previous: &Deployment,
+        signals: &mut Signals,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let project = self.project;
+        for old in previous
+            .containers
+            .iter()
+            .filter(|c| !self.serving.contains(c))
+        {
+            let stopping = stop_container(self.engine, project, old, self.stop_secs(), progress);
+            tokio::pin!(stopping);
+            loop {
+                tokio::select! {
+                    stopped = &mut stopping => {
+                        stopped?;
+                        break;
+                    }
+                    signal = signals.next() => progress.warn(&format!(
+                        "{signal} after the switch: the new version serves {} already, and an interrupt cannot \
+                         undo that (`temps rollback {}` does); waiting for {old} to stop (up to {})",
+                        self.env.name,
+                        previous.id,
+                        format_duration(project.stop_timeout)
+                    )),
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Wait until the proxy reports `generation` applied; `false` when no proxy is running.

@@ -5,13 +5,14 @@
 //! the old one. Any failure after that — an error, a failed health check, Ctrl-C or
 //! SIGTERM — removes what was made and starts the previous version again.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use anyhow::Result;
 
 use super::{
-    finish, keep_running, no_port, start_again, stop_container, wait_new_version, Restored,
-    Signals, Stop, Swap,
+    finish, keep_running, no_port, remove_made, start_again, stop_container, wait_new_version,
+    Restored, Signals, Stop, Swap,
 };
 use crate::clock::format_duration;
 use crate::docker::{container_name, ContainerSpec, Engine, ImageFacts};
@@ -27,22 +28,10 @@ pub(super) async fn run(
     swap: Swap<'_>,
     progress: &dyn Progress,
 ) -> Result<Deployment> {
-    let Swap {
-        project,
-        environment: env,
-        deployment,
-        image,
-        previous,
-        publish,
-        strategy: _,
-        health_timeout,
-        state_after,
-        keep_replaced_warm: _,
-    } = swap;
     fault_point("recorded");
     // From here on Ctrl-C and SIGTERM restore instead of killing us mid-swap.
     let mut signals = Signals::new()?;
-    let id = deployment.id;
+    let (project, env, id) = (swap.project, swap.environment, swap.deployment.id);
     let name = container_name(&project.name, &env.name, id);
     let variables = store.begin_swap(id, env.id, std::slice::from_ref(&name))?;
     progress.recorded(&store.expect_deployment(id)?);
@@ -51,27 +40,7 @@ pub(super) async fn run(
         .into_iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let container_port = project.container_port.or(image.exposed_port);
-    let spec = ContainerSpec {
-        name: &name,
-        image_id: &image.id,
-        project: &project.name,
-        environment: &env.name,
-        deployment_id: id,
-        env: env_pairs.clone(),
-        container_port,
-        publish,
-    };
-    let probe = Probe::choose(
-        project.health_path.as_deref(),
-        image.has_healthcheck,
-        container_port,
-        publish,
-    );
-    // The new version is first tried beside the serving one when there is one to
-    // protect: a version that cannot start or never becomes healthy then fails with the
-    // old one never stopped.
-    let serving_before = previous.as_ref().filter(|p| !p.containers.is_empty());
+    let spec = new_container(&swap, &name, env_pairs.clone());
     let check_name = check_container_name(&name);
     // Published on any free loopback port, so the check never competes with the address
     // that serves.
@@ -85,128 +54,200 @@ pub(super) async fn run(
         publish: Some(&loopback_any_port),
         ..spec.clone()
     };
-
-    let created = std::cell::Cell::new(false);
-    let checking = std::cell::Cell::new(false);
-    let stopping = std::cell::Cell::new(false);
-    let switching = async {
-        // Create before stopping anything: a bad configuration fails while the old version
-        // still serves.
-        progress.step(&format!("creating container {name}"));
-        engine.create_container(&spec).await?;
-        created.set(true);
-        fault_point("created");
-        if serving_before.is_some() {
-            checking.set(true);
-            check(
-                engine,
-                project,
-                image,
-                &check_spec,
-                health_timeout,
-                progress,
-            )
-            .await?;
-            fault_point("checked");
-        }
-        let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
-        // The check container goes only once the new version serves: removing it now
-        // would compete with the stop and the start, which are the outage.
-        for old in previous.iter().flat_map(|p| &p.containers) {
-            stopping.set(true);
-            stop_container(engine, project, old, stop_secs, progress).await?;
-        }
-        fault_point("stopped");
-        progress.step(&format!("starting {name}"));
-        engine.start(&name).await?;
-        fault_point("started");
-        progress.step(&format!(
-            "waiting for {} (up to {})",
-            probe.describe(),
-            format_duration(health_timeout)
-        ));
-        wait_new_version(
-            engine,
-            project,
-            image,
-            &name,
-            &probe,
-            health_timeout,
-            progress,
-        )
-        .await?;
-        fault_point("healthy");
-        anyhow::Ok(())
+    let port_swap = PortSwap {
+        engine,
+        swap: &swap,
+        probe: Probe::choose(
+            project.health_path.as_deref(),
+            swap.image.has_healthcheck,
+            spec.container_port,
+            swap.publish,
+        ),
+        spec,
+        check_spec,
+        progress,
+        created: Cell::new(false),
+        checking: Cell::new(false),
+        stopping: Cell::new(false),
     };
     let stop = tokio::select! {
-        result = switching => match result {
-            Ok(()) => {
-                let changed = publish.filter(|p| env.publish.as_ref() != Some(*p));
-                let routed = store.route(id, env.id, state_after, changed)?;
-                keep_running(engine, &routed, progress).await;
-                if checking.get() {
-                    progress.step(&format!("removing {check_name}"));
-                    if let Err(err) = engine.remove(&check_name).await {
-                        progress.warn(&format!(
-                            "#{id} serves; {err:#} (the next operation removes it)"
-                        ));
-                    }
-                }
-                return Ok(routed);
-            }
+        result = port_swap.switch() => match result {
+            Ok(()) => return port_swap.serve(store).await,
             Err(err) => Stop::Failed(err),
         },
         signal = signals.next() => Stop::Interrupted(signal),
     };
-    if checking.get() {
-        let _ = engine.remove(&check_name).await;
+    let (restored, left) = port_swap.undo().await;
+    let stop = stop.redacted(&secrets);
+    let previous = swap.previous.as_ref();
+    finish(store, id, previous, stop, restored, left.as_deref())
+}
+
+/// The new version's container: the image, the environment's variables (`env_pairs`),
+/// published where the environment serves.
+fn new_container<'s>(
+    swap: &'s Swap<'_>,
+    name: &'s str,
+    env_pairs: Vec<String>,
+) -> ContainerSpec<'s> {
+    ContainerSpec {
+        name,
+        image_id: &swap.image.id,
+        project: &swap.project.name,
+        environment: &swap.environment.name,
+        deployment_id: swap.deployment.id,
+        env: env_pairs,
+        container_port: swap.project.container_port.or(swap.image.exposed_port),
+        publish: swap.publish,
     }
-    // Only what this operation made is removed: a name taken by someone else stays theirs.
-    let made = created.get().then_some(name.as_str());
-    // What is left of what this swap made: nothing once it is removed.
-    let mut left: Option<Vec<String>> = Some(Vec::new());
-    let restored = if stopping.get() {
-        progress.step("restoring the previous version");
-        match restore(engine, project, env, made, previous.as_ref(), progress).await {
-            Ok(Some(prev)) => Ok(Restored::StartedAgain(prev)),
-            Ok(None) => Ok(Restored::NothingBefore),
-            Err(err) => {
-                left = None;
-                Err(err)
+}
+
+/// A swap in port mode, and how far it got: what a failure must undo.
+struct PortSwap<'s, 'a> {
+    engine: &'s Engine,
+    swap: &'s Swap<'a>,
+    /// The new version's container.
+    spec: ContainerSpec<'s>,
+    /// The check container: the new version tried beside the serving one.
+    check_spec: ContainerSpec<'s>,
+    /// The health check of the new container, where it publishes.
+    probe: Probe,
+    progress: &'s dyn Progress,
+    /// The new container was created: this swap made it.
+    created: Cell<bool>,
+    /// The check container may exist.
+    checking: Cell<bool>,
+    /// The previous version's containers may be stopped (or stopping).
+    stopping: Cell<bool>,
+}
+
+impl PortSwap<'_, '_> {
+    /// Create the new container, check the new version beside the serving one (when
+    /// there is one to protect), stop the old version, start the new one and wait until
+    /// it is healthy.
+    async fn switch(&self) -> Result<()> {
+        let (swap, name) = (self.swap, self.spec.name);
+        // Create before stopping anything: a bad configuration fails while the old version
+        // still serves.
+        self.progress.step(&format!("creating container {name}"));
+        self.engine.create_container(&self.spec).await?;
+        self.created.set(true);
+        fault_point("created");
+        // The new version is first tried beside the serving one when there is one to
+        // protect: a version that cannot start or never becomes healthy then fails with
+        // the old one never stopped.
+        if swap.previous.iter().any(|p| !p.containers.is_empty()) {
+            self.checking.set(true);
+            let image = swap.image;
+            let timeout = swap.health_timeout;
+            check(
+                self.engine,
+                swap.project,
+                image,
+                &self.check_spec,
+                timeout,
+                self.progress,
+            )
+            .await?;
+            fault_point("checked");
+        }
+        self.stop_old().await?;
+        self.start_new().await
+    }
+
+    /// Stop the previous version's containers: the published port can be bound by one
+    /// container at a time. The check container goes only once the new version serves:
+    /// removing it now would compete with the stop and the start, which are the outage.
+    async fn stop_old(&self) -> Result<()> {
+        let project = self.swap.project;
+        let stop_secs = project.stop_timeout.as_secs_f64().ceil() as i32;
+        for old in self.swap.previous.iter().flat_map(|p| &p.containers) {
+            self.stopping.set(true);
+            stop_container(self.engine, project, old, stop_secs, self.progress).await?;
+        }
+        fault_point("stopped");
+        Ok(())
+    }
+
+    /// Start the new container and wait until it passes its health check.
+    async fn start_new(&self) -> Result<()> {
+        let (swap, name, progress) = (self.swap, self.spec.name, self.progress);
+        progress.step(&format!("starting {name}"));
+        self.engine.start(name).await?;
+        fault_point("started");
+        progress.step(&format!(
+            "waiting for {} (up to {})",
+            self.probe.describe(),
+            format_duration(swap.health_timeout)
+        ));
+        wait_new_version(
+            self.engine,
+            swap.project,
+            swap.image,
+            name,
+            &self.probe,
+            swap.health_timeout,
+            progress,
+        )
+        .await?;
+        fault_point("healthy");
+        Ok(())
+    }
+
+    /// The new version serves: record it (and a new `--publish`), keep its container
+    /// running across reboots, and remove the check container.
+    async fn serve(&self, store: &mut Store) -> Result<Deployment> {
+        let (swap, env) = (self.swap, self.swap.environment);
+        let id = swap.deployment.id;
+        let changed = swap.publish.filter(|p| env.publish.as_ref() != Some(*p));
+        let routed = store.route(id, env.id, swap.state_after, changed)?;
+        keep_running(self.engine, &routed, self.progress).await;
+        if self.checking.get() {
+            let check_name = self.check_spec.name;
+            self.progress.step(&format!("removing {check_name}"));
+            if let Err(err) = self.engine.remove(check_name).await {
+                self.progress.warn(&format!(
+                    "#{id} serves; {err:#} (the next operation removes it)"
+                ));
             }
         }
-    } else {
-        // Nothing was stopped: the previous version still serves as it was. A container
-        // that cannot be removed now (Docker gone) is the next operation's to remove.
-        let leftover = match made {
-            Some(made) => engine
-                .remove(made)
-                .await
-                .err()
-                .map(|e| e.context(format!("could not remove {made}"))),
-            None => None,
-        };
-        if leftover.is_some() {
-            left = made.map(|m| vec![m.to_string()]);
+        Ok(routed)
+    }
+
+    /// After a failure or a signal: remove what this swap made and, when the previous
+    /// version was stopped, start it again. How the previous version fared, and what is
+    /// left of what this swap made (`None`: the record's names stand).
+    async fn undo(&self) -> (Result<Restored>, Option<Vec<String>>) {
+        if self.checking.get() {
+            let _ = self.engine.remove(self.check_spec.name).await;
         }
-        Ok(match &previous {
-            Some(p) => Restored::KeptServing {
-                id: p.id,
-                leftover,
-                route_unchanged: false,
-            },
-            None => Restored::NothingBefore,
-        })
-    };
-    let stop = stop.redacted(&secrets);
-    finish(
-        store,
-        id,
-        previous.as_ref(),
-        stop,
-        restored,
-        left.as_deref(),
-    )
+        // Only what this operation made is removed: a name taken by someone else stays
+        // theirs.
+        let made = self.created.get().then_some(self.spec.name);
+        let previous = self.swap.previous.as_ref();
+        if !self.stopping.get() {
+            // Nothing was stopped: the previous version still serves as it was.
+            let made: Vec<String> = made.map(String::from).into_iter().collect();
+            let (restored, left) = remove_made(self.engine, &made, previous, false).await;
+            return (Ok(restored), Some(left));
+        }
+        self.progress.step("restoring the previous version");
+        let (swap, progress) = (self.swap, self.progress);
+        match restore(
+            self.engine,
+            swap.project,
+            swap.environment,
+            made,
+            previous,
+            progress,
+        )
+        .await
+        {
+            Ok(Some(prev)) => (Ok(Restored::StartedAgain(prev)), Some(Vec::new())),
+            Ok(None) => (Ok(Restored::NothingBefore), Some(Vec::new())),
+            Err(err) => (Err(err), None),
+        }
+    }
 }
 
 /// `temps-web-production-44-check`: the new version tried beside the serving one.

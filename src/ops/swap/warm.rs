@@ -9,12 +9,12 @@ use std::net::SocketAddr;
 
 use anyhow::Result;
 
-use super::start_first::{retire, upstream_of, Retiring};
+use super::start_first::{retire, switch_route, upstream_of, Retiring};
 use super::{Signals, Swap};
 use crate::health::{probe_once, Probe};
 use crate::ops::fault_point;
 use crate::progress::Progress;
-use crate::store::{Deployment, ProxiedSwitch, Publish, Store};
+use crate::store::{Deployment, Publish, Store};
 
 /// How the instant path ended.
 pub enum WarmOutcome<'a> {
@@ -47,37 +47,22 @@ pub async fn run<'a>(
         Err(why) => return Ok(WarmOutcome::NotHealthy(Box::new(swap), why)),
     };
     fault_point("warm-probed");
-    let id = swap.deployment.id;
-    let env = swap.environment;
-    let old_upstreams = store
-        .route_of(env.id)?
-        .map(|r| r.upstreams)
-        .unwrap_or_default();
-    let switched = store.route_proxied(ProxiedSwitch {
-        id,
-        environment_id: env.id,
-        state: swap.state_after,
-        settings: mode.settings(),
-        upstreams: &upstreams,
-        serves_from: Some((warm.id, &warm.containers)),
-        keep_replaced_warm: swap.keep_replaced_warm,
-    })?;
-    fault_point("switched");
-    let routed = store.expect_deployment(id)?;
+    let serves_from = Some((warm.id, warm.containers.as_slice()));
+    let switch = switch_route(store, &swap, mode, &upstreams, serves_from)?;
     let mut signals = Signals::new()?;
     let retiring = Retiring {
         engine,
         store,
         project: swap.project,
-        env,
+        env: swap.environment,
         previous: swap.previous,
         mode,
-        switched,
-        serving: &routed.containers,
-        old_upstreams: &old_upstreams,
+        switched: switch.switched,
+        serving: &switch.routed.containers,
+        old_upstreams: &switch.old_upstreams,
     };
-    retire(id, retiring, &mut signals, progress).await;
-    Ok(WarmOutcome::Switched(Box::new(routed)))
+    retire(swap.deployment.id, retiring, &mut signals, progress).await;
+    Ok(WarmOutcome::Switched(Box::new(switch.routed)))
 }
 
 /// One probe of each warm container, where the proxy will reach it; the addresses to
