@@ -24,8 +24,8 @@ pub use super::sessions::Failed;
 use super::sessions::{cross_origin, same_origin, session_cookie};
 use super::Arrival;
 use crate::error::check_name;
+use crate::ops::access::tokens::{self, Permission, Token};
 use crate::ops::redeploy;
-use crate::ops::tokens::{self, Permission, Token};
 use crate::store::{project_not_found, Deployment, Project, Store};
 
 /// The permission a route needs, as a type: `Caller<Redeploy>`.

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName};
 
 use super::error::ApiError;
-use crate::ops::tokens::{self, Token};
+use crate::ops::access::tokens::{self, Token};
 use crate::store::Store;
 
 /// How long a dashboard session lasts without being used.

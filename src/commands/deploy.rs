@@ -10,10 +10,10 @@ use crate::cli::{DeployArgs, TlsMode};
 use crate::clock::format_elapsed;
 use crate::error::Failure;
 use crate::ops::current_user;
+use crate::ops::deploy::folder::DirRequest;
 use crate::ops::deploy::{DeployOutcome, DeployRequest, TlsRequest};
 use crate::ops::operate::{self, Ended, Request};
 use crate::ops::redeploy::AssumeYes;
-use crate::ops::static_site::DirRequest;
 use crate::output::shown;
 use crate::store::{Deployment, Environment, Store};
 

@@ -9,9 +9,10 @@ use serde_json::json;
 use super::Context;
 use crate::cli::{EnvCommand, EnvListArgs, EnvSetArgs, EnvUnsetArgs};
 use crate::error::{check_name, Failure};
-use crate::ops::lock::Asker;
-use crate::ops::variables::{self, check_key, check_value, Unset};
-use crate::ops::{current_user, documents};
+use crate::ops::access::variables::{self, check_key, check_value, Unset};
+use crate::ops::current_user;
+use crate::ops::pipeline::lock::Asker;
+use crate::ops::view::documents;
 
 pub fn cmd_env(ctx: &Context, command: EnvCommand) -> Result<()> {
     match command {

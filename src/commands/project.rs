@@ -6,7 +6,7 @@ use super::Context;
 use crate::cli::{Preset as CliPreset, ProjectCommand, ProjectSettings};
 use crate::clock::format_duration;
 use crate::error::{check_name, Failure};
-use crate::ops::documents;
+use crate::ops::view::documents;
 use crate::store::{Environment, Preset, Project, ProjectChanges};
 
 pub fn cmd_project(ctx: &Context, command: ProjectCommand) -> Result<()> {

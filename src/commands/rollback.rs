@@ -9,12 +9,13 @@ use crate::cli::{PromoteArgs, RollbackArgs};
 use crate::clock::{ago, format_elapsed, now_ms};
 use crate::commands::deploy::what;
 use crate::error::Failure;
+use crate::ops::current_user;
 use crate::ops::gate::{self, Choice};
 use crate::ops::operate::{self, Ended};
 use crate::ops::redeploy::{
     self, AssumeYes, Kind, NobodyToAsk, Outcome, Plan, Prompt, Request, Target,
 };
-use crate::ops::{current_user, documents};
+use crate::ops::view::documents;
 use crate::output::{ask, shown, Spinner};
 use crate::store::{Deployment, EnvState, Store};
 use crate::text::short_id;

@@ -7,7 +7,7 @@ use super::{block_on, Context};
 use crate::cli::StatusArgs;
 use crate::clock::{ago, now_ms};
 use crate::commands::deploy::what;
-use crate::ops::status::{statuses, EnvironmentStatus};
+use crate::ops::view::status::{statuses, EnvironmentStatus};
 use crate::output::shown;
 use crate::store::EnvState;
 use crate::text::printable;

@@ -6,8 +6,8 @@ use serde_json::json;
 use super::Context;
 use crate::cli::{TokenCommand, TokenCreateArgs, TokenRole};
 use crate::clock::{ago, now_ms, rfc3339};
+use crate::ops::access::tokens::{self, Role};
 use crate::ops::current_user;
-use crate::ops::tokens::{self, Role};
 use crate::store::TokenRecord;
 
 pub fn cmd_token(ctx: &Context, command: TokenCommand) -> Result<()> {

@@ -1,29 +1,22 @@
 //! The operations (deploy, rollback, promote) as plain functions over the history and the
-//! engine. They never print or prompt: they report progress through [`Progress`], so the
-//! command line and any later API run the very same code.
+//! engine. They never print or prompt: they report progress through `crate::progress`,
+//! so the command line and the API run the very same code (`operate`, once per entry
+//! point). The rooms: `pipeline` (the skeleton every change runs), `deploy` and
+//! `redeploy` (what each operation validates and records), `swap` (how what serves is
+//! switched), `watch`, `gate`, `prune`, `standby`, `view` (read-only) and `access`
+//! (tokens, variables). ARCHITECTURE.md draws them.
 
+pub mod access;
 pub mod deploy;
-pub mod documents;
-pub mod domains;
-pub mod drift;
 pub mod gate;
-pub mod hooks;
-pub mod lock;
 pub mod operate;
 pub mod pipeline;
-#[cfg(test)]
-mod pipeline_tests;
 pub mod prune;
-pub mod recover;
 pub mod redeploy;
 pub mod release;
 pub mod standby;
-pub mod static_site;
-pub mod status;
 pub mod swap;
-pub mod tls;
-pub mod tokens;
-pub mod variables;
+pub mod view;
 pub mod watch;
 
 static OPERATIONS_FINISH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::deploy::{deploy_image, DeployOutcome, DeployRequest};
-use super::redeploy::{self, Prompt, Target};
-use super::static_site::{deploy_dir, DirRequest};
-use super::swap::Signals;
-use super::watch::{self, Watch, WatchOutcome};
+use crate::ops::deploy::folder::{deploy_dir, DirRequest};
+use crate::ops::deploy::{deploy_image, DeployOutcome, DeployRequest};
+use crate::ops::redeploy::{self, Prompt, Target};
+use crate::ops::swap::Signals;
+use crate::ops::watch::{self, Watch, WatchOutcome};
 use crate::progress::{Progress, Stage};
 use crate::store::{Deployment, Status, Store};
 

@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::lock::Asker;
-use super::recover::take_environment;
 use crate::docker::{pin_repository, Engine};
+use crate::ops::pipeline::lock::Asker;
+use crate::ops::pipeline::recover::take_environment;
 use crate::progress::Progress;
 use crate::store::{Deployment, Preset, Status, Store};
 

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::gate::Choice;
-use super::hooks::{self, HookEnv};
-use super::pipeline::{self, Operation, Place, Planned};
-use super::release;
-use super::swap::{self, ProxyMode, Strategy, Swap, SwarmMode};
 use crate::docker::{Engine, ImageFacts};
 use crate::error::clean_reason;
 use crate::error::Failure;
+use crate::ops::gate::Choice;
+use crate::ops::pipeline::hooks::{self, HookEnv};
+use crate::ops::pipeline::{self, Operation, Place, Planned};
+use crate::ops::release;
+use crate::ops::swap::{self, ProxyMode, Strategy, Swap, SwarmMode};
 use crate::progress::{Progress, Stage};
 use crate::store::{
     digest, Deployment, EnvState, Environment, NewDeployment, Origin, Preset, Project, Status,
@@ -27,8 +27,8 @@ use crate::store::{
 };
 use crate::text::{printable, short_id};
 
-pub use super::gate::Kind;
-use super::gate::{self, Facts, Refusal};
+pub use crate::ops::gate::Kind;
+use crate::ops::gate::{self, Facts, Refusal};
 
 /// A validated rollback or promote, ready to confirm and execute.
 pub struct Plan {

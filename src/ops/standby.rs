@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::lock::{lock_environment, Asker};
 use crate::clock::now_ms;
 use crate::docker::Engine;
+use crate::ops::pipeline::lock::{lock_environment, Asker};
 use crate::progress::Progress;
 use crate::store::{Environment, Preset, Project, Store};
 

@@ -18,14 +18,14 @@ use anyhow::Result;
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-use super::gate::Choice;
-use super::lock::live_holder;
-use super::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
-use super::swap::{upstream_of, Signals};
 use crate::clock::now_ms;
 use crate::docker::{ContainerEvent, Engine, TaskFacts};
 use crate::error::{ExitStatus, Failure};
 use crate::health::{probe_once, Probe, ProbeMiss};
+use crate::ops::gate::Choice;
+use crate::ops::pipeline::lock::live_holder;
+use crate::ops::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
+use crate::ops::swap::{upstream_of, Signals};
 use crate::progress::Progress;
 use crate::store::{Deployment, Origin, Preset, Project, Publish, Status, Store};
 

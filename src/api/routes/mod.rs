@@ -23,9 +23,9 @@ use super::error::ApiError;
 use super::input::{Document, JsonBody, NoQuery, Params};
 use super::{events, Arrival};
 use crate::error::check_name;
-use crate::ops::documents;
+use crate::ops::access::tokens::{Permission, Token};
 use crate::ops::gate::Availability;
-use crate::ops::tokens::{Permission, Token};
+use crate::ops::view::documents;
 use crate::store::{Deployment, Project, Store};
 use operate::{deploy, promote, rollback_latest, rollback_to};
 use variables::{variables_list, variables_set, variables_unset};
@@ -188,7 +188,7 @@ async fn status(
     let doc = app
         .read_engine(move |store| {
             let statuses = tokio::runtime::Handle::current().block_on(
-                crate::ops::status::statuses(store, std::slice::from_ref(&at.project)),
+                crate::ops::view::status::statuses(store, std::slice::from_ref(&at.project)),
             )?;
             let visible: Vec<_> = statuses
                 .into_iter()

@@ -19,11 +19,11 @@ use crate::api::input::{Document, Flag, JsonBody, Params, Window};
 use crate::api::operations::{self, Job, Operation, Started};
 use crate::error::check_name;
 use crate::error::clean_reason;
+use crate::ops::access::tokens::Token;
 use crate::ops::deploy::DeployRequest;
-use crate::ops::documents;
 use crate::ops::gate::Kind;
 use crate::ops::redeploy::{self, AssumeYes, Target};
-use crate::ops::tokens::Token;
+use crate::ops::view::documents;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -15,9 +15,10 @@ use crate::api::app::App;
 use crate::api::auth::{environment_not_found, Admin, InEnvironment, Read};
 use crate::api::error::ApiError;
 use crate::api::input::{Document, Flag, JsonBody, NoQuery, Params};
-use crate::ops::lock::Asker;
-use crate::ops::tokens::Permission;
-use crate::ops::{documents, variables};
+use crate::ops::access::tokens::Permission;
+use crate::ops::access::variables;
+use crate::ops::pipeline::lock::Asker;
+use crate::ops::view::documents;
 use crate::progress::{Event, Progress};
 
 #[derive(Deserialize)]

@@ -1,9 +1,10 @@
 //! The swap every docker-preset change goes through (deploy, rollback, promote), as one
-//! value with three strategies: stop first in port mode (`stop_first`), start first in
-//! proxy mode (`start_first`), a service update in swarm mode (`swarm`). All share the
-//! signals, the redaction of variable values and one failure path (`finish`), which
-//! records how a swap stopped short and decides the exit code and hint. The environment is never left
-//! half-switched; a `kill -9` cannot be caught, so the next operation on the
+//! value with one [`Strategy`] of four: stop first in port mode (`stop_first`), start
+//! first in proxy mode (`start_first`), the warm path of a rollback or promote in proxy
+//! mode (`warm`, which falls back to start first), a service update in swarm mode
+//! (`swarm`). All share the signals, the redaction of variable values and one failure
+//! path (`finish`), which records how a swap stopped short and decides the exit code and
+//! hint. The environment is never left half-switched; a `kill -9` cannot be caught, so the next operation on the
 //! environment finds the unfinished deployment and puts it right (see `recover`).
 
 mod start_first;
@@ -622,7 +623,7 @@ pub fn more_time_hint(record: &Deployment, timed_out: &TimedOut) -> String {
 }
 
 /// SIGINT and SIGTERM, caught for the length of a swap (unless the process lets its
-/// operations finish whatever signal comes: see [`super::let_operations_finish`]).
+/// operations finish whatever signal comes: see [`crate::ops::let_operations_finish`]).
 pub(crate) struct Signals {
     caught: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
@@ -630,7 +631,7 @@ pub(crate) struct Signals {
 impl Signals {
     pub(crate) fn new() -> Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
-        if super::operations_finish() {
+        if crate::ops::operations_finish() {
             return Ok(Signals { caught: None });
         }
         Ok(Signals {

@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{
-    finish, keep_running, no_port, remove_made, stop_container, wait_new_version, Signals, Stop,
-    Swap,
-};
 use crate::clock::{format_duration, now_ms};
 use crate::docker::{container_names, ContainerSpec, Engine};
 use crate::error::Failure;
 use crate::health::Probe;
 use crate::ops::fault_point;
+use crate::ops::swap::{
+    finish, keep_running, no_port, remove_made, stop_container, wait_new_version, Signals, Stop,
+    Swap,
+};
 use crate::progress::Progress;
 use crate::store::{
     Deployment, Environment, Project, ProxiedSwitch, ProxySettings, Publish, Status, Store,

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{
-    finish, keep_running, no_port, remove_made, start_again, stop_container, wait_new_version,
-    Restored, Signals, Stop, Swap,
-};
 use crate::clock::format_duration;
 use crate::docker::{container_name, ContainerSpec, Engine, ImageFacts};
 use crate::health::Probe;
 use crate::ops::fault_point;
+use crate::ops::swap::{
+    finish, keep_running, no_port, remove_made, start_again, stop_container, wait_new_version,
+    Restored, Signals, Stop, Swap,
+};
 use crate::progress::Progress;
 use crate::store::{Deployment, Environment, Project, Publish, Store};
 

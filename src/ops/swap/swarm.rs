@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 
-use super::{finish, Restored, Signals, Stop, Swap};
 use crate::clock::format_duration;
 use crate::docker::{
     repository_of, service_name, Engine, ImageFacts, SavedSpec, ServiceDefinition, ServiceFacts,
@@ -19,6 +18,7 @@ use crate::docker::{
 };
 use crate::error::Failure;
 use crate::ops::fault_point;
+use crate::ops::swap::{finish, Restored, Signals, Stop, Swap};
 use crate::progress::Progress;
 use crate::store::{Deployment, Environment, Project, Store};
 use crate::text::short_id;
@@ -539,7 +539,7 @@ impl Converge<'_> {
                 )
             })
             .collect();
-        anyhow::Error::new(super::TimedOut {
+        anyhow::Error::new(crate::ops::swap::TimedOut {
             message: format!(
                 "{} did not converge on #{} within {}{}",
                 self.service,

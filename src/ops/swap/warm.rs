@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 
 use anyhow::Result;
 
-use super::start_first::{retire, switch_route, upstream_of, Retiring};
-use super::{Signals, Swap};
 use crate::health::{probe_once, Probe};
 use crate::ops::fault_point;
+use crate::ops::swap::start_first::{retire, switch_route, upstream_of, Retiring};
+use crate::ops::swap::{Signals, Swap};
 use crate::progress::Progress;
 use crate::store::{Deployment, Publish, Store};
 

@@ -3,10 +3,10 @@
 
 use std::cell::RefCell;
 
-use super::gate::Choice;
-use super::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
-use super::static_site::{deploy_dir, DirRequest};
 use crate::error::{exit_status_of, ExitStatus};
+use crate::ops::deploy::folder::{deploy_dir, DirRequest};
+use crate::ops::gate::Choice;
+use crate::ops::redeploy::{self, Kind, Outcome, Plan, Prompt, Request, Target};
 use crate::progress::{Event, Progress, Stage};
 use crate::store::{Origin, Preset, ProjectChanges, Store};
 

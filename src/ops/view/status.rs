@@ -6,7 +6,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::docker::{ContainerFacts, Engine, Health, UpdateState};
-use crate::ops::drift::{observe, observe_proxy, observe_release, observe_service, Drift};
+use crate::ops::pipeline::drift::{
+    observe, observe_proxy, observe_release, observe_service, Drift,
+};
 use crate::ops::release;
 use crate::store::{Deployment, Environment, Preset, Project, Store};
 
@@ -23,7 +25,7 @@ pub struct EnvironmentStatus {
     /// Swarm mode: the service and each of its tasks.
     pub swarm: Option<SwarmView>,
     /// Proxy mode with HTTPS: each domain's certificate (`[]` when plain).
-    pub tls: Vec<super::tls::TlsView>,
+    pub tls: Vec<crate::ops::deploy::tls::TlsView>,
     /// Each written out as the sentence that says it.
     pub drift: Vec<Drift>,
     /// A docker project's environment (a static one has no address of its own).
@@ -177,7 +179,7 @@ async fn environment_status(
         }
     }
     let proxy_running = proxy.as_ref().is_some_and(|p| p.running);
-    let tls = super::tls::views(store, &env, proxy_running, crate::clock::now_ms())?;
+    let tls = crate::ops::deploy::tls::views(store, &env, proxy_running, crate::clock::now_ms())?;
     Ok(EnvironmentStatus {
         project: project.name.clone(),
         environment: env.name.clone(),

@@ -1,20 +1,26 @@
-//! `temps deploy --image`: pin the image, record the deployment, and swap to it; or,
-//! while the environment is rolled back, record it `ready` without routing it.
+//! A deploy: what every deploy asks ([`Deploying`]: where, by whom, why) and what it
+//! delivers ([`Deliver`]: an [`Image`] here, a folder in `folder`), validated before the
+//! environment's lock and carried out through the one pipeline. An image is pinned,
+//! recorded and swapped to; while the environment is rolled back, a deploy is recorded
+//! `ready` without routing it.
+
+pub mod domains;
+pub mod folder;
+pub mod tls;
 
 use std::time::Duration;
 
 use anyhow::Result;
 
-use super::domains;
-use super::hooks::{self, HookEnv};
-use super::pipeline::{self, Operation, Place, Planned};
-use super::swap::{self, swarm, Strategy, Swap};
-use super::swap::{ProxyMode, SwarmMode};
-use super::tls as tls_settings;
-pub use super::tls::TlsRequest;
 use crate::docker::{Engine, ImageFacts};
 use crate::error::clean_reason;
 use crate::error::{check_name, Failure};
+use crate::ops::deploy::tls as tls_settings;
+pub use crate::ops::deploy::tls::TlsRequest;
+use crate::ops::pipeline::hooks::{self, HookEnv};
+use crate::ops::pipeline::{self, Operation, Place, Planned};
+use crate::ops::swap::{self, swarm, Strategy, Swap};
+use crate::ops::swap::{ProxyMode, SwarmMode};
 use crate::progress::{Progress, Stage};
 use crate::store::{
     Deployment, EnvState, Environment, NewDeployment, Preset, Project, Publish, Status, Store, Tls,

@@ -12,11 +12,11 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::drift::{observe, Drift};
-use super::lock::{hold_environment, Asker, Held};
-use super::{release, swap};
 use crate::clock::now_ms;
 use crate::docker::{ContainerFacts, Engine};
+use crate::ops::pipeline::drift::{observe, Drift};
+use crate::ops::pipeline::lock::{hold_environment, Asker, Held};
+use crate::ops::{release, swap};
 use crate::progress::{Progress, Stage};
 use crate::store::{Deployment, Environment, Preset, Project, Status, Store};
 

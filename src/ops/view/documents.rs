@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::redeploy::Plan;
 use crate::clock::{format_duration, rfc3339};
+use crate::ops::redeploy::Plan;
 use crate::store::{Environment, Project};
 
 /// A project as `project show -o json` prints it, with the environments given.

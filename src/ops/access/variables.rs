@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 
-use super::lock::{lock_environment, Asker};
 use crate::error::{check_name, Failure};
+use crate::ops::pipeline::lock::{lock_environment, Asker};
 use crate::progress::Progress;
 use crate::store::{Project, Store};
 

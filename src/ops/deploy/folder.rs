@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::deploy::{require_preset, Deliver, Deploy, DeployOutcome, Deploying};
-use super::hooks::HookEnv;
-use super::pipeline;
-use super::release::{copy_release, point, release_dir};
 use crate::docker::Engine;
 use crate::error::{check_name, clean_reason, Failure};
+use crate::ops::deploy::{require_preset, Deliver, Deploy, DeployOutcome, Deploying};
+use crate::ops::pipeline;
+use crate::ops::pipeline::hooks::HookEnv;
+use crate::ops::release::{copy_release, point, release_dir};
 use crate::progress::{Progress, Stage};
 use crate::store::{Deployment, EnvState, Environment, NewDeployment, Preset, Status, Store};
 

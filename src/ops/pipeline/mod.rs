@@ -12,17 +12,24 @@
 //! record and the switch; nothing is written before the confirmation, and the lock is
 //! released (and its progress told so) on every way out.
 
+pub mod drift;
+pub mod hooks;
+pub mod lock;
+pub mod recover;
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
 use anyhow::Result;
 
-use super::hooks::{self, HookEnv};
-use super::lock::{hold_environment, Asker};
-use super::recover::recover;
 use crate::docker::Engine;
 use crate::error::Failure;
+use crate::ops::pipeline::lock::{hold_environment, Asker};
+use crate::ops::pipeline::recover::recover;
 use crate::progress::{Progress, Stage};
 use crate::store::{Deployment, Environment, Project, Store};
+use hooks::HookEnv;
 
 /// Where an operation runs and who asks, for the environment's lock.
 pub struct Place<'a> {

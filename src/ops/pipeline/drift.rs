@@ -5,8 +5,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::swap::CHECK_SUFFIX;
 use crate::docker::{ContainerFacts, Health, ServiceFacts, TaskFacts};
+use crate::ops::swap::CHECK_SUFFIX;
 use crate::store::Deployment;
 
 /// One disagreement.
