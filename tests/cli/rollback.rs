@@ -1052,19 +1052,8 @@ fn a_rollback_in_staging_leaves_production_alone() {
     );
     let staged_v2 = deploy(&env, &web, WEB_V2, &["--environment", "staging"]);
     let prod_v2 = deploy(&env, &web, WEB_V2, &[]);
-    let production_history = |env: &TestEnv| {
-        env.ok(&[
-            "--output",
-            "json",
-            "list",
-            &web,
-            "--environment",
-            "production",
-            "--limit",
-            "0",
-        ])
-        .stdout
-    };
+    let production_history =
+        |env: &TestEnv| env.history(&[&web, "--environment", "production", "--limit", "0"]);
     let prod_before = production_history(&env);
     let prod_env_before = environment(&env, &web, "production");
 

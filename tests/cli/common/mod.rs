@@ -195,6 +195,21 @@ impl TestEnv {
         full.extend_from_slice(args);
         self.ok(&full).json()
     }
+
+    /// `temps list ARGS… -o json`, the history's records without `can_roll_back`:
+    /// Docker's word on which images remain, given within 100 ms or not at all, so two
+    /// reads of an unchanged history may differ in it on a busy machine.
+    pub fn history(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["list"];
+        full.extend_from_slice(args);
+        let mut records = self.json(&full);
+        for record in records.as_array_mut().into_iter().flatten() {
+            if let Some(record) = record.as_object_mut() {
+                record.remove("can_roll_back");
+            }
+        }
+        records
+    }
 }
 
 impl Drop for TestEnv {

@@ -54,7 +54,7 @@ fn shown(env: &TestEnv, args: &[&str], code: i32) -> Run {
 
 /// Every deployment of a project, as the history holds it.
 fn rows(env: &TestEnv, project: &str) -> Value {
-    env.json(&["list", project, "--limit", "0"])
+    env.history(&[project, "--limit", "0"])
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn two_versions(env: &TestEnv, hint: &str) -> (String, u16) {
 /// container that serves (never stopped or restarted).
 fn snapshot(env: &TestEnv, project: &str, serving_id: i64) -> (Value, Option<String>) {
     (
-        env.json(&["list", project, "--limit", "0"]),
+        env.history(&[project, "--limit", "0"]),
         docker_inspect(
             &format!("temps-{project}-production-{serving_id}"),
             "{{.State.Running}} {{.State.StartedAt}}",

@@ -69,7 +69,7 @@ fn a_deploy_with_its_own_certificate_serves_https_and_bad_inputs_change_nothing(
     );
 
     // Every bad input: refused before anything is recorded, the environment as it was.
-    let before = (site.status(), env.json(&["list", &site.project]));
+    let before = (site.status(), env.history(&[&site.project]));
     let expired = authority.files(
         "expired",
         &authority.issue_valid(&["shop.example.test"], -30, -1),
@@ -168,7 +168,7 @@ fn a_deploy_with_its_own_certificate_serves_https_and_bad_inputs_change_nothing(
     ])
     .code(2)
     .stderr_has("HTTPS needs the environment's domains");
-    let after = (site.status(), env.json(&["list", &site.project]));
+    let after = (site.status(), env.history(&[&site.project]));
     assert_eq!(after.0["tls"], before.0["tls"]);
     assert_eq!(after.0["current"]["id"], before.0["current"]["id"]);
     assert_eq!(after.1, before.1, "no deployment recorded");

@@ -99,13 +99,21 @@ impl<'a> SwarmProject<'a> {
             .unwrap_or_else(|| panic!("status lacks {environment}: {all}"))
     }
 
-    /// `temps list PROJECT -o json`.
+    /// `temps list PROJECT -o json`, without `can_roll_back` (Docker's word, given within
+    /// 100 ms or not at all: see `TestEnv::history`).
     #[track_caller]
     pub fn history(&self) -> Vec<Value> {
-        self.json(&["list", &self.name, "--limit", "0"])
+        let mut records = self
+            .json(&["list", &self.name, "--limit", "0"])
             .as_array()
             .expect("list is an array")
-            .clone()
+            .clone();
+        for record in &mut records {
+            if let Some(record) = record.as_object_mut() {
+                record.remove("can_roll_back");
+            }
+        }
+        records
     }
 }
 
