@@ -7,6 +7,7 @@
 //! With `TEMPS_SCREENSHOTS` set, the main views are saved as docs/screenshots/*.png.
 
 mod browser;
+mod island;
 
 use std::time::Duration;
 
@@ -47,7 +48,7 @@ fn a_responder_rolls_back_and_promotes_from_the_dashboard_and_a_reader_only_read
     let reader = token(&env, "viewer", "reader", &["--project", &project]);
 
     let server = Server::start(&env);
-    let driver = Driver::start(&browser);
+    let driver = Driver::start(&browser, server.port);
     runtime().block_on(async {
         let page = driver.open().await;
         page.goto(&format!("http://127.0.0.1:{}/", server.port))
@@ -161,7 +162,7 @@ fn a_rollback_that_fails_shows_its_error_and_hint_and_the_previous_version_serve
     let responder = token(&env, "oncall", "responder", &["--project", &project]);
 
     let server = Server::start(&env);
-    let driver = Driver::start(&browser);
+    let driver = Driver::start(&browser, server.port);
     runtime().block_on(async {
         let page = driver.open().await;
         page.goto(&format!("http://127.0.0.1:{}/", server.port))
@@ -292,7 +293,7 @@ fn over_https_and_http2_the_dashboard_rolls_back_and_signs_out() {
         &[],
     );
     // A self-signed certificate: the browser is told to accept it, and speaks HTTP/2.
-    let driver = Driver::with_args(&browser, &["--ignore-certificate-errors"]);
+    let driver = Driver::with_args(&browser, server.port, &["--ignore-certificate-errors"]);
     let cookie = runtime().block_on(async {
         let page = driver.open().await;
         page.goto(&format!("https://127.0.0.1:{}/", server.port))

@@ -4,7 +4,8 @@
 //!
 //! chromedriver runs as a child process on a port it chooses itself (`--port=0`, read back
 //! from what it prints); the guard ends the browser session and the driver when it drops,
-//! even when the test panics. The browser gets a fresh profile in a temporary folder.
+//! even when the test panics. The browser gets a fresh profile in a temporary folder, and
+//! a network of its own (`island`) that reaches only the server under test.
 
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
@@ -19,6 +20,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+use super::island::Island;
 use crate::common::Browser;
 
 /// How long a page may take to show what a step waits for. A rollback runs a health
@@ -28,27 +30,35 @@ const STEP: Duration = Duration::from_secs(20);
 /// A running chromedriver and the profile folder of the browser it starts.
 pub struct Driver {
     child: Child,
+    /// chromedriver's port, as this host reaches it.
     port: u16,
     browser: Browser,
     profile: TempDir,
     session: Mutex<Option<String>>,
     /// Extra arguments for the browser (`--ignore-certificate-errors`).
     browser_args: Vec<String>,
+    /// The network chromedriver and the browser run in (dropped last).
+    _island: Island,
 }
 
 impl Driver {
-    pub fn start(browser: &Browser) -> Driver {
-        Driver::with_args(browser, &[])
+    /// A driver whose browser reaches this host's loopback at `server`'s port only.
+    pub fn start(browser: &Browser, server: u16) -> Driver {
+        Driver::with_args(browser, server, &[])
     }
 
     /// A driver whose browser windows start with these extra arguments.
-    pub fn with_args(browser: &Browser, args: &[&str]) -> Driver {
-        let mut child = Command::new(&browser.chromedriver)
+    pub fn with_args(browser: &Browser, server: u16, args: &[&str]) -> Driver {
+        let mut island = Island::new();
+        island.let_out(server);
+        let mut command = Command::new(&browser.chromedriver);
+        command
             .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
+            .stderr(Stdio::null());
+        let mut child = island
+            .spawn(command)
             .unwrap_or_else(|e| panic!("starting {}: {e}", browser.chromedriver.display()));
         // "ChromeDriver was started successfully on port 33195.", read on a thread so
         // that a driver that never says it cannot hang the test.
@@ -73,7 +83,7 @@ impl Driver {
         };
         Driver {
             child,
-            port,
+            port: island.let_in(port),
             browser: browser.clone(),
             profile: tempfile::Builder::new()
                 .prefix("temps-chromium-")
@@ -81,6 +91,7 @@ impl Driver {
                 .expect("a profile folder"),
             session: Mutex::new(None),
             browser_args: args.iter().map(|a| a.to_string()).collect(),
+            _island: island,
         }
     }
 
