@@ -213,16 +213,17 @@ impl Page {
         }
     }
 
-    /// The text field labelled `label`.
+    /// The text field labelled `label`, once it shows (a hidden form's field is in the
+    /// page all along, and cannot be typed into).
     pub async fn field(&self, label: &str) -> Element {
         let xpath = format!(
             "//input[@id=//label[normalize-space()={}]/@for]",
             quote(label)
         );
-        self.wait_for(
-            &format!("the field labelled {label:?}"),
-            Locator::XPath(&xpath),
-        )
+        self.eventually(&format!("the field labelled {label:?}"), STEP, async || {
+            let field = self.client.find(Locator::XPath(&xpath)).await.ok()?;
+            field.is_displayed().await.ok()?.then_some(field)
+        })
         .await
     }
 
