@@ -481,6 +481,7 @@ async fn assert_row(page: &Page, id: i64, has: &[&str], lacks: &[&str]) {
 
 /// At 390x844 nothing scrolls sideways and the actions are thumb-sized.
 async fn on_a_phone(page: &Page) {
+    let window = page.viewport_size().await;
     page.viewport(390, 844).await;
     let sideways = page
         .script("return document.documentElement.scrollWidth - window.innerWidth")
@@ -499,5 +500,5 @@ async fn on_a_phone(page: &Page) {
         .await;
     page.screenshot("dashboard-phone").await;
     page.script("window.scrollTo(0, 0)").await;
-    page.viewport(1280, 900).await;
+    page.window_viewport(&window).await;
 }

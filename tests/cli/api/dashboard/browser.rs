@@ -324,31 +324,47 @@ impl Page {
         Some(answer.as_str().unwrap_or_default().to_string())
     }
 
-    /// Make the page's viewport WIDTH x HEIGHT CSS pixels (the window is a little larger).
+    /// Make the page's viewport WIDTH x HEIGHT CSS pixels, as a phone's would be (the
+    /// browser's device emulation), until `window_viewport` gives the window's back.
+    ///
+    /// Not by resizing the window: the page learns of a new window size some time after
+    /// WebDriver answered, so its size cannot be read back to correct the window's.
     pub async fn viewport(&self, width: u32, height: u32) {
-        let mut window = (width, height);
-        for _ in 0..3 {
-            self.client
-                .set_window_size(window.0, window.1)
-                .await
-                .expect("resize the window");
-            let inner = self
-                .script("return [window.innerWidth, window.innerHeight]")
-                .await;
-            let inner = |i: usize| inner[i].as_i64().unwrap_or_default();
-            let (dw, dh) = (i64::from(width) - inner(0), i64::from(height) - inner(1));
-            if (dw, dh) == (0, 0) {
-                return;
-            }
-            window = (
-                (i64::from(window.0) + dw).max(1) as u32,
-                (i64::from(window.1) + dh).max(1) as u32,
-            );
-        }
-        let inner = self
-            .script("return [window.innerWidth, window.innerHeight]")
+        self.devtools(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 0, "mobile": false}),
+        )
+        .await;
+        self.wait_for_viewport(json!([width, height])).await;
+    }
+
+    /// End `viewport`'s emulation: the viewport is the window's again, `size` in CSS pixels.
+    pub async fn window_viewport(&self, size: &Value) {
+        self.devtools("Emulation.clearDeviceMetricsOverride", json!({}))
             .await;
-        panic!("the viewport is {inner} CSS pixels, not {width}x{height}: the checks at that size cannot run");
+        self.wait_for_viewport(size.clone()).await;
+    }
+
+    /// The viewport's size in CSS pixels, `[width, height]`.
+    pub async fn viewport_size(&self) -> Value {
+        self.script("return [window.innerWidth, window.innerHeight]")
+            .await
+    }
+
+    async fn wait_for_viewport(&self, size: Value) {
+        let what = format!("a viewport of {size} CSS pixels");
+        self.eventually(&what, STEP, async || {
+            (self.viewport_size().await == size).then_some(())
+        })
+        .await
+    }
+
+    /// A DevTools command, through chromedriver's `goog/cdp/execute`.
+    async fn devtools(&self, command: &'static str, params: Value) {
+        self.client
+            .issue_cmd(DevTools { command, params })
+            .await
+            .unwrap_or_else(|e| panic!("{command}: {e}"));
     }
 
     /// Run a script in the page; its `return` value.
@@ -403,6 +419,32 @@ impl WebDriverCompatibleCommand for ElementQuery {
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::GET, None)
+    }
+}
+
+/// `POST /session/{id}/goog/cdp/execute`: one DevTools command, chromedriver's own
+/// extension (fantoccini has no method for it).
+#[derive(Debug)]
+struct DevTools {
+    command: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"cmd": self.command, "params": self.params});
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 
