@@ -301,13 +301,19 @@ fn over_https_and_http2_the_dashboard_rolls_back_and_signs_out() {
     let driver = Driver::with_args(&browser, server.port, &["--ignore-certificate-errors"]);
     let cookie = runtime().block_on(async {
         let page = driver.open().await;
-        page.goto(&format!("https://127.0.0.1:{}/", server.port))
-            .await;
-        let protocol = page
-            .script("return performance.getEntriesByType('navigation')[0].nextHopProtocol")
-            .await;
-        assert_eq!(protocol, json!("h2"), "the page did not come over HTTP/2");
+        let origin = format!("https://127.0.0.1:{}", server.port);
+        page.goto(&format!("{origin}/")).await;
+        assert_eq!(
+            protocol_of(&page, &format!("{origin}/")).await,
+            "h2",
+            "the page did not come over HTTP/2"
+        );
         sign_in(&page, &responder, "oncall").await;
+        assert_eq!(
+            protocol_of(&page, &format!("{origin}/api/session")).await,
+            "h2",
+            "signing in did not go over HTTP/2"
+        );
         let cookies = page.client.get_all_cookies().await.expect("the cookies");
         let session = cookies
             .iter()
@@ -321,6 +327,9 @@ fn over_https_and_http2_the_dashboard_rolls_back_and_signs_out() {
         open_rollback_dialog(&page, 1).await;
         let result = confirm(&page, "Roll back").await;
         assert!(result.contains("#3 serves"), "result: {result}");
+        // The rollback's POST, which passed the same-origin check on HTTP/2's `:authority`.
+        let rollback = format!("{origin}/api/projects/{site}/deployments/1/rollback");
+        assert_eq!(protocol_of(&page, &rollback).await, "h2");
         page.press("Close").await;
         assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
 
@@ -341,6 +350,31 @@ fn over_https_and_http2_the_dashboard_rolls_back_and_signs_out() {
         .output()
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
+}
+
+/// The protocol (`nextHopProtocol`) that brought `url` to the page: the page's own (its
+/// navigation) or one of its requests', waiting until the browser has recorded one with a
+/// protocol (for a response still arriving it is not set yet).
+async fn protocol_of(page: &Page, url: &str) -> String {
+    let script = format!(
+        "return performance.getEntries()
+           .filter(e => e.name === {url} && e.nextHopProtocol)
+           .map(e => e.nextHopProtocol)",
+        url = json!(url)
+    );
+    let protocols = page
+        .eventually(&format!("the protocol of {url}"), STEP, async || {
+            let found = page.script(&script).await;
+            let found: Vec<String> = serde_json::from_value(found).ok()?;
+            (!found.is_empty()).then_some(found)
+        })
+        .await;
+    let first = protocols[0].clone();
+    assert!(
+        protocols.iter().all(|p| *p == first),
+        "{url} came over {protocols:?}"
+    );
+    first
 }
 
 fn runtime() -> tokio::runtime::Runtime {
