@@ -7,6 +7,7 @@
 //! With `TEMPS_SCREENSHOTS` set, the main views are saved as docs/screenshots/*.png.
 
 mod browser;
+mod island;
 
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ use browser::{Driver, Page};
 
 /// A rollback checks the new container's health before it serves: give it time.
 const ROLLBACK: Duration = Duration::from_secs(90);
+/// How long a step that asks the server once may take to show.
+const STEP: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_responder_rolls_back_and_promotes_from_the_dashboard_and_a_reader_only_reads() {
@@ -47,7 +50,7 @@ fn a_responder_rolls_back_and_promotes_from_the_dashboard_and_a_reader_only_read
     let reader = token(&env, "viewer", "reader", &["--project", &project]);
 
     let server = Server::start(&env);
-    let driver = Driver::start(&browser);
+    let driver = Driver::start(&browser, server.port);
     runtime().block_on(async {
         let page = driver.open().await;
         page.goto(&format!("http://127.0.0.1:{}/", server.port))
@@ -103,7 +106,7 @@ fn a_responder_rolls_back_and_promotes_from_the_dashboard_and_a_reader_only_read
         .await;
         assert_eq!(serving(port).as_deref(), Some("v2"), "{}", server.stderr());
 
-        page.press("Sign out").await;
+        sign_out(&page).await;
         sign_in(&page, &reader, "viewer").await;
         open_environment(&page, &project).await;
         assert_row(&page, 4, &["Current", "Promote"], &[]).await;
@@ -117,18 +120,21 @@ fn a_responder_rolls_back_and_promotes_from_the_dashboard_and_a_reader_only_read
             "a reader is offered a promote: {names:?}"
         );
 
-        // A session that ends (here: its cookie is gone) brings back the sign-in form.
+        // A session that ends (here: its cookie is gone) brings back the sign-in form at
+        // the page's next request: following a link, or its own refresh when that comes
+        // first (the link is hidden then, with the rest of the signed-in page).
         page.client
             .delete_all_cookies()
             .await
             .expect("forget the cookie");
-        page.click("the project's link", Locator::LinkText(&project))
-            .await;
-        page.field("Token").await;
+        if let Ok(link) = page.client.find(Locator::LinkText(&project)).await {
+            let _ = link.click().await;
+        }
         let message = page
             .wait_for_text("why the page signed out", "#signin-message", ROLLBACK)
             .await;
         assert!(message.starts_with("Signed out:"), "{message}");
+        page.field("Token").await;
         page.close().await;
     });
 
@@ -161,7 +167,7 @@ fn a_rollback_that_fails_shows_its_error_and_hint_and_the_previous_version_serve
     let responder = token(&env, "oncall", "responder", &["--project", &project]);
 
     let server = Server::start(&env);
-    let driver = Driver::start(&browser);
+    let driver = Driver::start(&browser, server.port);
     runtime().block_on(async {
         let page = driver.open().await;
         page.goto(&format!("http://127.0.0.1:{}/", server.port))
@@ -292,16 +298,22 @@ fn over_https_and_http2_the_dashboard_rolls_back_and_signs_out() {
         &[],
     );
     // A self-signed certificate: the browser is told to accept it, and speaks HTTP/2.
-    let driver = Driver::with_args(&browser, &["--ignore-certificate-errors"]);
+    let driver = Driver::with_args(&browser, server.port, &["--ignore-certificate-errors"]);
     let cookie = runtime().block_on(async {
         let page = driver.open().await;
-        page.goto(&format!("https://127.0.0.1:{}/", server.port))
-            .await;
-        let protocol = page
-            .script("return performance.getEntriesByType('navigation')[0].nextHopProtocol")
-            .await;
-        assert_eq!(protocol, json!("h2"), "the page did not come over HTTP/2");
+        let origin = format!("https://127.0.0.1:{}", server.port);
+        page.goto(&format!("{origin}/")).await;
+        assert_eq!(
+            protocol_of(&page, &format!("{origin}/")).await,
+            "h2",
+            "the page did not come over HTTP/2"
+        );
         sign_in(&page, &responder, "oncall").await;
+        assert_eq!(
+            protocol_of(&page, &format!("{origin}/api/session")).await,
+            "h2",
+            "signing in did not go over HTTP/2"
+        );
         let cookies = page.client.get_all_cookies().await.expect("the cookies");
         let session = cookies
             .iter()
@@ -315,15 +327,13 @@ fn over_https_and_http2_the_dashboard_rolls_back_and_signs_out() {
         open_rollback_dialog(&page, 1).await;
         let result = confirm(&page, "Roll back").await;
         assert!(result.contains("#3 serves"), "result: {result}");
+        // The rollback's POST, which passed the same-origin check on HTTP/2's `:authority`.
+        let rollback = format!("{origin}/api/projects/{site}/deployments/1/rollback");
+        assert_eq!(protocol_of(&page, &rollback).await, "h2");
         page.press("Close").await;
         assert_row(&page, 3, &["Current", "Rollback"], &[]).await;
 
-        page.press("Sign out").await;
-        page.field("Token").await;
-        let message = page
-            .wait_for_text("the signed-out message", "#signin-message", ROLLBACK)
-            .await;
-        assert_eq!(message, "You signed out.");
+        sign_out(&page).await;
         page.close().await;
         cookie
     });
@@ -340,6 +350,31 @@ fn over_https_and_http2_the_dashboard_rolls_back_and_signs_out() {
         .output()
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
+}
+
+/// The protocol (`nextHopProtocol`) that brought `url` to the page: the page's own (its
+/// navigation) or one of its requests', waiting until the browser has recorded one with a
+/// protocol (for a response still arriving it is not set yet).
+async fn protocol_of(page: &Page, url: &str) -> String {
+    let script = format!(
+        "return performance.getEntries()
+           .filter(e => e.name === {url} && e.nextHopProtocol)
+           .map(e => e.nextHopProtocol)",
+        url = json!(url)
+    );
+    let protocols = page
+        .eventually(&format!("the protocol of {url}"), STEP, async || {
+            let found = page.script(&script).await;
+            let found: Vec<String> = serde_json::from_value(found).ok()?;
+            (!found.is_empty()).then_some(found)
+        })
+        .await;
+    let first = protocols[0].clone();
+    assert!(
+        protocols.iter().all(|p| *p == first),
+        "{url} came over {protocols:?}"
+    );
+    first
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -362,6 +397,17 @@ async fn sign_in(page: &Page, token: &str, name: &str) {
         .wait_for_text("who is signed in", "#who .name", Duration::from_secs(20))
         .await;
     assert_eq!(who, name);
+}
+
+/// Press `Sign out`; the sign-in form comes back, saying so (and nothing else: no request
+/// of the page's that was in flight may read as a session that ended by itself).
+async fn sign_out(page: &Page) {
+    page.press("Sign out").await;
+    page.field("Token").await;
+    let message = page
+        .wait_for_text("the signed-out message", "#signin-message", STEP)
+        .await;
+    assert_eq!(message, "You signed out.");
 }
 
 /// Follow the project's link, then its production environment's.
@@ -469,6 +515,7 @@ async fn assert_row(page: &Page, id: i64, has: &[&str], lacks: &[&str]) {
 
 /// At 390x844 nothing scrolls sideways and the actions are thumb-sized.
 async fn on_a_phone(page: &Page) {
+    let window = page.viewport_size().await;
     page.viewport(390, 844).await;
     let sideways = page
         .script("return document.documentElement.scrollWidth - window.innerWidth")
@@ -487,5 +534,5 @@ async fn on_a_phone(page: &Page) {
         .await;
     page.screenshot("dashboard-phone").await;
     page.script("window.scrollTo(0, 0)").await;
-    page.viewport(1280, 900).await;
+    page.window_viewport(&window).await;
 }

@@ -4,7 +4,8 @@
 //!
 //! chromedriver runs as a child process on a port it chooses itself (`--port=0`, read back
 //! from what it prints); the guard ends the browser session and the driver when it drops,
-//! even when the test panics. The browser gets a fresh profile in a temporary folder.
+//! even when the test panics. The browser gets a fresh profile in a temporary folder, and
+//! a network of its own (`island`) that reaches only the server under test.
 
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
@@ -19,6 +20,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+use super::island::Island;
 use crate::common::Browser;
 
 /// How long a page may take to show what a step waits for. A rollback runs a health
@@ -28,27 +30,35 @@ const STEP: Duration = Duration::from_secs(20);
 /// A running chromedriver and the profile folder of the browser it starts.
 pub struct Driver {
     child: Child,
+    /// chromedriver's port, as this host reaches it.
     port: u16,
     browser: Browser,
     profile: TempDir,
     session: Mutex<Option<String>>,
     /// Extra arguments for the browser (`--ignore-certificate-errors`).
     browser_args: Vec<String>,
+    /// The network chromedriver and the browser run in (dropped last).
+    _island: Island,
 }
 
 impl Driver {
-    pub fn start(browser: &Browser) -> Driver {
-        Driver::with_args(browser, &[])
+    /// A driver whose browser reaches this host's loopback at `server`'s port only.
+    pub fn start(browser: &Browser, server: u16) -> Driver {
+        Driver::with_args(browser, server, &[])
     }
 
     /// A driver whose browser windows start with these extra arguments.
-    pub fn with_args(browser: &Browser, args: &[&str]) -> Driver {
-        let mut child = Command::new(&browser.chromedriver)
+    pub fn with_args(browser: &Browser, server: u16, args: &[&str]) -> Driver {
+        let mut island = Island::new();
+        island.let_out(server);
+        let mut command = Command::new(&browser.chromedriver);
+        command
             .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
+            .stderr(Stdio::null());
+        let mut child = island
+            .spawn(command)
             .unwrap_or_else(|e| panic!("starting {}: {e}", browser.chromedriver.display()));
         // "ChromeDriver was started successfully on port 33195.", read on a thread so
         // that a driver that never says it cannot hang the test.
@@ -73,7 +83,7 @@ impl Driver {
         };
         Driver {
             child,
-            port,
+            port: island.let_in(port),
             browser: browser.clone(),
             profile: tempfile::Builder::new()
                 .prefix("temps-chromium-")
@@ -81,6 +91,7 @@ impl Driver {
                 .expect("a profile folder"),
             session: Mutex::new(None),
             browser_args: args.iter().map(|a| a.to_string()).collect(),
+            _island: island,
         }
     }
 
@@ -202,16 +213,17 @@ impl Page {
         }
     }
 
-    /// The text field labelled `label`.
+    /// The text field labelled `label`, once it shows (a hidden form's field is in the
+    /// page all along, and cannot be typed into).
     pub async fn field(&self, label: &str) -> Element {
         let xpath = format!(
             "//input[@id=//label[normalize-space()={}]/@for]",
             quote(label)
         );
-        self.wait_for(
-            &format!("the field labelled {label:?}"),
-            Locator::XPath(&xpath),
-        )
+        self.eventually(&format!("the field labelled {label:?}"), STEP, async || {
+            let field = self.client.find(Locator::XPath(&xpath)).await.ok()?;
+            field.is_displayed().await.ok()?.then_some(field)
+        })
         .await
     }
 
@@ -312,31 +324,47 @@ impl Page {
         Some(answer.as_str().unwrap_or_default().to_string())
     }
 
-    /// Make the page's viewport WIDTH x HEIGHT CSS pixels (the window is a little larger).
+    /// Make the page's viewport WIDTH x HEIGHT CSS pixels, as a phone's would be (the
+    /// browser's device emulation), until `window_viewport` gives the window's back.
+    ///
+    /// Not by resizing the window: the page learns of a new window size some time after
+    /// WebDriver answered, so its size cannot be read back to correct the window's.
     pub async fn viewport(&self, width: u32, height: u32) {
-        let mut window = (width, height);
-        for _ in 0..3 {
-            self.client
-                .set_window_size(window.0, window.1)
-                .await
-                .expect("resize the window");
-            let inner = self
-                .script("return [window.innerWidth, window.innerHeight]")
-                .await;
-            let inner = |i: usize| inner[i].as_i64().unwrap_or_default();
-            let (dw, dh) = (i64::from(width) - inner(0), i64::from(height) - inner(1));
-            if (dw, dh) == (0, 0) {
-                return;
-            }
-            window = (
-                (i64::from(window.0) + dw).max(1) as u32,
-                (i64::from(window.1) + dh).max(1) as u32,
-            );
-        }
-        let inner = self
-            .script("return [window.innerWidth, window.innerHeight]")
+        self.devtools(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 0, "mobile": false}),
+        )
+        .await;
+        self.wait_for_viewport(json!([width, height])).await;
+    }
+
+    /// End `viewport`'s emulation: the viewport is the window's again, `size` in CSS pixels.
+    pub async fn window_viewport(&self, size: &Value) {
+        self.devtools("Emulation.clearDeviceMetricsOverride", json!({}))
             .await;
-        panic!("the viewport is {inner} CSS pixels, not {width}x{height}: the checks at that size cannot run");
+        self.wait_for_viewport(size.clone()).await;
+    }
+
+    /// The viewport's size in CSS pixels, `[width, height]`.
+    pub async fn viewport_size(&self) -> Value {
+        self.script("return [window.innerWidth, window.innerHeight]")
+            .await
+    }
+
+    async fn wait_for_viewport(&self, size: Value) {
+        let what = format!("a viewport of {size} CSS pixels");
+        self.eventually(&what, STEP, async || {
+            (self.viewport_size().await == size).then_some(())
+        })
+        .await
+    }
+
+    /// A DevTools command, through chromedriver's `goog/cdp/execute`.
+    async fn devtools(&self, command: &'static str, params: Value) {
+        self.client
+            .issue_cmd(DevTools { command, params })
+            .await
+            .unwrap_or_else(|e| panic!("{command}: {e}"));
     }
 
     /// Run a script in the page; its `return` value.
@@ -391,6 +419,32 @@ impl WebDriverCompatibleCommand for ElementQuery {
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::GET, None)
+    }
+}
+
+/// `POST /session/{id}/goog/cdp/execute`: one DevTools command, chromedriver's own
+/// extension (fantoccini has no method for it).
+#[derive(Debug)]
+struct DevTools {
+    command: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"cmd": self.command, "params": self.params});
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 
