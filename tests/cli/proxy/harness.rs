@@ -153,14 +153,16 @@ impl Proxy {
         Store::open(&self.db).ok()?.proxy_state().ok()?
     }
 
-    /// Wait until the proxy reports `generation` applied; returns the report.
+    /// Wait until this proxy (not one before it, whose last report may still be there)
+    /// reports `generation` applied; returns the report.
     #[track_caller]
     pub fn applied(&self, generation: i64) -> ProxyState {
         let stderr = Arc::clone(&self.stderr);
         let what = format!("generation {generation} to be applied");
         let state = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             eventually(&what, || {
-                self.state().filter(|s| s.generation >= generation)
+                self.state()
+                    .filter(|s| s.pid == self.pid() && s.generation >= generation)
             })
         }));
         state.unwrap_or_else(|_| panic!("{what}; stderr:\n{}", stderr.lock().unwrap()))
