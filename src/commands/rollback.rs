@@ -62,7 +62,14 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             crate::error::clean_reason(args.reason.clone())?;
             let spinner = ctx.out.progress("validating");
             let prompt = prompt(ctx, &spinner);
-            let plan = redeploy::dry_run(&store, Kind::Rollback, &target, prompt.as_ref()).await?;
+            let plan = redeploy::dry_run(
+                &store,
+                Kind::Rollback,
+                &target,
+                args.accept_schema,
+                prompt.as_ref(),
+            )
+            .await?;
             spinner.finish();
             return print_plan(ctx, &plan, true);
         }
@@ -74,6 +81,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             wait_lock: args.lock.wait_lock,
             health_timeout: args.health_timeout,
             keep_replaced_warm: true,
+            accept_schema: args.accept_schema,
         };
         let say =
             |store: &Store, ended: &Ended, _before: Option<i64>| say_rolled_back(ctx, store, ended);
@@ -149,6 +157,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             wait_lock: args.lock.wait_lock,
             health_timeout: args.health_timeout,
             keep_replaced_warm: true,
+            accept_schema: args.accept_schema,
         };
         let say = |store: &Store, ended: &Ended, before: Option<i64>| {
             say_promoted(ctx, store, ended, before)

@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::docker::Engine;
-use crate::store::{Deployment, Environment, Fled, Preset, Project, Status, Store};
+use crate::schema_version::SchemaVersion;
+use crate::store::{Database, Deployment, Environment, Fled, Preset, Project, Status, Store};
 
 /// A change back to an earlier deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +47,17 @@ impl Kind {
 
 /// What the gate knows of a target beyond its record.
 #[derive(Debug, Clone, Copy)]
-pub struct Facts {
+pub struct Facts<'a> {
     /// It is what its environment serves now.
     pub is_current: bool,
     /// Its image (by id) or release is still there; `None` when not (yet) known.
     pub present: Option<bool>,
+    /// Its environment's database, as the history tells it; `None` when no deployment
+    /// declared a schema.
+    pub database: Option<&'a Database>,
+    /// A person ran the down migrations and accepts a target below the floor
+    /// (`--accept-schema`).
+    pub accept_schema: bool,
 }
 
 /// Why the gate says no.
@@ -62,11 +69,21 @@ pub enum Refusal {
     IsCurrent,
     /// The image or release is gone from the host.
     Gone,
+    /// Its code is older than its environment's database needs: migrations are not
+    /// reverted by a rollback.
+    BelowFloor,
+}
+
+/// Whether `target`'s code can run against `database`: a deployment or a database
+/// without a declared schema is never judged.
+pub fn below_floor<'a>(target: &'a Deployment, database: Option<&Database>) -> Option<&'a SchemaVersion> {
+    let schema = &target.schema.as_ref()?.version;
+    (*schema < database?.floor).then_some(schema)
 }
 
 /// May `target` be rolled back to or promoted now? Promoting the current deployment is
 /// allowed: it only clears the rolled-back state.
-pub fn decide(kind: Kind, target: &Deployment, facts: Facts) -> Result<(), Refusal> {
+pub fn decide(kind: Kind, target: &Deployment, facts: Facts<'_>) -> Result<(), Refusal> {
     let status_allowed = match kind {
         Kind::Rollback => target.status.is_rollback_target(),
         Kind::Promote => target.status.is_promote_target(),
@@ -79,6 +96,9 @@ pub fn decide(kind: Kind, target: &Deployment, facts: Facts) -> Result<(), Refus
             Kind::Rollback => Err(Refusal::IsCurrent),
             Kind::Promote => Ok(()),
         };
+    }
+    if !facts.accept_schema && below_floor(target, facts.database).is_some() {
+        return Err(Refusal::BelowFloor);
     }
     if facts.present == Some(false) {
         return Err(Refusal::Gone);
@@ -99,6 +119,14 @@ pub enum Mark {
     },
     /// It runs the image (or release) that serves now: going back to it changes nothing.
     SameAsNow,
+    /// Its schema is below the database's floor: its code cannot run against it (the
+    /// gate refuses it unless a person accepts).
+    BelowFloor {
+        schema: SchemaVersion,
+        floor: SchemaVersion,
+        /// The deployment whose compat the floor is.
+        by: i64,
+    },
 }
 
 /// A valid rollback target, with what speaks against choosing it without being asked.
@@ -115,6 +143,8 @@ pub struct Marker {
     fled: HashMap<String, Fled>,
     /// The image id or release that serves now.
     serving: Option<String>,
+    /// The environment's database, when a deployment declared a schema.
+    database: Option<Database>,
 }
 
 impl Marker {
@@ -128,7 +158,13 @@ impl Marker {
         Ok(Marker {
             fled,
             serving: current.and_then(what_runs),
+            database: store.database(env.id)?,
         })
+    }
+
+    /// The environment's database, as the history tells it.
+    pub fn database(&self) -> Option<&Database> {
+        self.database.as_ref()
     }
 
     /// A deployment is marked as fled when a rollback made after it left a deployment
@@ -150,6 +186,13 @@ impl Marker {
         if self.serving.is_some() && version == self.serving {
             marks.push(Mark::SameAsNow);
         }
+        if let (Some(schema), Some(db)) = (below_floor(d, self.database()), self.database()) {
+            marks.push(Mark::BelowFloor {
+                schema: schema.clone(),
+                floor: db.floor.clone(),
+                by: db.floor_by,
+            });
+        }
         marks
     }
 }
@@ -165,9 +208,12 @@ pub fn candidates(store: &Store, env: &Environment) -> Result<Vec<Candidate>> {
     Ok(targets
         .into_iter()
         .filter(|d| {
+            // Below the floor stays a candidate, marked: a person may accept it.
             let facts = Facts {
                 is_current: env.current_deployment_id == Some(d.id),
                 present: None,
+                database: marker.database(),
+                accept_schema: true,
             };
             decide(Kind::Rollback, d, facts).is_ok()
         })
@@ -238,6 +284,9 @@ pub fn describe(marks: &[Mark], now: i64) -> String {
                 text
             }
             Mark::SameAsNow => "same image as now".to_string(),
+            Mark::BelowFloor { schema, floor, by } => {
+                format!("schema {schema}, below the database's floor {floor} (#{by})")
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -283,6 +332,8 @@ pub struct Availability {
     current: HashSet<i64>,
     /// Those of rolled-back environments: promoting one ends the rolled-back state.
     rolled_back: HashSet<i64>,
+    /// Each environment's database, by environment id, when a deployment declared one.
+    databases: HashMap<i64, Database>,
 }
 
 impl Availability {
@@ -310,11 +361,18 @@ impl Availability {
             .filter(|e| e.state == crate::store::EnvState::RolledBack)
             .filter_map(|e| e.current_deployment_id)
             .collect();
+        let mut databases = HashMap::new();
+        for env in &environments {
+            if let Some(database) = store.database(env.id)? {
+                databases.insert(env.id, database);
+            }
+        }
         Ok(Availability {
             images,
             preset: project.preset,
             current,
             rolled_back,
+            databases,
         })
     }
 
@@ -359,6 +417,8 @@ impl Availability {
         let facts = Facts {
             is_current: self.current.contains(&d.id),
             present,
+            database: self.databases.get(&d.environment_id),
+            accept_schema: false,
         };
         (decide(kind, d, facts), present)
     }

@@ -62,6 +62,8 @@ fn two_releases(dir: &std::path::Path) -> Store {
             created_by: "test".into(),
             command: "deploy".into(),
             wait_lock: None,
+            schema: None,
+            schema_compat: None,
         };
         block_on(deploy_dir(&mut store, request, &Recorder::default())).expect("deploy");
     }
