@@ -351,6 +351,30 @@ fn list_hint(project: &str) -> String {
 }
 
 /// The plan, for `--dry-run` (stdout) and before the prompt (stderr).
+/// `database 42 (needs 40 or newer), target 35: INCOMPATIBLE`, or what is unknown.
+fn schema_line(plan: &Plan) -> String {
+    let database = plan.database.as_ref().map_or("unknown".to_string(), |d| {
+        format!("{} (needs {} or newer)", d.schema, d.floor)
+    });
+    let target = plan
+        .target
+        .schema
+        .as_ref()
+        .map_or("unknown".to_string(), |s| s.version.to_string());
+    let verdict = match plan.schema_compatible() {
+        Some(true) => "compatible".to_string(),
+        Some(false) if plan.accept_schema => {
+            "INCOMPATIBLE, accepted (--accept-schema: the down migrations were run)".to_string()
+        }
+        Some(false) => "INCOMPATIBLE".to_string(),
+        None => "compatibility unknown".to_string(),
+    };
+    format!(
+        "database {database}, target #{} {target}: {verdict}",
+        plan.target.id
+    )
+}
+
 fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
     if dry_run && ctx.out.is_json() {
         return ctx.out.json(&documents::plan(plan));
@@ -427,6 +451,7 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
             shown(&path.reason)
         ));
     }
+    lines.push(format!("  schema   {}", schema_line(plan)));
     lines.push(
         "  not reverted: database migrations and external state (queues, storage, other services)"
             .into(),

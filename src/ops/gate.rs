@@ -76,7 +76,10 @@ pub enum Refusal {
 
 /// Whether `target`'s code can run against `database`: a deployment or a database
 /// without a declared schema is never judged.
-pub fn below_floor<'a>(target: &'a Deployment, database: Option<&Database>) -> Option<&'a SchemaVersion> {
+pub fn below_floor<'a>(
+    target: &'a Deployment,
+    database: Option<&Database>,
+) -> Option<&'a SchemaVersion> {
     let schema = &target.schema.as_ref()?.version;
     (*schema < database?.floor).then_some(schema)
 }
@@ -433,11 +436,13 @@ impl Availability {
         }
     }
 
-    /// Said in the NOTE column of a target that can no longer be rolled back to.
+    /// Said in the NOTE column of a target that can no longer be rolled back to (or not
+    /// without `--accept-schema`).
     pub fn gone(&self, d: &Deployment) -> Option<&'static str> {
         match self.verdict(d).0 {
             Err(Refusal::Gone) if self.preset == Preset::Static => Some("release gone"),
             Err(Refusal::Gone) => Some("image gone"),
+            Err(Refusal::BelowFloor) => Some("below the schema floor"),
             _ => None,
         }
     }
@@ -451,10 +456,92 @@ mod tests {
         Deployment::sample(status)
     }
 
-    const ELSEWHERE: Facts = Facts {
+    const ELSEWHERE: Facts<'static> = Facts {
         is_current: false,
         present: Some(true),
+        database: None,
+        accept_schema: false,
     };
+
+    fn with_schema(status: Status, version: &str) -> Deployment {
+        let version: SchemaVersion = version.parse().unwrap();
+        Deployment {
+            schema: Some(crate::store::Schema::declared(version, None).unwrap()),
+            ..deployment(status)
+        }
+    }
+
+    /// At schema 42, needing code of 40 or newer (#44's compat).
+    fn database() -> Database {
+        Database {
+            schema: "42".parse().unwrap(),
+            schema_by: 45,
+            floor: "40".parse().unwrap(),
+            floor_by: 44,
+        }
+    }
+
+    #[test]
+    fn a_target_below_the_floor_is_refused_unless_accepted() {
+        let db = database();
+        let facts = Facts {
+            database: Some(&db),
+            ..ELSEWHERE
+        };
+        let old = with_schema(Status::Completed, "35");
+        for kind in [Kind::Rollback, Kind::Promote] {
+            assert_eq!(decide(kind, &old, facts), Err(Refusal::BelowFloor));
+        }
+        let accepted = Facts {
+            accept_schema: true,
+            ..facts
+        };
+        assert_eq!(decide(Kind::Rollback, &old, accepted), Ok(()));
+        // At the floor, or above it: its code runs against the database.
+        for version in ["40", "40.0", "41", "42"] {
+            let target = with_schema(Status::Completed, version);
+            assert_eq!(decide(Kind::Rollback, &target, facts), Ok(()), "{version}");
+        }
+        // The status is told first: a failed deployment is no target at all.
+        assert_eq!(
+            decide(Kind::Rollback, &with_schema(Status::Failed, "35"), facts),
+            Err(Refusal::Status(Status::Failed))
+        );
+    }
+
+    #[test]
+    fn what_declares_no_schema_is_never_judged() {
+        let db = database();
+        let facts = Facts {
+            database: Some(&db),
+            ..ELSEWHERE
+        };
+        assert_eq!(
+            decide(Kind::Rollback, &deployment(Status::Completed), facts),
+            Ok(())
+        );
+        assert!(below_floor(&deployment(Status::Completed), Some(&db)).is_none());
+        let old = with_schema(Status::Completed, "1");
+        assert_eq!(decide(Kind::Rollback, &old, ELSEWHERE), Ok(()));
+        assert!(below_floor(&old, None).is_none());
+    }
+
+    #[test]
+    fn the_most_recent_target_skips_one_below_the_floor() {
+        let below = Candidate {
+            deployment: with_schema(Status::Completed, "35"),
+            marks: vec![Mark::BelowFloor {
+                schema: "35".parse().unwrap(),
+                floor: "40".parse().unwrap(),
+                by: 44,
+            }],
+        };
+        assert!(most_recent(std::slice::from_ref(&below)).is_none());
+        assert_eq!(
+            describe(&below.marks, 0),
+            "schema 35, below the database's floor 40 (#44)"
+        );
+    }
 
     #[test]
     fn only_served_deployments_can_be_rolled_back_to() {
@@ -487,6 +574,7 @@ mod tests {
         let current = Facts {
             is_current: true,
             present: None,
+            ..ELSEWHERE
         };
         assert_eq!(
             decide(Kind::Promote, &deployment(Status::Deployed), current),
@@ -501,12 +589,12 @@ mod tests {
     #[test]
     fn a_target_whose_image_is_gone_is_refused_and_an_unknown_one_is_not() {
         let gone = Facts {
-            is_current: false,
             present: Some(false),
+            ..ELSEWHERE
         };
         let unknown = Facts {
-            is_current: false,
             present: None,
+            ..ELSEWHERE
         };
         let completed = deployment(Status::Completed);
         assert_eq!(decide(Kind::Rollback, &completed, gone), Err(Refusal::Gone));

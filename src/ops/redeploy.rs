@@ -22,8 +22,8 @@ use crate::ops::release;
 use crate::ops::swap::{self, ProxyMode, Strategy, Swap, SwarmMode};
 use crate::progress::{Progress, Stage};
 use crate::store::{
-    digest, Database, Deployment, EnvState, Environment, NewDeployment, Origin, Preset, Project, Status,
-    Store,
+    digest, Database, Deployment, EnvState, Environment, NewDeployment, Origin, Preset, Project,
+    Status, Store,
 };
 use crate::text::{printable, short_id};
 
@@ -109,6 +109,13 @@ impl Plan {
     pub fn only_clears_state(&self) -> bool {
         matches!(self.switch, Switch::ClearState)
     }
+
+    /// Whether the target's code runs against the database's schema: `None` (unknown)
+    /// unless both the database and the target declare one.
+    pub fn schema_compatible(&self) -> Option<bool> {
+        let target = &self.target.schema.as_ref()?.version;
+        Some(*target >= self.database.as_ref()?.floor)
+    }
 }
 
 /// The project and environment of a deployment, or exit 3.
@@ -134,7 +141,12 @@ pub fn not_found_in(project: &str, target_id: i64) -> Failure {
 
 /// The gate's refusal of a target below its environment's database floor: the numbers,
 /// and the ways out.
-pub fn below_floor(project: &str, env: &Environment, target: &Deployment, database: &Database) -> Failure {
+pub fn below_floor(
+    project: &str,
+    env: &Environment,
+    target: &Deployment,
+    database: &Database,
+) -> Failure {
     let schema = target.schema.as_ref().map_or("?", |s| s.version.as_str());
     Failure::refused(format!(
         "the database of {project}/{} is at schema {} and needs code of schema {} or newer (#{}); #{} is schema {schema}",

@@ -5,10 +5,11 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::projects::{ensure_environment, variables_digest};
 use super::{
-    Database, Deployment, EnvState, Environment, NewDeployment, Origin, Publish, Schema, Status, Store,
+    Database, Deployment, EnvState, Environment, NewDeployment, Origin, Publish, Schema, Status,
+    Store,
 };
-use crate::schema_version::SchemaVersion;
 use crate::clock::now_ms;
+use crate::schema_version::SchemaVersion;
 
 pub(super) const DEPLOYMENT_SELECT: &str = "SELECT d.id, p.name, e.name, d.environment_id, d.image, d.image_id, \
      d.artifact, d.status, d.is_rollback, d.rolled_back_from_id, d.rolled_back_to_id, d.is_promote, \

@@ -341,7 +341,10 @@ pub struct Schema {
 
 impl Schema {
     /// `compat`, else the schema itself; a compat above the schema is refused.
-    pub fn declared(version: SchemaVersion, compat: Option<SchemaVersion>) -> Result<Schema, String> {
+    pub fn declared(
+        version: SchemaVersion,
+        compat: Option<SchemaVersion>,
+    ) -> Result<Schema, String> {
         let compat = compat.unwrap_or_else(|| version.clone());
         if compat > version {
             return Err(format!(

@@ -218,8 +218,7 @@ async fn redeploy(
     if query.dry_run.unwrap_or_default().0 {
         let plan = app
             .read_engine(move |store| {
-                let plan = tokio::runtime::Handle::current()
-                    .block_on(redeploy::dry_run(
+                let plan = tokio::runtime::Handle::current().block_on(redeploy::dry_run(
                     store,
                     kind,
                     &target,

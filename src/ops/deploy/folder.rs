@@ -9,7 +9,9 @@ use anyhow::Result;
 
 use crate::docker::Engine;
 use crate::error::{check_name, clean_reason, Failure};
-use crate::ops::deploy::{declared_schema, require_preset, Deliver, Deploy, DeployOutcome, Deploying};
+use crate::ops::deploy::{
+    declared_schema, require_preset, Deliver, Deploy, DeployOutcome, Deploying,
+};
 use crate::ops::pipeline;
 use crate::ops::pipeline::hooks::HookEnv;
 use crate::ops::release::{copy_release, point, release_dir};

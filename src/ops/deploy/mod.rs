@@ -13,7 +13,6 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::docker::{Engine, ImageFacts};
-use crate::schema_version::SchemaVersion;
 use crate::error::clean_reason;
 use crate::error::{check_name, Failure};
 use crate::ops::deploy::tls as tls_settings;
@@ -23,10 +22,10 @@ use crate::ops::pipeline::{self, Operation, Place, Planned};
 use crate::ops::swap::{self, swarm, Strategy, Swap};
 use crate::ops::swap::{ProxyMode, SwarmMode};
 use crate::progress::{Progress, Stage};
+use crate::schema_version::SchemaVersion;
 use crate::store::{
     Deployment, EnvState, Environment, NewDeployment, Preset, Project, Publish, Schema, Status,
-    Store, Tls,
-    DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STANDBY,
+    Store, Tls, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STANDBY,
 };
 
 pub struct DeployRequest {
@@ -267,7 +266,10 @@ pub fn declared_schema(
     };
     let schema = match schema {
         Some(schema) => Some(schema),
-        None => label(image.and_then(|i| i.schema_label.as_ref()), "dev.temps.schema")?,
+        None => label(
+            image.and_then(|i| i.schema_label.as_ref()),
+            "dev.temps.schema",
+        )?,
     };
     let compat = match compat {
         Some(compat) => Some(compat),
@@ -286,7 +288,9 @@ pub fn declared_schema(
         };
     };
     Schema::declared(schema, compat).map(Some).map_err(|e| {
-        Failure::usage(e).hint("the compat is the oldest schema whose code still runs: at most the schema itself")
+        Failure::usage(e).hint(
+            "the compat is the oldest schema whose code still runs: at most the schema itself",
+        )
     })
 }
 
