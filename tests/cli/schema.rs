@@ -28,20 +28,20 @@ fn labelled(tag: &str, from: &str, labels: &[(&str, &str)]) -> String {
 }
 
 /// The labelled images every test here uses.
-struct Images {
+pub(crate) struct Images {
     /// Schema 35 (its own compat).
-    s35: String,
+    pub s35: String,
     /// Schema 40, whose code still runs against 35 (an expand migration).
-    s40_compat35: String,
+    pub s40_compat35: String,
     /// Schema 42, which needs code of 40 or newer (a contract migration).
-    s42_compat40: String,
+    pub s42_compat40: String,
     /// Schema 42 that turns unhealthy (the souring fixture), needing code of 42.
     souring42: String,
     /// A label that is no version.
     bad: String,
 }
 
-fn images() -> &'static Images {
+pub(crate) fn images() -> &'static Images {
     static IMAGES: OnceLock<Images> = OnceLock::new();
     IMAGES.get_or_init(|| Images {
         s35: labelled("s35", WEB_V1, &[("dev.temps.schema", "35")]),
