@@ -168,10 +168,6 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64, accept_schema: bool
         .ok_or_else(|| not_found(target_id))?;
     let project = store.project(&target.project)?;
     let environment = store.environment_by_id(target.environment_id)?;
-    let list = format!(
-        "`temps list {} --environment {}`",
-        project.name, environment.name
-    );
     let is_current = environment.current_deployment_id == Some(target_id);
     let database = store.database(environment.id)?;
     let facts = Facts {
@@ -180,32 +176,7 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64, accept_schema: bool
         database: database.as_ref(),
         accept_schema,
     };
-    match gate::decide(kind, &target, facts) {
-        Ok(()) => {}
-        Err(Refusal::Status(status)) => {
-            return Err(Failure::refused(format!(
-                "cannot {} #{target_id}: it is {status}, and only {} deployments can be",
-                kind.verb(),
-                kind.allowed_statuses()
-            ))
-            .hint(format!("pick another deployment from {list}"))
-            .into())
-        }
-        Err(Refusal::IsCurrent) => {
-            return Err(Failure::refused(format!(
-                "#{target_id} is what {} serves already",
-                environment.name
-            ))
-            .hint(format!("roll back to an earlier deployment: {list}"))
-            .into())
-        }
-        Err(Refusal::BelowFloor) => {
-            let database = database.as_ref().expect("judged against a database");
-            return Err(below_floor(&project.name, &environment, &target, database).into());
-        }
-        // Not known before the image or release is looked at, below.
-        Err(Refusal::Gone) => {}
-    }
+    refuse(kind, &project, &environment, &target, facts)?;
     let current = match environment.current_deployment_id {
         Some(id) => store.deployment(id)?,
         None => None,
@@ -265,6 +236,42 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64, accept_schema: bool
         }
     };
     Ok(plan)
+}
+
+/// The gate's word on a target before its image or release is looked at, as the
+/// refusal a person reads (exit 4).
+fn refuse(
+    kind: Kind,
+    project: &Project,
+    environment: &Environment,
+    target: &Deployment,
+    facts: Facts<'_>,
+) -> Result<(), Failure> {
+    let list = format!(
+        "`temps list {} --environment {}`",
+        project.name, environment.name
+    );
+    let target_id = target.id;
+    match gate::decide(kind, target, facts) {
+        Ok(()) => Ok(()),
+        Err(Refusal::Status(status)) => Err(Failure::refused(format!(
+            "cannot {} #{target_id}: it is {status}, and only {} deployments can be",
+            kind.verb(),
+            kind.allowed_statuses()
+        ))
+        .hint(format!("pick another deployment from {list}"))),
+        Err(Refusal::IsCurrent) => Err(Failure::refused(format!(
+            "#{target_id} is what {} serves already",
+            environment.name
+        ))
+        .hint(format!("roll back to an earlier deployment: {list}"))),
+        Err(Refusal::BelowFloor) => {
+            let database = facts.database.expect("judged against a database");
+            Err(below_floor(&project.name, environment, target, database))
+        }
+        // Not known before the image or release is looked at.
+        Err(Refusal::Gone) => Ok(()),
+    }
 }
 
 /// The warm standby that runs the target's version: the target's own, or that of a

@@ -367,3 +367,29 @@ fn the_watch_does_not_roll_back_below_the_floor_and_the_new_version_keeps_servin
     assert_eq!(status[0]["state"], "normal", "{status:#}");
     assert_eq!(watched["status"], "deployed", "{watched:#}");
 }
+
+#[test]
+fn on_a_terminal_the_picker_preselects_the_target_the_schema_allows_and_says_why_not_the_other() {
+    require_docker!();
+    let env = TestEnv::new();
+    let (project, _port, [unknown, old, _new]) = at_42(&env, "schemapick");
+    let before = env.history(&[&project]);
+    let preselected = format!("> #{unknown:<5} {WEB_V1}");
+    let session = env
+        .terminal(
+            &["rollback", "--project", &project],
+            &[
+                // Newest first: #old, marked, then the preselected one.
+                PtyStep::Expect("below the database's floor 40"),
+                PtyStep::Expect(&preselected),
+                PtyStep::Press("\x1b"),
+            ],
+        )
+        .code(2);
+    let shown = &session.text;
+    assert!(
+        shown.contains(&format!("#{old}")) && shown.contains("schema 35"),
+        "{shown}"
+    );
+    assert_eq!(env.history(&[&project]), before, "Esc changed the history");
+}
