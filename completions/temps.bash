@@ -279,7 +279,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__deploy)
-            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --swarm --replicas --drain --response-timeout --domain --standby --health-timeout --tls --tls-cert --tls-key --hsts --reason --wait-lock --watch --db --output --yes --quiet --help"
+            opts="-e -o -y -q -h --image --dir --environment --publish --proxy --swarm --replicas --drain --response-timeout --domain --standby --health-timeout --tls --tls-cert --tls-key --hsts --schema --schema-compat --reason --wait-lock --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,6 +346,14 @@ _temps() {
                     return 0
                     ;;
                 --hsts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schema)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schema-compat)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1257,7 +1265,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__promote)
-            opts="-o -y -q -h --reason --health-timeout --wait-lock --watch --db --output --yes --quiet --help"
+            opts="-o -y -q -h --reason --health-timeout --accept-schema --wait-lock --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1391,7 +1399,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__rollback)
-            opts="-p -e -o -y -q -h --project --environment --dry-run --reason --health-timeout --wait-lock --watch --db --output --yes --quiet --help"
+            opts="-p -e -o -y -q -h --project --environment --dry-run --reason --health-timeout --accept-schema --wait-lock --watch --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

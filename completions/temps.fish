@@ -127,6 +127,8 @@ off\t'Plain HTTP'"
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l tls-cert -d 'Proxy mode: serve HTTPS with this certificate chain (PEM, leaf first), which must be valid now and name every `--domain` (wildcards allowed); needs --tls-key. Checked at deploy (exit 2 or 4, nothing changed) and kept in the history [remembered]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l tls-key -d 'The private key of --tls-cert (PEM); it must be the certificate\'s' -r -F
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l hsts -d 'Proxy mode, with HTTPS: add `Strict-Transport-Security: max-age=SECONDS` to the app\'s answers (when they have none); 0s for none [default: none; remembered]' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l schema -d 'The database schema this release migrates to: a number (42, 20240611093000) or dotted numbers (2.10); else the image\'s `dev.temps.schema` label. A rollback or promote to a deployment below the database\'s floor is refused (exit 4)' -r
+complete -c temps -n "__fish_temps_using_subcommand deploy" -l schema-compat -d 'The oldest schema whose code still runs against this release\'s schema (an expand migration keeps old code working); else the image\'s `dev.temps.schema.compat` label [default: --schema: not backward compatible]' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l reason -d 'Why this deployment is made, for the history' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l wait-lock -d 'When another operation holds the environment, wait up to this long instead of failing' -r
 complete -c temps -n "__fish_temps_using_subcommand deploy" -l watch -d 'After a successful switch, watch the new deployment for this long and roll back by itself (exit 5) when its container exits or restarts, its health check fails 3 times in a row (probed every second), or, in proxy mode, 5xx answers make at least 10% of at least 20 requests within the last 10 s; 0s skips the watch. Ctrl-C only stops watching [default: the project\'s --watch]' -r
@@ -175,6 +177,7 @@ complete -c temps -n "__fish_temps_using_subcommand rollback" -l db -d 'The hist
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c temps -n "__fish_temps_using_subcommand rollback" -l dry-run -d 'Validate and print the plan; change nothing'
+complete -c temps -n "__fish_temps_using_subcommand rollback" -l accept-schema -d 'Go back below the database\'s schema floor: you ran the down migrations (recorded with your name in `schema_accepted_by`)'
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s q -l quiet -d 'Print nothing but results and errors'
 complete -c temps -n "__fish_temps_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -185,6 +188,7 @@ complete -c temps -n "__fish_temps_using_subcommand promote" -l watch -d 'After 
 complete -c temps -n "__fish_temps_using_subcommand promote" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand promote" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c temps -n "__fish_temps_using_subcommand promote" -l accept-schema -d 'Go back below the database\'s schema floor: you ran the down migrations (recorded with your name in `schema_accepted_by`)'
 complete -c temps -n "__fish_temps_using_subcommand promote" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c temps -n "__fish_temps_using_subcommand promote" -s q -l quiet -d 'Print nothing but results and errors'
 complete -c temps -n "__fish_temps_using_subcommand promote" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -7,9 +7,15 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::clock::parse_duration;
+use crate::schema_version::SchemaVersion;
 use crate::store::Publish;
 
 /// `--publish [IP:]HOST_PORT`.
+/// `--schema`, `--schema-compat`: a number or dotted numbers.
+fn parse_schema_version(text: &str) -> Result<SchemaVersion, String> {
+    text.parse()
+}
+
 fn parse_publish(text: &str) -> Result<Publish, String> {
     text.parse::<Publish>()
         .map_err(|e| format!("{e} (like `8080` or `127.0.0.1:8080`)"))
@@ -495,6 +501,16 @@ pub struct DeployArgs {
     /// answers (when they have none); 0s for none [default: none; remembered]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub hsts: Option<Duration>,
+    /// The database schema this release migrates to: a number (42, 20240611093000) or
+    /// dotted numbers (2.10); else the image's `dev.temps.schema` label. A rollback or
+    /// promote to a deployment below the database's floor is refused (exit 4)
+    #[arg(long, value_name = "VERSION", value_parser = parse_schema_version)]
+    pub schema: Option<SchemaVersion>,
+    /// The oldest schema whose code still runs against this release's schema (an
+    /// expand migration keeps old code working); else the image's
+    /// `dev.temps.schema.compat` label [default: --schema: not backward compatible]
+    #[arg(long, value_name = "VERSION", value_parser = parse_schema_version)]
+    pub schema_compat: Option<SchemaVersion>,
     /// Why this deployment is made, for the history
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -618,6 +634,10 @@ pub struct RollbackArgs {
     /// Override the project's health timeout for this rollback
     #[arg(long, value_name = "DUR", value_parser = parse_health_timeout)]
     pub health_timeout: Option<Duration>,
+    /// Go back below the database's schema floor: you ran the down migrations
+    /// (recorded with your name in `schema_accepted_by`)
+    #[arg(long)]
+    pub accept_schema: bool,
     #[command(flatten)]
     pub lock: WaitLockArg,
     #[command(flatten)]
@@ -635,6 +655,10 @@ pub struct PromoteArgs {
     /// Override the project's health timeout for this promote
     #[arg(long, value_name = "DUR", value_parser = parse_health_timeout)]
     pub health_timeout: Option<Duration>,
+    /// Go back below the database's schema floor: you ran the down migrations
+    /// (recorded with your name in `schema_accepted_by`)
+    #[arg(long)]
+    pub accept_schema: bool,
     #[command(flatten)]
     pub lock: WaitLockArg,
     #[command(flatten)]

@@ -15,6 +15,7 @@ pub mod ops;
 pub mod output;
 pub mod progress;
 pub mod proxy;
+pub mod schema_version;
 pub mod store;
 pub mod text;
 pub mod wake;

@@ -65,6 +65,8 @@ fn request(args: DeployArgs) -> Result<Request> {
                 }
                 .map(Box::new),
                 hsts: args.hsts,
+                schema: args.schema,
+                schema_compat: args.schema_compat,
             })))
         }
         (None, Some(dir)) => {
@@ -96,6 +98,8 @@ fn request(args: DeployArgs) -> Result<Request> {
                 created_by: current_user(),
                 command,
                 wait_lock: args.lock.wait_lock,
+                schema: args.schema,
+                schema_compat: args.schema_compat,
             }))
         }
         (None, None) => Err(Failure::usage("deploy needs `--image REF` or `--dir PATH`")

@@ -62,7 +62,14 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             crate::error::clean_reason(args.reason.clone())?;
             let spinner = ctx.out.progress("validating");
             let prompt = prompt(ctx, &spinner);
-            let plan = redeploy::dry_run(&store, Kind::Rollback, &target, prompt.as_ref()).await?;
+            let plan = redeploy::dry_run(
+                &store,
+                Kind::Rollback,
+                &target,
+                args.accept_schema,
+                prompt.as_ref(),
+            )
+            .await?;
             spinner.finish();
             return print_plan(ctx, &plan, true);
         }
@@ -74,6 +81,7 @@ pub fn cmd_rollback(ctx: &Context, args: RollbackArgs) -> Result<()> {
             wait_lock: args.lock.wait_lock,
             health_timeout: args.health_timeout,
             keep_replaced_warm: true,
+            accept_schema: args.accept_schema,
         };
         let say =
             |store: &Store, ended: &Ended, _before: Option<i64>| say_rolled_back(ctx, store, ended);
@@ -149,6 +157,7 @@ pub fn cmd_promote(ctx: &Context, args: PromoteArgs) -> Result<()> {
             wait_lock: args.lock.wait_lock,
             health_timeout: args.health_timeout,
             keep_replaced_warm: true,
+            accept_schema: args.accept_schema,
         };
         let say = |store: &Store, ended: &Ended, before: Option<i64>| {
             say_promoted(ctx, store, ended, before)
@@ -342,6 +351,30 @@ fn list_hint(project: &str) -> String {
 }
 
 /// The plan, for `--dry-run` (stdout) and before the prompt (stderr).
+/// `database 42 (needs 40 or newer), target 35: INCOMPATIBLE`, or what is unknown.
+fn schema_line(plan: &Plan) -> String {
+    let database = plan.database.as_ref().map_or("unknown".to_string(), |d| {
+        format!("{} (needs {} or newer)", d.schema, d.floor)
+    });
+    let target = plan
+        .target
+        .schema
+        .as_ref()
+        .map_or("unknown".to_string(), |s| s.version.to_string());
+    let verdict = match plan.schema_compatible() {
+        Some(true) => "compatible".to_string(),
+        Some(false) if plan.accept_schema => {
+            "INCOMPATIBLE, accepted (--accept-schema: the down migrations were run)".to_string()
+        }
+        Some(false) => "INCOMPATIBLE".to_string(),
+        None => "compatibility unknown".to_string(),
+    };
+    format!(
+        "database {database}, target #{} {target}: {verdict}",
+        plan.target.id
+    )
+}
+
 fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
     if dry_run && ctx.out.is_json() {
         return ctx.out.json(&documents::plan(plan));
@@ -418,6 +451,7 @@ fn print_plan(ctx: &Context, plan: &Plan, dry_run: bool) -> Result<()> {
             shown(&path.reason)
         ));
     }
+    lines.push(format!("  schema   {}", schema_line(plan)));
     lines.push(
         "  not reverted: database migrations and external state (queues, storage, other services)"
             .into(),

@@ -59,6 +59,10 @@ pub struct ImageFacts {
     pub exposed_ports: Vec<u16>,
     /// The image defines a Docker HEALTHCHECK (not `NONE`).
     pub has_healthcheck: bool,
+    /// Its `dev.temps.schema` label: the database schema its release migrates to.
+    pub schema_label: Option<String>,
+    /// Its `dev.temps.schema.compat` label: the oldest schema its code runs with.
+    pub schema_compat_label: Option<String>,
 }
 
 impl ImageFacts {
@@ -248,11 +252,14 @@ impl Engine {
                 let has_healthcheck = config.healthcheck.and_then(|h| h.test).is_some_and(|test| {
                     test.first().is_some_and(|t| t != "NONE") && !test.is_empty()
                 });
+                let mut labels = config.labels.unwrap_or_default();
                 Ok(Some(ImageFacts {
                     id: image.id.unwrap_or_default(),
                     exposed_port,
                     exposed_ports,
                     has_healthcheck,
+                    schema_label: labels.remove("dev.temps.schema"),
+                    schema_compat_label: labels.remove("dev.temps.schema.compat"),
                 }))
             }
             Err(e) if status_of(&e) == Some(404) => Ok(None),

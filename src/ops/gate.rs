@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::docker::Engine;
-use crate::store::{Deployment, Environment, Fled, Preset, Project, Status, Store};
+use crate::schema_version::SchemaVersion;
+use crate::store::{Database, Deployment, Environment, Fled, Preset, Project, Status, Store};
 
 /// A change back to an earlier deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +47,17 @@ impl Kind {
 
 /// What the gate knows of a target beyond its record.
 #[derive(Debug, Clone, Copy)]
-pub struct Facts {
+pub struct Facts<'a> {
     /// It is what its environment serves now.
     pub is_current: bool,
     /// Its image (by id) or release is still there; `None` when not (yet) known.
     pub present: Option<bool>,
+    /// Its environment's database, as the history tells it; `None` when no deployment
+    /// declared a schema.
+    pub database: Option<&'a Database>,
+    /// A person ran the down migrations and accepts a target below the floor
+    /// (`--accept-schema`).
+    pub accept_schema: bool,
 }
 
 /// Why the gate says no.
@@ -62,11 +69,24 @@ pub enum Refusal {
     IsCurrent,
     /// The image or release is gone from the host.
     Gone,
+    /// Its code is older than its environment's database needs: migrations are not
+    /// reverted by a rollback.
+    BelowFloor,
+}
+
+/// Whether `target`'s code can run against `database`: a deployment or a database
+/// without a declared schema is never judged.
+pub fn below_floor<'a>(
+    target: &'a Deployment,
+    database: Option<&Database>,
+) -> Option<&'a SchemaVersion> {
+    let schema = &target.schema.as_ref()?.version;
+    (*schema < database?.floor).then_some(schema)
 }
 
 /// May `target` be rolled back to or promoted now? Promoting the current deployment is
 /// allowed: it only clears the rolled-back state.
-pub fn decide(kind: Kind, target: &Deployment, facts: Facts) -> Result<(), Refusal> {
+pub fn decide(kind: Kind, target: &Deployment, facts: Facts<'_>) -> Result<(), Refusal> {
     let status_allowed = match kind {
         Kind::Rollback => target.status.is_rollback_target(),
         Kind::Promote => target.status.is_promote_target(),
@@ -79,6 +99,9 @@ pub fn decide(kind: Kind, target: &Deployment, facts: Facts) -> Result<(), Refus
             Kind::Rollback => Err(Refusal::IsCurrent),
             Kind::Promote => Ok(()),
         };
+    }
+    if !facts.accept_schema && below_floor(target, facts.database).is_some() {
+        return Err(Refusal::BelowFloor);
     }
     if facts.present == Some(false) {
         return Err(Refusal::Gone);
@@ -99,6 +122,14 @@ pub enum Mark {
     },
     /// It runs the image (or release) that serves now: going back to it changes nothing.
     SameAsNow,
+    /// Its schema is below the database's floor: its code cannot run against it (the
+    /// gate refuses it unless a person accepts).
+    BelowFloor {
+        schema: SchemaVersion,
+        floor: SchemaVersion,
+        /// The deployment whose compat the floor is.
+        by: i64,
+    },
 }
 
 /// A valid rollback target, with what speaks against choosing it without being asked.
@@ -115,6 +146,8 @@ pub struct Marker {
     fled: HashMap<String, Fled>,
     /// The image id or release that serves now.
     serving: Option<String>,
+    /// The environment's database, when a deployment declared a schema.
+    database: Option<Database>,
 }
 
 impl Marker {
@@ -128,7 +161,13 @@ impl Marker {
         Ok(Marker {
             fled,
             serving: current.and_then(what_runs),
+            database: store.database(env.id)?,
         })
+    }
+
+    /// The environment's database, as the history tells it.
+    pub fn database(&self) -> Option<&Database> {
+        self.database.as_ref()
     }
 
     /// A deployment is marked as fled when a rollback made after it left a deployment
@@ -150,6 +189,13 @@ impl Marker {
         if self.serving.is_some() && version == self.serving {
             marks.push(Mark::SameAsNow);
         }
+        if let (Some(schema), Some(db)) = (below_floor(d, self.database()), self.database()) {
+            marks.push(Mark::BelowFloor {
+                schema: schema.clone(),
+                floor: db.floor.clone(),
+                by: db.floor_by,
+            });
+        }
         marks
     }
 }
@@ -165,9 +211,12 @@ pub fn candidates(store: &Store, env: &Environment) -> Result<Vec<Candidate>> {
     Ok(targets
         .into_iter()
         .filter(|d| {
+            // Below the floor stays a candidate, marked: a person may accept it.
             let facts = Facts {
                 is_current: env.current_deployment_id == Some(d.id),
                 present: None,
+                database: marker.database(),
+                accept_schema: true,
             };
             decide(Kind::Rollback, d, facts).is_ok()
         })
@@ -238,6 +287,9 @@ pub fn describe(marks: &[Mark], now: i64) -> String {
                 text
             }
             Mark::SameAsNow => "same image as now".to_string(),
+            Mark::BelowFloor { schema, floor, by } => {
+                format!("schema {schema}, below the database's floor {floor} (#{by})")
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -283,6 +335,8 @@ pub struct Availability {
     current: HashSet<i64>,
     /// Those of rolled-back environments: promoting one ends the rolled-back state.
     rolled_back: HashSet<i64>,
+    /// Each environment's database, by environment id, when a deployment declared one.
+    databases: HashMap<i64, Database>,
 }
 
 impl Availability {
@@ -310,11 +364,18 @@ impl Availability {
             .filter(|e| e.state == crate::store::EnvState::RolledBack)
             .filter_map(|e| e.current_deployment_id)
             .collect();
+        let mut databases = HashMap::new();
+        for env in &environments {
+            if let Some(database) = store.database(env.id)? {
+                databases.insert(env.id, database);
+            }
+        }
         Ok(Availability {
             images,
             preset: project.preset,
             current,
             rolled_back,
+            databases,
         })
     }
 
@@ -359,6 +420,8 @@ impl Availability {
         let facts = Facts {
             is_current: self.current.contains(&d.id),
             present,
+            database: self.databases.get(&d.environment_id),
+            accept_schema: false,
         };
         (decide(kind, d, facts), present)
     }
@@ -373,11 +436,13 @@ impl Availability {
         }
     }
 
-    /// Said in the NOTE column of a target that can no longer be rolled back to.
+    /// Said in the NOTE column of a target that can no longer be rolled back to (or not
+    /// without `--accept-schema`).
     pub fn gone(&self, d: &Deployment) -> Option<&'static str> {
         match self.verdict(d).0 {
             Err(Refusal::Gone) if self.preset == Preset::Static => Some("release gone"),
             Err(Refusal::Gone) => Some("image gone"),
+            Err(Refusal::BelowFloor) => Some("below the schema floor"),
             _ => None,
         }
     }
@@ -391,10 +456,92 @@ mod tests {
         Deployment::sample(status)
     }
 
-    const ELSEWHERE: Facts = Facts {
+    const ELSEWHERE: Facts<'static> = Facts {
         is_current: false,
         present: Some(true),
+        database: None,
+        accept_schema: false,
     };
+
+    fn with_schema(status: Status, version: &str) -> Deployment {
+        let version: SchemaVersion = version.parse().unwrap();
+        Deployment {
+            schema: Some(crate::store::Schema::declared(version, None).unwrap()),
+            ..deployment(status)
+        }
+    }
+
+    /// At schema 42, needing code of 40 or newer (#44's compat).
+    fn database() -> Database {
+        Database {
+            schema: "42".parse().unwrap(),
+            schema_by: 45,
+            floor: "40".parse().unwrap(),
+            floor_by: 44,
+        }
+    }
+
+    #[test]
+    fn a_target_below_the_floor_is_refused_unless_accepted() {
+        let db = database();
+        let facts = Facts {
+            database: Some(&db),
+            ..ELSEWHERE
+        };
+        let old = with_schema(Status::Completed, "35");
+        for kind in [Kind::Rollback, Kind::Promote] {
+            assert_eq!(decide(kind, &old, facts), Err(Refusal::BelowFloor));
+        }
+        let accepted = Facts {
+            accept_schema: true,
+            ..facts
+        };
+        assert_eq!(decide(Kind::Rollback, &old, accepted), Ok(()));
+        // At the floor, or above it: its code runs against the database.
+        for version in ["40", "40.0", "41", "42"] {
+            let target = with_schema(Status::Completed, version);
+            assert_eq!(decide(Kind::Rollback, &target, facts), Ok(()), "{version}");
+        }
+        // The status is told first: a failed deployment is no target at all.
+        assert_eq!(
+            decide(Kind::Rollback, &with_schema(Status::Failed, "35"), facts),
+            Err(Refusal::Status(Status::Failed))
+        );
+    }
+
+    #[test]
+    fn what_declares_no_schema_is_never_judged() {
+        let db = database();
+        let facts = Facts {
+            database: Some(&db),
+            ..ELSEWHERE
+        };
+        assert_eq!(
+            decide(Kind::Rollback, &deployment(Status::Completed), facts),
+            Ok(())
+        );
+        assert!(below_floor(&deployment(Status::Completed), Some(&db)).is_none());
+        let old = with_schema(Status::Completed, "1");
+        assert_eq!(decide(Kind::Rollback, &old, ELSEWHERE), Ok(()));
+        assert!(below_floor(&old, None).is_none());
+    }
+
+    #[test]
+    fn the_most_recent_target_skips_one_below_the_floor() {
+        let below = Candidate {
+            deployment: with_schema(Status::Completed, "35"),
+            marks: vec![Mark::BelowFloor {
+                schema: "35".parse().unwrap(),
+                floor: "40".parse().unwrap(),
+                by: 44,
+            }],
+        };
+        assert!(most_recent(std::slice::from_ref(&below)).is_none());
+        assert_eq!(
+            describe(&below.marks, 0),
+            "schema 35, below the database's floor 40 (#44)"
+        );
+    }
 
     #[test]
     fn only_served_deployments_can_be_rolled_back_to() {
@@ -427,6 +574,7 @@ mod tests {
         let current = Facts {
             is_current: true,
             present: None,
+            ..ELSEWHERE
         };
         assert_eq!(
             decide(Kind::Promote, &deployment(Status::Deployed), current),
@@ -441,12 +589,12 @@ mod tests {
     #[test]
     fn a_target_whose_image_is_gone_is_refused_and_an_unknown_one_is_not() {
         let gone = Facts {
-            is_current: false,
             present: Some(false),
+            ..ELSEWHERE
         };
         let unknown = Facts {
-            is_current: false,
             present: None,
+            ..ELSEWHERE
         };
         let completed = deployment(Status::Completed);
         assert_eq!(decide(Kind::Rollback, &completed, gone), Err(Refusal::Gone));

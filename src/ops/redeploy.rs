@@ -22,8 +22,8 @@ use crate::ops::release;
 use crate::ops::swap::{self, ProxyMode, Strategy, Swap, SwarmMode};
 use crate::progress::{Progress, Stage};
 use crate::store::{
-    digest, Deployment, EnvState, Environment, NewDeployment, Origin, Preset, Project, Status,
-    Store,
+    digest, Database, Deployment, EnvState, Environment, NewDeployment, Origin, Preset, Project,
+    Status, Store,
 };
 use crate::text::{printable, short_id};
 
@@ -44,6 +44,10 @@ pub struct Plan {
     pub marks: Vec<gate::Mark>,
     /// Proxy mode: whether the switch reuses the target's warm containers, and why.
     pub path: Option<SwitchPath>,
+    /// The environment's database, when a deployment declared a schema.
+    pub database: Option<Database>,
+    /// A person accepts a target below the database's floor (`--accept-schema`).
+    pub accept_schema: bool,
     /// How the switch will be made, as validated.
     switch: Switch,
 }
@@ -105,6 +109,13 @@ impl Plan {
     pub fn only_clears_state(&self) -> bool {
         matches!(self.switch, Switch::ClearState)
     }
+
+    /// Whether the target's code runs against the database's schema: `None` (unknown)
+    /// unless both the database and the target declare one.
+    pub fn schema_compatible(&self) -> Option<bool> {
+        let target = &self.target.schema.as_ref()?.version;
+        Some(*target >= self.database.as_ref()?.floor)
+    }
 }
 
 /// The project and environment of a deployment, or exit 3.
@@ -128,44 +139,44 @@ pub fn not_found_in(project: &str, target_id: i64) -> Failure {
     ))
 }
 
+/// The gate's refusal of a target below its environment's database floor: the numbers,
+/// and the ways out.
+pub fn below_floor(
+    project: &str,
+    env: &Environment,
+    target: &Deployment,
+    database: &Database,
+) -> Failure {
+    let schema = target.schema.as_ref().map_or("?", |s| s.version.as_str());
+    Failure::refused(format!(
+        "the database of {project}/{} is at schema {} and needs code of schema {} or newer (#{}); #{} is schema {schema}",
+        env.name, database.schema, database.floor, database.floor_by, target.id
+    ))
+    .hint(format!(
+        "pick a target at schema {} or newer (`temps list {project}{}` shows each one's schema), or run the down migrations and pass `--accept-schema` (recorded with your name)",
+        database.floor,
+        env_flag(env)
+    ))
+}
+
 /// Validate a rollback or promote to deployment `target_id`, changing nothing.
-pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
+/// `accept_schema`: a person ran the down migrations and accepts a target below the
+/// database's floor.
+pub async fn plan(store: &Store, kind: Kind, target_id: i64, accept_schema: bool) -> Result<Plan> {
     let target = store
         .deployment(target_id)?
         .ok_or_else(|| not_found(target_id))?;
     let project = store.project(&target.project)?;
     let environment = store.environment_by_id(target.environment_id)?;
-    let list = format!(
-        "`temps list {} --environment {}`",
-        project.name, environment.name
-    );
     let is_current = environment.current_deployment_id == Some(target_id);
+    let database = store.database(environment.id)?;
     let facts = Facts {
         is_current,
         present: None,
+        database: database.as_ref(),
+        accept_schema,
     };
-    match gate::decide(kind, &target, facts) {
-        Ok(()) => {}
-        Err(Refusal::Status(status)) => {
-            return Err(Failure::refused(format!(
-                "cannot {} #{target_id}: it is {status}, and only {} deployments can be",
-                kind.verb(),
-                kind.allowed_statuses()
-            ))
-            .hint(format!("pick another deployment from {list}"))
-            .into())
-        }
-        Err(Refusal::IsCurrent) => {
-            return Err(Failure::refused(format!(
-                "#{target_id} is what {} serves already",
-                environment.name
-            ))
-            .hint(format!("roll back to an earlier deployment: {list}"))
-            .into())
-        }
-        // Not known before the image or release is looked at, below.
-        Err(Refusal::Gone) => {}
-    }
+    refuse(kind, &project, &environment, &target, facts)?;
     let current = match environment.current_deployment_id {
         Some(id) => store.deployment(id)?,
         None => None,
@@ -185,6 +196,8 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         changed_variables,
         marks,
         path: None,
+        database,
+        accept_schema,
         switch: Switch::ClearState,
     };
     if is_current {
@@ -223,6 +236,42 @@ pub async fn plan(store: &Store, kind: Kind, target_id: i64) -> Result<Plan> {
         }
     };
     Ok(plan)
+}
+
+/// The gate's word on a target before its image or release is looked at, as the
+/// refusal a person reads (exit 4).
+fn refuse(
+    kind: Kind,
+    project: &Project,
+    environment: &Environment,
+    target: &Deployment,
+    facts: Facts<'_>,
+) -> Result<(), Failure> {
+    let list = format!(
+        "`temps list {} --environment {}`",
+        project.name, environment.name
+    );
+    let target_id = target.id;
+    match gate::decide(kind, target, facts) {
+        Ok(()) => Ok(()),
+        Err(Refusal::Status(status)) => Err(Failure::refused(format!(
+            "cannot {} #{target_id}: it is {status}, and only {} deployments can be",
+            kind.verb(),
+            kind.allowed_statuses()
+        ))
+        .hint(format!("pick another deployment from {list}"))),
+        Err(Refusal::IsCurrent) => Err(Failure::refused(format!(
+            "#{target_id} is what {} serves already",
+            environment.name
+        ))
+        .hint(format!("roll back to an earlier deployment: {list}"))),
+        Err(Refusal::BelowFloor) => {
+            let database = facts.database.expect("judged against a database");
+            Err(below_floor(&project.name, environment, target, database))
+        }
+        // Not known before the image or release is looked at.
+        Err(Refusal::Gone) => Ok(()),
+    }
 }
 
 /// The warm standby that runs the target's version: the target's own, or that of a
@@ -409,6 +458,8 @@ fn gate_allows(plan: &Plan, present: bool) -> bool {
     let facts = Facts {
         is_current: false,
         present: Some(present),
+        database: plan.database.as_ref(),
+        accept_schema: plan.accept_schema,
     };
     gate::decide(plan.kind, &plan.target, facts).is_ok()
 }
@@ -449,6 +500,7 @@ struct Asked<'p> {
     wait_lock: Option<Duration>,
     health_timeout: Option<Duration>,
     keep_replaced_warm: bool,
+    accept_schema: bool,
     prompt: &'p dyn Prompt,
 }
 
@@ -467,7 +519,7 @@ impl<'p> Operation for Asked<'p> {
 
     async fn plan(self, store: &Store, progress: &dyn Progress) -> Result<Validated<'p>> {
         progress.stage(Stage::Validate);
-        let plan = plan(store, self.kind, self.target_id).await?;
+        let plan = plan(store, self.kind, self.target_id, self.accept_schema).await?;
         Ok(Validated {
             was: plan.environment.state,
             plan,
@@ -578,6 +630,10 @@ impl Planned for Validated<'_> {
                 },
                 created_by: asked.created_by.clone(),
                 reason: asked.reason.clone(),
+                // It runs the target's release: the schema it declared.
+                schema: target.schema.clone(),
+                schema_accepted_by: gate::below_floor(target, plan.database.as_ref())
+                    .map(|_| asked.created_by.clone()),
             })
         })?;
         hook_env.deployment_id = Some(recorded.0.id);
@@ -766,6 +822,9 @@ pub struct Request {
     /// `--standby`; `false` (the watch's automatic rollback) lets it only finish its
     /// requests, then stops it: a version that went bad is no standby.
     pub keep_replaced_warm: bool,
+    /// A person ran the down migrations and accepts a target below the database's
+    /// floor (`--accept-schema`); recorded with their name.
+    pub accept_schema: bool,
 }
 
 /// How a rollback or promote ended well.
@@ -812,10 +871,11 @@ pub async fn dry_run(
     store: &Store,
     kind: Kind,
     target: &Target,
+    accept_schema: bool,
     prompt: &dyn Prompt,
 ) -> Result<Plan> {
     let id = resolve(store, target, prompt)?;
-    plan(store, kind, id).await
+    plan(store, kind, id, accept_schema).await
 }
 
 /// The whole rollback or promote: resolve the target, then lock its environment,
@@ -836,6 +896,7 @@ pub async fn run(
         wait_lock,
         health_timeout,
         keep_replaced_warm,
+        accept_schema,
     } = request;
     let reason = clean_reason(reason)?;
     let target_id = resolve(store, &target, prompt)?;
@@ -858,6 +919,7 @@ pub async fn run(
         wait_lock,
         health_timeout,
         keep_replaced_warm,
+        accept_schema,
         prompt,
     };
     pipeline::run(store, asked, progress).await

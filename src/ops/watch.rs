@@ -581,6 +581,9 @@ async fn roll_back(
     progress: &dyn Progress,
 ) -> Result<WatchOutcome> {
     let watched = &watch.deployment;
+    if let Some(refusal) = schema_forbids(store, watch, &signal)? {
+        return Err(refusal.into());
+    }
     let reason = format!("automatic: {signal} (watching #{})", watched.id);
     // The signal may quote an app or the engine (a task's error): written out, a control
     // character in it cannot make the reason refused.
@@ -595,6 +598,8 @@ async fn roll_back(
         health_timeout: None,
         // The version that went bad only finishes its requests: it is no standby.
         keep_replaced_warm: false,
+        // Never: the down migrations are a person's to run.
+        accept_schema: false,
     };
     let prompt = WhileWatchedServes {
         watched: watched.id,
@@ -630,6 +635,40 @@ async fn roll_back(
         rollback: Box::new(rollback),
         signal,
     })
+}
+
+/// The gate's schema rule, asked before an automatic rollback: the target's code is
+/// below the database's floor. Then nothing is done (the watched deployment keeps
+/// serving) and the watch ends with exit 5, its reason and a hint for a person.
+fn schema_forbids(store: &Store, watch: &Watch, signal: &Signal) -> Result<Option<Failure>> {
+    let watched = &watch.deployment;
+    let env = store.environment_by_id(watched.environment_id)?;
+    if env.current_deployment_id != Some(watched.id) {
+        return Ok(None);
+    }
+    let (Some(target), Some(database)) = (
+        store.deployment(watch.previous)?,
+        store.database(watched.environment_id)?,
+    ) else {
+        return Ok(None);
+    };
+    if crate::ops::gate::below_floor(&target, Some(&database)).is_none() {
+        return Ok(None);
+    }
+    let refused = redeploy::below_floor(&watched.project, &env, &target, &database);
+    let mut failure = Failure::new(
+        ExitStatus::HealthFailed,
+        format!(
+            "#{} went bad during its watch ({signal}), and was NOT rolled back automatically: {}; #{} still serves",
+            watched.id, refused.message, watched.id
+        ),
+    )
+    .hint(format!(
+        "a person decides: fix forward with a new deploy of code that runs against schema {}, or run the down migrations and `temps rollback {} --accept-schema`; `temps show {}` tells more",
+        database.schema, target.id, watched.id
+    ));
+    failure.document = serde_json::to_value(watched).ok();
+    Ok(Some(failure))
 }
 
 /// The watched deployment no longer serves.

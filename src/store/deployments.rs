@@ -4,13 +4,17 @@ use anyhow::{Context, Result};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::projects::{ensure_environment, variables_digest};
-use super::{Deployment, EnvState, Environment, NewDeployment, Origin, Publish, Status, Store};
+use super::{
+    Database, Deployment, EnvState, Environment, NewDeployment, Origin, Publish, Schema, Status,
+    Store,
+};
 use crate::clock::now_ms;
+use crate::schema_version::SchemaVersion;
 
 pub(super) const DEPLOYMENT_SELECT: &str = "SELECT d.id, p.name, e.name, d.environment_id, d.image, d.image_id, \
      d.artifact, d.status, d.is_rollback, d.rolled_back_from_id, d.rolled_back_to_id, d.is_promote, \
      d.promoted_id, d.created_at, d.finished_at, d.created_by, d.reason, d.error, d.containers, \
-     d.variables_digest, d.warm_until \
+     d.variables_digest, d.warm_until, d.schema, d.schema_compat, d.schema_accepted_by \
      FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id";
 
 pub(super) fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
@@ -43,7 +47,17 @@ pub(super) fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
         containers: serde_json::from_str(&containers).unwrap_or_default(),
         variables_digest: serde_json::from_str(&digest).unwrap_or_default(),
         warm_until: row.get(20)?,
+        schema: schema_from_columns(row.get(21)?, row.get(22)?),
+        schema_accepted_by: row.get(23)?,
     })
+}
+
+/// A deployment's schema as the history keeps it; a value this temps cannot read is
+/// taken as not declared (never judged).
+fn schema_from_columns(version: Option<String>, compat: Option<String>) -> Option<Schema> {
+    let version: SchemaVersion = version?.parse().ok()?;
+    let compat = compat.and_then(|c| c.parse().ok());
+    Schema::declared(version, compat).ok()
 }
 
 impl Store {
@@ -63,8 +77,9 @@ impl Store {
             tx.execute(
                 "INSERT INTO deployments (project_id, environment_id, image, image_id, status, \
                  is_rollback, rolled_back_from_id, rolled_back_to_id, is_promote, promoted_id, \
-                 created_at, created_by, reason, variables_digest) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 created_at, created_by, reason, variables_digest, schema, schema_compat, \
+                 schema_accepted_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 params![
                     new.project_id,
                     new.environment_id,
@@ -80,6 +95,9 @@ impl Store {
                     new.created_by,
                     new.reason,
                     digest,
+                    new.schema.as_ref().map(|s| s.version.as_str()),
+                    new.schema.as_ref().map(|s| s.compat.as_str()),
+                    new.schema_accepted_by,
                 ],
             )
             .context("recording the deployment")?;
@@ -371,5 +389,45 @@ impl Store {
             )
             .with_context(|| format!("ending the standby of deployment #{id}"))?;
         Ok(())
+    }
+
+    /// An environment's database schema and floor, from the deployments that ran (since
+    /// the last one accepted below the floor); `None` when none of them declared one.
+    pub fn database(&self, environment_id: i64) -> Result<Option<Database>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, schema, schema_compat FROM deployments \
+             WHERE environment_id = ?1 AND schema IS NOT NULL \
+             AND status IN ('deployed', 'completed', 'ready') \
+             AND id >= COALESCE((SELECT max(id) FROM deployments WHERE environment_id = ?1 \
+                 AND schema_accepted_by IS NOT NULL \
+                 AND status IN ('deployed', 'completed', 'ready')), 0) \
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![environment_id], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?))
+        })?;
+        let mut database: Option<Database> = None;
+        for row in rows {
+            let (id, version, compat) = row.context("reading the database's schema")?;
+            let Some(schema) = schema_from_columns(version, compat) else {
+                continue;
+            };
+            let Some(db) = database.as_mut() else {
+                database = Some(Database {
+                    schema: schema.version,
+                    schema_by: id,
+                    floor: schema.compat,
+                    floor_by: id,
+                });
+                continue;
+            };
+            if schema.version > db.schema {
+                (db.schema, db.schema_by) = (schema.version, id);
+            }
+            if schema.compat > db.floor {
+                (db.floor, db.floor_by) = (schema.compat, id);
+            }
+        }
+        Ok(database)
     }
 }

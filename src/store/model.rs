@@ -9,6 +9,7 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
 use crate::clock::rfc3339;
+use crate::schema_version::SchemaVersion;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
@@ -322,6 +323,50 @@ pub struct Deployment {
     /// Proxy mode: until when its containers stay running with no traffic after it was
     /// replaced (when a later switch cut that short: the moment it did).
     pub warm_until: Option<i64>,
+    /// The database schema its release migrates to, and the oldest its code runs with.
+    pub schema: Option<Schema>,
+    /// A rollback or promote below the database's floor: who accepted it (having run
+    /// the down migrations).
+    pub schema_accepted_by: Option<String>,
+}
+
+/// What a release declares of the database: the schema it migrates to, and the oldest
+/// schema whose code still runs against it (its own when not declared: not backward
+/// compatible).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    pub version: SchemaVersion,
+    pub compat: SchemaVersion,
+}
+
+impl Schema {
+    /// `compat`, else the schema itself; a compat above the schema is refused.
+    pub fn declared(
+        version: SchemaVersion,
+        compat: Option<SchemaVersion>,
+    ) -> Result<Schema, String> {
+        let compat = compat.unwrap_or_else(|| version.clone());
+        if compat > version {
+            return Err(format!(
+                "the schema compat {compat} is above the schema {version}: a release's code always runs against the schema it migrates to"
+            ));
+        }
+        Ok(Schema { version, compat })
+    }
+}
+
+/// An environment's database as its history tells it: migrations are never reverted,
+/// so it is at the highest schema any of its deployments reached, and needs code of its
+/// floor (the highest compat among them) or newer. A rollback accepted below the floor
+/// (its down migrations run by a person) starts the count again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    pub schema: SchemaVersion,
+    /// The deployment that brought it there.
+    pub schema_by: i64,
+    pub floor: SchemaVersion,
+    /// The deployment whose compat the floor is.
+    pub floor_by: i64,
 }
 
 impl Deployment {
@@ -431,13 +476,15 @@ impl Deployment {
             containers: Vec::new(),
             variables_digest: Default::default(),
             warm_until: None,
+            schema: None,
+            schema_accepted_by: None,
         }
     }
 }
 
 impl Serialize for Deployment {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Deployment", 19)?;
+        let mut s = serializer.serialize_struct("Deployment", 22)?;
         s.serialize_field("id", &self.id)?;
         s.serialize_field("project", &self.project)?;
         s.serialize_field("environment", &self.environment)?;
@@ -460,6 +507,9 @@ impl Serialize for Deployment {
         s.serialize_field("error", &self.error)?;
         s.serialize_field("containers", &self.containers)?;
         s.serialize_field("warm_until", &self.warm_until.map(rfc3339))?;
+        s.serialize_field("schema", &self.schema.as_ref().map(|s| &s.version))?;
+        s.serialize_field("schema_compat", &self.schema.as_ref().map(|s| &s.compat))?;
+        s.serialize_field("schema_accepted_by", &self.schema_accepted_by)?;
         s.end()
     }
 }
@@ -475,6 +525,10 @@ pub struct NewDeployment {
     pub origin: Origin,
     pub created_by: String,
     pub reason: Option<String>,
+    /// What its release declares of the database schema.
+    pub schema: Option<Schema>,
+    /// Who accepted going below the database's floor.
+    pub schema_accepted_by: Option<String>,
 }
 
 impl NewDeployment {
@@ -494,6 +548,8 @@ impl NewDeployment {
             origin: Origin::Deploy,
             created_by: created_by.to_string(),
             reason,
+            schema: None,
+            schema_accepted_by: None,
         }
     }
 }

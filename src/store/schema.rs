@@ -179,6 +179,14 @@ const MIGRATIONS: &[&str] = &[
         answers      TEXT NOT NULL DEFAULT '{}'
     );
     "#,
+    // 12: schema-aware rollback. What a deployment's release declares of the database
+    // (the schema it migrates to, the oldest whose code runs against it) and, for a
+    // rollback or promote below the database's floor, who accepted it.
+    r#"
+    ALTER TABLE deployments ADD COLUMN schema TEXT;
+    ALTER TABLE deployments ADD COLUMN schema_compat TEXT;
+    ALTER TABLE deployments ADD COLUMN schema_accepted_by TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -40,6 +40,8 @@ fn new_deployment(project: &Project, env: &Environment, image: &str) -> NewDeplo
         origin: Origin::Deploy,
         created_by: "alice".to_string(),
         reason: None,
+        schema: None,
+        schema_accepted_by: None,
     }
 }
 

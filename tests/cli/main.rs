@@ -10,6 +10,7 @@ mod proxy;
 mod proxy_mode;
 mod reliability;
 mod rollback;
+mod schema;
 mod serve;
 mod shell;
 mod swarm;

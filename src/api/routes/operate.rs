@@ -54,6 +54,8 @@ impl Document for DeployBody {}
 #[serde(deny_unknown_fields)]
 pub(super) struct RedeployBody {
     reason: Option<String>,
+    /// Below the database's schema floor: the down migrations were run.
+    accept_schema: Option<bool>,
 }
 
 impl Document for RedeployBody {}
@@ -63,6 +65,7 @@ impl Document for RedeployBody {}
 pub(super) struct RollbackBody {
     environment: Option<String>,
     reason: Option<String>,
+    accept_schema: Option<bool>,
 }
 
 impl Document for RollbackBody {}
@@ -105,6 +108,8 @@ pub(super) async fn deploy(
         health_timeout: None,
         tls: None,
         hsts: None,
+        schema: None,
+        schema_compat: None,
     };
     let job = Job {
         operation: Operation::Deploy(Box::new(request)),
@@ -120,7 +125,7 @@ pub(super) async fn rollback_to(
     Params(query): Params<RedeployQuery>,
     JsonBody(body): JsonBody<RedeployBody>,
 ) -> Answer {
-    redeploy_found(app, Kind::Rollback, at, query, body.reason).await
+    redeploy_found(app, Kind::Rollback, at, query, body).await
 }
 
 pub(super) async fn promote(
@@ -129,7 +134,7 @@ pub(super) async fn promote(
     Params(query): Params<RedeployQuery>,
     JsonBody(body): JsonBody<RedeployBody>,
 ) -> Answer {
-    redeploy_found(app, Kind::Promote, at, query, body.reason).await
+    redeploy_found(app, Kind::Promote, at, query, body).await
 }
 
 /// A rollback to, or promote of, the deployment the request found: it is passed on,
@@ -139,7 +144,7 @@ async fn redeploy_found(
     kind: Kind,
     at: InDeployment<Redeploy>,
     query: RedeployQuery,
-    reason: Option<String>,
+    body: RedeployBody,
 ) -> Answer {
     let InDeployment {
         token,
@@ -152,7 +157,11 @@ async fn redeploy_found(
         project: Box::new(project),
         environment: deployment.environment,
     };
-    redeploy(&app, kind, target, token, query, reason).await
+    let asked = Asked {
+        reason: body.reason,
+        accept_schema: body.accept_schema.unwrap_or_default(),
+    };
+    redeploy(&app, kind, target, token, query, asked).await
 }
 
 pub(super) async fn rollback_latest(
@@ -179,7 +188,19 @@ pub(super) async fn rollback_latest(
         project: project.name,
         environment,
     };
-    redeploy(&app, Kind::Rollback, target, token, query, body.reason).await
+    let asked = Asked {
+        reason: body.reason,
+        accept_schema: body.accept_schema.unwrap_or_default(),
+    };
+    redeploy(&app, Kind::Rollback, target, token, query, asked).await
+}
+
+/// What a rollback or promote body asks beyond its target.
+struct Asked {
+    reason: Option<String>,
+    /// The caller ran the down migrations: a target below the database's schema floor
+    /// is accepted (and recorded with the token's actor).
+    accept_schema: bool,
 }
 
 /// A rollback or promote: its plan with `?dry_run=true` (which may wait on Docker),
@@ -190,14 +211,20 @@ async fn redeploy(
     target: Target,
     token: Token,
     query: RedeployQuery,
-    reason: Option<String>,
+    asked: Asked,
 ) -> Answer {
-    let reason = clean_reason(reason)?;
+    let reason = clean_reason(asked.reason)?;
+    let accept_schema = asked.accept_schema;
     if query.dry_run.unwrap_or_default().0 {
         let plan = app
             .read_engine(move |store| {
-                let plan = tokio::runtime::Handle::current()
-                    .block_on(redeploy::dry_run(store, kind, &target, &AssumeYes))?;
+                let plan = tokio::runtime::Handle::current().block_on(redeploy::dry_run(
+                    store,
+                    kind,
+                    &target,
+                    accept_schema,
+                    &AssumeYes,
+                ))?;
                 Ok(documents::plan(&plan))
             })
             .await?;
@@ -217,6 +244,7 @@ async fn redeploy(
             wait_lock: None,
             health_timeout: None,
             keep_replaced_warm: true,
+            accept_schema,
         }),
         project,
         watch: query.watch.map(|w| w.0),

@@ -9,11 +9,14 @@ use anyhow::Result;
 
 use crate::docker::Engine;
 use crate::error::{check_name, clean_reason, Failure};
-use crate::ops::deploy::{require_preset, Deliver, Deploy, DeployOutcome, Deploying};
+use crate::ops::deploy::{
+    declared_schema, require_preset, Deliver, Deploy, DeployOutcome, Deploying,
+};
 use crate::ops::pipeline;
 use crate::ops::pipeline::hooks::HookEnv;
 use crate::ops::release::{copy_release, point, release_dir};
 use crate::progress::{Progress, Stage};
+use crate::schema_version::SchemaVersion;
 use crate::store::{Deployment, EnvState, Environment, NewDeployment, Preset, Status, Store};
 
 pub struct DirRequest {
@@ -24,6 +27,9 @@ pub struct DirRequest {
     pub created_by: String,
     pub command: String,
     pub wait_lock: Option<std::time::Duration>,
+    /// `--schema`, `--schema-compat`: a folder has no labels.
+    pub schema: Option<SchemaVersion>,
+    pub schema_compat: Option<SchemaVersion>,
 }
 
 /// A folder to deploy, validated.
@@ -56,6 +62,7 @@ pub fn plan(store: &Store, request: DirRequest, progress: &dyn Progress) -> Resu
                 .into(),
         );
     }
+    let schema = declared_schema(request.schema, request.schema_compat, None)?;
     Ok(Deploy {
         asked: Deploying {
             project,
@@ -65,6 +72,7 @@ pub fn plan(store: &Store, request: DirRequest, progress: &dyn Progress) -> Resu
             wait_lock: request.wait_lock,
             reason,
             what: request.dir.display().to_string(),
+            schema,
         },
         kind: Folder { dir: request.dir },
     })

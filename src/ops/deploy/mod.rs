@@ -22,9 +22,10 @@ use crate::ops::pipeline::{self, Operation, Place, Planned};
 use crate::ops::swap::{self, swarm, Strategy, Swap};
 use crate::ops::swap::{ProxyMode, SwarmMode};
 use crate::progress::{Progress, Stage};
+use crate::schema_version::SchemaVersion;
 use crate::store::{
-    Deployment, EnvState, Environment, NewDeployment, Preset, Project, Publish, Status, Store, Tls,
-    DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STANDBY,
+    Deployment, EnvState, Environment, NewDeployment, Preset, Project, Publish, Schema, Status,
+    Store, Tls, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STANDBY,
 };
 
 pub struct DeployRequest {
@@ -57,6 +58,10 @@ pub struct DeployRequest {
     /// (`--hsts`); `None` keeps what the environment remembers.
     pub tls: Option<Box<TlsRequest>>,
     pub hsts: Option<Duration>,
+    /// The database schema the release migrates to (`--schema`) and the oldest its code
+    /// runs with (`--schema-compat`); else the image's labels.
+    pub schema: Option<SchemaVersion>,
+    pub schema_compat: Option<SchemaVersion>,
 }
 
 pub enum DeployOutcome {
@@ -94,6 +99,8 @@ pub struct Deploying {
     pub reason: Option<String>,
     /// What the hooks are told it deploys: the image reference, or the folder.
     pub what: String,
+    /// What the release declares of the database schema.
+    pub schema: Option<Schema>,
 }
 
 /// How one kind of deploy records and switches.
@@ -193,6 +200,11 @@ pub async fn plan(
         .unwrap_or_default();
     let engine = Engine::connect().await?;
     let image = image_of(&engine, &project, &request.image, swarm, progress).await?;
+    let schema = declared_schema(
+        request.schema.clone(),
+        request.schema_compat.clone(),
+        Some(&image),
+    )?;
     let swarm = swarm.then(|| SwarmMode {
         replicas: request
             .replicas
@@ -220,6 +232,7 @@ pub async fn plan(
             wait_lock: request.wait_lock,
             reason,
             what: request.image.clone(),
+            schema,
         },
         kind: Image {
             request,
@@ -230,6 +243,54 @@ pub async fn plan(
             hsts,
             swarm,
         },
+    })
+}
+
+/// What a release declares of the database schema: the flags, else the image's labels
+/// (`dev.temps.schema`, `dev.temps.schema.compat`); the compat defaults to the schema.
+/// A version that is not a number or dotted numbers is refused (exit 2).
+pub fn declared_schema(
+    schema: Option<SchemaVersion>,
+    compat: Option<SchemaVersion>,
+    image: Option<&ImageFacts>,
+) -> Result<Option<Schema>, Failure> {
+    let label = |value: Option<&String>, name: &str| {
+        value
+            .map(|v| {
+                v.parse::<SchemaVersion>().map_err(|e| {
+                    Failure::usage(format!("the image's label `{name}`: {e}"))
+                        .hint("fix the label where the image is built, or pass the version with `--schema` / `--schema-compat`")
+                })
+            })
+            .transpose()
+    };
+    let schema = match schema {
+        Some(schema) => Some(schema),
+        None => label(
+            image.and_then(|i| i.schema_label.as_ref()),
+            "dev.temps.schema",
+        )?,
+    };
+    let compat = match compat {
+        Some(compat) => Some(compat),
+        None => label(
+            image.and_then(|i| i.schema_compat_label.as_ref()),
+            "dev.temps.schema.compat",
+        )?,
+    };
+    let Some(schema) = schema else {
+        return match compat {
+            Some(_) => Err(Failure::usage(
+                "a schema compat is declared without the schema the release migrates to",
+            )
+            .hint("pass `--schema VERSION` too, or label the image `dev.temps.schema`")),
+            None => Ok(None),
+        };
+    };
+    Schema::declared(schema, compat).map(Some).map_err(|e| {
+        Failure::usage(e).hint(
+            "the compat is the oldest schema whose code still runs: at most the schema itself",
+        )
     })
 }
 
@@ -476,8 +537,10 @@ impl<K: Deliver> Planned for Deploy<K> {
         let asked = &self.asked;
         let project_id = asked.project.id;
         let (deployment, env) = store.record(project_id, &asked.environment, |env| {
-            let new =
-                NewDeployment::deploy(project_id, env.id, &asked.created_by, asked.reason.clone());
+            let new = NewDeployment {
+                schema: asked.schema.clone(),
+                ..NewDeployment::deploy(project_id, env.id, &asked.created_by, asked.reason.clone())
+            };
             Ok(self.kind.fill(new))
         })?;
         hook_env.deployment_id = Some(deployment.id);

@@ -46,11 +46,16 @@ impl Progress for Recorder {
 
 /// A history with a static project `site` and two releases, #1 and #2 (serving).
 fn two_releases(dir: &std::path::Path) -> Store {
+    releases(dir, [None, None])
+}
+
+/// Two releases, each with the schema (and compat) it declares.
+fn releases(dir: &std::path::Path, schemas: [Option<(&str, Option<&str>)>; 2]) -> Store {
     let mut store = Store::open(&dir.join("temps.db")).expect("open the history");
     store
         .create_project("site", Preset::Static, &ProjectChanges::default())
         .expect("create the project");
-    for body in ["one", "two"] {
+    for (body, schema) in ["one", "two"].into_iter().zip(schemas) {
         let build = dir.join(body);
         std::fs::create_dir_all(&build).expect("a build folder");
         std::fs::write(build.join("index.html"), body).expect("a page");
@@ -62,6 +67,10 @@ fn two_releases(dir: &std::path::Path) -> Store {
             created_by: "test".into(),
             command: "deploy".into(),
             wait_lock: None,
+            schema: schema.map(|(s, _)| s.parse().expect("a version")),
+            schema_compat: schema
+                .and_then(|(_, c)| c)
+                .map(|c| c.parse().expect("a version")),
         };
         block_on(deploy_dir(&mut store, request, &Recorder::default())).expect("deploy");
     }
@@ -88,6 +97,7 @@ fn rollback_to_most_recent() -> Request {
         wait_lock: None,
         health_timeout: None,
         keep_replaced_warm: true,
+        accept_schema: false,
     }
 }
 
@@ -188,4 +198,72 @@ fn a_declined_confirmation_records_nothing_and_releases_the_lock() {
         &Recorder::default(),
     ))
     .expect("the confirmed rollback");
+}
+
+#[test]
+fn a_rollback_below_the_schema_floor_is_refused_and_an_accepted_one_recorded() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let mut store = releases(dir.path(), [Some(("35", None)), Some(("42", Some("40")))]);
+    let prompt = Scripted {
+        confirm: true,
+        asked: RefCell::default(),
+    };
+    // With no id: #1 is marked, and nothing else is there to go back to.
+    let err = block_on(redeploy::run(
+        &mut store,
+        rollback_to_most_recent(),
+        &prompt,
+        &Recorder::default(),
+    ))
+    .err()
+    .expect("refused");
+    assert_eq!(exit_status_of(&err), ExitStatus::Refused);
+    assert!(format!("{err:#}").contains("schema 35, below the database's floor 40 (#2)"));
+    // By id: the gate names the numbers.
+    let by_id = || Request {
+        target: Target::Id(1),
+        ..rollback_to_most_recent()
+    };
+    let err = block_on(redeploy::run(
+        &mut store,
+        by_id(),
+        &prompt,
+        &Recorder::default(),
+    ))
+    .err()
+    .expect("refused");
+    assert_eq!(exit_status_of(&err), ExitStatus::Refused);
+    assert_eq!(
+        err.to_string(),
+        "the database of site/production is at schema 42 and needs code of schema 40 or newer (#2); #1 is schema 35"
+    );
+    assert_eq!(ids(&store), [2, 1], "nothing recorded");
+    // Accepted: recorded with who accepted, and the database is at 35 from then on.
+    let accepted = Request {
+        accept_schema: true,
+        ..by_id()
+    };
+    let outcome = block_on(redeploy::run(
+        &mut store,
+        accepted,
+        &prompt,
+        &Recorder::default(),
+    ))
+    .expect("the accepted rollback");
+    let Outcome::Switched { deployment, .. } = outcome else {
+        panic!("a rollback switches");
+    };
+    assert_eq!(deployment.schema_accepted_by.as_deref(), Some("test"));
+    assert_eq!(
+        deployment.schema.as_ref().map(|s| s.version.as_str()),
+        Some("35")
+    );
+    let database = store
+        .database(deployment.environment_id)
+        .expect("the database")
+        .expect("declared");
+    assert_eq!(
+        (database.schema.as_str(), database.floor.as_str()),
+        ("35", "35")
+    );
 }

@@ -49,6 +49,7 @@ pub fn plan(plan: &Plan) -> Value {
         "changed_variables": plan.changed_variables,
         "addresses": plan.environment.addresses(),
         "domains": plan.environment.reached_by(),
+        "schema": schema(plan),
     });
     // Proxy mode: whether the target's warm containers are reused, and why (or not).
     if let (Some(path), Some(fields)) = (&plan.path, document.as_object_mut()) {
@@ -56,6 +57,22 @@ pub fn plan(plan: &Plan) -> Value {
         fields.insert("path_reason".into(), json!(path.reason));
     }
     document
+}
+
+/// The database against the target's code: `null` when neither declares a schema;
+/// `compatible` is `null` (unknown) unless both do.
+pub fn schema(plan: &Plan) -> Value {
+    let database = plan.database.as_ref();
+    let target = plan.target.schema.as_ref().map(|s| &s.version);
+    if database.is_none() && target.is_none() {
+        return Value::Null;
+    }
+    json!({
+        "database": database.map(|d| &d.schema),
+        "floor": database.map(|d| &d.floor),
+        "target": target,
+        "compatible": plan.schema_compatible(),
+    })
 }
 
 /// An environment's variables as `env list -o json` prints them: values masked unless

@@ -384,6 +384,54 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
+/// The dialog's plan says what is known of the database schema, and "unknown" for a
+/// target that declares none; a target below the floor is offered no rollback.
+#[test]
+fn the_rollback_dialog_shows_the_schema_and_the_menu_offers_nothing_below_the_floor() {
+    require_docker!();
+    let browser = require_browser!();
+    let images = crate::schema::images();
+    let env = TestEnv::new();
+    let project = env.web_project("schemadash");
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}");
+    env.ok(&["deploy", &project, "--image", WEB_V1, "--publish", &publish]);
+    env.ok(&["deploy", &project, "--image", &images.s35]);
+    env.ok(&["deploy", &project, "--image", &images.s42_compat40]);
+    let responder = token(&env, "oncall", "responder", &["--project", &project]);
+    let server = Server::start(&env);
+    let driver = Driver::start(&browser, server.port);
+    runtime().block_on(async {
+        let page = driver.open().await;
+        page.goto(&format!("http://127.0.0.1:{}/", server.port))
+            .await;
+        sign_in(&page, &responder, "oncall").await;
+        open_environment(&page, &project).await;
+        open_rollback_dialog(&page, 1).await;
+        let schema = page
+            .wait_for_text(
+                "the plan's schema",
+                "dialog[open] dd[data-term=schema]",
+                STEP,
+            )
+            .await;
+        assert_eq!(
+            schema,
+            "database 42 (needs 40 or newer), target unknown: compatibility unknown"
+        );
+        page.press("Cancel").await;
+        // #2 (schema 35) is below the floor: no rollback, no promote, so no menu.
+        let names = page.button_names().await;
+        assert!(
+            names.iter().any(|n| n == "Actions for #1")
+                && !names.iter().any(|n| n == "Actions for #2"),
+            "{names:?}"
+        );
+        page.close().await;
+    });
+    assert_eq!(serving(port).as_deref(), Some("v1"));
+}
+
 /// Type the token into the sign-in form and wait until the page says who is signed in.
 async fn sign_in(page: &Page, token: &str, name: &str) {
     let field = page.field("Token").await;
