@@ -387,8 +387,26 @@ impl Store {
     }
 
     /// The proxy reports itself (called every few tens of milliseconds while it runs).
+    /// A report that takes the place of a running proxy's keeps that one's last report
+    /// as draining (unless it wrote a fresher one itself): what it has in flight counts
+    /// from the first moment, before its own next report says it drains.
     pub fn report_proxy_state(&mut self, state: &ProxyState) -> Result<()> {
-        self.conn
+        let tx = self.conn.transaction()?;
+        let previous: Option<u32> = tx
+            .query_row("SELECT pid FROM proxy_state WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        if previous.is_some_and(|pid| pid != state.pid && crate::wake::process_exists(pid)) {
+            tx.execute(
+                "INSERT INTO proxy_draining (pid, heartbeat_at, in_flight, answers) \
+                 SELECT pid, heartbeat_at, in_flight, answers FROM proxy_state WHERE id = 1 \
+                 ON CONFLICT (pid) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, \
+                 in_flight = excluded.in_flight, answers = excluded.answers \
+                 WHERE excluded.heartbeat_at > proxy_draining.heartbeat_at",
+                [],
+            )
+            .context("keeping the previous proxy's report as draining")?;
+        }
+        tx
             .execute(
                 "INSERT INTO proxy_state (id, pid, started_at, heartbeat_at, generation, listening, in_flight, answers) \
                  VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, \
@@ -406,6 +424,7 @@ impl Store {
                 ],
             )
             .context("reporting the proxy's state")?;
+        tx.commit()?;
         Ok(())
     }
 

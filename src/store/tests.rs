@@ -696,3 +696,30 @@ fn swarm_mode_is_remembered_apart_from_proxy_mode_and_both_are_read_back() {
     assert!(!proxied[0].0.swarm);
     assert_eq!(proxied[0].1, "web");
 }
+
+#[test]
+fn a_proxy_that_takes_over_counts_what_the_one_before_has_in_flight_from_its_first_report() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let mut store = open(&dir.path().join("temps.db"));
+    let report = |pid: u32, in_flight: u64| ProxyState {
+        pid,
+        started_at: 0,
+        heartbeat_at: 0,
+        generation: 1,
+        listening: vec!["127.0.0.1:80".into()],
+        in_flight: BTreeMap::from([("10.0.0.1:8080".to_string(), in_flight)]),
+        answers: BTreeMap::new(),
+    };
+    // The proxy serving now (this very process, so that it runs) has one request in
+    // flight; its successor (pid 1 stands for it) reports before it says it drains.
+    let old = std::process::id();
+    store.report_proxy_state(&report(old, 1)).expect("report");
+    store.report_proxy_state(&report(1, 0)).expect("report");
+    let state = store.proxy_state().expect("read").expect("a state");
+    assert_eq!(state.pid, 1);
+    assert_eq!(state.in_flight["10.0.0.1:8080"], 1, "{state:?}");
+    // Once the old one has drained and gone, nothing is left of it.
+    store.report_draining(None, old).expect("report");
+    let state = store.proxy_state().expect("read").expect("a state");
+    assert_eq!(state.in_flight["10.0.0.1:8080"], 0, "{state:?}");
+}

@@ -309,14 +309,13 @@ fn a_request_in_flight_on_the_old_proxy_still_counts_until_it_is_answered() {
 
     let new = Proxy::start(&env);
     old.logged("handed over: stopped accepting; finishing 1 request in flight");
-    // The new proxy reports; the old one's request still counts in it (the old proxy
-    // reports it as draining, its next report after the handover), so a deploy's drain
-    // waits for it before stopping the version it is on.
-    eventually("the old proxy's request in the new proxy's report", || {
-        new.state()
-            .filter(|s| s.pid == new.pid())
-            .filter(|s| s.in_flight.get(&upstream.addr) == Some(&1))
+    // The new proxy reports; the old one's request still counts from its very first
+    // report (it keeps the old one's last report as draining), so a deploy's drain waits
+    // for it before stopping the version it is on.
+    let state = eventually("the new proxy's report", || {
+        new.state().filter(|s| s.pid == new.pid())
     });
+    assert_eq!(state.in_flight.get(&upstream.addr), Some(&1), "{state:?}");
     upstream.release();
     assert_eq!(slow.join().expect("the slow request").from(), "A");
     assert_eq!(old.exited(Duration::from_secs(15)).code(), Some(0));
