@@ -196,6 +196,30 @@ impl TestEnv {
         self.ok(&full).json()
     }
 
+    /// `temps list ARGS… -o json` once Docker has had its say: `can_roll_back` (and the
+    /// NOTE `image gone`) is given only when the engine answers within 100 ms, so on a
+    /// busy machine `list` is asked again, for up to a minute, until every record has it.
+    /// For docker projects on one host (swarm mode asks no engine for its images).
+    pub fn history_heard(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["list"];
+        full.extend_from_slice(args);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let records = self.json(&full);
+            let heard = records
+                .as_array()
+                .is_some_and(|all| all.iter().all(|d| !d["can_roll_back"].is_null()));
+            if heard {
+                return records;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Docker never answered `temps list` within its budget: {records}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
     /// `temps list ARGS… -o json`, the history's records without `can_roll_back`:
     /// Docker's word on which images remain, given within 100 ms or not at all, so two
     /// reads of an unchanged history may differ in it on a busy machine.
