@@ -166,6 +166,11 @@ pub fn serve(options: ServeOptions) -> Result<()> {
     }
     // A signal stops the server, never an operation it runs.
     crate::ops::let_operations_finish();
+    if let Err(why) = crate::ops::notify::spawn_retrier(options.db.clone(), "serve") {
+        log(&format!(
+            "warning: failed notifications will not be retried: {why}"
+        ));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

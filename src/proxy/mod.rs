@@ -224,6 +224,9 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         crate::ops::standby::check_interval(),
         Arc::clone(&stop_polling),
     )?;
+    if let Err(why) = crate::ops::notify::spawn_retrier(store_path.clone(), "proxy") {
+        problem(format!("failed notifications will not be retried: {why}"));
+    }
     let (nudge, reporter) = report::spawn_reporter(
         reporter_store,
         options.report_interval,

@@ -7,6 +7,7 @@
 mod deployments;
 mod locks;
 mod model;
+mod notifications;
 mod projects;
 pub use projects::project_not_found;
 mod routes;
@@ -25,6 +26,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use deployments::Fled;
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
+pub use notifications::{Attempted, Delivery, DeliveryAttempt, NotificationTarget};
 pub use routes::{
     Answers, CertificateReport, ProxiedSwitch, ProxySettings, ProxyState, Route, Switched,
     ANSWER_WINDOW_SECS,
