@@ -1725,7 +1725,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__proxy)
-            opts="-o -y -q -h --poll-interval --shutdown-timeout --idle-timeout --max-connections --http --acme-directory --acme-email --acme-ca-root --db --output --yes --quiet --help"
+            opts="-o -y -q -h --poll-interval --shutdown-timeout --idle-timeout --max-connections --http --acme-directory --acme-email --acme-ca-root --metrics --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1760,6 +1760,10 @@ _temps() {
                     return 0
                     ;;
                 --acme-ca-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1875,7 +1879,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__serve)
-            opts="-o -y -q -h --listen --tls-cert --tls-key --insecure-http --public-url --shutdown-timeout --idle-timeout --db --output --yes --quiet --help"
+            opts="-o -y -q -h --listen --tls-cert --tls-key --insecure-http --public-url --shutdown-timeout --idle-timeout --metrics --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1902,6 +1906,10 @@ _temps() {
                     return 0
                     ;;
                 --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -263,6 +263,7 @@ complete -c temps -n "__fish_temps_using_subcommand proxy" -l http -d 'Also list
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l acme-directory -d 'The ACME directory that certificates for `--tls acme` come from (Let\'s Encrypt\'s staging one, a private CA)' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l acme-email -d 'The contact address of the ACME account (the CA\'s expiry notices go there)' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l acme-ca-root -d 'Trust this root (PEM) for the ACME directory\'s own HTTPS certificate, for a CA whose certificate is not in the system\'s roots' -r -F
+complete -c temps -n "__fish_temps_using_subcommand proxy" -l metrics -d 'Serve Prometheus metrics (the text format) on this address, at `/metrics`: requests, durations and upstream errors per deployment, open connections, route switches, certificate expiries. No authentication: keep it on loopback or a network only the scraper reaches' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand proxy" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
@@ -275,6 +276,7 @@ complete -c temps -n "__fish_temps_using_subcommand serve" -l tls-key -d 'TLS pr
 complete -c temps -n "__fish_temps_using_subcommand serve" -l public-url -d 'The dashboard\'s address as browsers open it (`https://temps.example.com`), when a proxy in front changes the scheme or host: a cookie request that changes something must come from this origin [default: the request\'s own scheme and host]' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l shutdown-timeout -d 'How long SIGTERM or SIGINT waits for operations in flight before exiting' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l idle-timeout -d 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)' -r
+complete -c temps -n "__fish_temps_using_subcommand serve" -l metrics -d 'Also serve Prometheus metrics (operations, automatic rollbacks, what serves) on this loopback address, at `/metrics`, without a token (`GET /metrics` on the API\'s address asks for an admin token)' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand serve" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"

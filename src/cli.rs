@@ -297,6 +297,12 @@ pub struct ServeArgs {
     /// (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+
+    /// Also serve Prometheus metrics (operations, automatic rollbacks, what serves) on
+    /// this loopback address, at `/metrics`, without a token (`GET /metrics` on the
+    /// API's address asks for an admin token)
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket)]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `--expires`: a duration as elsewhere, or days (`90d`, at most ten years).
@@ -672,6 +678,13 @@ pub struct ProxyArgs {
     /// whose certificate is not in the system's roots
     #[arg(long, value_name = "PEM")]
     pub acme_ca_root: Option<PathBuf>,
+
+    /// Serve Prometheus metrics (the text format) on this address, at `/metrics`:
+    /// requests, durations and upstream errors per deployment, open connections, route
+    /// switches, certificate expiries. No authentication: keep it on loopback or a
+    /// network only the scraper reaches
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket)]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,7 @@ mod edge;
 mod error;
 mod events;
 mod input;
+mod metrics;
 mod operations;
 mod routes;
 mod sessions;
@@ -74,6 +75,8 @@ pub struct ServeOptions {
     /// How long a connection may stay open with no request in flight (HTTP/1.1 and
     /// HTTP/2 alike; PINGs do not count as requests).
     pub idle_timeout: Duration,
+    /// `--metrics`: a loopback address serving the metrics without a token.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// One line on stderr, `temps serve: …`, with every control character escaped: what a
@@ -204,6 +207,14 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
     let scheme = if tls.is_some() { "https" } else { "http" };
     // The one line a supervisor (or a test) reads for the address, with the port the
     // system chose for `--listen …:0`.
+    if let Some(addr) = options.metrics {
+        let listener = metrics::bind(addr).await?;
+        log(&format!(
+            "metrics on http://{}/metrics",
+            listener.local_addr()?
+        ));
+        tokio::spawn(metrics::serve(listener, app.clone()));
+    }
     log(&format!("listening on {scheme}://{local}"));
 
     use tokio::signal::unix::{signal, SignalKind};

@@ -19,6 +19,7 @@ pub mod fuzz;
 mod h1;
 mod handover;
 mod headers;
+pub mod metrics;
 mod policy;
 mod report;
 mod server;
@@ -71,6 +72,8 @@ pub struct ProxyOptions {
     pub http: Option<std::net::SocketAddr>,
     /// ACME: the directory, the account's contact, and the CA's own root for its HTTPS.
     pub acme: tls::acme::AcmeOptions,
+    /// Where to serve the metrics (`--metrics`), if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for ProxyOptions {
@@ -83,6 +86,7 @@ impl Default for ProxyOptions {
             max_connections: MAX_CONNECTIONS,
             http: None,
             acme: tls::acme::AcmeOptions::default(),
+            metrics: None,
         }
     }
 }
@@ -183,10 +187,21 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         .thread_name("temps-proxy")
         .build()
         .context("starting the proxy's runtime")?;
+    // Bound before anything is served: a metrics address that is taken fails the start.
+    let metrics_listener = match options.metrics {
+        Some(addr) => {
+            let _entered = runtime.enter();
+            Some(metrics::bind(addr).with_context(|| format!("listening for metrics on {addr}"))?)
+        }
+        None => None,
+    };
 
     // instant-acme's HTTP client takes the process's default provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let routes = Arc::new(Routes::new(options.http));
+    let metered = metrics_listener
+        .as_ref()
+        .map(|_| Arc::new(metrics::Metrics::default()));
+    let routes = Arc::new(Routes::new(options.http, metered.clone()));
     routes
         .certificates
         .set_acme_folder(tls::acme::folder(&options.acme));
@@ -239,6 +254,7 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     };
     let (acme_domains, acme_wanted) = watch::channel(std::collections::BTreeSet::new());
     let acme_store = Store::open(&store_path)?;
+    let metrics_serving = Arc::clone(&serving);
     let server = runtime.block_on(async {
         tls::acme::spawn(
             acme_store,
@@ -259,6 +275,13 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
             }
         }
     });
+    if let (Some(listener), Some(metered)) = (metrics_listener, metered) {
+        let refresh = metrics_refresh(metrics_serving, Store::open(&store_path)?);
+        if let Ok(addr) = listener.local_addr() {
+            event(format!("metrics on http://{addr}/metrics"));
+        }
+        runtime.spawn(metrics::serve(listener, metered, refresh));
+    }
     let served = runtime.block_on(serve(
         server,
         routes_rx,
@@ -280,6 +303,23 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     // Upgraded connections still open after the timeout end with the process.
     runtime.shutdown_timeout(Duration::from_millis(100));
     served
+}
+
+/// What a scrape reads besides the counts: the connections open now, and each ACME
+/// domain's certificate as the proxy last reported it.
+fn metrics_refresh(serving: Arc<Serving>, store: Store) -> metrics::Refresh {
+    let store = std::sync::Mutex::new(store);
+    Arc::new(move |metered: &metrics::Metrics| {
+        metered.open_connections(serving.connections.load(Ordering::Relaxed) as u64);
+        let store = store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for report in store.certificate_reports().unwrap_or_default() {
+            if let Some(not_after) = report.not_after {
+                metered.certificate(&report.domain, not_after / 1000);
+            }
+        }
+    })
 }
 
 /// The proxy before this one (to tell once this one serves), and the socket where the

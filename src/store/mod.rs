@@ -23,7 +23,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-pub use deployments::Fled;
+pub use deployments::{Fled, OperationFact, Serving};
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
 pub use notifications::{Attempted, Delivery, DeliveryAttempt, NotificationTarget};

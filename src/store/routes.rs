@@ -535,6 +535,30 @@ impl Store {
         Ok(())
     }
 
+    /// Every ACME domain's certificate, as the proxy last reported it.
+    pub fn certificate_reports(&self) -> Result<Vec<CertificateReport>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT domain, issuer, not_after, error, updated_at FROM tls_certificates \
+                 ORDER BY domain",
+            )
+            .context("reading the certificates' reports")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(CertificateReport {
+                    domain: r.get(0)?,
+                    issuer: r.get(1)?,
+                    not_after: r.get(2)?,
+                    error: r.get(3)?,
+                    updated_at: r.get(4)?,
+                })
+            })
+            .context("reading the certificates' reports")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the certificates' reports")
+    }
+
     /// What the proxy last reported of `domain`'s certificate, if anything.
     pub fn certificate_report(&self, domain: &str) -> Result<Option<CertificateReport>> {
         self.conn

@@ -6,6 +6,7 @@ mod api;
 mod basics;
 mod deploy;
 mod field;
+mod metrics;
 mod notify;
 mod proxy;
 mod proxy_mode;
