@@ -39,8 +39,21 @@ async fn scrape(app: &Arc<App>) -> Result<String, ApiError> {
         .await
 }
 
+/// Serve the metrics on `--metrics ADDR`, when given, from now on.
+pub async fn start(addr: Option<SocketAddr>, app: &Arc<App>) -> anyhow::Result<()> {
+    if let Some(addr) = addr {
+        let listener = bind(addr).await?;
+        super::log(&format!(
+            "metrics on http://{}/metrics",
+            listener.local_addr()?
+        ));
+        tokio::spawn(serve(listener, Arc::clone(app)));
+    }
+    Ok(())
+}
+
 /// Bind `--metrics ADDR`, which must be a loopback address: it asks for no token.
-pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
     if !addr.ip().is_loopback() {
         return Err(Failure::usage(format!(
             "refusing metrics without a token on {addr}, which is not a loopback address"
@@ -56,7 +69,7 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Failure> 
 }
 
 /// Answer every request on `listener` with the metrics, until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) {
+async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;

@@ -205,16 +205,9 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
     })?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    metrics::start(options.metrics, &app).await?;
     // The one line a supervisor (or a test) reads for the address, with the port the
     // system chose for `--listen …:0`.
-    if let Some(addr) = options.metrics {
-        let listener = metrics::bind(addr).await?;
-        log(&format!(
-            "metrics on http://{}/metrics",
-            listener.local_addr()?
-        ));
-        tokio::spawn(metrics::serve(listener, app.clone()));
-    }
     log(&format!("listening on {scheme}://{local}"));
 
     use tokio::signal::unix::{signal, SignalKind};

@@ -268,8 +268,36 @@ impl Collector for Metrics {
 /// What a scrape reads first: the gauges kept elsewhere (connections, certificates).
 pub type Refresh = Arc<dyn Fn(&Metrics) + Send + Sync>;
 
+/// The `--metrics` address, bound, and the metrics it serves.
+pub struct Endpoint {
+    listener: tokio::net::TcpListener,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Endpoint {
+    /// Bind `addr` for the runtime's reactor (see [`bind`]).
+    pub fn bind(runtime: &tokio::runtime::Runtime, addr: SocketAddr) -> anyhow::Result<Endpoint> {
+        let _entered = runtime.enter();
+        Ok(Endpoint {
+            listener: bind(addr)
+                .map_err(|e| anyhow::anyhow!("listening for metrics on {addr}: {e}"))?,
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+
+    /// Serve on the runtime from now on; its URL, for the log.
+    pub fn start(self, runtime: &tokio::runtime::Runtime, refresh: Refresh) -> String {
+        let url = self.listener.local_addr().map_or_else(
+            |_| "its address".to_string(),
+            |addr| format!("http://{addr}/metrics"),
+        );
+        runtime.spawn(serve(self.listener, self.metrics, refresh));
+        url
+    }
+}
+
 /// Serve the metrics on `listener` (`GET /metrics`, or any path) until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, refresh: Refresh) {
+async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, refresh: Refresh) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -296,7 +324,7 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, ref
 /// Bind the metrics address, sharing it (`SO_REUSEPORT`) with the proxy this one takes
 /// over from until that one exits: a handover keeps the metrics answering. Called
 /// within the runtime.
-pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,

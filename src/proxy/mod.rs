@@ -188,20 +188,14 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         .build()
         .context("starting the proxy's runtime")?;
     // Bound before anything is served: a metrics address that is taken fails the start.
-    let metrics_listener = match options.metrics {
-        Some(addr) => {
-            let _entered = runtime.enter();
-            Some(metrics::bind(addr).with_context(|| format!("listening for metrics on {addr}"))?)
-        }
-        None => None,
-    };
+    let metrics = (options.metrics)
+        .map(|addr| metrics::Endpoint::bind(&runtime, addr))
+        .transpose()?;
 
     // instant-acme's HTTP client takes the process's default provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let metered = metrics_listener
-        .as_ref()
-        .map(|_| Arc::new(metrics::Metrics::default()));
-    let routes = Arc::new(Routes::new(options.http, metered.clone()));
+    let counted = metrics.as_ref().map(|m| Arc::clone(&m.metrics));
+    let routes = Arc::new(Routes::new(options.http, counted));
     routes
         .certificates
         .set_acme_folder(tls::acme::folder(&options.acme));
@@ -239,9 +233,6 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         crate::ops::standby::check_interval(),
         Arc::clone(&stop_polling),
     )?;
-    if let Err(why) = crate::ops::notify::spawn_retrier(store_path.clone(), "proxy") {
-        problem(format!("failed notifications will not be retried: {why}"));
-    }
     let (nudge, reporter) = report::spawn_reporter(
         reporter_store,
         options.report_interval,
@@ -254,7 +245,7 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     };
     let (acme_domains, acme_wanted) = watch::channel(std::collections::BTreeSet::new());
     let acme_store = Store::open(&store_path)?;
-    let metrics_serving = Arc::clone(&serving);
+    start_observers(&runtime, metrics, &serving, &store_path)?;
     let server = runtime.block_on(async {
         tls::acme::spawn(
             acme_store,
@@ -275,13 +266,6 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
             }
         }
     });
-    if let (Some(listener), Some(metered)) = (metrics_listener, metered) {
-        let refresh = metrics_refresh(metrics_serving, Store::open(&store_path)?);
-        if let Ok(addr) = listener.local_addr() {
-            event(format!("metrics on http://{addr}/metrics"));
-        }
-        runtime.spawn(metrics::serve(listener, metered, refresh));
-    }
     let served = runtime.block_on(serve(
         server,
         routes_rx,
@@ -303,6 +287,24 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     // Upgraded connections still open after the timeout end with the process.
     runtime.shutdown_timeout(Duration::from_millis(100));
     served
+}
+
+/// What runs beside the proxy for those who watch it: the metrics endpoint, and the
+/// retrier of failed notifications.
+fn start_observers(
+    runtime: &tokio::runtime::Runtime,
+    metrics: Option<metrics::Endpoint>,
+    serving: &Arc<Serving>,
+    store_path: &std::path::Path,
+) -> Result<()> {
+    if let Err(why) = crate::ops::notify::spawn_retrier(store_path.to_path_buf(), "proxy") {
+        problem(format!("failed notifications will not be retried: {why}"));
+    }
+    if let Some(endpoint) = metrics {
+        let refresh = metrics_refresh(Arc::clone(serving), Store::open(store_path)?);
+        event(format!("metrics on {}", endpoint.start(runtime, refresh)));
+    }
+    Ok(())
 }
 
 /// What a scrape reads besides the counts: the connections open now, and each ACME

@@ -258,3 +258,31 @@ fn the_api_metrics_need_an_admin_token_and_the_listener_loopback() {
     .code(2)
     .stderr_has("not a loopback address");
 }
+
+#[test]
+fn a_proxy_that_takes_over_serves_the_metrics_on_the_same_address() {
+    let env = TestEnv::new();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut old = Proxy::start_with(&env, &["--metrics", &addr]);
+    old.applied(0);
+    old.logged(&format!("metrics on http://{addr}/metrics"));
+    // The new one binds the address while the old one still holds it (both share it
+    // until the old one exits), and serves the metrics after.
+    let new = Proxy::start_with(&env, &["--metrics", &addr]);
+    new.applied(0);
+    new.logged(&format!("taking over from pid {}", old.pid()));
+    new.logged(&format!("metrics on http://{addr}/metrics"));
+    assert!(
+        old.exited(Duration::from_secs(30)).success(),
+        "{}",
+        old.stderr()
+    );
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("http://{addr}/metrics"))
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("temps_proxy_route_switches_total"), "{text}");
+    assert!(text.contains("temps_proxy_open_connections 0"), "{text}");
+}
