@@ -101,7 +101,11 @@ fn list(ctx: &Context) -> Result<()> {
                 t.name.clone(),
                 t.url.clone(),
                 t.format.clone(),
-                t.events.join(","),
+                if t.events.len() == notify::EVENTS.len() {
+                    "all".to_string()
+                } else {
+                    t.events.join(",")
+                },
                 if t.secret.is_some() { "yes" } else { "no" }.into(),
                 format!("{} by {}", ago(t.created_at, now), t.created_by),
             ]

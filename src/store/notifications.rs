@@ -198,6 +198,18 @@ impl Store {
         claimed_until: i64,
         limit: u32,
     ) -> Result<Vec<Delivery>> {
+        // Most of the time nothing is due: a read says so without taking the write lock.
+        let any_due = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM notification_deliveries WHERE state = 'pending' \
+                 AND next_attempt_at <= ?1 AND claimed_until <= ?1 LIMIT 1",
+            )
+            .and_then(|mut stmt| stmt.exists([now]))
+            .context("reading the notifications due")?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         self.write(|tx| {
             let due: Vec<Delivery> = {
                 let mut stmt = tx

@@ -391,7 +391,11 @@ impl Store {
     /// as draining (unless it wrote a fresher one itself): what it has in flight counts
     /// from the first moment, before its own next report says it drains.
     pub fn report_proxy_state(&mut self, state: &ProxyState) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        // It reads before it writes: IMMEDIATE, or another process's write between the
+        // two (a deploy, a notification's attempt) fails it with SQLITE_BUSY at once.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let previous: Option<u32> = tx
             .query_row("SELECT pid FROM proxy_state WHERE id = 1", [], |r| r.get(0))
             .optional()?;
