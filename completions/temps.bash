@@ -34,6 +34,9 @@ _temps() {
             temps,ls)
                 cmd="temps__subcmd__list"
                 ;;
+            temps,notify)
+                cmd="temps__subcmd__notify"
+                ;;
             temps,project)
                 cmd="temps__subcmd__project"
                 ;;
@@ -103,6 +106,9 @@ _temps() {
             temps__subcmd__help,list)
                 cmd="temps__subcmd__help__subcmd__list"
                 ;;
+            temps__subcmd__help,notify)
+                cmd="temps__subcmd__help__subcmd__notify"
+                ;;
             temps__subcmd__help,project)
                 cmd="temps__subcmd__help__subcmd__project"
                 ;;
@@ -139,6 +145,21 @@ _temps() {
             temps__subcmd__help__subcmd__env,unset)
                 cmd="temps__subcmd__help__subcmd__env__subcmd__unset"
                 ;;
+            temps__subcmd__help__subcmd__notify,add)
+                cmd="temps__subcmd__help__subcmd__notify__subcmd__add"
+                ;;
+            temps__subcmd__help__subcmd__notify,deliveries)
+                cmd="temps__subcmd__help__subcmd__notify__subcmd__deliveries"
+                ;;
+            temps__subcmd__help__subcmd__notify,list)
+                cmd="temps__subcmd__help__subcmd__notify__subcmd__list"
+                ;;
+            temps__subcmd__help__subcmd__notify,remove)
+                cmd="temps__subcmd__help__subcmd__notify__subcmd__remove"
+                ;;
+            temps__subcmd__help__subcmd__notify,test)
+                cmd="temps__subcmd__help__subcmd__notify__subcmd__test"
+                ;;
             temps__subcmd__help__subcmd__project,create)
                 cmd="temps__subcmd__help__subcmd__project__subcmd__create"
                 ;;
@@ -159,6 +180,45 @@ _temps() {
                 ;;
             temps__subcmd__help__subcmd__token,revoke)
                 cmd="temps__subcmd__help__subcmd__token__subcmd__revoke"
+                ;;
+            temps__subcmd__notify,add)
+                cmd="temps__subcmd__notify__subcmd__add"
+                ;;
+            temps__subcmd__notify,deliveries)
+                cmd="temps__subcmd__notify__subcmd__deliveries"
+                ;;
+            temps__subcmd__notify,help)
+                cmd="temps__subcmd__notify__subcmd__help"
+                ;;
+            temps__subcmd__notify,list)
+                cmd="temps__subcmd__notify__subcmd__list"
+                ;;
+            temps__subcmd__notify,ls)
+                cmd="temps__subcmd__notify__subcmd__list"
+                ;;
+            temps__subcmd__notify,remove)
+                cmd="temps__subcmd__notify__subcmd__remove"
+                ;;
+            temps__subcmd__notify,test)
+                cmd="temps__subcmd__notify__subcmd__test"
+                ;;
+            temps__subcmd__notify__subcmd__help,add)
+                cmd="temps__subcmd__notify__subcmd__help__subcmd__add"
+                ;;
+            temps__subcmd__notify__subcmd__help,deliveries)
+                cmd="temps__subcmd__notify__subcmd__help__subcmd__deliveries"
+                ;;
+            temps__subcmd__notify__subcmd__help,help)
+                cmd="temps__subcmd__notify__subcmd__help__subcmd__help"
+                ;;
+            temps__subcmd__notify__subcmd__help,list)
+                cmd="temps__subcmd__notify__subcmd__help__subcmd__list"
+                ;;
+            temps__subcmd__notify__subcmd__help,remove)
+                cmd="temps__subcmd__notify__subcmd__help__subcmd__remove"
+                ;;
+            temps__subcmd__notify__subcmd__help,test)
+                cmd="temps__subcmd__notify__subcmd__help__subcmd__test"
                 ;;
             temps__subcmd__project,create)
                 cmd="temps__subcmd__project__subcmd__create"
@@ -227,7 +287,7 @@ _temps() {
 
     case "${cmd}" in
         temps)
-            opts="-o -y -q -h -V --db --output --yes --quiet --help --version project deploy list ls show status rollback promote env prune completions proxy serve token help"
+            opts="-o -y -q -h -V --db --output --yes --quiet --help --version project deploy list ls show status rollback promote env prune completions proxy serve token notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -595,7 +655,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__help)
-            opts="project deploy list show status rollback promote env prune completions proxy serve token help"
+            opts="project deploy list show status rollback promote env prune completions proxy serve token notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -709,6 +769,90 @@ _temps() {
         temps__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__help__subcmd__notify)
+            opts="add list remove test deliveries"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__help__subcmd__notify__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__help__subcmd__notify__subcmd__deliveries)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__help__subcmd__notify__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__help__subcmd__notify__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__help__subcmd__notify__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -963,6 +1107,280 @@ _temps() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify)
+            opts="-o -y -q -h --db --output --yes --quiet --help add list ls remove test deliveries help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__add)
+            opts="-o -y -q -h --url --secret --events --format --db --output --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "json slack" -- "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__deliveries)
+            opts="-o -y -q -h --limit --db --output --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__help)
+            opts="add list remove test deliveries help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__help__subcmd__deliveries)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__list)
+            opts="-o -y -q -h --db --output --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__remove)
+            opts="-o -y -q -h --db --output --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        temps__subcmd__notify__subcmd__test)
+            opts="-o -y -q -h --db --output --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1307,7 +1725,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__proxy)
-            opts="-o -y -q -h --poll-interval --shutdown-timeout --idle-timeout --max-connections --http --acme-directory --acme-email --acme-ca-root --db --output --yes --quiet --help"
+            opts="-o -y -q -h --poll-interval --shutdown-timeout --idle-timeout --max-connections --http --acme-directory --acme-email --acme-ca-root --metrics --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1342,6 +1760,10 @@ _temps() {
                     return 0
                     ;;
                 --acme-ca-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1457,7 +1879,7 @@ _temps() {
             return 0
             ;;
         temps__subcmd__serve)
-            opts="-o -y -q -h --listen --tls-cert --tls-key --insecure-http --public-url --shutdown-timeout --idle-timeout --db --output --yes --quiet --help"
+            opts="-o -y -q -h --listen --tls-cert --tls-key --insecure-http --public-url --shutdown-timeout --idle-timeout --metrics --db --output --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1484,6 +1906,10 @@ _temps() {
                     return 0
                     ;;
                 --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -43,6 +43,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand proxy 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
             cand serve 'Run the HTTP API and the dashboard (foreground)'
             cand token 'Create, list and revoke the API''s tokens'
+            cand notify 'Tell webhooks what happened to environments'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'temps;project'= {
@@ -391,6 +392,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --acme-directory 'The ACME directory that certificates for `--tls acme` come from (Let''s Encrypt''s staging one, a private CA)'
             cand --acme-email 'The contact address of the ACME account (the CA''s expiry notices go there)'
             cand --acme-ca-root 'Trust this root (PEM) for the ACME directory''s own HTTPS certificate, for a CA whose certificate is not in the system''s roots'
+            cand --metrics 'Serve Prometheus metrics (the text format) on this address, at `/metrics`: requests, durations and upstream errors per deployment, open connections, route switches, certificate expiries. No authentication: keep it on loopback or a network only the scraper reaches'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
             cand -o 'How to print results: a table for people, one JSON document for scripts'
             cand --output 'How to print results: a table for people, one JSON document for scripts'
@@ -408,6 +410,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand --public-url 'The dashboard''s address as browsers open it (`https://temps.example.com`), when a proxy in front changes the scheme or host: a cookie request that changes something must come from this origin [default: the request''s own scheme and host]'
             cand --shutdown-timeout 'How long SIGTERM or SIGINT waits for operations in flight before exiting'
             cand --idle-timeout 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)'
+            cand --metrics 'Also serve Prometheus metrics (operations, automatic rollbacks, what serves) on this loopback address, at `/metrics`, without a token (`GET /metrics` on the API''s address asks for an admin token)'
             cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
             cand -o 'How to print results: a table for people, one JSON document for scripts'
             cand --output 'How to print results: a table for people, one JSON document for scripts'
@@ -497,6 +500,115 @@ set edit:completion:arg-completer[temps] = {|@words|
         }
         &'temps;token;help;help'= {
         }
+        &'temps;notify'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand add 'Add a webhook'
+            cand list 'List the webhooks (never their secrets)'
+            cand ls 'List the webhooks (never their secrets)'
+            cand remove 'Remove a webhook and its deliveries'
+            cand test 'Send a test event to a webhook now, and say how it answered'
+            cand deliveries 'Show the latest delivery attempts, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;notify;add'= {
+            cand --url 'Where events are POSTed (http:// or https://)'
+            cand --secret 'Sign each body with HMAC-SHA256 under this secret (kept in the history, never printed back)'
+            cand --events 'The events to send, comma-separated: deploy, rollback, promote, automatic-rollback, canary-aborted, failed [default: all]'
+            cand --format 'The body''s format'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'temps;notify;list'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;notify;ls'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;notify;remove'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;notify;test'= {
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;notify;deliveries'= {
+            cand --limit 'How many attempts to show'
+            cand --db 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]'
+            cand -o 'How to print results: a table for people, one JSON document for scripts'
+            cand --output 'How to print results: a table for people, one JSON document for scripts'
+            cand -y 'Answer yes to confirmations (needed when there is no terminal)'
+            cand --yes 'Answer yes to confirmations (needed when there is no terminal)'
+            cand -q 'Print nothing but results and errors'
+            cand --quiet 'Print nothing but results and errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'temps;notify;help'= {
+            cand add 'Add a webhook'
+            cand list 'List the webhooks (never their secrets)'
+            cand remove 'Remove a webhook and its deliveries'
+            cand test 'Send a test event to a webhook now, and say how it answered'
+            cand deliveries 'Show the latest delivery attempts, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'temps;notify;help;add'= {
+        }
+        &'temps;notify;help;list'= {
+        }
+        &'temps;notify;help;remove'= {
+        }
+        &'temps;notify;help;test'= {
+        }
+        &'temps;notify;help;deliveries'= {
+        }
+        &'temps;notify;help;help'= {
+        }
         &'temps;help'= {
             cand project 'Register and configure projects'
             cand deploy 'Deploy an image (docker preset) or a directory (static preset)'
@@ -511,6 +623,7 @@ set edit:completion:arg-completer[temps] = {|@words|
             cand proxy 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
             cand serve 'Run the HTTP API and the dashboard (foreground)'
             cand token 'Create, list and revoke the API''s tokens'
+            cand notify 'Tell webhooks what happened to environments'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'temps;help;project'= {
@@ -568,6 +681,23 @@ set edit:completion:arg-completer[temps] = {|@words|
         &'temps;help;token;list'= {
         }
         &'temps;help;token;revoke'= {
+        }
+        &'temps;help;notify'= {
+            cand add 'Add a webhook'
+            cand list 'List the webhooks (never their secrets)'
+            cand remove 'Remove a webhook and its deliveries'
+            cand test 'Send a test event to a webhook now, and say how it answered'
+            cand deliveries 'Show the latest delivery attempts, newest first'
+        }
+        &'temps;help;notify;add'= {
+        }
+        &'temps;help;notify;list'= {
+        }
+        &'temps;help;notify;remove'= {
+        }
+        &'temps;help;notify;test'= {
+        }
+        &'temps;help;notify;deliveries'= {
         }
         &'temps;help;help'= {
         }

@@ -45,6 +45,7 @@ complete -c temps -n "__fish_temps_needs_command" -f -a "completions" -d 'Print 
 complete -c temps -n "__fish_temps_needs_command" -f -a "proxy" -d 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
 complete -c temps -n "__fish_temps_needs_command" -f -a "serve" -d 'Run the HTTP API and the dashboard (foreground)'
 complete -c temps -n "__fish_temps_needs_command" -f -a "token" -d 'Create, list and revoke the API\'s tokens'
+complete -c temps -n "__fish_temps_needs_command" -f -a "notify" -d 'Tell webhooks what happened to environments'
 complete -c temps -n "__fish_temps_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand project; and not __fish_seen_subcommand_from create update list ls show help" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
@@ -262,6 +263,7 @@ complete -c temps -n "__fish_temps_using_subcommand proxy" -l http -d 'Also list
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l acme-directory -d 'The ACME directory that certificates for `--tls acme` come from (Let\'s Encrypt\'s staging one, a private CA)' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l acme-email -d 'The contact address of the ACME account (the CA\'s expiry notices go there)' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l acme-ca-root -d 'Trust this root (PEM) for the ACME directory\'s own HTTPS certificate, for a CA whose certificate is not in the system\'s roots' -r -F
+complete -c temps -n "__fish_temps_using_subcommand proxy" -l metrics -d 'Serve Prometheus metrics (the text format) on this address, at `/metrics`: requests, durations and upstream errors per deployment, open connections, route switches, certificate expiries. No authentication: keep it on loopback or a network only the scraper reaches' -r
 complete -c temps -n "__fish_temps_using_subcommand proxy" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand proxy" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
@@ -274,6 +276,7 @@ complete -c temps -n "__fish_temps_using_subcommand serve" -l tls-key -d 'TLS pr
 complete -c temps -n "__fish_temps_using_subcommand serve" -l public-url -d 'The dashboard\'s address as browsers open it (`https://temps.example.com`), when a proxy in front changes the scheme or host: a cookie request that changes something must come from this origin [default: the request\'s own scheme and host]' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l shutdown-timeout -d 'How long SIGTERM or SIGINT waits for operations in flight before exiting' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l idle-timeout -d 'Close a client connection that has no request in progress for this long (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)' -r
+complete -c temps -n "__fish_temps_using_subcommand serve" -l metrics -d 'Also serve Prometheus metrics (operations, automatic rollbacks, what serves) on this loopback address, at `/metrics`, without a token (`GET /metrics` on the API\'s address asks for an admin token)' -r
 complete -c temps -n "__fish_temps_using_subcommand serve" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
 complete -c temps -n "__fish_temps_using_subcommand serve" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
 json\t''"
@@ -327,20 +330,82 @@ complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subco
 complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the tokens (never their secrets), with their last use'
 complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token: it stops working at once'
 complete -c temps -n "__fish_temps_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "project" -d 'Register and configure projects'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "deploy" -d 'Deploy an image (docker preset) or a directory (static preset)'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "list" -d 'Show a project\'s deployment history, newest first'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "show" -d 'Show one deployment in full'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "status" -d 'Show what each environment serves, and any drift between the history and Docker'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "rollback" -d 'Run an earlier deployment\'s image again, without rebuilding'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "promote" -d 'Make a deployment serve and leave the rolled-back state'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "env" -d 'Manage an environment\'s variables'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "prune" -d 'Remove old deployments\' containers, pinned tags and releases'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "completions" -d 'Print a shell completion script'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "proxy" -d 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "serve" -d 'Run the HTTP API and the dashboard (foreground)'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "token" -d 'Create, list and revoke the API\'s tokens'
-complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -f -a "add" -d 'Add a webhook'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -f -a "list" -d 'List the webhooks (never their secrets)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -f -a "ls" -d 'List the webhooks (never their secrets)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -f -a "remove" -d 'Remove a webhook and its deliveries'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -f -a "test" -d 'Send a test event to a webhook now, and say how it answered'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -f -a "deliveries" -d 'Show the latest delivery attempts, newest first'
+complete -c temps -n "__fish_temps_using_subcommand notify; and not __fish_seen_subcommand_from add list ls remove test deliveries help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from add" -l url -d 'Where events are POSTed (http:// or https://)' -r
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from add" -l secret -d 'Sign each body with HMAC-SHA256 under this secret (kept in the history, never printed back)' -r
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from add" -l events -d 'The events to send, comma-separated: deploy, rollback, promote, automatic-rollback, canary-aborted, failed [default: all]' -r
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from add" -l format -d 'The body\'s format' -r -f -a "json\t'The event\'s JSON document'
+slack\t'`{"text": "..."}`, for Slack\'s incoming webhooks and the chats that take its format'"
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from add" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from add" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from add" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from list" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from ls" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from ls" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from remove" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from remove" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from remove" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from test" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from test" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from test" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from test" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from deliveries" -l limit -d 'How many attempts to show' -r
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from deliveries" -l db -d 'The history database [default: $XDG_DATA_HOME/temps/temps.db, else ~/.local/share/temps/temps.db]' -r -F
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from deliveries" -s o -l output -d 'How to print results: a table for people, one JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from deliveries" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from deliveries" -s q -l quiet -d 'Print nothing but results and errors'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from deliveries" -s h -l help -d 'Print help'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a webhook'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the webhooks (never their secrets)'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a webhook and its deliveries'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "test" -d 'Send a test event to a webhook now, and say how it answered'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "deliveries" -d 'Show the latest delivery attempts, newest first'
+complete -c temps -n "__fish_temps_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "project" -d 'Register and configure projects'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "deploy" -d 'Deploy an image (docker preset) or a directory (static preset)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "list" -d 'Show a project\'s deployment history, newest first'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "show" -d 'Show one deployment in full'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "status" -d 'Show what each environment serves, and any drift between the history and Docker'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "rollback" -d 'Run an earlier deployment\'s image again, without rebuilding'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "promote" -d 'Make a deployment serve and leave the rolled-back state'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "env" -d 'Manage an environment\'s variables'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "prune" -d 'Remove old deployments\' containers, pinned tags and releases'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "completions" -d 'Print a shell completion script'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "proxy" -d 'Run the zero-downtime proxy for every environment in proxy mode (foreground)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "serve" -d 'Run the HTTP API and the dashboard (foreground)'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "token" -d 'Create, list and revoke the API\'s tokens'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "notify" -d 'Tell webhooks what happened to environments'
+complete -c temps -n "__fish_temps_using_subcommand help; and not __fish_seen_subcommand_from project deploy list show status rollback promote env prune completions proxy serve token notify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "create" -d 'Register a project'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "update" -d 'Change a project\'s settings'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from project" -f -a "list" -d 'List projects'
@@ -351,3 +416,8 @@ complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcom
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Make a token; its secret is printed once and only its SHA-256 is kept'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List the tokens (never their secrets), with their last use'
 complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: it stops working at once'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "add" -d 'Add a webhook'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "list" -d 'List the webhooks (never their secrets)'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "remove" -d 'Remove a webhook and its deliveries'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "test" -d 'Send a test event to a webhook now, and say how it answered'
+complete -c temps -n "__fish_temps_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "deliveries" -d 'Show the latest delivery attempts, newest first'

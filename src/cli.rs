@@ -199,6 +199,72 @@ pub enum Command {
     /// Create, list and revoke the API's tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Tell webhooks what happened to environments
+    ///
+    /// Deploys, rollbacks, promotes, automatic rollbacks and failures, in JSON or Slack's
+    /// format. Each event is POSTed to every target that wants it, with `X-Temps-Event`,
+    /// `X-Temps-Delivery` and, with a secret, `X-Temps-Signature: sha256=HEX` (HMAC-SHA256
+    /// of the body). An operation waits at most 2 s for its notifications and never fails
+    /// because of one; a delivery that fails is kept and retried with backoff for an hour
+    /// by `temps proxy` or `temps serve`, whichever runs.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Add a webhook
+    Add(NotifyAddArgs),
+    /// List the webhooks (never their secrets)
+    #[command(visible_alias = "ls")]
+    List,
+    /// Remove a webhook and its deliveries
+    Remove(NotifyNameArg),
+    /// Send a test event to a webhook now, and say how it answered
+    Test(NotifyNameArg),
+    /// Show the latest delivery attempts, newest first
+    Deliveries(NotifyDeliveriesArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotifyFormat {
+    /// The event's JSON document
+    Json,
+    /// `{"text": "..."}`, for Slack's incoming webhooks and the chats that take its format
+    Slack,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyAddArgs {
+    /// The webhook's name
+    pub name: String,
+    /// Where events are POSTed (http:// or https://)
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// Sign each body with HMAC-SHA256 under this secret (kept in the history, never
+    /// printed back)
+    #[arg(long, value_name = "S")]
+    pub secret: Option<String>,
+    /// The events to send, comma-separated: deploy, rollback, promote,
+    /// automatic-rollback, canary-aborted, failed [default: all]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub events: Vec<String>,
+    /// The body's format
+    #[arg(long, value_enum, default_value_t = NotifyFormat::Json)]
+    pub format: NotifyFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyNameArg {
+    /// The webhook's name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyDeliveriesArgs {
+    /// How many attempts to show
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +297,12 @@ pub struct ServeArgs {
     /// (HTTP/1.1: between requests; HTTP/2: no stream open, whatever PINGs it sends)
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+
+    /// Also serve Prometheus metrics (operations, automatic rollbacks, what serves) on
+    /// this loopback address, at `/metrics`, without a token (`GET /metrics` on the
+    /// API's address asks for an admin token)
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket)]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `--expires`: a duration as elsewhere, or days (`90d`, at most ten years).
@@ -606,6 +678,13 @@ pub struct ProxyArgs {
     /// whose certificate is not in the system's roots
     #[arg(long, value_name = "PEM")]
     pub acme_ca_root: Option<PathBuf>,
+
+    /// Serve Prometheus metrics (the text format) on this address, at `/metrics`:
+    /// requests, durations and upstream errors per deployment, open connections, route
+    /// switches, certificate expiries. No authentication: keep it on loopback or a
+    /// network only the scraper reaches
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket)]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -47,5 +47,6 @@ pub fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Proxy(args) => commands::proxy::cmd_proxy(&ctx, args),
         Command::Serve(args) => commands::serve::cmd_serve(&ctx, args),
         Command::Token(command) => commands::token::cmd_token(&ctx, command),
+        Command::Notify(command) => commands::notify::cmd_notify(&ctx, command),
     }
 }

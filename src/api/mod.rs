@@ -26,6 +26,7 @@ mod edge;
 mod error;
 mod events;
 mod input;
+mod metrics;
 mod operations;
 mod routes;
 mod sessions;
@@ -74,6 +75,8 @@ pub struct ServeOptions {
     /// How long a connection may stay open with no request in flight (HTTP/1.1 and
     /// HTTP/2 alike; PINGs do not count as requests).
     pub idle_timeout: Duration,
+    /// `--metrics`: a loopback address serving the metrics without a token.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// One line on stderr, `temps serve: …`, with every control character escaped: what a
@@ -166,6 +169,11 @@ pub fn serve(options: ServeOptions) -> Result<()> {
     }
     // A signal stops the server, never an operation it runs.
     crate::ops::let_operations_finish();
+    if let Err(why) = crate::ops::notify::spawn_retrier(options.db.clone(), "serve") {
+        log(&format!(
+            "warning: failed notifications will not be retried: {why}"
+        ));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -197,6 +205,7 @@ async fn run(options: ServeOptions, tls: Option<tokio_rustls::TlsAcceptor>) -> R
     })?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    metrics::start(options.metrics, &app).await?;
     // The one line a supervisor (or a test) reads for the address, with the port the
     // system chose for `--listen …:0`.
     log(&format!("listening on {scheme}://{local}"));

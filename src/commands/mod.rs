@@ -4,6 +4,7 @@ pub mod completions;
 pub mod deploy;
 pub mod env;
 pub mod history;
+pub mod notify;
 pub mod project;
 pub mod proxy;
 pub mod prune;

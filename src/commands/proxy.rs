@@ -16,6 +16,7 @@ pub fn cmd_proxy(ctx: &Context, args: ProxyArgs) -> Result<()> {
         idle_timeout: args.idle_timeout.max(std::time::Duration::from_millis(1)),
         max_connections: args.max_connections as usize,
         http: args.http,
+        metrics: args.metrics,
         acme: AcmeOptions {
             directory: args.acme_directory,
             email: args.acme_email,

@@ -19,5 +19,6 @@ pub fn cmd_serve(ctx: &Context, args: ServeArgs) -> Result<()> {
         public_url: args.public_url,
         shutdown_timeout: args.shutdown_timeout,
         idle_timeout: args.idle_timeout,
+        metrics: args.metrics,
     })
 }

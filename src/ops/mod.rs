@@ -3,12 +3,13 @@
 //! so the command line and the API run the very same code (`operate`, once per entry
 //! point). The rooms: `pipeline` (the skeleton every change runs), `deploy` and
 //! `redeploy` (what each operation validates and records), `swap` (how what serves is
-//! switched), `watch`, `gate`, `prune`, `standby`, `view` (read-only) and `access`
+//! switched), `watch`, `gate`, `prune`, `standby`, `notify`, `view` (read-only) and `access`
 //! (tokens, variables). ARCHITECTURE.md draws them.
 
 pub mod access;
 pub mod deploy;
 pub mod gate;
+pub mod notify;
 pub mod operate;
 pub mod pipeline;
 pub mod prune;

@@ -152,6 +152,28 @@ impl std::fmt::Display for Signal {
     }
 }
 
+/// The kind of signal an automatic rollback's reason names (`exited`, `out-of-memory`,
+/// `restarted`, `unhealthy`, `server-errors`, `task-ended`), for the metrics' `signal`
+/// label: the history keeps the sentence [`Signal`] writes, and this reads it back.
+/// `None`: not an automatic rollback's reason.
+pub fn signal_kind_of_reason(reason: &str) -> Option<&'static str> {
+    let said = reason.strip_prefix("automatic: ")?;
+    let kinds = [
+        (" ran out of memory", "out-of-memory"),
+        (" was restarted (", "restarted"),
+        (" failed its health check ", "unhealthy"),
+        ("5xx on ", "server-errors"),
+        (" exited", "exited"),
+        (" ended (", "task-ended"),
+    ];
+    Some(
+        kinds
+            .iter()
+            .find(|(words, _)| said.contains(words))
+            .map_or("other", |(_, kind)| kind),
+    )
+}
+
 /// How a watch ended.
 pub enum WatchOutcome {
     /// The window passed with no signal.
@@ -809,5 +831,52 @@ mod tests {
             said(task(None)),
             "task temps-web-production.2 on node2 ended (failed)"
         );
+    }
+
+    #[test]
+    fn an_automatic_rollbacks_reason_names_its_signal_kind() {
+        let cases = [
+            (
+                Signal::Exited {
+                    container: "c".into(),
+                    code: Some(137),
+                },
+                "exited",
+            ),
+            (
+                Signal::OutOfMemory {
+                    container: "c".into(),
+                },
+                "out-of-memory",
+            ),
+            (
+                Signal::Restarted {
+                    container: "c".into(),
+                    action: "restart".into(),
+                },
+                "restarted",
+            ),
+            (
+                Signal::ServerErrors {
+                    requests: 60,
+                    errors: 40,
+                },
+                "server-errors",
+            ),
+            (
+                Signal::TaskEnded {
+                    task: "t".into(),
+                    node: "n".into(),
+                    state: "failed".into(),
+                    error: None,
+                },
+                "task-ended",
+            ),
+        ];
+        for (signal, kind) in cases {
+            let reason = format!("automatic: {signal} (watching #4)");
+            assert_eq!(signal_kind_of_reason(&reason), Some(kind), "{reason}");
+        }
+        assert_eq!(signal_kind_of_reason("bad release"), None);
     }
 }

@@ -133,7 +133,7 @@ impl Forwarder {
                     // Dropping the request closes its connection: the late answer can
                     // never reach the next request.
                     () = body.sent_for(limit) => {
-                        guard.upstream().answered(504);
+                        guard.upstream().failed(504);
                         return local(Local::GatewayTimeout);
                     }
                 },

@@ -19,6 +19,7 @@ pub mod fuzz;
 mod h1;
 mod handover;
 mod headers;
+pub mod metrics;
 mod policy;
 mod report;
 mod server;
@@ -71,6 +72,8 @@ pub struct ProxyOptions {
     pub http: Option<std::net::SocketAddr>,
     /// ACME: the directory, the account's contact, and the CA's own root for its HTTPS.
     pub acme: tls::acme::AcmeOptions,
+    /// Where to serve the metrics (`--metrics`), if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for ProxyOptions {
@@ -83,6 +86,7 @@ impl Default for ProxyOptions {
             max_connections: MAX_CONNECTIONS,
             http: None,
             acme: tls::acme::AcmeOptions::default(),
+            metrics: None,
         }
     }
 }
@@ -183,10 +187,15 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
         .thread_name("temps-proxy")
         .build()
         .context("starting the proxy's runtime")?;
+    // Bound before anything is served: a metrics address that is taken fails the start.
+    let metrics = (options.metrics)
+        .map(|addr| metrics::Endpoint::bind(&runtime, addr))
+        .transpose()?;
 
     // instant-acme's HTTP client takes the process's default provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let routes = Arc::new(Routes::new(options.http));
+    let counted = metrics.as_ref().map(|m| Arc::clone(&m.metrics));
+    let routes = Arc::new(Routes::new(options.http, counted));
     routes
         .certificates
         .set_acme_folder(tls::acme::folder(&options.acme));
@@ -236,6 +245,7 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     };
     let (acme_domains, acme_wanted) = watch::channel(std::collections::BTreeSet::new());
     let acme_store = Store::open(&store_path)?;
+    start_observers(&runtime, metrics, &serving, &store_path)?;
     let server = runtime.block_on(async {
         tls::acme::spawn(
             acme_store,
@@ -277,6 +287,41 @@ pub fn run(store: Store, options: &ProxyOptions) -> Result<()> {
     // Upgraded connections still open after the timeout end with the process.
     runtime.shutdown_timeout(Duration::from_millis(100));
     served
+}
+
+/// What runs beside the proxy for those who watch it: the metrics endpoint, and the
+/// retrier of failed notifications.
+fn start_observers(
+    runtime: &tokio::runtime::Runtime,
+    metrics: Option<metrics::Endpoint>,
+    serving: &Arc<Serving>,
+    store_path: &std::path::Path,
+) -> Result<()> {
+    if let Err(why) = crate::ops::notify::spawn_retrier(store_path.to_path_buf(), "proxy") {
+        problem(format!("failed notifications will not be retried: {why}"));
+    }
+    if let Some(endpoint) = metrics {
+        let refresh = metrics_refresh(Arc::clone(serving), Store::open(store_path)?);
+        event(format!("metrics on {}", endpoint.start(runtime, refresh)));
+    }
+    Ok(())
+}
+
+/// What a scrape reads besides the counts: the connections open now, and each ACME
+/// domain's certificate as the proxy last reported it.
+fn metrics_refresh(serving: Arc<Serving>, store: Store) -> metrics::Refresh {
+    let store = std::sync::Mutex::new(store);
+    Arc::new(move |metered: &metrics::Metrics| {
+        metered.open_connections(serving.connections.load(Ordering::Relaxed) as u64);
+        let store = store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for report in store.certificate_reports().unwrap_or_default() {
+            if let Some(not_after) = report.not_after {
+                metered.certificate(&report.domain, not_after / 1000);
+            }
+        }
+    })
 }
 
 /// The proxy before this one (to tell once this one serves), and the socket where the

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use hyper::http::uri::Authority;
 use tokio::net::TcpStream;
 
+use super::metrics::{self, Metrics, Series};
 use super::policy::{self, UPSTREAM_IDLE};
 use super::tls::Certificates;
 use crate::store::{Answers, Route, ANSWER_WINDOW_SECS};
@@ -42,6 +43,9 @@ pub struct Upstream {
     idle: Mutex<VecDeque<(TcpStream, Instant)>>,
     /// How it has answered, for the watch window.
     answers: Mutex<AnswerLog>,
+    /// The metrics of the deployment it belongs to, as the latest table says (with
+    /// `--metrics` only).
+    series: RwLock<Option<Arc<Series>>>,
 }
 
 /// An upstream's answers: in all, and per second over the last
@@ -102,6 +106,7 @@ impl Upstream {
             failure_logged: AtomicBool::new(false),
             idle: Mutex::new(VecDeque::new()),
             answers: Mutex::new(AnswerLog::default()),
+            series: RwLock::new(None),
         })
     }
 
@@ -154,11 +159,38 @@ impl Upstream {
     /// It answered a request with `status` (the proxy's own 502 or 504 for it counts as
     /// a 5xx of its own).
     pub fn answered(&self, status: u16) {
+        if let Some(series) = self.series() {
+            series.answered(status);
+        }
         let second = monotonic_ms() / 1000;
         self.answers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .record(second, status >= 500);
+    }
+
+    /// The proxy answered `status` (502, 504) for it: it failed the request.
+    pub fn failed(&self, status: u16) {
+        if let Some(series) = self.series() {
+            series.upstream_failed();
+        }
+        self.answered(status);
+    }
+
+    /// The metrics it counts into, if any.
+    fn series(&self) -> Option<Arc<Series>> {
+        self.series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Count its answers into `series` from now on.
+    fn count_into(&self, series: Arc<Series>) {
+        let mut current = self.series.write().unwrap_or_else(PoisonError::into_inner);
+        if !current.as_ref().is_some_and(|s| Arc::ptr_eq(s, &series)) {
+            *current = Some(series);
+        }
     }
 
     /// How it has answered, as of now.
@@ -201,13 +233,21 @@ pub fn monotonic_ms() -> u64 {
 #[derive(Debug)]
 pub struct FlightGuard {
     upstream: Arc<Upstream>,
+    /// When it began, for the duration histogram (with `--metrics` only).
+    began: Option<Instant>,
 }
 
 impl FlightGuard {
     fn begin(upstream: &Arc<Upstream>) -> FlightGuard {
         upstream.in_flight.fetch_add(1, Ordering::SeqCst);
+        let counted = upstream
+            .series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
         FlightGuard {
             upstream: Arc::clone(upstream),
+            began: counted.then(Instant::now),
         }
     }
 
@@ -219,6 +259,9 @@ impl FlightGuard {
 impl Drop for FlightGuard {
     fn drop(&mut self) {
         self.upstream.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let (Some(began), Some(series)) = (self.began, self.upstream.series()) {
+            series.ended(began.elapsed());
+        }
     }
 }
 
@@ -226,6 +269,8 @@ impl Drop for FlightGuard {
 #[derive(Debug, Default)]
 pub struct Upstreams {
     known: Mutex<HashMap<String, Arc<Upstream>>>,
+    /// With `--metrics`: the deployments' series the upstreams count into.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Upstreams {
@@ -448,9 +493,13 @@ pub struct Routes {
 
 impl Routes {
     /// A table with nothing routed yet; `edge` is the plain `--http` address, if any.
-    pub fn new(edge: Option<SocketAddr>) -> Routes {
+    pub fn new(edge: Option<SocketAddr>, metrics: Option<Arc<Metrics>>) -> Routes {
         Routes {
             edge,
+            upstreams: Upstreams {
+                metrics,
+                ..Upstreams::default()
+            },
             ..Routes::default()
         }
     }
@@ -501,6 +550,9 @@ impl Routes {
             let mut current = self.table.write().unwrap_or_else(PoisonError::into_inner);
             std::mem::replace(&mut *current, table)
         };
+        if let Some(metrics) = &self.upstreams.metrics {
+            metrics.switched();
+        }
         drop(old);
     }
 
@@ -583,9 +635,26 @@ pub fn plan(routes: &[Route], upstreams: &Upstreams, holders: &HashMap<SocketAdd
                 continue;
             }
             let mut site_upstreams = Vec::with_capacity(route.upstreams.len());
+            let series =
+                upstreams
+                    .metrics
+                    .as_ref()
+                    .zip(route.deployment_id)
+                    .map(|(metrics, id)| {
+                        metrics.series(metrics::Deployment {
+                            project: route.project.clone(),
+                            environment: route.environment.clone(),
+                            id,
+                        })
+                    });
             for upstream in &route.upstreams {
                 match upstreams.get(upstream) {
-                    Ok(upstream) => site_upstreams.push(upstream),
+                    Ok(upstream) => {
+                        if let Some(series) = &series {
+                            upstream.count_into(Arc::clone(series));
+                        }
+                        site_upstreams.push(upstream)
+                    }
                     Err(why) => plan.problems.push(format!("{name}: {why}")),
                 }
             }

@@ -431,3 +431,85 @@ impl Store {
         Ok(database)
     }
 }
+
+/// What the metrics need of one deployment: how it came about, where, how it ended,
+/// how long it took.
+#[derive(Debug, Clone)]
+pub struct OperationFact {
+    /// `deploy`, `rollback` or `promote`.
+    pub kind: &'static str,
+    pub project: String,
+    pub environment: String,
+    pub status: String,
+    /// Milliseconds, when it finished.
+    pub took_ms: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// What serves an environment, for `temps_deployment_info`.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    pub project: String,
+    pub environment: String,
+    pub deployment: i64,
+    /// The image, or the static release's folder.
+    pub image: String,
+}
+
+impl Store {
+    /// Every deployment's [`OperationFact`], oldest first.
+    pub fn operation_facts(&self) -> Result<Vec<OperationFact>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.is_rollback, d.is_promote, p.name, e.name, d.status, \
+                 d.finished_at - d.created_at, d.reason \
+                 FROM deployments d JOIN projects p ON p.id = d.project_id \
+                 JOIN environments e ON e.id = d.environment_id ORDER BY d.id",
+            )
+            .context("reading the history's operations")?;
+        let rows = stmt
+            .query_map([], |r| {
+                let (rollback, promote): (bool, bool) = (r.get(0)?, r.get(1)?);
+                Ok(OperationFact {
+                    kind: match (rollback, promote) {
+                        (true, _) => "rollback",
+                        (_, true) => "promote",
+                        _ => "deploy",
+                    },
+                    project: r.get(2)?,
+                    environment: r.get(3)?,
+                    status: r.get(4)?,
+                    took_ms: r.get(5)?,
+                    reason: r.get(6)?,
+                })
+            })
+            .context("reading the history's operations")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the history's operations")
+    }
+
+    /// What serves each environment now.
+    pub fn serving(&self) -> Result<Vec<Serving>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT p.name, e.name, d.id, coalesce(d.image, d.artifact, '') \
+                 FROM environments e JOIN projects p ON p.id = e.project_id \
+                 JOIN deployments d ON d.id = e.current_deployment_id ORDER BY p.name, e.name",
+            )
+            .context("reading what serves")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Serving {
+                    project: r.get(0)?,
+                    environment: r.get(1)?,
+                    deployment: r.get(2)?,
+                    image: r.get(3)?,
+                })
+            })
+            .context("reading what serves")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading what serves")
+    }
+}

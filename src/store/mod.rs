@@ -7,6 +7,7 @@
 mod deployments;
 mod locks;
 mod model;
+mod notifications;
 mod projects;
 pub use projects::project_not_found;
 mod routes;
@@ -22,9 +23,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-pub use deployments::Fled;
+pub use deployments::{Fled, OperationFact, Serving};
 pub use locks::{release_lock, LockAttempt, LockHolder};
 pub use model::*;
+pub use notifications::{Attempted, Delivery, DeliveryAttempt, NotificationTarget};
 pub use routes::{
     Answers, CertificateReport, ProxiedSwitch, ProxySettings, ProxyState, Route, Switched,
     ANSWER_WINDOW_SECS,

@@ -391,7 +391,11 @@ impl Store {
     /// as draining (unless it wrote a fresher one itself): what it has in flight counts
     /// from the first moment, before its own next report says it drains.
     pub fn report_proxy_state(&mut self, state: &ProxyState) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        // It reads before it writes: IMMEDIATE, or another process's write between the
+        // two (a deploy, a notification's attempt) fails it with SQLITE_BUSY at once.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let previous: Option<u32> = tx
             .query_row("SELECT pid FROM proxy_state WHERE id = 1", [], |r| r.get(0))
             .optional()?;
@@ -533,6 +537,30 @@ impl Store {
             )
             .with_context(|| format!("reporting the certificate of {}", report.domain))?;
         Ok(())
+    }
+
+    /// Every ACME domain's certificate, as the proxy last reported it.
+    pub fn certificate_reports(&self) -> Result<Vec<CertificateReport>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT domain, issuer, not_after, error, updated_at FROM tls_certificates \
+                 ORDER BY domain",
+            )
+            .context("reading the certificates' reports")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(CertificateReport {
+                    domain: r.get(0)?,
+                    issuer: r.get(1)?,
+                    not_after: r.get(2)?,
+                    error: r.get(3)?,
+                    updated_at: r.get(4)?,
+                })
+            })
+            .context("reading the certificates' reports")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the certificates' reports")
     }
 
     /// What the proxy last reported of `domain`'s certificate, if anything.

@@ -187,6 +187,43 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE deployments ADD COLUMN schema_compat TEXT;
     ALTER TABLE deployments ADD COLUMN schema_accepted_by TEXT;
     "#,
+    // 13: notifications. A target is a webhook (`format` json or slack) for some events,
+    // with the secret its bodies are signed with: kept here, in the 0600 history, because
+    // it must be sent, and never printed back. A delivery is one event's body for one
+    // target, `pending` until it is `delivered` or, an hour on, `abandoned`; each try is
+    // an attempt. `claimed_until`: the process sending it now, so two never do.
+    r#"
+    CREATE TABLE notification_targets (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        url        TEXT NOT NULL,
+        secret     TEXT,
+        events     TEXT NOT NULL,
+        format     TEXT NOT NULL CHECK (format IN ('json', 'slack')),
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE notification_deliveries (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery        TEXT NOT NULL UNIQUE,
+        target_id       INTEGER NOT NULL REFERENCES notification_targets(id) ON DELETE CASCADE,
+        event           TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'abandoned')),
+        created_at      INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        claimed_until   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX notification_deliveries_due ON notification_deliveries (state, next_attempt_at);
+    CREATE TABLE notification_attempts (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id INTEGER NOT NULL REFERENCES notification_deliveries(id) ON DELETE CASCADE,
+        at          INTEGER NOT NULL,
+        sender      TEXT NOT NULL,
+        status      INTEGER,
+        error       TEXT
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -6,6 +6,8 @@ mod api;
 mod basics;
 mod deploy;
 mod field;
+mod metrics;
+mod notify;
 mod proxy;
 mod proxy_mode;
 mod reliability;

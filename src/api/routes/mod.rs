@@ -37,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(super::dashboard::page))
         .route("/api/health", get(health))
+        .route("/metrics", get(super::metrics::route))
         .route("/api/session", post(sign_in).get(who_am_i).delete(sign_out))
         .route("/api/projects", get(projects))
         .route("/api/projects/{project}", get(project))

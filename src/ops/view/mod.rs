@@ -2,4 +2,5 @@
 //! `status` (what runs, and where it drifted from the history) and the JSON documents.
 
 pub mod documents;
+pub mod metrics;
 pub mod status;

@@ -456,7 +456,7 @@ impl<S: ClientStream> Connection<'_, S> {
             Ok(Relayed::Switched { .. }) => Forwarded::Done { keep: false },
             Err(Failure::Stale) if retry => Forwarded::Stale,
             Err(Failure::Stale | Failure::Upstream) => {
-                guard.upstream().answered(502);
+                guard.upstream().failed(502);
                 Forwarded::Done {
                     keep: self
                         .answer(Local::BadGateway, request, complete.then_some(in_hand))
@@ -465,7 +465,7 @@ impl<S: ClientStream> Connection<'_, S> {
             }
             // The upstream connection is dropped here: its late answer goes nowhere.
             Err(Failure::TimedOut) => {
-                guard.upstream().answered(504);
+                guard.upstream().failed(504);
                 let in_hand = if complete {
                     Some(in_hand)
                 } else {
