@@ -105,6 +105,15 @@ pub fn format_elapsed(d: Duration) -> String {
     }
 }
 
+/// Milliseconds since the process first asked, on a clock that never goes back.
+pub fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use super::app::App;
 use super::auth::{Admin, Caller};
 use super::error::ApiError;
 use super::input::{NoQuery, Params};
-use super::routes::Answer;
 use crate::error::Failure;
 use crate::ops::view::metrics::render;
 
@@ -24,7 +23,7 @@ pub(super) async fn route(
     State(app): State<Arc<App>>,
     caller: Caller<Admin>,
     Params(NoQuery {}): Params<NoQuery>,
-) -> Answer {
+) -> Result<Response, ApiError> {
     if caller.token.project.is_some() {
         return Err(ApiError::forbidden(
             "the metrics name every project: they need an admin token for every project",

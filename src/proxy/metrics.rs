@@ -20,7 +20,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::table::monotonic_ms;
+use crate::clock::monotonic_ms;
 
 /// A deployment's series are dropped when it has not served for this long.
 pub const FORGET_AFTER: Duration = Duration::from_secs(3600);

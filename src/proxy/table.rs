@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use hyper::http::uri::Authority;
@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use super::metrics::{self, Metrics, Series};
 use super::policy::{self, UPSTREAM_IDLE};
 use super::tls::Certificates;
+use crate::clock::monotonic_ms;
 use crate::store::{Answers, Route, ANSWER_WINDOW_SECS};
 
 /// How long a refused connect keeps an upstream out of the rotation (while another is up).
@@ -221,12 +222,6 @@ impl Upstream {
             self.down_until.store(0, Ordering::Relaxed);
         }
     }
-}
-
-/// Milliseconds since the proxy started, on a clock that never goes back.
-pub fn monotonic_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 /// A request counted in flight on its upstream until this is dropped.
